@@ -1,0 +1,23 @@
+"""The `smhr` command line: one typer app; each area registers its own sub-commands here.
+
+Sub-apps live next to the code they drive (e.g. `smhr.hands.cli`), so this file stays a list.
+Imports are inside the registration helpers' modules' own functions where they are heavy.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from smhr.hands.cli import hands_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="SMHR: multiple 3D hand meshes from one RGB image.")
+app.add_typer(hands_app, name="hands")
+# --- further sub-commands are registered below, one line each ---
+
+
+def main() -> None:  # pragma: no cover - thin entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""smhr.losses"""
