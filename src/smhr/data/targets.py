@@ -1,0 +1,197 @@
+"""CenterNet-style training targets: centre heatmap, handedness map, gather indices, offsets.
+
+Small named functions (after xingyizhou/CenterNet utils/image.py, written anew):
+`gaussian_radius` -> `draw_gaussian` -> `hand_centers` -> `build_targets`.
+
+Centre rule (ours, = the official `--avg_center` used by all its scripts): the mean of a hand's
+visible keypoints; a hand with no visible keypoint but a box uses the box centre; a hand with
+neither has no centre and gets no slot. Radius: CenterNet's rule on the visible-keypoint box
+(or the given box) measured in output cells, floored, at least 0. Hands whose centre lies
+outside the output map get no slot either; at most max_hands slots, in sample order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from smhr.data.sample import NUM_KEYPOINTS, Sample
+
+
+def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> float:
+    """CenterNet's radius for a box of height x width (any unit, returned in the same unit).
+
+    The smallest of three radii, one per way a corner-shifted box can still reach IoU
+    `min_overlap` with the true box (both corners inside, both outside, one of each), exactly as
+    CenterNet computes them (including its quadratic-formula conventions, so the numbers match
+    the official SMHR targets).
+    """
+    h, w = float(height), float(width)
+    b1 = h + w
+    c1 = w * h * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 - math.sqrt(b1**2 - 4 * c1)) / 2
+    b2 = 2 * (h + w)
+    c2 = (1 - min_overlap) * w * h
+    r2 = (b2 - math.sqrt(b2**2 - 16 * c2)) / 8
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (h + w)
+    c3 = (min_overlap - 1) * w * h
+    r3 = (b3 + math.sqrt(b3**2 - 4 * a3 * c3)) / (2 * a3)
+    return min(r1, r2, r3)
+
+
+def gaussian_2d(radius: int) -> np.ndarray:
+    """[2r+1, 2r+1] Gaussian with peak 1 and sigma = (2r+1)/6 (CenterNet's 'umich' kernel)."""
+    d = 2 * radius + 1
+    sigma = d / 6.0
+    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
+    g = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    g[g < np.finfo(g.dtype).eps * g.max()] = 0
+    return g.astype(np.float32)
+
+
+def draw_gaussian(heatmap: np.ndarray, center: tuple[int, int], radius: int) -> np.ndarray:
+    """Element-wise max of `heatmap` [H,W] with a Gaussian of `radius` at integer cell (x, y),
+    clipped at the borders; modifies and returns `heatmap`."""
+    radius = max(0, int(radius))
+    g = gaussian_2d(radius)
+    x, y = int(center[0]), int(center[1])
+    H, W = heatmap.shape
+    left, right = min(x, radius), min(W - x, radius + 1)
+    top, bottom = min(y, radius), min(H - y, radius + 1)
+    if left + right <= 0 or top + bottom <= 0:
+        return heatmap
+    region = heatmap[y - top : y + bottom, x - left : x + right]
+    patch = g[radius - top : radius + bottom, radius - left : radius + right]
+    np.maximum(region, patch, out=region)
+    return heatmap
+
+
+def hand_centers(
+    keypoints2d: np.ndarray, visibility: np.ndarray, bbox: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of N hands: keypoints2d [N,21,2] px, visibility [N,21] bool, optional bbox [N,4]
+    (NaN rows = none). Returns (centres [N,2] px, ok [N] bool): mean of visible keypoints, else
+    the box centre, else not ok."""
+    kp = np.asarray(keypoints2d, np.float64).reshape(-1, NUM_KEYPOINTS, 2)
+    vis = np.asarray(visibility, bool).reshape(-1, NUM_KEYPOINTS)
+    n = vis.sum(1)
+    centres = (kp * vis[..., None]).sum(1) / np.maximum(n, 1)[:, None]
+    ok = n > 0
+    if bbox is not None:
+        bb = np.asarray(bbox, np.float64).reshape(-1, 4)
+        use = ~ok & np.isfinite(bb).all(1)
+        centres[use] = (bb[use, :2] + bb[use, 2:]) / 2
+        ok = ok | use
+    return centres.astype(np.float32), ok
+
+
+def _hand_box(kp: np.ndarray, vis: np.ndarray, bbox: np.ndarray | None) -> np.ndarray | None:
+    if vis.any():
+        p = kp[vis]
+        return np.concatenate([p.min(0), p.max(0)])
+    return bbox
+
+
+def build_targets(
+    sample: Sample,
+    input_size: int | tuple[int, int] | None = None,
+    output_stride: int = 4,
+    max_hands: int = 4,
+    min_overlap: float = 0.7,
+) -> dict[str, Any]:
+    """Targets for one (already augmented) sample whose image is the network input.
+
+    input_size: int or (H, W) the image must have (checked; None = take the image's size).
+    Output map S_h x S_w = H // stride x W // stride. Returns tensors:
+      image [3,H,W] float in [0,1] (RGB, not normalised), hm [1,S_h,S_w], handmap [2,S_h,S_w]
+      (each hand's Gaussian in channel `side`), ind [M] long (y*S_w + x), valid [M] bool, side [M],
+      center [M,2] px, center_offset [M,2] (sub-cell, in cells), radius [M], keypoints2d [M,21,2] px,
+      visibility [M,21], local_keypoints [M,21,2] (keypoints/stride - centre cell, in cells),
+      joints3d [M,21,3] + has_joints3d [M], params [M,61] + has_params [M] + has_transl [M],
+      K [3,3] + has_K, mask [H,W] float (any hand pixel) + instance_mask [H,W] long (slot+1 of kept
+      hands, 0 elsewhere) + has_mask. A hand-less image gives zero maps and valid all False.
+    """
+    if sample.image is None:
+        raise ValueError(f"build_targets: sample {sample.source}:{sample.id} has no image loaded")
+    H, W = sample.hw
+    if input_size is not None:
+        want = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        if want != (H, W):
+            raise ValueError(
+                f"build_targets: image of {sample.source}:{sample.id} is {H}x{W}, expected "
+                f"{want[0]}x{want[1]}; crop/letterbox it first (smhr.data.augment)"
+            )
+    Sh, Sw = H // output_stride, W // output_stride
+    M = max_hands
+    hm = np.zeros((1, Sh, Sw), np.float32)
+    handmap = np.zeros((2, Sh, Sw), np.float32)
+    t: dict[str, Any] = {
+        "ind": torch.zeros(M, dtype=torch.long),
+        "valid": torch.zeros(M, dtype=torch.bool),
+        "side": torch.zeros(M, dtype=torch.long),
+        "center": torch.zeros(M, 2),
+        "center_offset": torch.zeros(M, 2),
+        "radius": torch.zeros(M, dtype=torch.long),
+        "keypoints2d": torch.zeros(M, NUM_KEYPOINTS, 2),
+        "visibility": torch.zeros(M, NUM_KEYPOINTS, dtype=torch.bool),
+        "local_keypoints": torch.zeros(M, NUM_KEYPOINTS, 2),
+        "joints3d": torch.zeros(M, NUM_KEYPOINTS, 3),
+        "has_joints3d": torch.zeros(M, dtype=torch.bool),
+        "params": torch.zeros(M, 61),
+        "has_params": torch.zeros(M, dtype=torch.bool),
+        "has_transl": torch.zeros(M, dtype=torch.bool),
+    }
+    instance = np.zeros((H, W), np.int64)
+    slot = 0
+    for i, h in enumerate(sample.hands):
+        if slot >= M:
+            break
+        bbox = None if h.bbox is None else h.bbox[None]
+        centres, ok = hand_centers(h.keypoints2d[None], h.visibility[None], bbox)
+        if not ok[0]:
+            continue
+        ct = centres[0] / output_stride
+        cx, cy = math.floor(ct[0]), math.floor(ct[1])
+        if not (0 <= cx < Sw and 0 <= cy < Sh):
+            continue
+        box = _hand_box(h.keypoints2d, h.visibility, h.bbox)
+        bw = (box[2] - box[0]) / output_stride
+        bh = (box[3] - box[1]) / output_stride
+        radius = max(0, int(gaussian_radius(bh, bw, min_overlap)))
+        draw_gaussian(hm[0], (cx, cy), radius)
+        draw_gaussian(handmap[h.side], (cx, cy), radius)
+        t["ind"][slot] = cy * Sw + cx
+        t["valid"][slot] = True
+        t["side"][slot] = h.side
+        t["center"][slot] = torch.from_numpy(centres[0])
+        t["center_offset"][slot] = torch.tensor([ct[0] - cx, ct[1] - cy])
+        t["radius"][slot] = radius
+        t["keypoints2d"][slot] = torch.from_numpy(h.keypoints2d)
+        t["visibility"][slot] = torch.from_numpy(h.visibility)
+        local = h.keypoints2d / output_stride - np.array([cx, cy], np.float32)
+        t["local_keypoints"][slot] = torch.from_numpy(local.astype(np.float32))
+        if h.joints3d is not None:
+            t["joints3d"][slot] = torch.from_numpy(h.joints3d)
+            t["has_joints3d"][slot] = True
+        if h.params is not None:
+            t["params"][slot] = torch.from_numpy(h.params.flat())
+            t["has_params"][slot] = True
+            t["has_transl"][slot] = h.params.transl is not None
+        if sample.mask is not None:
+            instance[sample.mask == i + 1] = slot + 1
+        slot += 1
+    t["hm"] = torch.from_numpy(hm)
+    t["handmap"] = torch.from_numpy(handmap)
+    t["image"] = torch.from_numpy(sample.image).permute(2, 0, 1).float() / 255.0
+    has_K = sample.K is not None
+    t["K"] = torch.from_numpy(sample.K) if has_K else torch.zeros(3, 3)
+    t["has_K"] = torch.tensor(has_K)
+    has_mask = sample.mask is not None
+    t["mask"] = torch.from_numpy((sample.mask > 0).astype(np.float32)) if has_mask else torch.zeros(H, W)
+    t["instance_mask"] = torch.from_numpy(instance)
+    t["has_mask"] = torch.tensor(has_mask)
+    return t
