@@ -10,7 +10,9 @@ import typer
 
 from smhr.hands.cli import hands_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="SMHR: multiple 3D hand meshes from one RGB image.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="SMHR: multiple 3D hand meshes from one RGB image."
+)
 app.add_typer(hands_app, name="hands")
 # --- further sub-commands are registered below, one line each ---
 
