@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.add_typer(hands_app, name="hands")
 # --- further sub-commands are registered below, one line each ---
+from smhr.data.cli import compose_command  # noqa: E402, I001
+app.command("compose")(compose_command)
 
 
 def main() -> None:  # pragma: no cover - thin entry point

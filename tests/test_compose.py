@@ -1,0 +1,223 @@
+"""Multi-hand composer: every label lands on its pixel, occlusion / truncation / mirroring are
+labelled, seeds are deterministic, and the batched (GPU) path matches the per-sample path."""
+
+import colorsys
+
+import numpy as np
+import pytest
+import torch
+
+from smhr.data.compose import (
+    ComposeConfig,
+    ComposedFolder,
+    ComposedHands,
+    Layout,
+    compose_batch,
+    compose_sample,
+    sample_layout,
+    samples_to_sources,
+    write_composed,
+)
+from smhr.data.sample import LEFT, RIGHT, HandLabel, HandParams, Sample
+from smhr.geometry.cameras import project, unproject
+
+SRC_H, SRC_W = 90, 100
+DOT_R = 4
+PALETTE = np.array(
+    [[round(255 * c) for c in colorsys.hsv_to_rgb(j / 21, 1.0, 1.0 if j % 2 else 0.75)] for j in range(21)],
+    np.uint8,
+)
+
+
+def dot_source(seed: int) -> Sample:
+    """A 'hand': grey textured rectangle (the mask) with a unique coloured dot at each keypoint."""
+    rng = np.random.default_rng(seed)
+    grid = [(x, y) for y in range(5) for x in range(5)][2:-2]  # 21 of 25 cells: asymmetric layout
+    kp = np.array([(22 + 12 * x, 17 + 12 * y) for x, y in grid], np.float32) + rng.uniform(-1.5, 1.5, (21, 2))
+    img = np.zeros((SRC_H, SRC_W, 3), np.uint8)  # black outside the mask: must never be pasted
+    mask = np.zeros((SRC_H, SRC_W), np.uint8)
+    mask[8:80, 12:84] = 1
+    img[mask == 1] = rng.integers(90, 140, (int(mask.sum()), 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:SRC_H, :SRC_W]
+    for j, (x, y) in enumerate(kp):
+        img[(xx - x) ** 2 + (yy - y) ** 2 <= DOT_R**2] = PALETTE[j]
+    K = np.array([[150.0, 0, 49.5], [0, 150.0, 44.5], [0, 0, 1]], np.float32)
+    depth = torch.from_numpy(0.4 + 0.01 * np.arange(21))
+    xyz = unproject(torch.from_numpy(kp).double(), depth.double(), torch.from_numpy(K).double()).numpy()
+    params = HandParams(
+        np.array([0.1, 0.2, 0.3], np.float32),
+        np.zeros(45, np.float32),
+        np.zeros(10, np.float32),
+        np.array([0.0, 0.0, 0.5], np.float32),
+        model="anny",
+        pose_space="flat",
+    )
+    hand = HandLabel(side=RIGHT, keypoints2d=kp, visibility=np.ones(21, bool), joints3d=xyz, params=params)
+    return Sample(image=img, K=K, hands=[hand], mask=mask, source="dots", id=f"dots/{seed}")
+
+
+SOURCES = [dot_source(i) for i in range(3)]
+CFG = ComposeConfig(out_size=128, max_hands=4, gain_range=(1.0, 1.0))
+
+
+def manual_layout(centers, sizes, angles, mirror, src=None) -> Layout:
+    n = len(centers)
+    return Layout(
+        valid=torch.ones(1, n, dtype=torch.bool),
+        src=torch.tensor([src or [0] * n]),
+        mirror=torch.tensor([mirror]),
+        size=torch.tensor([sizes], dtype=torch.float32),
+        angle=torch.tensor([angles], dtype=torch.float32),
+        center=torch.tensor([centers], dtype=torch.float32),
+        gain=torch.ones(1, n),
+    )
+
+
+def check_dots(s: Sample) -> int:
+    """Assert every visible keypoint's pixel has its dot colour; return how many were checked."""
+    checked = 0
+    for k, h in enumerate(s.hands):
+        for j in np.flatnonzero(h.visibility):
+            x, y = np.round(h.keypoints2d[j]).astype(int)
+            assert s.mask[y, x] == k + 1, (k, j)
+            assert np.abs(s.image[y, x].astype(int) - PALETTE[j]).max() <= 3, (
+                k,
+                j,
+                s.image[y, x],
+                PALETTE[j],
+            )
+            checked += 1
+    return checked
+
+
+def test_every_visible_keypoint_lands_on_its_dot_and_3d_projects_exactly():
+    ds = ComposedHands(SOURCES, length=12, cfg=CFG, seed=1)
+    checked, mirrored, plain = 0, 0, 0
+    for i in range(len(ds)):
+        s = ds[i]
+        assert s.image.shape == (128, 128, 3) and s.mask.shape == (128, 128)
+        assert 1 <= len(s.hands) <= 4
+        assert not (s.image[s.mask > 0] == 0).all(-1).any()  # nothing outside a source mask pasted
+        checked += check_dots(s)
+        for k, h in enumerate(s.hands):
+            uv = project(
+                torch.from_numpy(h.joints3d).double(), torch.from_numpy(s.meta["K_hands"][k]).double()
+            )
+            np.testing.assert_allclose(uv.numpy(), h.keypoints2d, atol=1e-3)
+            if s.meta["mirrored"][k]:
+                mirrored += 1
+                assert h.side == LEFT and h.params.global_orient[1] != pytest.approx(0.2)
+            else:
+                plain += 1
+                assert h.side == RIGHT
+    assert checked > 300 and mirrored > 3 and plain > 3
+
+
+def test_mirrored_hand_puts_each_dot_at_its_mirrored_keypoint():
+    s = compose_sample(
+        [SOURCES[0]], manual_layout([[64, 64]], [60], [0.0], [True]), np.zeros((128, 128, 3), np.uint8)
+    )
+    h = s.hands[0]
+    assert h.side == LEFT and h.visibility.all()
+    assert check_dots(s) == 21
+    # mirrored: the thumb-side (keypoint 1) and little-side (20) swap left/right relative to the source
+    src = SOURCES[0].hands[0].keypoints2d
+    assert np.sign(h.keypoints2d[20, 0] - h.keypoints2d[1, 0]) == -np.sign(src[20, 0] - src[1, 0])
+
+
+def test_forced_overlap_hides_the_keypoints_under_the_later_hand():
+    bg = np.zeros((128, 128, 3), np.uint8)
+    same = compose_sample(
+        SOURCES[:2], manual_layout([[64, 64], [64, 64]], [60, 60], [0.0, 0.0], [False, False]), bg
+    )
+    assert not same.hands[0].visibility.any() and same.hands[1].visibility.all()
+    half = compose_sample(
+        SOURCES[:2], manual_layout([[40, 64], [80, 64]], [60, 60], [0.0, 0.3], [False, False]), bg
+    )
+    v0 = half.hands[0].visibility
+    assert 0 < v0.sum() < 21 and half.hands[1].visibility.all()
+    for j in np.flatnonzero(~v0):  # each hidden keypoint of hand 0 sits on hand 1's pixels
+        x, y = np.round(half.hands[0].keypoints2d[j]).astype(int)
+        assert half.mask[y, x] == 2
+    assert check_dots(half) == v0.sum() + 21
+
+
+def test_hands_cut_by_the_border_are_flagged_truncated():
+    bg = np.zeros((128, 128, 3), np.uint8)
+    s = compose_sample(
+        SOURCES[:2], manual_layout([[5, 64], [90, 64]], [60, 40], [0.0, 0.0], [False, True]), bg
+    )
+    cut, inside = s.hands[0], s.hands[1]
+    assert s.meta["truncated"] == [True, False]
+    off = cut.keypoints2d[:, 0] < -0.5
+    assert off.sum() > 3 and not cut.visibility[off].any() and cut.visibility[~off].all()
+    assert inside.visibility.all()
+
+
+def test_same_seed_same_composite_and_different_seed_differs():
+    a = ComposedHands(SOURCES, length=4, cfg=CFG, seed=7)[3]
+    b = ComposedHands(SOURCES, length=4, cfg=CFG, seed=7)[3]
+    c = ComposedHands(SOURCES, length=4, cfg=CFG, seed=8)[3]
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+    assert all(np.array_equal(x.keypoints2d, y.keypoints2d) for x, y in zip(a.hands, b.hands, strict=True))
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_batched_path_matches_per_sample_path():
+    B = 6
+    cfg = ComposeConfig(out_size=128, max_hands=4, gain_range=(0.8, 1.2))
+    lay = sample_layout(B, len(SOURCES), cfg, generator=torch.Generator().manual_seed(3))
+    bgs = torch.rand(B, 3, 128, 128, generator=torch.Generator().manual_seed(4))
+    src = samples_to_sources(SOURCES)
+    out = compose_batch(**src, layout=lay, backgrounds=bgs)
+    bg_u8 = (bgs * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    n_total = 0
+    for b in range(B):
+        n = int(lay.valid[b].sum())
+        n_total += n
+        s = compose_sample([SOURCES[int(j)] for j in lay.src[b, :n]], lay.select(b), bg_u8[b])
+        assert out["valid"][b].sum() == n
+        np.testing.assert_allclose(
+            out["keypoints2d"][b, :n].numpy(), np.stack([h.keypoints2d for h in s.hands]), atol=1e-3
+        )
+        np.testing.assert_allclose(out["K"][b, :n].numpy(), s.meta["K_hands"], rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(
+            out["joints3d"][b, :n].numpy(), np.stack([h.joints3d for h in s.hands]), atol=1e-5
+        )
+        assert out["side"][b, :n].tolist() == [h.side for h in s.hands]
+        assert out["truncated"][b, :n].tolist() == s.meta["truncated"]
+        vis_b = out["visibility"][b, :n].numpy()
+        vis_s = np.stack([h.visibility for h in s.hands])
+        assert (vis_b != vis_s).sum() <= 1  # a keypoint exactly on a mask edge may round differently
+        agree = (out["instance"][b].numpy() == s.mask).mean()
+        assert agree > 0.995
+        img_b = (out["images"][b].permute(1, 2, 0).numpy() * 255).round()
+        same = out["instance"][b].numpy() == s.mask
+        assert np.abs(img_b - s.image.astype(np.float64))[same].mean() < 1.5
+    assert n_total >= B
+
+
+def test_write_and_read_back(tmp_path):
+    ds = ComposedHands(SOURCES, length=3, cfg=CFG, seed=2)
+    write_composed(ds, tmp_path, progress=False)
+    back = ComposedFolder(tmp_path)
+    assert len(back) == 3
+    for i in range(3):
+        a, b = ds[i], back[i]
+        assert np.array_equal(a.mask, b.mask)
+        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 3  # JPEG q95 4:4:4
+        np.testing.assert_allclose(a.meta["K_hands"], b.meta["K_hands"], rtol=1e-6)
+        assert a.meta["truncated"] == b.meta["truncated"]
+        for ha, hb in zip(a.hands, b.hands, strict=True):
+            np.testing.assert_allclose(ha.keypoints2d, hb.keypoints2d, atol=1e-5)
+            assert np.array_equal(ha.visibility, hb.visibility) and ha.side == hb.side
+            np.testing.assert_allclose(ha.params.flat(), hb.params.flat(), atol=1e-6)
+
+
+def test_source_without_mask_is_a_one_line_error():
+    bad = dot_source(0)
+    bad.mask = None
+    with pytest.raises(ValueError, match="has no mask"):
+        compose_sample(
+            [bad], manual_layout([[64, 64]], [60], [0.0], [False]), np.zeros((128, 128, 3), np.uint8)
+        )
