@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from smhr.eval.cli import eval_app
 from smhr.hands.cli import hands_app
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(hands_app, name="hands")
 # --- further sub-commands are registered below, one line each ---
+app.add_typer(eval_app, name="eval")
 from smhr.data.cli import compose_command  # noqa: E402, I001
 app.command("compose")(compose_command)
 

@@ -1,0 +1,62 @@
+"""`smhr eval ...`: benchmark protocols, one sub-command per protocol module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+eval_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                       help="Evaluate predictions on public benchmarks (official protocols).")
+
+
+_PRED_HELP = "pred.json = [xyz_list (N,21,3), verts_list (N,V,3)], metres (official layout)."
+_ROOT_HELP = "Folder holding evaluation_xyz.json and evaluation_verts.json."
+
+
+@eval_app.callback()
+def _eval_group() -> None:
+    """Evaluate predictions on public benchmarks (official protocols)."""
+
+
+@eval_app.command("freihand")
+def freihand_cmd(
+    pred: Annotated[Path, typer.Option("--pred", help=_PRED_HELP)],
+    root: Annotated[Path, typer.Option("--root", help=_ROOT_HELP)],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.")] = None,
+    curve: Annotated[Path | None, typer.Option("--curve", help="Write the 3D PCK curves (PNG) here.")] = None,
+) -> None:
+    """FreiHAND evaluation, numerically equal to the official lmb-freiburg/freihand eval.py."""
+    from smhr.eval import freihand, report
+
+    try:
+        res = freihand.evaluate_files(pred, root)
+    except freihand.FreiHandInputError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    s = res["summary"]
+
+    def fmt(v: float | None, spec: str) -> str:
+        return "n/a (not MANO topology)" if v is None else format(v, spec)
+
+    typer.echo(f"FreiHAND: {res['num_samples']} samples, predicted mesh {res['pred_vertices']} vertices")
+    typer.echo(f"  PA-MPJPE {s['pa_mpjpe_mm']:.2f} mm   AUC(joints, PA) {s['auc_joints_pa']:.4f}")
+    typer.echo(f"  PA-MPVPE {fmt(s['pa_mpvpe_mm'], '.2f')} mm   "
+               f"AUC(verts, PA) {fmt(s['auc_vertices_pa'], '.4f')}")
+    typer.echo(f"  F@5mm {s['f@5mm']:.4f}   F@15mm {s['f@15mm']:.4f}")
+    j = res["joints"]
+    typer.echo(f"  MPJPE unaligned {j['unaligned']['mean_mm']:.2f} mm   "
+               f"scale-translation aligned {j['scale_translation']['mean_mm']:.2f} mm")
+    if out is not None:
+        typer.echo(f"report: {report.write_json(res, out)}")
+    if curve is not None:
+        pck = res["pck"]
+        jo, ve = res["joints"], res["vertices"]
+        names = {"joints_procrustes": ("joints, PA", jo["procrustes"]["auc_0_50mm"]),
+                 "joints_scale_translation": ("joints, sc-tr", jo["scale_translation"]["auc_0_50mm"])}
+        if ve:
+            names["vertices_procrustes"] = ("vertices, PA", ve["procrustes"]["auc_0_50mm"])
+        curves = {label: pck[k] for k, (label, _) in names.items()}
+        aucs = {label: a for label, a in names.values()}
+        typer.echo(f"curve: {report.plot_pck(curves, pck['thresholds_mm'], curve, 'FreiHAND 3D PCK', aucs)}")
