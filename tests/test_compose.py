@@ -205,7 +205,7 @@ def test_write_and_read_back(tmp_path):
     for i in range(3):
         a, b = ds[i], back[i]
         assert np.array_equal(a.mask, b.mask)
-        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 3  # JPEG q95 4:4:4
+        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 5  # JPEG of noise textures
         np.testing.assert_allclose(a.meta["K_hands"], b.meta["K_hands"], rtol=1e-6)
         assert a.meta["truncated"] == b.meta["truncated"]
         for ha, hb in zip(a.hands, b.hands, strict=True):

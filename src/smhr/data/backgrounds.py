@@ -7,7 +7,8 @@ inside a training step (one implementation serves the CPU per-sample path and th
 so both see the same distribution).
 
 `procedural_backgrounds(n, size)` -> [n, 3, H, W] float in [0, 1]. `BackgroundFolder(dir)` draws
-random square crops from the images of a folder. `background_uint8` turns either into an HxWx3
+random square crops from the images of a folder (OpenCV is imported only there, so the procedural
+path needs torch alone). `background_uint8` turns either into an HxWx3
 uint8 RGB array for the numpy/OpenCV paths.
 """
 
@@ -16,12 +17,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from smhr.data.images import IMAGE_EXTENSIONS, read_rgb
 
 KINDS = ("noise", "gradient", "stripes", "blobs", "texture")
 
@@ -167,6 +165,8 @@ class BackgroundFolder:
     """
 
     def __init__(self, root: str | Path) -> None:
+        from smhr.data.images import IMAGE_EXTENSIONS
+
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"--backgrounds {self.root}: not a folder; pass a folder of images")
@@ -182,6 +182,10 @@ class BackgroundFolder:
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """One size x size x 3 uint8 RGB crop."""
+        import cv2
+
+        from smhr.data.images import read_rgb
+
         img = read_rgb(self.files[int(rng.integers(len(self.files)))])
         H, W = img.shape[:2]
         side = max(1, int(min(H, W) * rng.uniform(0.5, 1.0)))

@@ -42,13 +42,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from smhr.data.backgrounds import BackgroundFolder, background_uint8, procedural_backgrounds
-from smhr.data.images import read_gray, read_rgb
 from smhr.data.sample import (
     NUM_KEYPOINTS,
     HandLabel,
@@ -58,15 +56,9 @@ from smhr.data.sample import (
     require,
 )
 
+# OpenCV is imported inside the numpy paths only: the batched torch path (GPU training) needs only torch.
 MULTI_JSON = "training_multi.json"
 FORMAT_VERSION = 1
-# quality 95 without chroma subsampling: saturated hand/background edges keep their colour
-JPEG_PARAMS = [
-    cv2.IMWRITE_JPEG_QUALITY,
-    95,
-    cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
-    cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
-]
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -84,8 +76,8 @@ class ComposeConfig:
     out_size: int = 384
     min_hands: int = 1
     max_hands: int = 6
-    size_range: tuple[float, float] = (0.55, 0.95)
-    jitter: float = 0.35
+    size_range: tuple[float, float] = (0.4, 0.8)
+    jitter: float = 0.25
     rotation_deg: float = 45.0
     left_prob: float = 0.5
     gain_range: tuple[float, float] = (0.75, 1.25)
@@ -289,6 +281,8 @@ def compose_sample(
     n = int(layout.valid[0].sum())
     if len(sources) != n:
         raise ValueError(f"compose_sample: layout uses {n} slots but {len(sources)} sources were given")
+    import cv2
+
     R = background.shape[0]
     lay = Layout(**{k: v[:, :n].cpu() for k, v in asdict(layout).items()})
     hands, masks = (
@@ -577,6 +571,15 @@ def write_composed(
     OUT/training_multi.json       one entry per image with its hand list (see docs)
     OUT/meta.json                 generator settings, seed, source
     """
+    import cv2
+
+    # quality 95 without chroma subsampling: saturated hand/background edges keep their colour
+    jpeg = [
+        cv2.IMWRITE_JPEG_QUALITY,
+        95,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    ]
     out = Path(out)
     (out / "training" / "rgb").mkdir(parents=True, exist_ok=True)
     (out / "training" / "mask").mkdir(parents=True, exist_ok=True)
@@ -590,7 +593,7 @@ def write_composed(
     for i in it:
         s = dataset.load(i)
         rgb, mask = f"training/rgb/{i:08d}.jpg", f"training/mask/{i:08d}.png"
-        cv2.imwrite(str(out / rgb), cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR), JPEG_PARAMS)
+        cv2.imwrite(str(out / rgb), cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR), jpeg)
         cv2.imwrite(str(out / mask), s.mask)
         hands = []
         for k, h in enumerate(s.hands):
@@ -647,6 +650,8 @@ class ComposedFolder(SampleDataset):
         return len(self.records)
 
     def load(self, index: int) -> Sample:
+        from smhr.data.images import read_gray, read_rgb
+
         rec = self.records[index]
         hands, Ks, trunc = [], [], []
         for h in rec["hands"]:

@@ -1,0 +1,152 @@
+"""Data-generation throughput; prints one JSON object.
+
+    PYTHONPATH=src python benchmarks/bench_data.py [--device auto|cpu|cuda] [--batch 256] [--no-synth]
+
+- synth_<dev>_images_per_s: `smhr synth` end to end (sample, render, composite, encode, write) at
+  224 px into a temporary folder, per device (CPU always, CUDA when present).
+- compose_per_sample_cpu_samples_per_s: `ComposedHands` items (384 px, up to 6 hands, procedural
+  backgrounds, OpenCV warps), one process.
+- compose_batched_<dev>_samples_per_s: `compose_batch` (layout + procedural backgrounds + grid_sample
+  compositing + labels) on B canvases of 384 px from 224 px source crops already on the device.
+Source crops for the composer benchmarks are torch-drawn ellipse "hands" (speed does not depend
+on their content), so the composer numbers need torch alone (no numpy/OpenCV on the GPU host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+
+import torch
+
+
+def blob_sources(n: int, size: int = 224, device: str = "cpu", seed: int = 0) -> dict[str, torch.Tensor]:
+    """n source crops: an ellipse mask with a random colour texture, 21 keypoints inside it."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+    c = size / 2 + (torch.rand(n, 2, generator=g) - 0.5) * size * 0.2
+    ax = size * (0.2 + 0.15 * torch.rand(n, 2, generator=g))
+    mask = ((xx - c[:, 0, None, None]) / ax[:, 0, None, None]) ** 2 + (
+        (yy - c[:, 1, None, None]) / ax[:, 1, None, None]
+    ) ** 2 <= 1
+    img = (torch.rand(n, 3, 1, 1, generator=g) * 200 + torch.rand(n, 3, size, size, generator=g) * 55).to(
+        torch.uint8
+    )
+    ang = torch.rand(n, 21, generator=g) * 2 * math.pi
+    rad = torch.rand(n, 21, generator=g).sqrt() * 0.9
+    kp = c[:, None] + torch.stack([ang.cos(), ang.sin()], -1) * rad[..., None] * ax[:, None]
+    K = torch.tensor([[500.0, 0, size / 2], [0, 500.0, size / 2], [0, 0, 1]]).expand(n, 3, 3).clone()
+    depth = 0.5 + 0.05 * torch.rand(n, 21, 1, generator=g)
+    xyz = torch.cat([(kp - size / 2) / 500.0 * depth, depth], -1)
+    out = {
+        "images": img,
+        "masks": mask.to(torch.uint8) * 255,
+        "keypoints2d": kp,
+        "visibility": torch.ones(n, 21, dtype=torch.bool),
+        "K": K,
+        "side": torch.ones(n, dtype=torch.long),
+        "joints3d": xyz,
+    }
+    return {k: v.to(device) for k, v in out.items()}
+
+
+def bench_compose_batched(device: str, batch: int, iters: int) -> float:
+    from smhr.data.compose import ComposeConfig, compose_batch, sample_layout
+
+    cfg = ComposeConfig(out_size=384, max_hands=6)
+    src = blob_sources(batch, device=device)
+    g = torch.Generator(device=device).manual_seed(0)
+
+    def step() -> None:
+        lay = sample_layout(batch, batch, cfg, generator=g, device=device)
+        out = compose_batch(**src, layout=lay, out_size=cfg.out_size, generator=g)
+        out["images"].sum().item()  # forces completion on any device
+
+    step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(iters):
+        step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return batch * iters / (time.perf_counter() - t)
+
+
+def bench_compose_per_sample(n: int) -> float:
+    import numpy as np
+
+    from smhr.data.compose import ComposeConfig, ComposedHands
+    from smhr.data.sample import HandLabel, Sample
+
+    src = blob_sources(32)
+    samples = [
+        Sample(
+            image=src["images"][i].permute(1, 2, 0).numpy().copy(),
+            K=src["K"][i].numpy(),
+            hands=[HandLabel(1, src["keypoints2d"][i].numpy(), np.ones(21, bool), joints3d=src["joints3d"][i].numpy())],
+            mask=(src["masks"][i].numpy() > 0).astype(np.uint8),
+        )
+        for i in range(32)
+    ]
+    ds = ComposedHands(samples, n, cfg=ComposeConfig(out_size=384, max_hands=6))
+    ds[0]
+    t = time.perf_counter()
+    for i in range(n):
+        ds[i]
+    return n / (time.perf_counter() - t)
+
+
+def bench_synth(device: str, n: int) -> float | None:
+    try:
+        from smhr.data.synth import SynthConfig, write_synth
+    except ImportError:  # renderer / hand model not installed in this tree
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = SynthConfig(res=224, device=device)
+        write_synth(tmp + "/warm", n=4, n_eval=0, cfg=cfg, progress=False)
+        t = time.perf_counter()
+        write_synth(tmp + "/run", n=n, n_eval=0, cfg=cfg, progress=False)
+        return n / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--batch", type=int, default=256, help="canvases per batched compose step")
+    ap.add_argument("--iters", type=int, default=20, help="timed batched steps on CUDA (CPU: 2)")
+    ap.add_argument("--synth-n", type=int, default=32, help="images per synth timing")
+    ap.add_argument("--per-sample-n", type=int, default=40, help="items per per-sample compose timing")
+    ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--no-cpu", action="store_true", help="skip the CPU timings (GPU host)")
+    args = ap.parse_args()
+    cuda = torch.cuda.is_available() and args.device != "cpu"
+    res: dict[str, object] = {
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "cpu_threads": torch.get_num_threads(),
+        "compose_res": 384,
+        "compose_max_hands": 6,
+    }
+    if not args.no_cpu:
+        res["compose_per_sample_cpu_samples_per_s"] = round(bench_compose_per_sample(args.per_sample_n), 1)
+        res["compose_batched_cpu_samples_per_s"] = round(bench_compose_batched("cpu", 16, 2), 1)
+        if not args.no_synth:
+            res["synth_cpu_images_per_s"] = bench_synth("cpu", args.synth_n)
+    if cuda:
+        res["compose_batch"] = args.batch
+        res["compose_batched_cuda_samples_per_s"] = round(bench_compose_batched("cuda", args.batch, args.iters), 1)
+        res["cuda_peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if not args.no_synth:
+            res["synth_cuda_images_per_s"] = bench_synth("cuda", args.synth_n * 8)
+    for k, v in list(res.items()):
+        if isinstance(v, float):
+            res[k] = round(v, 1)
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
