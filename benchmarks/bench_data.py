@@ -87,7 +87,11 @@ def bench_compose_per_sample(n: int) -> float:
         Sample(
             image=src["images"][i].permute(1, 2, 0).numpy().copy(),
             K=src["K"][i].numpy(),
-            hands=[HandLabel(1, src["keypoints2d"][i].numpy(), np.ones(21, bool), joints3d=src["joints3d"][i].numpy())],
+            hands=[
+                HandLabel(
+                    1, src["keypoints2d"][i].numpy(), np.ones(21, bool), joints3d=src["joints3d"][i].numpy()
+                )
+            ],
             mask=(src["masks"][i].numpy() > 0).astype(np.uint8),
         )
         for i in range(32)
@@ -138,7 +142,9 @@ def main() -> None:
             res["synth_cpu_images_per_s"] = bench_synth("cpu", args.synth_n)
     if cuda:
         res["compose_batch"] = args.batch
-        res["compose_batched_cuda_samples_per_s"] = round(bench_compose_batched("cuda", args.batch, args.iters), 1)
+        res["compose_batched_cuda_samples_per_s"] = round(
+            bench_compose_batched("cuda", args.batch, args.iters), 1
+        )
         res["cuda_peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         if not args.no_synth:
             res["synth_cuda_images_per_s"] = bench_synth("cuda", args.synth_n * 8)
