@@ -31,7 +31,7 @@ def freihand_cmd(
     from smhr.eval import freihand, report
 
     try:
-        res = freihand.evaluate_files(pred, root)
+        res = freihand.evaluate_files(pred, root, progress=True)
     except freihand.FreiHandInputError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -188,8 +188,16 @@ def nearest_distances_batched(a: ArrayLike, b: ArrayLike, chunk: int = 16) -> np
 
 def fscore_batched(pred: ArrayLike, gt: ArrayLike, thresholds: Sequence[float]) -> np.ndarray:
     """Per-sample F-scores [B, T] for pred [B, K, 3] vs gt [B, M, 3] at each threshold (see `fscore`)."""
-    d_pred = nearest_distances_batched(pred, gt)  # [B, K]
-    d_gt = nearest_distances_batched(gt, pred)  # [B, M]
+    tp, tg = _t(pred), _t(gt)
+    if tp.ndim != 3 or tg.ndim != 3 or tp.shape[0] != tg.shape[0] or tp.shape[2] != tg.shape[2]:
+        raise ValueError(f"fscore_batched: need [B,K,D], [B,M,D]; got {tuple(tp.shape)}, {tuple(tg.shape)}")
+    d_pred_l, d_gt_l = [], []
+    for i in range(0, tp.shape[0], 16):  # one exact distance matrix per sample serves both directions
+        D = torch.cdist(tp[i : i + 16], tg[i : i + 16], compute_mode="donot_use_mm_for_euclid_dist")
+        d_pred_l.append(D.min(dim=2).values)
+        d_gt_l.append(D.min(dim=1).values)
+    d_pred = torch.cat(d_pred_l).numpy()  # [B, K]
+    d_gt = torch.cat(d_gt_l).numpy()  # [B, M]
     thr = np.asarray(thresholds, dtype=np.float64)
     precision = (d_pred[:, None, :] < thr[None, :, None]).mean(axis=2)  # [B, T]
     recall = (d_gt[:, None, :] < thr[None, :, None]).mean(axis=2)
