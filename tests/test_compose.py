@@ -221,3 +221,33 @@ def test_source_without_mask_is_a_one_line_error():
         compose_sample(
             [bad], manual_layout([[64, 64]], [60], [0.0], [False]), np.zeros((128, 128, 3), np.uint8)
         )
+
+
+def test_compose_command_reads_a_freihand_layout_source(tmp_path):
+    import json
+
+    import cv2
+    from typer.testing import CliRunner
+
+    from smhr.cli import app
+
+    src = tmp_path / "src"
+    (src / "training" / "rgb").mkdir(parents=True)
+    (src / "training" / "mask").mkdir(parents=True)
+    for i, s in enumerate(SOURCES):
+        cv2.imwrite(str(src / "training" / "rgb" / f"{i:08d}.jpg"), cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(src / "training" / "mask" / f"{i:08d}.jpg"), s.mask * 255)
+    (src / "training_K.json").write_text(json.dumps([s.K.tolist() for s in SOURCES]))
+    (src / "training_xyz.json").write_text(json.dumps([s.hands[0].joints3d.tolist() for s in SOURCES]))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        app, ["compose", str(src), str(out), "--n", "4", "--res", "96", "--max-hands", "3"]
+    )
+    assert r.exit_code == 0, r.output
+    back = ComposedFolder(out)
+    assert len(back) == 4 and json.loads((out / "meta.json").read_text())["config"]["max_hands"] == 3
+    for s in back:
+        assert s.image.shape == (96, 96, 3) and 1 <= len(s.hands) <= 3
+        assert set(np.unique(s.mask)) <= set(range(len(s.hands) + 1))
+    bad = CliRunner().invoke(app, ["compose", str(tmp_path / "nowhere"), str(out)])
+    assert bad.exit_code == 2 and "training/mask" in bad.output
