@@ -106,8 +106,10 @@ def bench_compose_per_sample(n: int) -> float:
 
 def bench_synth(device: str, n: int) -> float | None:
     try:
+        import cv2  # noqa: F401 - synth writes JPEGs with OpenCV
+
         from smhr.data.synth import SynthConfig, write_synth
-    except ImportError:  # renderer / hand model not installed in this tree
+    except ImportError:  # no OpenCV on this host, or renderer / hand model missing from this tree
         return None
     with tempfile.TemporaryDirectory() as tmp:
         cfg = SynthConfig(res=224, device=device)
