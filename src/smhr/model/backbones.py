@@ -1,0 +1,135 @@
+"""Backbone feature extractors (torchvision ResNet-18/34/50, MobileNetV2) returning stride 8/16/32 maps.
+
+Why our own wrapper: the CSP neck needs three scales and their channel counts, whatever the backbone,
+and weights must come from a local torchvision checkpoint file (no download, ever) loaded with strict
+key checking -- the official code loaded ImageNet weights with `strict=False`, which silently keeps
+random tensors when a key does not match (spec §11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+__all__ = [
+    "BACKBONES",
+    "Backbone",
+    "BackboneWeightsError",
+    "build_backbone",
+    "load_torchvision_state",
+]
+
+STRIDES = (8, 16, 32)
+
+# name -> (torchvision constructor, channels at strides 8/16/32)
+BACKBONES: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
+    "resnet18": (lambda: torchvision.models.resnet18(weights=None), (128, 256, 512)),
+    "resnet34": (lambda: torchvision.models.resnet34(weights=None), (128, 256, 512)),
+    "resnet50": (lambda: torchvision.models.resnet50(weights=None), (512, 1024, 2048)),
+    # features[6] (stride 8), features[13] (stride 16), features[17] (stride 32, before the 1x1
+    # expansion to 1280 that only serves the classifier).
+    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), (32, 96, 320)),
+}
+
+
+class BackboneWeightsError(ValueError):
+    """A --backbone-weights file cannot be loaded into the chosen backbone; the message says why."""
+
+
+def _describe(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def load_torchvision_state(model: nn.Module, path: str | Path, name: str) -> None:
+    """Load a torchvision checkpoint (plain state dict, or {'state_dict': ...}) into `model` strictly.
+
+    Raises BackboneWeightsError naming the file and listing missing / unexpected / mis-shaped keys,
+    so a wrong file (e.g. ResNet-18 weights for ResNet-50) never loads partially.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BackboneWeightsError(f"--backbone-weights {path}: no such file; pass a torchvision {name} .pth")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt / not a torch file
+        raise BackboneWeightsError(
+            f"--backbone-weights {path}: not a readable torch checkpoint ({exc})"
+        ) from exc
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise BackboneWeightsError(
+            f"--backbone-weights {path}: expected a state dict, got {type(state).__name__}"
+        )
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shape = sorted(
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)
+    )
+    if missing or unexpected or shape:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_describe(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_describe(unexpected)}")
+        if shape:
+            parts.append(f"shape mismatches {_describe(shape)}")
+        raise BackboneWeightsError(
+            f"--backbone-weights {path}: not a torchvision {name} checkpoint: " + "; ".join(parts)
+            + f"; pass the torchvision ImageNet file for {name}"
+        )
+    model.load_state_dict(state, strict=True)
+
+
+class Backbone(nn.Module):
+    """Multi-scale feature extractor.
+
+    forward(images [B,3,H,W]) -> [c8, c16, c32], feature maps at strides 8/16/32 with
+    `self.channels` channels each (H, W divisible by 32 give exact H/8... sizes).
+    """
+
+    strides = STRIDES
+
+    def __init__(self, name: str, weights: str | Path | None = None) -> None:
+        super().__init__()
+        if name not in BACKBONES:
+            raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+        ctor, channels = BACKBONES[name]
+        self.name = name
+        self.channels = channels
+        net = ctor()
+        if weights is not None:
+            load_torchvision_state(net, weights, name)
+        if name.startswith("resnet"):
+            self.stages = nn.ModuleList(
+                [
+                    nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2),
+                    net.layer3,
+                    net.layer4,
+                ]
+            )
+        else:
+            f = net.features
+            self.stages = nn.ModuleList([f[:7], f[7:14], f[14:18]])
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        out = []
+        x = images
+        for stage in self.stages:
+            x = stage(x)
+            out.append(x)
+        return out
+
+
+def build_backbone(name: str, weights: str | Path | None = None) -> Backbone:
+    """Backbone `name` (see BACKBONES), optionally with torchvision ImageNet weights from `weights`."""
+    return Backbone(name, weights)

@@ -1,0 +1,89 @@
+"""Translation decoding: the official centre-anchored rule (spec §3.1), and its metric re-expression.
+
+The network does not know the real camera. Each hand's 3 translation outputs (a, b, c) are read in
+a *virtual* camera of the R x R network input: focal f = 512 px, principal point (R/2, R/2). The
+hand-model origin is placed on the ray through pixel (centre_x + a, centre_y + b) at depth
+Z = c + 0.8 m, i.e. X = Z (u - R/2) / f, Y = Z (v - R/2) / f. So (a, b) are pixel offsets from the
+hand's centre cell and Z is effectively a scale parameter (only 2D is supervised).
+
+One deliberate change from the official code: the anchor is the cell CENTRE, (x + 0.5) * stride,
+not the cell's top-left corner x * stride. Why: the targets put a hand whose centre is at pixel c
+into cell floor(c / stride), so the centres that belong to cell x fill [x*s, (x+1)*s) and their
+mean is (x + 0.5)*s. With the centre anchor the offsets (a, b) a head must produce are zero-mean
+and bounded by s/2, and the regression head's zero initialisation already places every hand within
+half a cell of its centre; with the corner anchor every hand starts biased by +s/2 in x and y.
+(Official checkpoints are not loadable anyway: different tensor names, stride-4 HEAD vs older.)
+
+Real intrinsics: with a known K (expressed in network pixels, e.g. letterbox A @ K), `to_real_camera`
+keeps the hand on the same pixel ray and scales its depth by f_real / f_virtual, which reproduces
+the same image size of the hand (exactly under weak perspective); the hand's shape and orientation
+are unchanged because the mesh is metric already.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from smhr.geometry.cameras import project, unproject
+
+__all__ = [
+    "DEPTH_OFFSET",
+    "VIRTUAL_FOCAL",
+    "anchor_pixels",
+    "cell_centres",
+    "cell_coords",
+    "decode_translation",
+    "to_real_camera",
+    "virtual_intrinsics",
+]
+
+VIRTUAL_FOCAL = 512.0  # px, the official fixed focal for every input size
+DEPTH_OFFSET = 0.8  # m, Z = c + 0.8 so a zero-initialised head starts 0.8 m away
+
+
+def virtual_intrinsics(
+    input_size: int, focal: float = VIRTUAL_FOCAL, *, dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """[3,3] virtual intrinsics of an input_size x input_size network image (f px, centre R/2)."""
+    c = input_size / 2.0
+    return torch.tensor([[focal, 0.0, c], [0.0, focal, c], [0.0, 0.0, 1.0]], dtype=dtype, device=device)
+
+
+def cell_coords(ind: torch.Tensor, width: int) -> torch.Tensor:
+    """Flat cell indices [...] (y*width + x) -> integer cell coordinates [..., 2] = (x, y) as float."""
+    y = torch.div(ind, width, rounding_mode="floor")
+    return torch.stack([ind - y * width, y], dim=-1).float()
+
+
+def cell_centres(ind: torch.Tensor, width: int, stride: int) -> torch.Tensor:
+    """Pixel centre of each cell [..., 2] = ((x + 0.5) * stride, (y + 0.5) * stride)."""
+    return (cell_coords(ind, width) + 0.5) * stride
+
+
+def anchor_pixels(raw: torch.Tensor, centre_px: torch.Tensor) -> torch.Tensor:
+    """Pixel [..., 2] onto which the hand-model origin projects: centre + (a, b)."""
+    return centre_px + raw[..., :2]
+
+
+def decode_translation(
+    raw: torch.Tensor, centre_px: torch.Tensor, input_size: int, focal: float = VIRTUAL_FOCAL
+) -> torch.Tensor:
+    """Translation [..., 3] metres in the virtual camera from head outputs raw [..., 3] = (a, b, c)
+    and the anchor cell centres centre_px [..., 2] (network pixels)."""
+    depth = raw[..., 2] + DEPTH_OFFSET
+    K = virtual_intrinsics(input_size, focal, dtype=raw.dtype, device=raw.device)
+    uv = anchor_pixels(raw, centre_px)
+    return unproject(uv[..., None, :], depth[..., None], K)[..., 0, :]
+
+
+def to_real_camera(transl: torch.Tensor, K_virtual: torch.Tensor, K_real: torch.Tensor) -> torch.Tensor:
+    """Re-express virtual-camera translations [..., 3] in a camera with intrinsics K_real [..., 3, 3]
+    (same pixel frame as K_virtual [3,3]; leading dims broadcast against transl's): same ray
+    through the projected origin, depth scaled by f_real / f_virtual (focals = mean of fx and fy).
+    Returns [..., 3] metres."""
+    uv = project(transl[..., None, :], K_virtual)[..., 0, :]
+    f_v = 0.5 * (K_virtual[..., 0, 0] + K_virtual[..., 1, 1])
+    f_r = 0.5 * (K_real[..., 0, 0] + K_real[..., 1, 1])
+    depth = transl[..., 2] * (f_r / f_v)
+    return unproject(uv[..., None, :], depth[..., None], K_real)[..., 0, :]

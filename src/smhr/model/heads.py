@@ -1,0 +1,70 @@
+"""Prediction heads: conv3x3(256->256) -> ReLU -> conv1x1(256->C), run densely or only at chosen cells.
+
+Why two paths: the centre and handedness maps are needed everywhere (dense), but the parameter,
+texture, lighting and keypoint-offset outputs are only ever read at a hand's centre cell. The
+official code computed them densely (the 2334-channel texture head alone costs as much as the
+backbone at 384 px) and then gathered. `Head.gather` computes exactly the same numbers at K cells:
+it extracts each cell's 3x3 neighbourhood (zero-padded like the conv) and applies the conv weights
+as matrices, so the cost no longer depends on the map size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["HEATMAP_BIAS", "Head", "neighbourhoods"]
+
+HEATMAP_BIAS = -4.59  # sigmoid(-4.59) ~ 0.01: CenterNet's prior for rare positives
+
+
+def neighbourhoods(features: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
+    """3x3 neighbourhoods of `features` [B,C,H,W] at flat cells `ind` [B,K] (y*W + x), zero outside.
+
+    Returns [B, K, 9*C] ordered (ky, kx, c) -- the order of a conv weight permuted to [O,3,3,C].
+    Works on the NHWC view, so a channels-last map is read without a copy.
+    """
+    B, C, H, W = features.shape
+    nhwc = F.pad(features, (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(B, (H + 2) * (W + 2), C)
+    y = torch.div(ind, W, rounding_mode="floor")
+    x = ind - y * W
+    dy = torch.arange(3, device=ind.device).view(3, 1)
+    dx = torch.arange(3, device=ind.device).view(1, 3)
+    flat = ((y[..., None, None] + dy) * (W + 2) + (x[..., None, None] + dx)).reshape(B, -1)  # [B,K*9]
+    out = torch.gather(nhwc, 1, flat[..., None].expand(-1, -1, C))  # [B, K*9, C]
+    return out.reshape(B, ind.shape[1], 9 * C)
+
+
+class Head(nn.Module):
+    """One head. forward(features [B,Cin,H,W]) -> [B,C,H,W]; gather(features, ind [B,K]) -> [B,K,C].
+
+    init: "heatmap" (default PyTorch init, final bias -4.59) or "regression" (all weights
+    N(0, 0.001), biases 0, so every output is ~0 at initialisation), as the official `fill_fc_weights`.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, hidden: int = 256, init: str = "regression"
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, hidden, 3, padding=1, bias=True)
+        self.out = nn.Conv2d(hidden, out_channels, 1, bias=True)
+        if init == "heatmap":
+            nn.init.constant_(self.out.bias, HEATMAP_BIAS)
+        elif init == "regression":
+            for m in (self.conv, self.out):
+                nn.init.normal_(m.weight, std=0.001)
+                nn.init.zeros_(m.bias)
+        else:
+            raise ValueError(f"Head init must be 'heatmap' or 'regression', got {init!r}")
+        self.out_channels = out_channels
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.out(F.relu(self.conv(features)))
+
+    def gather(self, features: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
+        """Same numbers as forward(features) read at `ind`, computed only there: [B,K,C]."""
+        patches = neighbourhoods(features, ind)
+        w3 = self.conv.weight.permute(0, 2, 3, 1).reshape(self.conv.out_channels, -1)
+        hidden = F.relu(F.linear(patches, w3, self.conv.bias))
+        return F.linear(hidden, self.out.weight.flatten(1), self.out.bias)

@@ -1,0 +1,67 @@
+"""CSP-style multi-scale fusion to one stride-4, 256-channel map (spec §1.4), for any backbone.
+
+Each of the stride-8/16/32 maps is upsampled to stride 4 by a transposed convolution, L2-normalised
+over channels with a learnable per-channel scale (init 10, as CSP / the official code: it keeps the
+three scales at comparable magnitude before concatenation), concatenated and fused by a 3x3
+conv + BN + ReLU.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["CSPNeck", "L2Norm"]
+
+# upsampling factor -> (kernel, stride, padding) of the official transposed convolutions
+_DECONV = {2: (4, 2, 1), 4: (4, 4, 0), 8: (8, 8, 0)}
+
+
+class L2Norm(nn.Module):
+    """x / ||x||_2 (over channels) * scale[c]; scale initialised to `init`. [B,C,H,W] -> same."""
+
+    def __init__(self, channels: int, init: float = 10.0, eps: float = 1e-10) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), float(init)))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        norm = x.pow(2).sum(dim=1, keepdim=True).sqrt() + self.eps
+        return x / norm * self.weight.view(1, -1, 1, 1)
+
+
+class CSPNeck(nn.Module):
+    """Fuse backbone maps at strides `in_strides` (default 8/16/32) into [B, out_channels, H/4, W/4]."""
+
+    out_stride = 4
+
+    def __init__(
+        self,
+        in_channels: tuple[int, ...],
+        in_strides: tuple[int, ...] = (8, 16, 32),
+        mid_channels: int = 256,
+        out_channels: int = 256,
+    ) -> None:
+        super().__init__()
+        if len(in_channels) != len(in_strides):
+            raise ValueError(f"CSPNeck: {len(in_channels)} channel counts for {len(in_strides)} strides")
+        ups = []
+        for c, s in zip(in_channels, in_strides, strict=True):
+            factor = s // self.out_stride
+            if factor not in _DECONV:
+                raise ValueError(f"CSPNeck: stride {s} is not 8, 16 or 32")
+            k, st, p = _DECONV[factor]
+            deconv = nn.ConvTranspose2d(c, mid_channels, k, st, p)
+            nn.init.xavier_normal_(deconv.weight)
+            nn.init.zeros_(deconv.bias)
+            ups.append(nn.Sequential(deconv, L2Norm(mid_channels, 10.0)))
+        self.ups = nn.ModuleList(ups)
+        self.fuse = nn.Sequential(
+            nn.Conv2d(mid_channels * len(in_channels), out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels, momentum=0.01),
+            nn.ReLU(inplace=True),
+        )
+        self.out_channels = out_channels
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        return self.fuse(torch.cat([up(f) for up, f in zip(self.ups, feats, strict=True)], dim=1))

@@ -1,0 +1,153 @@
+"""SMHRNet: backbone -> CSP neck (stride 4, 256 ch) -> dense centre/handedness maps + gathered heads.
+
+forward(images) runs everything that is needed at every cell; `gather(features, ind)` evaluates the
+per-hand heads (parameters, texture, lighting, local keypoint offsets) only at the K chosen cells
+(GT centres in training, NMS peaks at test time). Checkpoints carry `SMHRConfig.to_dict()` so a
+model can be rebuilt exactly (`SMHRNet.from_checkpoint`) and a mismatched file is refused instead
+of loading partially (the official loader skipped mismatched tensors silently, spec §11).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from smhr.model.backbones import BACKBONES, Backbone
+from smhr.model.heads import Head
+from smhr.model.neck import CSPNeck
+
+__all__ = ["NUM_KEYPOINTS", "PARAMS_PER_SIDE", "SMHRConfig", "SMHRNet", "split_params"]
+
+NUM_KEYPOINTS = 21
+PARAMS_PER_SIDE = 61  # orient 3 + articulation 45 + betas 10 + translation 3
+NUM_PARAMS = 2 * PARAMS_PER_SIDE  # [0:61] left set, [61:122] right set
+NUM_LIGHT = 27  # 3 colours x 9 SH coefficients
+
+
+@dataclass
+class SMHRConfig:
+    """Architecture metadata (everything needed to rebuild the module; stored in checkpoints).
+
+    backbone: resnet18 | resnet34 | resnet50 | mobilenet_v2. num_vertices: V of the hand model whose
+    per-vertex albedo the texture head predicts (778 MANO, 1609 Anny). hand_model: "mano" | "anny"
+    (informational: which model the parameters are for). input_size: R the model was trained at.
+    appearance: build the texture (V*3) and lighting (27) heads (needed for the photometric stage).
+    """
+
+    backbone: str = "resnet50"
+    num_vertices: int = 778
+    hand_model: str = "mano"
+    input_size: int = 384
+    neck_channels: int = 256
+    head_hidden: int = 256
+    appearance: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(
+                f"SMHRConfig.backbone {self.backbone!r} unknown; choose one of {sorted(BACKBONES)}"
+            )
+        if self.input_size % 32:
+            raise ValueError(f"SMHRConfig.input_size must be a multiple of 32, got {self.input_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SMHRConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"SMHRConfig: unknown keys {unknown} (checkpoint from a newer smhr?)")
+        return cls(**d)
+
+
+def split_params(params: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Split one side's 61 parameters [..., 61] into global_orient [...,3], pose [...,45],
+    betas [...,10], transl_raw [...,3] (the (a, b, c) of `smhr.model.camera.decode_translation`)."""
+    return {
+        "global_orient": params[..., 0:3],
+        "pose": params[..., 3:48],
+        "betas": params[..., 48:58],
+        "transl_raw": params[..., 58:61],
+    }
+
+
+class SMHRNet(nn.Module):
+    """Single-stage multi-hand network.
+
+    forward(images [B,3,R,R], ImageNet-normalised RGB) -> dict:
+      features [B,256,R/4,R/4], center [B,1,R/4,R/4] logits, handedness [B,2,R/4,R/4] logits
+      (channel 0 left, 1 right).
+    gather(features, ind [B,K] flat cells y*W+x) -> dict:
+      params [B,K,122] (left set 0:61, right set 61:122), kp_offsets [B,K,21,2] (cells, relative to
+      the cell's integer coordinates), and with `appearance`: texture [B,K,V,3] albedo residual,
+      light [B,K,27].
+    """
+
+    stride = 4
+
+    def __init__(self, config: SMHRConfig | None = None, *, backbone_weights: str | Path | None = None,
+                 **overrides: Any) -> None:
+        super().__init__()
+        if config is None:
+            config = SMHRConfig(**overrides)
+        elif overrides:
+            config = SMHRConfig.from_dict({**config.to_dict(), **overrides})
+        self.config = config
+        self.backbone = Backbone(config.backbone, backbone_weights)
+        c, h = config.neck_channels, config.head_hidden
+        self.neck = CSPNeck(self.backbone.channels, self.backbone.strides, c, c)
+        self.center = Head(c, 1, h, init="heatmap")
+        self.handedness = Head(c, 2, h, init="heatmap")
+        self.params = Head(c, NUM_PARAMS, h)
+        self.kp_offsets = Head(c, 2 * NUM_KEYPOINTS, h)
+        if config.appearance:
+            self.texture = Head(c, 3 * config.num_vertices, h)
+            self.light = Head(c, NUM_LIGHT, h)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"SMHRNet expects images [B,3,R,R], got {tuple(images.shape)}")
+        features = self.neck(self.backbone(images))
+        return {
+            "features": features,
+            "center": self.center(features),
+            "handedness": self.handedness(features),
+        }
+
+    def gather(self, features: torch.Tensor, ind: torch.Tensor) -> dict[str, torch.Tensor]:
+        B, K = ind.shape
+        out = {
+            "params": self.params.gather(features, ind),
+            "kp_offsets": self.kp_offsets.gather(features, ind).view(B, K, NUM_KEYPOINTS, 2),
+        }
+        if self.config.appearance:
+            out["texture"] = self.texture.gather(features, ind).view(B, K, self.config.num_vertices, 3)
+            out["light"] = self.light.gather(features, ind)
+        return out
+
+    def checkpoint(self) -> dict[str, Any]:
+        """{'config': dict, 'model': state_dict}: what `from_checkpoint` needs (callers may add keys)."""
+        return {"config": self.config.to_dict(), "model": self.state_dict()}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any] | str | Path, source: str = "checkpoint") -> SMHRNet:
+        """Rebuild the architecture from ckpt['config'] and load ckpt['model'] strictly."""
+        if not isinstance(ckpt, dict):
+            source = str(ckpt)
+            ckpt = torch.load(ckpt, map_location="cpu", weights_only=True)
+        if "config" not in ckpt or "model" not in ckpt:
+            raise ValueError(f"{source}: not an smhr checkpoint (needs 'config' and 'model' keys)")
+        model = cls(SMHRConfig.from_dict(ckpt["config"]))
+        result = model.load_state_dict(ckpt["model"], strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise ValueError(
+                f"{source}: weights do not match its config: missing {result.missing_keys[:8]}, "
+                f"unexpected {result.unexpected_keys[:8]}"
+            )
+        return model
