@@ -1,1 +1,47 @@
-"""smhr.losses"""
+"""Losses that need no renderer (photometric / silhouette terms live with the renderer).
+
+`DEFAULT_WEIGHTS` is the official weight table (spec §5.10) re-expressed for our loss scales:
+reprojection is plain px^2 MSE here (official x0.01 x10 -> 0.1), 3D losses are in metres
+(official x1000 x10 -> 1e4), keypoint offsets use the official `--off` weight 1 and the consistency
+term (absent from the released code) starts at 1 (L1 px; tune it).
+"""
+
+from smhr.losses.focal import focal_loss
+from smhr.losses.keypoints import (
+    FREIHAND_BONES,
+    bone_direction_loss,
+    keypoint_consistency_loss,
+    keypoint_offset_loss,
+    reprojection_loss,
+)
+from smhr.losses.priors import default_limit_violation, hand_prior_loss, pose_prior, shape_prior
+from smhr.losses.supervised3d import align_to_root, joints3d_loss, vertices3d_loss
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "center": 100.0,
+    "handedness": 100.0,  # multi-hand; the official single-hand branch used 20
+    "reprojection": 0.1,
+    "bone_direction": 100.0,
+    "prior": 1000.0,
+    "keypoint_offsets": 1.0,
+    "consistency": 1.0,
+    "joints3d": 0.0,  # 1e4 for fully supervised training (official multi-hand: 10 x 1000)
+    "vertices3d": 0.0,  # idem
+}
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "FREIHAND_BONES",
+    "align_to_root",
+    "bone_direction_loss",
+    "default_limit_violation",
+    "focal_loss",
+    "hand_prior_loss",
+    "joints3d_loss",
+    "keypoint_consistency_loss",
+    "keypoint_offset_loss",
+    "pose_prior",
+    "reprojection_loss",
+    "shape_prior",
+    "vertices3d_loss",
+]

@@ -1,0 +1,120 @@
+"""2D keypoint losses: re-projection, bone direction, local offsets and local/global consistency.
+
+Shapes: keypoints [B,K,21,2] pixels (network input pixels), FreiHAND order; visibility [B,K,21]
+bool ("may be supervised"); valid [B,K] bool (the slot holds a hand). Every loss averages over the
+supervised entries of the whole batch with the count clamped to >= 1, so empty slots contribute
+nothing (the official multi-hand code trained them towards a flat hand at pixel (0, 0), spec §11)
+and a batch without any hand gives exactly 0. Masked entries are removed with `where`, so even NaN
+targets in empty slots cannot leak into the loss or its gradient.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "FREIHAND_BONES",
+    "bone_direction_loss",
+    "keypoint_consistency_loss",
+    "keypoint_offset_loss",
+    "reprojection_loss",
+]
+
+# (parent, child) of the 20 bones of the FreiHAND keypoint tree: wrist -> each finger's 4 joints.
+FREIHAND_BONES: tuple[tuple[int, int], ...] = tuple(
+    (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5) for j in range(4)
+)
+BONE_EPS = 1e-4  # px^2, as the official bone loss: d = v / sqrt(|v|^2 + eps)
+
+
+def _mask(valid: torch.Tensor, visibility: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+    """Boolean [B,K,21] supervision mask from valid [B,K] and optional visibility [B,K,21]."""
+    m = valid.bool()[..., None].expand(shape)
+    return m if visibility is None else m & visibility.bool()
+
+
+def _clean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x [..., D] as float32 with unsupervised entries (mask [...] false) set to 0 BEFORE any
+    arithmetic: masking only the result would still back-propagate NaN from garbage entries."""
+    return torch.where(mask[..., None], x.float(), torch.zeros((), device=x.device))
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of values [..., D] over the entries where mask [...] is true (each counts D times)."""
+    values = torch.where(mask[..., None], values, torch.zeros((), dtype=values.dtype, device=values.device))
+    count = mask.sum().clamp(min=1) * values.shape[-1]
+    return values.sum() / count
+
+
+def reprojection_loss(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, visibility: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean squared pixel error per supervised coordinate (px^2), as the official per-coordinate MSE.
+
+    The official code multiplies this by 0.01 and then by reproj_weight 10; we keep the loss in
+    plain px^2 and put the product (0.1) in the weight table (`smhr.losses.DEFAULT_WEIGHTS`).
+    """
+    mask = _mask(valid, visibility, pred.shape[:-1])
+    return _masked_mean((_clean(pred, mask) - _clean(target, mask)).pow(2), mask)
+
+
+def _directions(kp: torch.Tensor) -> torch.Tensor:
+    parents = [p for p, _ in FREIHAND_BONES]
+    children = [c for _, c in FREIHAND_BONES]
+    v = kp[..., children, :] - kp[..., parents, :]
+    return v / torch.sqrt(v.pow(2).sum(-1, keepdim=True) + BONE_EPS)
+
+
+def bone_direction_loss(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, visibility: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean over supervised bones of ||d_pred - d_gt||^2 with d = bone / sqrt(|bone|^2 + 1e-4)
+    (unit 2D bone directions of the 20 FreiHAND bones). A bone is supervised when its slot is valid
+    and both its keypoints are visible. Scale-free: in [0, 4] per bone."""
+    kp_mask = _mask(valid, visibility, pred.shape[:-1])
+    pred, target = _clean(pred, kp_mask), _clean(target, kp_mask)
+    d = (_directions(pred) - _directions(target)).pow(2).sum(-1, keepdim=True)
+    parents = [p for p, _ in FREIHAND_BONES]
+    children = [c for _, c in FREIHAND_BONES]
+    return _masked_mean(d, kp_mask[..., parents] & kp_mask[..., children])
+
+
+def keypoint_offset_loss(
+    pred_offsets: torch.Tensor, target_offsets: torch.Tensor, valid: torch.Tensor,
+    visibility: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """L1 (mean per supervised coordinate, in output cells) between the local head's keypoint
+    offsets [B,K,21,2] and the targets' `local_keypoints` (keypoints / stride - centre cell), as the
+    official `--off` branch intended (RegWeightedL1Loss, weight 1)."""
+    mask = _mask(valid, visibility, pred_offsets.shape[:-1])
+    return _masked_mean((_clean(pred_offsets, mask) - _clean(target_offsets, mask)).abs(), mask)
+
+
+def keypoint_consistency_loss(
+    local: torch.Tensor, global_: torch.Tensor, valid: torch.Tensor, visibility: torch.Tensor | None = None,
+    detach: str = "local",
+) -> torch.Tensor:
+    """The paper's local-vs-global consistency (spec §5.9), L1 per coordinate in pixels.
+
+    local [B,K,21,2]: keypoints from the local head, (centre cell + offsets) * stride
+    (`smhr.model.decode.local_keypoints`); global_ [B,K,21,2]: the hand model's joints re-projected.
+    Works for one or many hands per image (K slots, `valid` masks empty ones). visibility is
+    optional: by default every keypoint of a valid hand is compared, because the term is most useful
+    exactly where no 2D label exists (occluded / unlabelled joints).
+
+    detach: which side is the teacher ("local" = default, "global", or "none"). Why local is
+    detached: the paper's premise is that keypoints from LOCAL features are the more reliable 2D
+    evidence (a direct image-to-keypoint regression near the hand) and that the re-projection of the
+    GLOBAL model-based prediction "should be consistent" with them; the mesh branch only gets
+    weak 2D supervision, so the local estimate constrains it (pose, scale, translation). Letting the
+    gradient also flow into the local head would let the mesh -- usually the worse 2D estimate --
+    drag the local keypoints towards its own errors.
+    """
+    if detach == "local":
+        local = local.detach()
+    elif detach == "global":
+        global_ = global_.detach()
+    elif detach != "none":
+        raise ValueError(f"keypoint_consistency_loss: detach must be local, global or none, got {detach!r}")
+    mask = _mask(valid, visibility, local.shape[:-1])
+    return _masked_mean((_clean(local, mask) - _clean(global_, mask)).abs(), mask)
