@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,14 +32,19 @@ from smhr.model.camera import (
 )
 from smhr.model.net import PARAMS_PER_SIDE, split_params
 
+if TYPE_CHECKING:  # numpy only for the records; the tensor path runs on torch alone
+    import numpy as np
+
 __all__ = [
     "Hand",
     "decode",
+    "decode_network",
     "decode_tensors",
     "gather_feat",
     "local_keypoints",
     "nms",
     "select_side",
+    "to_original",
     "topk",
 ]
 
@@ -123,18 +128,26 @@ def run_hand_models(
     return verts.view(B, K, -1, 3), joints.view(B, K, -1, 3)
 
 
-def _affines(affine: np.ndarray | torch.Tensor | None, B: int, device: torch.device) -> torch.Tensor:
-    """[B,3,3] float64 original->network affines (identity when None)."""
+def _affines(
+    affine: np.ndarray | torch.Tensor | None, B: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """([B,3,3], [B,3,3]) float64 original->network affines and their inverses on `device`.
+
+    Inverted where the affine lives (usually the host), so the device never waits for a
+    singularity check; None gives identities made on the device (no host->device copy, which
+    keeps the whole decode capturable in a CUDA graph).
+    """
     if affine is None:
-        return torch.eye(3, dtype=torch.float64, device=device).expand(B, 3, 3)
-    A = torch.as_tensor(np.asarray(affine) if not isinstance(affine, torch.Tensor) else affine)
-    A = A.to(device=device, dtype=torch.float64)
+        eye = torch.eye(3, dtype=torch.float64, device=device).expand(B, 3, 3)
+        return eye, eye
+    A = torch.as_tensor(affine).to(torch.float64)
     if A.shape[-2:] == (2, 3):
-        last = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64, device=device).expand(*A.shape[:-2], 1, 3)
+        last = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64, device=A.device).expand(*A.shape[:-2], 1, 3)
         A = torch.cat([A, last], dim=-2)
     if A.shape[-2:] != (3, 3) or A.ndim not in (2, 3):
         raise ValueError(f"decode: affine must be [2,3], [3,3] or [B,2|3,3], got {tuple(A.shape)}")
-    return A.expand(B, 3, 3)
+    A = A.expand(B, 3, 3)
+    return A.to(device), torch.linalg.inv(A).to(device)
 
 
 def _apply(A: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -144,7 +157,7 @@ def _apply(A: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decode_tensors(
+def decode_network(
     net: nn.Module,
     images: torch.Tensor,
     hand_models: Sequence[nn.Module],
@@ -152,17 +165,14 @@ def decode_tensors(
     max_hands: int = 10,
     threshold: float = 0.3,
     kernel: int = 5,
-    affine: np.ndarray | torch.Tensor | None = None,
-    K: np.ndarray | torch.Tensor | None = None,
     with_appearance: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Batched decoding with fixed shapes (K = max_hands slots per image).
+    """Network -> hands in the NETWORK frame: network pixels, 512-px virtual camera.
 
-    images [B,3,R,R] normalised; hand_models (left, right). Returns a dict of tensors, pixels in
-    original-image coordinates: keep [B,K] bool (score >= threshold), score, side, center [B,K,2],
-    global_orient, pose, betas, transl [B,K,3], vertices [B,K,V,3], joints3d [B,K,21,3],
-    keypoints2d [B,K,21,2], local_keypoints2d [B,K,21,2], K [B,3,3] (original pixels), and
-    texture [B,K,V,3], light [B,K,27] when with_appearance.
+    Fixed shapes (max_hands slots per image), no host synchronisation and no host->device copy, so
+    this call can be captured once in a CUDA graph (`smhr.model.graphed.GraphedDecoder`) and
+    replayed. Returns the keys of `decode_tensors` with pixels in network coordinates and K the
+    virtual intrinsics [B,3,3].
     """
     R = images.shape[-1]
     stride = int(getattr(net, "stride", 4))
@@ -172,8 +182,28 @@ def decode_tensors(
     # Geometry after the network runs in float32 even under autocast: bf16 has ~3 significant
     # digits, i.e. millimetres of error on a 0.8 m translation.
     with torch.autocast(images.device.type, enabled=False):
-        res = _hands_from_peaks(out, g, scores, ind, hand_models, R, stride, affine, K)
-    res["keep"] = scores >= threshold
+        B, W = ind.shape[0], out["center"].shape[-1]
+        side = gather_feat(out["handedness"].float(), ind).argmax(-1)
+        p = split_params(select_side(g["params"].float(), side))
+        centre = cell_centres(ind, W, stride)
+        Kv = virtual_intrinsics(R, device=images.device).expand(B, 3, 3)
+        transl = decode_translation(p["transl_raw"], centre, R)
+        verts, joints = run_hand_models(hand_models, side, p["global_orient"], p["pose"], p["betas"], transl)
+        res = {
+            "keep": scores >= threshold,
+            "score": scores,
+            "side": side,
+            "center": centre,
+            "global_orient": p["global_orient"],
+            "pose": p["pose"],
+            "betas": p["betas"],
+            "transl": transl,
+            "vertices": verts,
+            "joints3d": joints,
+            "keypoints2d": project(joints, Kv[:, None]),
+            "local_keypoints2d": local_keypoints(ind, g["kp_offsets"], W, stride),
+            "K": Kv,
+        }
     if with_appearance:
         if "texture" not in g:
             raise ValueError("decode: with_appearance=True but the network was built with appearance=False")
@@ -182,46 +212,59 @@ def decode_tensors(
     return res
 
 
-def _hands_from_peaks(
-    out: dict[str, torch.Tensor], g: dict[str, torch.Tensor], scores: torch.Tensor, ind: torch.Tensor,
-    hand_models: Sequence[nn.Module], R: int, stride: int, affine: np.ndarray | torch.Tensor | None,
-    K: np.ndarray | torch.Tensor | None,
+@torch.no_grad()
+def to_original(
+    res: dict[str, torch.Tensor],
+    affine: np.ndarray | torch.Tensor | None = None,
+    K: np.ndarray | torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Side choice, translation decode, hand models and un-letterboxing for the peaks `ind` [B,K]."""
-    B, W = ind.shape[0], out["center"].shape[-1]
-    device = ind.device
-    side = gather_feat(out["handedness"].float(), ind).argmax(-1)
-    p = split_params(select_side(g["params"].float(), side))
-    centre_net = cell_centres(ind, W, stride)
-    Kv = virtual_intrinsics(R, device=device)
-    transl = decode_translation(p["transl_raw"], centre_net, R)
-    A = _affines(affine, B, device)
-    A_inv = torch.linalg.inv(A)
+    """Map `decode_network` results to the ORIGINAL image: 2D outputs through the inverse of
+    `affine` (original->network, 2x3/3x3 or one per image); with intrinsics K (original pixels,
+    [3,3] or [B,3,3]) hands are moved metrically into that camera (`to_real_camera`: same pixel
+    ray, depth x f_real/512; a rigid shift, so the hand models need not run again). Without K,
+    the returned K is the virtual camera expressed in original pixels. Returns a new dict."""
+    res = dict(res)
+    Kv = res["K"]
+    B, device = Kv.shape[0], Kv.device
+    A, A_inv = _affines(affine, B, device)
     if K is not None:
-        K_orig = torch.as_tensor(np.asarray(K) if not isinstance(K, torch.Tensor) else K)
-        K_orig = K_orig.to(device=device, dtype=torch.float64).expand(B, 3, 3)
+        K_orig = torch.as_tensor(K).to(torch.float64).expand(B, 3, 3).to(device)
         K_net = (A @ K_orig).float()
-        transl = to_real_camera(transl, Kv, K_net[:, None])
+        transl = to_real_camera(res["transl"], Kv[0], K_net[:, None])
+        shift = (transl - res["transl"])[:, :, None]
+        res["transl"] = transl
+        res["vertices"] = res["vertices"] + shift
+        res["joints3d"] = res["joints3d"] + shift
+        res["keypoints2d"] = project(res["joints3d"], K_net[:, None])
     else:
-        K_net = Kv.expand(B, 3, 3)
-        K_orig = A_inv @ K_net.double()
-    verts, joints = run_hand_models(hand_models, side, p["global_orient"], p["pose"], p["betas"], transl)
-    kp_net = project(joints, K_net[:, None])
-    local_net = local_keypoints(ind, g["kp_offsets"], W, stride)
-    return {
-        "score": scores,
-        "side": side,
-        "center": _apply(A_inv, centre_net[:, :, None])[:, :, 0],
-        "global_orient": p["global_orient"],
-        "pose": p["pose"],
-        "betas": p["betas"],
-        "transl": transl,
-        "vertices": verts,
-        "joints3d": joints,
-        "keypoints2d": _apply(A_inv, kp_net),
-        "local_keypoints2d": _apply(A_inv, local_net),
-        "K": K_orig.float(),
-    }
+        K_orig = A_inv @ Kv.double()
+    res["K"] = K_orig.float()
+    res["center"] = _apply(A_inv, res["center"][:, :, None])[:, :, 0]
+    res["keypoints2d"] = _apply(A_inv, res["keypoints2d"])
+    res["local_keypoints2d"] = _apply(A_inv, res["local_keypoints2d"])
+    return res
+
+
+def decode_tensors(
+    net: nn.Module,
+    images: torch.Tensor,
+    hand_models: Sequence[nn.Module],
+    *,
+    affine: np.ndarray | torch.Tensor | None = None,
+    K: np.ndarray | torch.Tensor | None = None,
+    **kwargs,
+) -> dict[str, torch.Tensor]:
+    """Batched decoding with fixed shapes (max_hands slots per image): `decode_network` then
+    `to_original`.
+
+    images [B,3,R,R] normalised; hand_models (left, right); kwargs: max_hands (10), threshold
+    (0.3), kernel (5), with_appearance (False). Returns tensors, pixels in original-image
+    coordinates: keep [B,K] bool (score >= threshold), score, side, center [B,K,2], global_orient,
+    pose, betas, transl [B,K,3], vertices [B,K,V,3], joints3d [B,K,21,3], keypoints2d [B,K,21,2],
+    local_keypoints2d [B,K,21,2], K [B,3,3] (original pixels), and texture [B,K,V,3],
+    light [B,K,27] when with_appearance.
+    """
+    return to_original(decode_network(net, images, hand_models, **kwargs), affine, K)
 
 
 def decode(
