@@ -10,7 +10,7 @@ from torch import nn
 
 from smhr.geometry.cameras import project
 from smhr.geometry.crop import apply_to_points, invert, letterbox
-from smhr.model.decode import decode, decode_tensors, gather_feat, nms, select_side, topk
+from smhr.model.decode import decode, decode_tensors, gather_feat, hands_from_params, nms, select_side, topk
 from smhr.model.net import SMHRNet
 
 S, R = 16, 64  # output grid and input size (stride 4)
@@ -156,3 +156,35 @@ def test_decode_real_network_fixed_slots_and_threshold():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         tb = decode_tensors(net, images, HANDS, max_hands=3, threshold=0.0)
     assert tb["transl"].dtype == torch.float32 and tb["joints3d"].dtype == torch.float32
+
+
+def test_hands_from_params_is_differentiable_and_uses_the_given_side():
+    params = torch.zeros(1, 2, 122, requires_grad=True)
+    ind = torch.tensor([[0, 17]])
+    side = torch.tensor([[1, 0]])
+    h = hands_from_params(params, ind, side, HANDS, input_size=R, grid_width=S)
+    origin_px = h["keypoints2d"][0, :, 0].detach().numpy()  # joint 0 = model origin, at the cell centres
+    np.testing.assert_allclose(origin_px, [[2.0, 2.0], [6.0, 6.0]], atol=1e-4)
+    target = h["keypoints2d"].detach() + 2.0
+    loss = (h["keypoints2d"] - target).pow(2).mean()
+    loss.backward()
+    g = params.grad[0]
+    assert g[0, 61 + 58 : 61 + 60].abs().min() > 0 and g[0, :61].abs().max() == 0  # right set of slot 0
+    assert g[1, 58:60].abs().min() > 0 and g[1, 61:].abs().max() == 0  # left set of slot 1
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_graphed_decoder_matches_eager_on_cuda():
+    from smhr.model.decode import decode_network
+    from smhr.model.graphed import GraphedDecoder
+
+    torch.manual_seed(0)
+    net = SMHRNet(backbone="mobilenet_v2", num_vertices=30, input_size=R).eval().cuda()
+    hands = [h.cuda() for h in HANDS]
+    graphed = GraphedDecoder(net, hands, (2, 3, R, R), max_hands=3, threshold=0.0)
+    images = torch.randn(2, 3, R, R, device="cuda")
+    got = {k: v.clone() for k, v in graphed(images).items()}
+    ref = decode_network(net, images, hands, max_hands=3, threshold=0.0)
+    for k in ("score", "vertices", "keypoints2d"):
+        torch.testing.assert_close(got[k], ref[k], atol=1e-4, rtol=1e-4)

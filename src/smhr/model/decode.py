@@ -41,6 +41,7 @@ __all__ = [
     "decode_network",
     "decode_tensors",
     "gather_feat",
+    "hands_from_params",
     "local_keypoints",
     "nms",
     "select_side",
@@ -156,6 +157,39 @@ def _apply(A: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     return uv @ A[..., :2, :2].transpose(-1, -2) + A[..., None, :2, 2]
 
 
+def hands_from_params(
+    params: torch.Tensor, ind: torch.Tensor, side: torch.Tensor, hand_models: Sequence[nn.Module],
+    input_size: int, grid_width: int, stride: int = 4,
+) -> dict[str, torch.Tensor]:
+    """Differentiable per-slot hands from gathered parameters (training uses GT `ind` and `side`).
+
+    params [B,K,122] (head output at cells ind [B,K]); side [B,K] (0 left) picks the parameter set
+    and the hand model. Runs in float32 with autocast off (bf16 would cost millimetres on a 0.8 m
+    translation). Returns global_orient [B,K,3], pose [B,K,45], betas [B,K,10], transl [B,K,3] m,
+    vertices [B,K,V,3] m, joints3d [B,K,21,3] m, keypoints2d [B,K,21,2] network px (projection
+    with the virtual camera), center [B,K,2] px (anchor cell centres), side, K [B,3,3] virtual.
+    """
+    with torch.autocast(params.device.type, enabled=False):
+        B = ind.shape[0]
+        p = split_params(select_side(params.float(), side))
+        centre = cell_centres(ind, grid_width, stride)
+        Kv = virtual_intrinsics(input_size, device=params.device).expand(B, 3, 3)
+        transl = decode_translation(p["transl_raw"], centre, input_size)
+        verts, joints = run_hand_models(hand_models, side, p["global_orient"], p["pose"], p["betas"], transl)
+        return {
+            "side": side,
+            "center": centre,
+            "global_orient": p["global_orient"],
+            "pose": p["pose"],
+            "betas": p["betas"],
+            "transl": transl,
+            "vertices": verts,
+            "joints3d": joints,
+            "keypoints2d": project(joints, Kv[:, None]),
+            "K": Kv,
+        }
+
+
 @torch.no_grad()
 def decode_network(
     net: nn.Module,
@@ -179,31 +213,12 @@ def decode_network(
     out = net(images)
     scores, ind = topk(nms(torch.sigmoid(out["center"].float()), kernel), max_hands)
     g = net.gather(out["features"], ind)
-    # Geometry after the network runs in float32 even under autocast: bf16 has ~3 significant
-    # digits, i.e. millimetres of error on a 0.8 m translation.
-    with torch.autocast(images.device.type, enabled=False):
-        B, W = ind.shape[0], out["center"].shape[-1]
-        side = gather_feat(out["handedness"].float(), ind).argmax(-1)
-        p = split_params(select_side(g["params"].float(), side))
-        centre = cell_centres(ind, W, stride)
-        Kv = virtual_intrinsics(R, device=images.device).expand(B, 3, 3)
-        transl = decode_translation(p["transl_raw"], centre, R)
-        verts, joints = run_hand_models(hand_models, side, p["global_orient"], p["pose"], p["betas"], transl)
-        res = {
-            "keep": scores >= threshold,
-            "score": scores,
-            "side": side,
-            "center": centre,
-            "global_orient": p["global_orient"],
-            "pose": p["pose"],
-            "betas": p["betas"],
-            "transl": transl,
-            "vertices": verts,
-            "joints3d": joints,
-            "keypoints2d": project(joints, Kv[:, None]),
-            "local_keypoints2d": local_keypoints(ind, g["kp_offsets"], W, stride),
-            "K": Kv,
-        }
+    W = out["center"].shape[-1]
+    side = gather_feat(out["handedness"].float(), ind).argmax(-1)
+    res = hands_from_params(g["params"], ind, side, hand_models, R, W, stride)
+    res["keep"] = scores >= threshold
+    res["score"] = scores
+    res["local_keypoints2d"] = local_keypoints(ind, g["kp_offsets"], W, stride)
     if with_appearance:
         if "texture" not in g:
             raise ValueError("decode: with_appearance=True but the network was built with appearance=False")
