@@ -15,9 +15,12 @@ def _randomise(module: nn.Module, std: float = 0.05) -> None:
         p.data = torch.randn(p.shape, generator=g) * std
 
 
-def test_neighbourhoods_match_unfold_with_zero_padding():
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_neighbourhoods_match_unfold_with_zero_padding(channels_last):
     torch.manual_seed(0)
     feat = torch.randn(2, 5, 6, 7)
+    if channels_last:
+        feat = feat.contiguous(memory_format=torch.channels_last)
     ind = torch.tensor([[0, 6, 41], [20, 35, 13]])  # corners and interior of the 6x7 map
     patches = neighbourhoods(feat, ind)  # [B,K,9*C] ordered (ky, kx, c)
     unf = torch.nn.functional.unfold(feat, 3, padding=1)  # [B, C*9, H*W] ordered (c, ky, kx)

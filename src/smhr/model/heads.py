@@ -23,17 +23,25 @@ def neighbourhoods(features: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
     """3x3 neighbourhoods of `features` [B,C,H,W] at flat cells `ind` [B,K] (y*W + x), zero outside.
 
     Returns [B, K, 9*C] ordered (ky, kx, c) -- the order of a conv weight permuted to [O,3,3,C].
-    Works on the NHWC view, so a channels-last map is read without a copy.
+    Only the 9*K needed vectors are read (no padded copy of the map): a channels-last map is read
+    through its free NHWC view, a contiguous one column-wise.
     """
     B, C, H, W = features.shape
-    nhwc = F.pad(features, (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(B, (H + 2) * (W + 2), C)
+    K = ind.shape[1]
     y = torch.div(ind, W, rounding_mode="floor")
     x = ind - y * W
-    dy = torch.arange(3, device=ind.device).view(3, 1)
-    dx = torch.arange(3, device=ind.device).view(1, 3)
-    flat = ((y[..., None, None] + dy) * (W + 2) + (x[..., None, None] + dx)).reshape(B, -1)  # [B,K*9]
-    out = torch.gather(nhwc, 1, flat[..., None].expand(-1, -1, C))  # [B, K*9, C]
-    return out.reshape(B, ind.shape[1], 9 * C)
+    d = torch.arange(-1, 2, device=ind.device)
+    yy = (y[..., None, None] + d.view(3, 1)).expand(B, K, 3, 3)
+    xx = (x[..., None, None] + d.view(1, 3)).expand(B, K, 3, 3)
+    inside = ((yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)).reshape(B, K * 9, 1)
+    flat = (yy.clamp(0, H - 1) * W + xx.clamp(0, W - 1)).reshape(B, K * 9)
+    if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
+        nhwc = features.permute(0, 2, 3, 1).reshape(B, H * W, C)  # a view
+        out = torch.gather(nhwc, 1, flat[..., None].expand(-1, -1, C))  # [B, K*9, C]
+    else:
+        out = torch.gather(features.reshape(B, C, H * W), 2, flat[:, None].expand(-1, C, -1)).transpose(1, 2)
+    out = out * inside.to(out.dtype)
+    return out.reshape(B, K, 9 * C)
 
 
 class Head(nn.Module):
