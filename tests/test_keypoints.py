@@ -1,0 +1,128 @@
+"""Keypoint layouts: exact index maps pinned against the datasets' documented joint lists."""
+
+import numpy as np
+import pytest
+import torch
+
+from smhr.hands import keypoints as kp
+
+FINGERS = ("thumb", "index", "middle", "ring", "little")
+
+# FreiHAND: wrist, then per finger MCP..tip (thumb CMC is called mcp, as FreiHAND does)
+FREIHAND = ["wrist"] + [f"{f}_{p}" for f in FINGERS for p in ("mcp", "pip", "dip", "tip")]
+# MANO native 16 (wrist; index, middle, little, ring, thumb x 3) + tips thumb, index, middle, ring, little
+MANO21 = (
+    ["wrist"]
+    + [f"{f}_{p}" for f in ("index", "middle", "little", "ring", "thumb") for p in ("mcp", "pip", "dip")]
+    + [f"{f}_tip" for f in FINGERS]
+)
+# RHD README / view_samples.py: "0: wrist, 1-4: thumb [tip to palm], 5-8: index, ..., 17-20: pinky"
+RHD = ["wrist"] + [f"{f}_{p}" for f in FINGERS for p in ("tip", "dip", "pip", "mcp")]
+# InterHand2.6M skeleton: thumb4(tip)..thumb1, index4..1, middle, ring, pinky, wrist (20)
+INTERHAND = [f"{f}_{p}" for f in FINGERS for p in ("tip", "dip", "pip", "mcp")] + ["wrist"]
+
+
+def test_names_and_bones():
+    assert list(kp.FREIHAND_NAMES) == FREIHAND
+    assert kp.BONES[:4] == ((0, 1), (1, 2), (2, 3), (3, 4))
+    assert kp.BONES[4:8] == ((0, 5), (5, 6), (6, 7), (7, 8))
+    assert kp.BONES[16:] == ((0, 17), (17, 18), (18, 19), (19, 20))
+    assert len(kp.BONES) == 20 and len(set(kp.BONES)) == 20
+    assert [kp.FREIHAND_NAMES[i] for i in kp.TIP_INDICES] == [f"{f}_tip" for f in FINGERS]
+    assert kp.FREIHAND_NAMES[kp.ROOT_INDEX] == "middle_mcp"
+    assert kp.MANO_PARENTS == (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
+    assert list(kp.MANO_JOINT_NAMES) == MANO21[:16]
+
+
+@pytest.mark.parametrize(
+    ("table", "names"),
+    [("MANO21_TO_FREIHAND", MANO21), ("RHD_TO_FREIHAND", RHD), ("INTERHAND_TO_FREIHAND", INTERHAND)],
+)
+def test_index_maps_match_documented_names(table, names):
+    idx = getattr(kp, table)
+    assert [names[i] for i in idx] == FREIHAND
+    assert sorted(idx.tolist()) == list(range(21))
+
+
+def test_exact_maps():
+    assert kp.MANO21_TO_FREIHAND.tolist() == [
+        0,
+        13,
+        14,
+        15,
+        16,
+        1,
+        2,
+        3,
+        17,
+        4,
+        5,
+        6,
+        18,
+        10,
+        11,
+        12,
+        19,
+        7,
+        8,
+        9,
+        20,
+    ]
+    assert kp.RHD_TO_FREIHAND.tolist() == [
+        0,
+        4,
+        3,
+        2,
+        1,
+        8,
+        7,
+        6,
+        5,
+        12,
+        11,
+        10,
+        9,
+        16,
+        15,
+        14,
+        13,
+        20,
+        19,
+        18,
+        17,
+    ]
+    assert kp.INTERHAND_TO_FREIHAND.tolist() == [
+        20, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 19, 18, 17, 16,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("src", kp.LAYOUTS)
+@pytest.mark.parametrize("dst", kp.LAYOUTS)
+def test_reorder_moves_names(src, dst):
+    names = {"freihand": FREIHAND, "mano": MANO21, "rhd": RHD, "interhand": INTERHAND}
+    ids = np.array([[FREIHAND.index(n)] for n in names[src]], dtype=np.float64)  # [21,1]
+    out = kp.reorder(ids, src, dst)
+    assert [FREIHAND[int(i)] for i in out[:, 0]] == names[dst]
+    t = torch.arange(2 * 21 * 3, dtype=torch.float32).view(2, 21, 3)
+    back = kp.reorder(kp.reorder(t, src, dst), dst, src)
+    assert torch.equal(back, t)
+
+
+def test_reorder_errors():
+    with pytest.raises(ValueError, match=r"\[\.\.\., 21, C\]"):
+        kp.reorder(np.zeros((20, 3)), "rhd", "freihand")
+    with pytest.raises(ValueError, match="unknown keypoint layout 'coco'"):
+        kp.reorder(np.zeros((21, 3)), "coco", "freihand")
+
+
+def test_mano21_to_freihand():
+    x = torch.arange(21.0)[:, None].expand(21, 2)
+    assert kp.mano21_to_freihand(x)[:, 0].tolist() == kp.MANO21_TO_FREIHAND.astype(float).tolist()
+
+
+def test_dataset_readers_agree():
+    """The dataset readers keep their own tables; they must equal ours."""
+    rhd = pytest.importorskip("smhr.data.rhd")
+    ih = pytest.importorskip("smhr.data.interhand")
+    assert np.array_equal(rhd.RHD_TO_FREIHAND, kp.RHD_TO_FREIHAND)
+    assert np.array_equal(ih.IH_TO_FREIHAND, kp.INTERHAND_TO_FREIHAND)
