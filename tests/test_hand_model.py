@@ -241,3 +241,26 @@ def test_cuda_matches_cpu(mano):
     with torch.autocast("cuda", dtype=torch.bfloat16):
         out = mc(*(x.cuda() for x in p))
     assert out.vertices.dtype == torch.float32
+
+
+def test_anny_format_npz_loads_without_posedirs(tmp_path):
+    """An asset in the bundled-Anny format (P = 0 pose correctives, no PCA basis) loads from a path."""
+    from smhr.hands.mano import load_mano_arrays
+
+    write_synthetic_mano_pickle(tmp_path / "MANO_LEFT.pkl", "left")
+    arrays = load_mano_arrays("left", tmp_path / "MANO_LEFT.pkl")
+    V = len(arrays["v_template"])
+    arrays.pop("hands_components")
+    arrays |= {"posedirs": np.zeros((0, V * 3), np.float32), "name": np.array("anny")}
+    np.savez(tmp_path / "anny_hand_left.npz", **arrays)
+    m = HandModel.load("anny", "left", tmp_path)
+    assert (m.kind, m.side, m.posedirs.shape) == ("anny", "left", (0, V * 3))
+    go, pose, betas, transl = params(2)
+    out = m(torch.zeros(2, 3), torch.zeros(2, 45), torch.zeros(2, 10), transl)
+    assert torch.allclose(out.vertices, torch.as_tensor(arrays["v_template"]) + transl[:, None], atol=1e-7)
+    assert torch.isfinite(m(go, pose, betas, transl).vertices).all()
+    with pytest.raises(HandModelError, match="pca_components"):
+        HandModel.load("anny", "left", tmp_path, pca_components=50)
+    (tmp_path / "anny_hand_left.npz").rename(tmp_path / "anny_hand_right.npz")
+    with pytest.raises(HandModelError, match="is a left hand, asked for right"):
+        HandModel.load("anny", "right", tmp_path)
