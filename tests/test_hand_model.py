@@ -203,17 +203,19 @@ def test_input_validation(mano):
     default = m(go, pose)
     assert torch.allclose(default.vertices, m(go, pose, torch.zeros(2, 10), torch.zeros(2, 3)).vertices)
     with pytest.raises(HandModelError, match=r"pca_components must be in 1\.\.45"):
-        HandModel.from_arrays(
-            {k: v.numpy() for k, v in m.state_dict().items()} | {"name": "mano"}, pca_components=46
-        )
+        HandModel.from_arrays(m.arrays(), pca_components=46)
     with pytest.raises(HandModelError, match="hand model kind"):
         HandModel.load("smpl", "right")
 
 
 def test_from_arrays_checks_shapes(mano):
-    arrays = {k: v.numpy() for k, v in mano["right"].state_dict().items()}
+    arrays = mano["right"].arrays()
     arrays["weights"] = arrays["weights"][:, :15]
     with pytest.raises(HandModelError, match=r"'weights' has shape \(275, 15\), expected \(275, 16\)"):
+        HandModel.from_arrays(arrays)
+    arrays = mano["right"].arrays()
+    arrays["weights"][7] *= 2
+    with pytest.raises(HandModelError, match=r"skinning weights of vertex 7 sum to 2\.0000"):
         HandModel.from_arrays(arrays)
 
 
@@ -235,7 +237,7 @@ def test_cuda_matches_cpu(mano):
     m = mano["right"]
     p = params(5)
     ref = m(*p)
-    mc = HandModel.from_arrays({k: v.numpy() for k, v in m.state_dict().items()}).cuda()
+    mc = HandModel.from_arrays(m.arrays()).cuda()
     out = mc(*(x.cuda() for x in p))
     assert (out.vertices.cpu() - ref.vertices).abs().max().item() < 1e-5
     with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -264,3 +266,13 @@ def test_anny_format_npz_loads_without_posedirs(tmp_path):
     (tmp_path / "anny_hand_left.npz").rename(tmp_path / "anny_hand_right.npz")
     with pytest.raises(HandModelError, match="is a left hand, asked for right"):
         HandModel.load("anny", "right", tmp_path)
+
+
+def test_no_model_data_in_state_dict_and_arrays_roundtrip(mano):
+    """Checkpoints of modules that hold a HandModel must not carry (MANO) model arrays."""
+    m = mano["left"]
+    assert m.state_dict() == {}
+    copy = HandModel.from_arrays(m.arrays())
+    assert (copy.side, copy.kind) == ("left", "mano")
+    p = params(2)
+    assert torch.equal(copy(*p).vertices, m(*p).vertices)

@@ -114,6 +114,7 @@ class HandModel(nn.Module):
         shapedirs = f32("shapedirs")
         posedirs = f32("posedirs").reshape(-1, V * 3)
         checks = {
+            "parents": (parents.shape, (len(MANO21_TO_FREIHAND) - 5,)),  # 16 skeleton joints
             "v_template": (v.shape, (V, 3)),
             "shapedirs": (shapedirs.shape[:2], (V, 3)),
             "J_regressor": (f32("J_regressor").shape, (J, V)),
@@ -126,6 +127,12 @@ class HandModel(nn.Module):
         for key, (got, want) in checks.items():
             if tuple(got) != tuple(want):
                 raise HandModelError(f"hand-model array {key!r} has shape {tuple(got)}, expected {want}")
+        row_sums = f32("weights").sum(1)
+        if not torch.allclose(row_sums, torch.ones_like(row_sums), atol=1e-4):
+            worst = int((row_sums - 1).abs().argmax())
+            raise HandModelError(
+                f"skinning weights of vertex {worst} sum to {row_sums[worst]:.4f}, expected 1"
+            )
         tips = i64("tip_vertex_ids")
         if int(tips.min()) < 0 or int(tips.max()) >= V:
             raise HandModelError(f"tip_vertex_ids {tips.tolist()} out of range for {V} vertices")
@@ -138,18 +145,33 @@ class HandModel(nn.Module):
         self.side = side if side is not None else str(arrays.get("side", "right"))
         self.pca_components = pca_components
         self.flat_hand_mean = flat_hand_mean
-        self.register_buffer("v_template", v)
-        self.register_buffer("shapedirs", shapedirs)
-        self.register_buffer("posedirs", posedirs)
-        self.register_buffer("J_regressor", f32("J_regressor"))
-        self.register_buffer("weights", f32("weights"))
-        self.register_buffer("parents", parents)
-        self.register_buffer("faces", i64("faces"))
-        self.register_buffer("tip_vertex_ids", tips)
-        self.register_buffer("part_labels", i64("part_labels"))
-        self.register_buffer("hands_mean", f32("hands_mean").reshape(-1))
-        self.register_buffer("hands_components", comps)
-        self.register_buffer("keypoint_order", torch.as_tensor(MANO21_TO_FREIHAND, dtype=torch.long))
+        buffers = {
+            "v_template": v,
+            "shapedirs": shapedirs,
+            "posedirs": posedirs,
+            "J_regressor": f32("J_regressor"),
+            "weights": f32("weights"),
+            "parents": parents,
+            "faces": i64("faces"),
+            "tip_vertex_ids": tips,
+            "part_labels": i64("part_labels"),
+            "hands_mean": f32("hands_mean").reshape(-1),
+            "hands_components": comps,
+            "keypoint_order": torch.as_tensor(MANO21_TO_FREIHAND, dtype=torch.long),
+        }
+        # Not persistent: a network checkpoint must never carry (licence-restricted) MANO arrays;
+        # the model is always re-created from its file. `arrays()` exports them explicitly.
+        for name, value in buffers.items():
+            self.register_buffer(name, value, persistent=False)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The asset arrays (docs/hand-asset-format.md, plus hands_components) as numpy, on CPU;
+        `HandModel.from_arrays(m.arrays())` rebuilds the same model."""
+        out = {k: getattr(self, k).detach().cpu().numpy() for k in ASSET_KEYS}
+        out["faces"] = out["faces"].astype(np.int32)
+        out["hands_components"] = self.hands_components.cpu().numpy()
+        out["side"], out["name"] = np.array(self.side), np.array(self.kind)
+        return out
 
     # ------------------------------------------------------------------ construction
     @classmethod
