@@ -93,24 +93,34 @@ class StandInHand(nn.Module):
 
 
 def load_hands(kind: str, device: torch.device) -> tuple[list[nn.Module], str]:
+    """(left, right) hand models and a description: the bundled Anny hand, else a synthetic MANO
+    written to a temp dir (kind "mano" goes there directly), else the torch-only stand-in."""
+    errors = []
     try:
         from smhr.hands.model import HandModel
-
-        if kind == "anny":
-            return [HandModel.load("anny", s).to(device).eval() for s in ("left", "right")], "anny"
-        from smhr.hands.testing import write_synthetic_mano_pickle
-
-        tmp = Path(tempfile.mkdtemp())
-        models = []
-        for s in ("left", "right"):
-            path = tmp / f"MANO_{s.upper()}.pkl"
-            write_synthetic_mano_pickle(path, s)
-            models.append(HandModel.load("mano", s, path=path).to(device).eval())
-        return models, "synthetic-mano"
     except Exception as exc:  # the hand package (or numpy) is not available here
-        V = 1609 if kind == "anny" else 778
-        why = f"{type(exc).__name__}: {exc}"
-        return [StandInHand(V, s).to(device) for s in (0, 1)], f"standin-lbs-{V} ({why})"
+        HandModel = None
+        errors.append(f"{type(exc).__name__}: {exc}")
+    if HandModel is not None and kind == "anny":
+        try:
+            return [HandModel.load("anny", s).to(device).eval() for s in ("left", "right")], "anny"
+        except Exception as exc:
+            errors.append(f"anny: {type(exc).__name__}: {exc}")
+    if HandModel is not None:
+        try:
+            from smhr.hands.testing import write_synthetic_mano_pickle
+
+            tmp = Path(tempfile.mkdtemp())
+            models = []
+            for s in ("left", "right"):
+                path = tmp / f"MANO_{s.upper()}.pkl"
+                write_synthetic_mano_pickle(path, s, num_vertices=778)
+                models.append(HandModel.load("mano", s, path=path).to(device).eval())
+            return models, "synthetic-mano"
+        except Exception as exc:
+            errors.append(f"synthetic mano: {type(exc).__name__}: {exc}")
+    V = 1609 if kind == "anny" else 778
+    return [StandInHand(V, s).to(device) for s in (0, 1)], f"standin-lbs-{V} ({'; '.join(errors)[:300]})"
 
 
 def time_call(fn, device: torch.device, iters: int, warmup: int) -> float:

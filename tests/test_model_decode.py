@@ -188,3 +188,23 @@ def test_graphed_decoder_matches_eager_on_cuda():
     ref = decode_network(net, images, hands, max_hands=3, threshold=0.0)
     for k in ("score", "vertices", "keypoints2d"):
         torch.testing.assert_close(got[k], ref[k], atol=1e-4, rtol=1e-4)
+
+
+def test_decode_with_synthetic_mano_hand_models(tmp_path):
+    from smhr.hands.model import HandModel
+    from smhr.hands.testing import write_synthetic_mano_pickle
+
+    models = []
+    for side in ("left", "right"):
+        path = tmp_path / f"MANO_{side.upper()}.pkl"
+        write_synthetic_mano_pickle(path, side)
+        models.append(HandModel.load("mano", side, path=path))
+    a, b = decode(crafted_net(), torch.zeros(2, 3, R, R), models, max_hands=4, threshold=0.5)[0]
+    for hand, model in ((a, models[0]), (b, models[1])):
+        args = (hand.global_orient, hand.pose, hand.betas, hand.transl)
+        ref = model(*(torch.from_numpy(x)[None] for x in args))
+        np.testing.assert_allclose(hand.joints3d, ref.joints[0].numpy(), atol=1e-6)
+        assert hand.vertices.shape == (model.num_vertices, 3)
+    # zero pose/shape: the model origin is at transl, i.e. on the ray through centre + (a, b)
+    origin = project(torch.from_numpy(b.transl)[None], torch.from_numpy(b.K))[0].numpy()
+    np.testing.assert_allclose(origin, [50 - 1.0, 42 + 0.5], atol=1e-4)

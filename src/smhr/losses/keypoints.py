@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from smhr.hands.keypoints import BONES
+
 __all__ = [
     "FREIHAND_BONES",
     "bone_direction_loss",
@@ -20,10 +22,8 @@ __all__ = [
     "reprojection_loss",
 ]
 
-# (parent, child) of the 20 bones of the FreiHAND keypoint tree: wrist -> each finger's 4 joints.
-FREIHAND_BONES: tuple[tuple[int, int], ...] = tuple(
-    (0 if j == 0 else 1 + 4 * f + j - 1, 1 + 4 * f + j) for f in range(5) for j in range(4)
-)
+# (parent, child) of the 20 bones of the FreiHAND keypoint tree (wrist -> each finger's 4 joints)
+FREIHAND_BONES: tuple[tuple[int, int], ...] = BONES
 BONE_EPS = 1e-4  # px^2, as the official bone loss: d = v / sqrt(|v|^2 + eps)
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import torch
 
+from smhr.hands.keypoints import ROOT_INDEX, WRIST_INDEX
+
 __all__ = ["ROOT", "align_to_root", "joints3d_loss", "vertices3d_loss"]
 
-ROOT = 9  # middle-finger MCP in FreiHAND order
-WRIST = 0
+ROOT = ROOT_INDEX  # 9, middle-finger MCP in FreiHAND order
+WRIST = WRIST_INDEX
 SCALE_EPS = 1e-6  # m
 
 
