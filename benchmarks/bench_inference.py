@@ -56,6 +56,7 @@ class StandInHand(nn.Module):
         self.register_buffer("J_regressor", torch.softmax(torch.randn(16, num_vertices, generator=g), 1))
         self.register_buffer("weights", torch.softmax(torch.randn(num_vertices, 16, generator=g) * 3, 1))
         self.register_buffer("tips", torch.arange(5) * 7)
+        self.register_buffer("last_row", torch.tensor([0.0, 0.0, 0.0, 1.0]))
         self.num_vertices = num_vertices
 
     @staticmethod
@@ -78,7 +79,7 @@ class StandInHand(nn.Module):
         T = [None] * 16
         for j, p in enumerate(MANO_PARENTS):
             local = torch.cat([rot[:, j], (J[:, j] - (J[:, p] if p >= 0 else 0))[..., None]], 2)
-            local = torch.cat([local, torch.tensor([0, 0, 0, 1.0], device=v.device).expand(N, 1, 4)], 1)
+            local = torch.cat([local, self.last_row.expand(N, 1, 4)], 1)
             T[j] = local if p < 0 else T[p] @ local
         T = torch.stack(T, 1)
         posed_J = T[:, :, :3, 3]
@@ -148,13 +149,14 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--budget-s", type=float, default=1e9, help="skip remaining measurements after this")
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument("--strict-fp32", action="store_true", help="disable TF32 convolutions (default: on)")
     args = ap.parse_args()
     device = torch.device(args.device)
     t_start = time.perf_counter()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32
-        torch.backends.cudnn.allow_tf32 = False
+        if args.strict_fp32:  # PyTorch's defaults let cuDNN convolutions use TF32 for fp32 inputs
+            torch.backends.cudnn.allow_tf32 = False
     hands, hand_desc = load_hands(args.hand_model, device)
     V = int(getattr(hands[0], "num_vertices", 778))
     report = {
@@ -167,6 +169,7 @@ def main() -> None:
         "hand_model": hand_desc,
         "num_vertices": V,
         "channels_last": True,
+        "tf32_convolutions": bool(torch.backends.cudnn.allow_tf32) if device.type == "cuda" else None,
         "results": [],
         "graph_check": {},
         "skipped": [],

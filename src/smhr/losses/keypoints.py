@@ -58,10 +58,21 @@ def reprojection_loss(
     return _masked_mean((_clean(pred, mask) - _clean(target, mask)).pow(2), mask)
 
 
+_BONE_INDEX: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _bone_index(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(parents [20], children [20]) long tensors on `device`, made once per device: indexing with
+    a Python list would copy it host->device (and synchronise the stream) at every call."""
+    if device not in _BONE_INDEX:
+        idx = torch.tensor(FREIHAND_BONES, dtype=torch.long).T
+        _BONE_INDEX[device] = (idx[0].to(device), idx[1].to(device))
+    return _BONE_INDEX[device]
+
+
 def _directions(kp: torch.Tensor) -> torch.Tensor:
-    parents = [p for p, _ in FREIHAND_BONES]
-    children = [c for _, c in FREIHAND_BONES]
-    v = kp[..., children, :] - kp[..., parents, :]
+    parents, children = _bone_index(kp.device)
+    v = kp.index_select(-2, children) - kp.index_select(-2, parents)
     return v / torch.sqrt(v.pow(2).sum(-1, keepdim=True) + BONE_EPS)
 
 
@@ -74,9 +85,8 @@ def bone_direction_loss(
     kp_mask = _mask(valid, visibility, pred.shape[:-1])
     pred, target = _clean(pred, kp_mask), _clean(target, kp_mask)
     d = (_directions(pred) - _directions(target)).pow(2).sum(-1, keepdim=True)
-    parents = [p for p, _ in FREIHAND_BONES]
-    children = [c for _, c in FREIHAND_BONES]
-    return _masked_mean(d, kp_mask[..., parents] & kp_mask[..., children])
+    parents, children = _bone_index(pred.device)
+    return _masked_mean(d, kp_mask.index_select(-1, parents) & kp_mask.index_select(-1, children))
 
 
 def keypoint_offset_loss(

@@ -45,9 +45,15 @@ def virtual_intrinsics(
     input_size: int, focal: float = VIRTUAL_FOCAL, *, dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """[3,3] virtual intrinsics of an input_size x input_size network image (f px, centre R/2)."""
+    """[3,3] virtual intrinsics of an input_size x input_size network image (f px, centre R/2).
+
+    Filled on the device from Python scalars: `torch.tensor(..., device=cuda)` would be a pageable
+    host->device copy, which synchronises the stream and cannot be captured in a CUDA graph.
+    """
     c = input_size / 2.0
-    return torch.tensor([[focal, 0.0, c], [0.0, focal, c], [0.0, 0.0, 1.0]], dtype=dtype, device=device)
+    K = torch.zeros(3, 3, dtype=dtype, device=device)
+    K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[2, 2] = focal, focal, c, c, 1.0
+    return K
 
 
 def cell_coords(ind: torch.Tensor, width: int) -> torch.Tensor:
