@@ -64,8 +64,9 @@ def hand_prior_loss(
 
 
 def default_limit_violation(kind: str) -> LimitViolation | None:
-    """`smhr.hands.prior.joint_limit_violation` bound to a hand-model kind ("mano" | "anny"), or None
-    when that module is not available (then the priors fall back to L2)."""
+    """`smhr.hands.prior.joint_limit_violation(pose, kind, side)` bound to a hand-model kind
+    ("mano" | "anny") and called with side "left" / "right" (the hands package's side names), or
+    None when that module is not available (then the priors fall back to L2)."""
     try:
         mod = importlib.import_module("smhr.hands.prior")
     except ImportError:
@@ -76,6 +77,6 @@ def default_limit_violation(kind: str) -> LimitViolation | None:
 
     @functools.wraps(fn)
     def bound(pose: torch.Tensor, side: int) -> torch.Tensor:
-        return fn(pose, kind, side)
+        return fn(pose, kind, ("left", "right")[side])
 
     return bound
