@@ -1,6 +1,6 @@
 """The `smhr` command line: one typer app; each area registers its own sub-commands here.
 
-Sub-apps live next to the code they drive (e.g. `smhr.hands.cli`), so this file stays a list.
+Sub-apps live next to the code they drive (e.g. `smhr.eval.cli`), so this file stays a list.
 Imports are inside the registration helpers' modules' own functions where they are heavy.
 """
 
@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import typer
 
+from smhr.data.cli import compose_command
 from smhr.eval.cli import eval_app
-from smhr.hands.cli import hands_app
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="SMHR: multiple 3D hand meshes from one RGB image."
 )
-app.add_typer(hands_app, name="hands")
 # --- further sub-commands are registered below, one line each ---
 app.add_typer(eval_app, name="eval")
-from smhr.data.cli import compose_command  # noqa: E402, I001
 app.command("compose")(compose_command)
 
 
