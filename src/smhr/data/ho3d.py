@@ -40,9 +40,10 @@ from smhr.data.sample import (
     project_np,
     require,
 )
+from smhr.hands.keypoints import MANO21_TO_FREIHAND
 
 # FreiHAND keypoint i = HO3D keypoint HO3D_TO_FREIHAND[i]
-HO3D_TO_FREIHAND = np.array([0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20])
+HO3D_TO_FREIHAND = MANO21_TO_FREIHAND
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 SPLITS = ("train", "evaluation")
 LAYOUT = "<root>/{train,evaluation}.txt and <root>/<split>/<seq>/{rgb/<id>.png|jpg, meta/<id>.pkl}"

@@ -47,9 +47,10 @@ from smhr.data.sample import (
     SampleDataset,
     project_np,
 )
+from smhr.hands.keypoints import INTERHAND_TO_FREIHAND
 
 # FreiHAND keypoint i = InterHand (per-hand) keypoint IH_TO_FREIHAND[i]
-IH_TO_FREIHAND = np.array([20, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 19, 18, 17, 16])
+IH_TO_FREIHAND = INTERHAND_TO_FREIHAND
 HAND_OFFSET = {RIGHT: 0, LEFT: 21}  # right hand = joints 0-20, left = 21-41
 HAND_TYPES = {"right": (RIGHT,), "left": (LEFT,), "interacting": (RIGHT, LEFT)}
 SPLITS = ("train", "val", "test")

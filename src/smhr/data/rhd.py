@@ -26,9 +26,9 @@ import numpy as np
 
 from smhr.data.images import read_gray, read_rgb
 from smhr.data.sample import LEFT, MASK_UNLABELLED, RIGHT, HandLabel, Sample, SampleDataset, require
+from smhr.hands.keypoints import RHD_TO_FREIHAND
 
 # FreiHAND keypoint i = RHD (per-hand) keypoint RHD_TO_FREIHAND[i]: fingers are listed tip first.
-RHD_TO_FREIHAND = np.array([0, 4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13, 20, 19, 18, 17])
 MASK_LEFT = (2, 17)  # inclusive label range of the left hand in RHD masks
 MASK_RIGHT = (18, 33)
 SPLITS = {"train": "training", "eval": "evaluation"}
