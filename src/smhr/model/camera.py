@@ -52,7 +52,8 @@ def virtual_intrinsics(
     """
     c = input_size / 2.0
     K = torch.zeros(3, 3, dtype=dtype, device=device)
-    K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[2, 2] = focal, focal, c, c, 1.0
+    for (r, col), value in (((0, 0), focal), ((1, 1), focal), ((0, 2), c), ((1, 2), c), ((2, 2), 1.0)):
+        K[r, col].fill_(value)  # a scalar kernel argument: no host->device copy
     return K
 
 
