@@ -200,8 +200,12 @@ def decode_network(
     threshold: float = 0.3,
     kernel: int = 5,
     with_appearance: bool = False,
+    side: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Network -> hands in the NETWORK frame: network pixels, 512-px virtual camera.
+
+    side: None = each hand's side from the handedness map; 0 / 1 = treat every hand as left / right
+    (for single-hand data whose side is known, e.g. FreiHAND right hands).
 
     Fixed shapes (max_hands slots per image), no host synchronisation and no host->device copy, so
     this call can be captured once in a CUDA graph (`smhr.model.graphed.GraphedDecoder`) and
@@ -214,8 +218,11 @@ def decode_network(
     scores, ind = topk(nms(torch.sigmoid(out["center"].float()), kernel), max_hands)
     g = net.gather(out["features"], ind)
     W = out["center"].shape[-1]
-    side = gather_feat(out["handedness"].float(), ind).argmax(-1)
-    res = hands_from_params(g["params"], ind, side, hand_models, R, W, stride)
+    if side is None:
+        sides = gather_feat(out["handedness"].float(), ind).argmax(-1)
+    else:
+        sides = torch.full_like(ind, int(side))
+    res = hands_from_params(g["params"], ind, sides, hand_models, R, W, stride)
     res["keep"] = scores >= threshold
     res["score"] = scores
     res["local_keypoints2d"] = local_keypoints(ind, g["kp_offsets"], W, stride)
@@ -273,7 +280,8 @@ def decode_tensors(
     `to_original`.
 
     images [B,3,R,R] normalised; hand_models (left, right); kwargs: max_hands (10), threshold
-    (0.3), kernel (5), with_appearance (False). Returns tensors, pixels in original-image
+    (0.3), kernel (5), with_appearance (False), side (None = from the handedness map). Returns
+    tensors, pixels in original-image
     coordinates: keep [B,K] bool (score >= threshold), score, side, center [B,K,2], global_orient,
     pose, betas, transl [B,K,3], vertices [B,K,V,3], joints3d [B,K,21,3], keypoints2d [B,K,21,2],
     local_keypoints2d [B,K,21,2], K [B,3,3] (original pixels), and texture [B,K,V,3],

@@ -1,0 +1,269 @@
+"""Training configuration: stage presets + a YAML file + command-line overrides -> `TrainConfig`.
+
+Why presets: the paper trains in stages (spec §6.2) and the official repo encodes them only as
+scattered shell flags. Here a YAML names its `stage` and overrides only what differs; everything
+else comes from the stage's preset, and the resolved config is written next to the checkpoints
+so a run can be reproduced from its output folder alone.
+
+Stages:
+  "1"    single hand at 224, 2D losses (centre, reprojection, bone direction, prior, local keypoint
+         offsets, local-global consistency); handedness at the official single-hand weight 20, so a
+         stage-1 checkpoint decodes its (right) hands as right without special-casing
+  "2"    + photometric and silhouette terms (appearance heads), starts from a stage-1 checkpoint
+  "3"    multi-hand at 384 with handedness, starts from stage 2
+  "full" fully supervised single hand (adds 3D joint / vertex losses) for sets with 3D labels
+Unknown keys anywhere are an error that names them (a typo must not silently train the default).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smhr.losses import DEFAULT_WEIGHTS
+
+__all__ = [
+    "STAGES",
+    "DataConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "load_config",
+    "parse_overrides",
+    "stage_preset",
+]
+
+LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette")
+
+
+@dataclass
+class DataConfig:
+    """Where training images come from and how they are augmented.
+
+    kind: "freihand" (any FreiHAND-layout folder: the real set or `smhr synth` output),
+    "composed" (multi-hand images composed on the fly from a FreiHAND-layout `root`, spec §8.6),
+    "composed_folder" (a set written by `smhr compose`). root: that folder. val_root / val_split:
+    an optional held-out FreiHAND-layout set scored every `eval_every` steps. limit: use only the
+    first N samples (tiny runs). hand_fraction / rotation_deg / flip_prob / color_prob: augmentation
+    (official single-hand: 0.3-0.6, 40 deg, no flip, 0.5). max_hands: target slots per image.
+    compose: keyword arguments of `smhr.data.compose.ComposeConfig` for kind "composed".
+    """
+
+    kind: str = "freihand"
+    root: str | None = None
+    split: str = "train"
+    limit: int | None = None
+    val_root: str | None = None
+    val_split: str = "eval"
+    val_limit: int | None = 256
+    max_hands: int = 1
+    hand_fraction: tuple[float, float] = (0.3, 0.6)
+    rotation_deg: float = 40.0
+    translate: float = 0.05
+    flip_prob: float = 0.0
+    color_prob: float = 0.5
+    num_workers: int = 2
+    compose: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """Adam (official: lr 1e-4 for batch 32, x0.1 at lr_steps, no weight decay), gradient clipping
+    by global norm (None = off), batch size per process, total optimisation steps."""
+
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    lr_steps: list[int] = field(default_factory=list)
+    lr_gamma: float = 0.1
+    grad_clip: float | None = 10.0
+    batch_size: int = 32
+    steps: int = 10000
+
+
+@dataclass
+class TrainConfig:
+    """Everything one `smhr train` run needs (see module docstring for stages).
+
+    model: `smhr.model.net.SMHRConfig` fields. hand / mano_dir: the hand model the parameters drive
+    ("anny" bundled, or "mano" with the official pickles in mano_dir or $SMHR_MANO_DIR).
+    init: checkpoint to start from (weights only; heads the previous stage lacked start fresh and
+    are listed in the log; any other mismatch is an error). backbone_weights: torchvision ImageNet
+    file for a fresh backbone ("auto" = the bundled MobileNetV2 file when installed).
+    amp: "auto" (bf16 on CUDA, off on CPU) | "bf16" | "fp16" | "off". out_dir: checkpoints, logs,
+    resolved config. Every `ckpt_every` steps an atomic checkpoint `last.pt` (+ `step_XXXXXXX.pt`
+    when keep_every divides the step) is written; resuming continues bit-exactly on the same device.
+    """
+
+    stage: str = "1"
+    out_dir: str = "runs/stage1"
+    model: dict[str, Any] = field(default_factory=dict)
+    hand: str = "anny"
+    mano_dir: str | None = None
+    init: str | None = None
+    backbone_weights: str | None = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss_weights: dict[str, float] = field(default_factory=dict)
+    consistency_detach: str = "local"
+    silhouette_sigma: float = 1.0
+    amp: str = "auto"
+    seed: int = 317
+    device: str = "auto"
+    log_every: int = 20
+    image_every: int = 500
+    eval_every: int = 1000
+    ckpt_every: int = 500
+    keep_every: int = 0
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _weights(**changes: float) -> dict[str, float]:
+    w = {k: 0.0 for k in LOSS_TERMS}
+    w.update({k: v for k, v in DEFAULT_WEIGHTS.items()})
+    w.update(changes)
+    return w
+
+
+STAGES: dict[str, dict[str, Any]] = {
+    "1": {
+        "out_dir": "runs/stage1",
+        "model": {"backbone": "mobilenet_v2", "input_size": 224, "appearance": False},
+        "data": {"kind": "freihand", "max_hands": 1},
+        "loss_weights": _weights(handedness=20.0),
+    },
+    "2": {
+        "out_dir": "runs/stage2",
+        "model": {"backbone": "mobilenet_v2", "input_size": 224, "appearance": True},
+        "data": {"kind": "freihand", "max_hands": 1},
+        "optim": {"lr": 5e-5},
+        "loss_weights": _weights(handedness=20.0, photometric=100.0, silhouette=20.0),
+    },
+    "3": {
+        "out_dir": "runs/stage3",
+        "model": {"backbone": "mobilenet_v2", "input_size": 384, "appearance": True},
+        "data": {"kind": "composed", "max_hands": 6, "hand_fraction": (0.5, 1.0), "rotation_deg": 12.0},
+        "optim": {"lr": 5e-5},
+        "loss_weights": _weights(photometric=100.0, silhouette=20.0),
+    },
+    "full": {
+        "out_dir": "runs/full",
+        "model": {"backbone": "mobilenet_v2", "input_size": 224, "appearance": False},
+        "data": {"kind": "freihand", "max_hands": 1},
+        "loss_weights": _weights(handedness=20.0, joints3d=1e4),
+    },
+}
+
+
+def stage_preset(stage: str | int) -> dict[str, Any]:
+    """A deep copy of the preset for `stage` ("1", "2", "3" or "full")."""
+    key = str(stage)
+    if key not in STAGES:
+        raise ValueError(f"config: stage must be one of {sorted(STAGES)}, got {stage!r}")
+    return copy.deepcopy({"stage": key, **STAGES[key]})
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if k == "loss_weights" and isinstance(v, dict):
+            v = {name: float(w) for name, w in v.items()}
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _coerce(value: Any, type_name: str, key: str) -> Any:
+    """Numbers as the field declares them: YAML 1.1 reads `3e-4` (no dot) as a string."""
+    base = type_name.replace(" | None", "")
+    if value is None or base not in ("float", "int"):
+        return value
+    try:
+        return float(value) if base == "float" else int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"config: {key} must be a number, got {value!r}") from None
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Dataclass `cls` from a dict, rejecting unknown keys by name."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"config: unknown key(s) {[f'{where}{k}' for k in unknown]}; known: {sorted(names)}")
+    kwargs = {}
+    for k, v in values.items():
+        if k == "data":
+            v = _build(DataConfig, v or {}, "data.")
+        elif k == "optim":
+            v = _build(OptimConfig, v or {}, "optim.")
+        elif k == "hand_fraction":
+            v = tuple(float(x) for x in v)
+        else:
+            v = _coerce(v, str(names[k].type), f"{where}{k}")
+        kwargs[k] = v
+    return cls(**kwargs)
+
+
+def _check(cfg: TrainConfig) -> TrainConfig:
+    from smhr.model.net import SMHRConfig
+
+    SMHRConfig.from_dict(cfg.model)  # unknown model keys / bad backbone -> error naming them
+    unknown = sorted(set(cfg.loss_weights) - set(LOSS_TERMS))
+    if unknown:
+        raise ValueError(f"config: unknown loss_weights {unknown}; known: {list(LOSS_TERMS)}")
+    if cfg.amp not in ("auto", "bf16", "fp16", "off"):
+        raise ValueError(f"config: amp must be auto, bf16, fp16 or off, got {cfg.amp!r}")
+    if cfg.hand not in ("anny", "mano"):
+        raise ValueError(f"config: hand must be anny or mano, got {cfg.hand!r}")
+    if cfg.data.kind not in ("freihand", "composed", "composed_folder"):
+        raise ValueError(
+            f"config: data.kind must be freihand, composed or composed_folder, got {cfg.data.kind!r}"
+        )
+    if cfg.optim.steps < 1 or cfg.optim.batch_size < 1:
+        raise ValueError("config: optim.steps and optim.batch_size must be >= 1")
+    return cfg
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """["optim.lr=3e-4", "data.root=/x"] -> nested dict; values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. optim.lr=3e-4")
+        key, value = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None, stage: str | None = None
+) -> TrainConfig:
+    """Resolve preset(stage from the file / `stage`) <- YAML file <- overrides into a TrainConfig."""
+    user: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file {p} not found (see configs/stage1.yaml for an example)")
+        try:
+            user = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"config file {p} is not valid YAML: {exc}") from exc
+        if not isinstance(user, dict):
+            raise ValueError(f"config file {p} must hold a mapping of keys, got {type(user).__name__}")
+    user = _merge(user, overrides or {})
+    key = str(user.get("stage", stage if stage is not None else "1"))
+    resolved = _merge(stage_preset(key), user)
+    resolved["stage"] = key
+    return _check(_build(TrainConfig, resolved, ""))

@@ -1,0 +1,309 @@
+"""`Trainer`: the stage-wise training loop (single process, or DDP through `torchrun`).
+
+One optimisation step = one batch from the resumable sampler -> `Objective` under autocast ->
+backward -> global-norm clipping -> Adam -> step-decay schedule. Every `ckpt_every` steps the full
+state (weights, optimizer, schedule, AMP scaler, step, RNG) goes atomically to `last.pt`, and the
+weights alone (`SMHRNet.from_checkpoint` format plus a metadata block) to `model.pt`, which is what
+`smhr eval` / `smhr demo` load. Because the data order and each sample's augmentation are functions
+of (seed, epoch, index), a resumed run continues with exactly the batches the stopped run would
+have seen, and on the same device reproduces its losses exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from smhr.hands.model import HandModel
+from smhr.model.net import SMHRConfig, SMHRNet
+from smhr.train.checkpoint import (
+    load_checkpoint,
+    load_init_weights,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from smhr.train.config import TrainConfig
+from smhr.train.data import ResumableSampler, build_training_set, build_validation_set, collate_targets
+from smhr.train.logs import RunLog, keypoint_grid
+from smhr.train.objective import Objective
+from smhr.train.validate import validate
+
+__all__ = ["GatheringModel", "Trainer"]
+
+APPEARANCE_HEADS = ("texture.", "light.")
+
+
+class GatheringModel(nn.Module):
+    """forward(images, ind) = dense maps + heads gathered at `ind`, in ONE forward call, so DDP sees
+    every parameter used inside forward (gathering outside forward breaks its gradient hooks)."""
+
+    def __init__(self, net: SMHRNet) -> None:
+        super().__init__()
+        self.net = net
+        self.stride = net.stride
+
+    def forward(self, images: torch.Tensor, ind: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.net(images)
+        return {**out, **self.net.gather(out["features"], ind)}
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) without it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _device(spec: str, local_rank: int) -> torch.device:
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("config: device cuda asked for but CUDA is not available; use device: cpu")
+        return torch.device("cuda", local_rank)
+    return torch.device(spec)
+
+
+def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> list[HandModel]:
+    """(left, right) hand models of `kind` on `device`."""
+    return [HandModel.load(kind, side, path=mano_dir if kind == "mano" else None).to(device)
+            for side in ("left", "right")]
+
+
+class Trainer:
+    """Builds everything a `TrainConfig` names and runs it: `Trainer(cfg).fit()`.
+
+    resume: True = continue from out_dir/last.pt when it exists; a path = from that file; False =
+    start fresh (an existing last.pt is then an error, so a run is never silently overwritten).
+    """
+
+    def __init__(self, cfg: TrainConfig, resume: bool | str | Path = True,
+                 render_fn: Callable | None = None) -> None:
+        self.cfg = cfg
+        if cfg.data.root is None:
+            raise ValueError("config: data.root is required (a FreiHAND-layout folder, e.g. `smhr synth` "
+                             "output)")
+        self.rank, self.world, local = _distributed()
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
+            torch.distributed.init_process_group(backend)
+        self.device = _device(cfg.device, local)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        torch.manual_seed(cfg.seed + self.rank)
+        self.out_dir = Path(cfg.out_dir)
+        self.hand_models = load_hand_models(cfg.hand, cfg.mano_dir, self.device)
+        model_cfg = SMHRConfig.from_dict({
+            **cfg.model, "num_vertices": self.hand_models[0].num_vertices, "hand_model": cfg.hand,
+        })
+        self.net = SMHRNet(model_cfg, backbone_weights=self._backbone_weights(model_cfg)).to(self.device)
+        self.fresh_heads: list[str] = []
+        if cfg.init:
+            new = APPEARANCE_HEADS if model_cfg.appearance else ()
+            self.fresh_heads = load_init_weights(self.net, cfg.init, new_heads=new)
+        self.model: nn.Module = GatheringModel(self.net)
+        if self.world > 1:
+            self.model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.optim.lr,
+                                          weight_decay=cfg.optim.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, cfg.optim.lr_steps,
+                                                              cfg.optim.lr_gamma)
+        self.amp_dtype = self._amp_dtype()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        weights = cfg.loss_weights
+        needs_render = weights.get("photometric", 0) > 0 or weights.get("silhouette", 0) > 0
+        if needs_render and render_fn is None:
+            from smhr.render import render as render_fn
+        from smhr.losses.priors import default_limit_violation
+
+        self.objective = Objective(self.hand_models, weights, default_limit_violation(cfg.hand),
+                                   cfg.consistency_detach, render_fn, cfg.silhouette_sigma)
+        self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed)
+        self.val_set = build_validation_set(cfg.data, model_cfg.input_size)
+        self.step = 0
+        self._resume(resume)
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _backbone_weights(self, model_cfg: SMHRConfig) -> Path | None:
+        spec = self.cfg.backbone_weights
+        if spec is None or self.cfg.init:
+            return None
+        if spec == "auto":
+            if model_cfg.backbone != "mobilenet_v2":
+                return None
+            from smhr.model.weights import find_mobilenet_v2_imagenet
+
+            try:
+                return find_mobilenet_v2_imagenet()
+            except (FileNotFoundError, ImportError):
+                return None  # random init; reported in the run's metadata
+        from smhr.model.weights import resolve_backbone_weights
+
+        return resolve_backbone_weights(spec, model_cfg.backbone)
+
+    def _amp_dtype(self) -> torch.dtype | None:
+        amp = self.cfg.amp
+        if amp == "auto":
+            return torch.bfloat16 if self.device.type == "cuda" else None
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[amp]
+
+    def _resume(self, resume: bool | str | Path) -> None:
+        last = self.out_dir / "last.pt"
+        if resume is False:
+            if last.exists():
+                raise FileExistsError(f"{last} exists: resume it (--resume) or choose another out_dir")
+            return
+        path = Path(resume) if not isinstance(resume, bool) else last
+        if not path.exists():
+            if not isinstance(resume, bool):
+                raise FileNotFoundError(f"--resume {path}: no such checkpoint")
+            return
+        state = load_checkpoint(path)
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        set_rng_state(state["rng"])
+
+    # ------------------------------------------------------------------ checkpoints
+    def metadata(self) -> dict[str, Any]:
+        import smhr
+
+        return {
+            "smhr_version": getattr(smhr, "__version__", "unknown"),
+            "stage": self.cfg.stage,
+            "step": self.step,
+            "hand_model": self.cfg.hand,
+            "input_size": self.net.config.input_size,
+            "train_config": self.cfg.to_dict(),
+        }
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        meta = self.metadata()
+        save_checkpoint(self.out_dir / "last.pt", {
+            "config": self.net.config.to_dict(), "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(), "step": self.step, "rng": rng_state(), "meta": meta,
+        })
+        save_checkpoint(self.out_dir / "model.pt", {**self.net.checkpoint(), "meta": meta})
+        if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:
+            keep = self.out_dir / f"step_{self.step:07d}.pt"
+            save_checkpoint(keep, {**self.net.checkpoint(), "meta": meta})
+
+    # ------------------------------------------------------------------ training
+    def _loader(self, epoch: int, start_batch: int) -> torch.utils.data.DataLoader:
+        self.train_set.set_epoch(epoch)
+        sampler = ResumableSampler(len(self.train_set), self.cfg.optim.batch_size, self.cfg.seed, epoch,
+                                   start_batch, self.rank, self.world)
+        workers = self.cfg.data.num_workers
+        return torch.utils.data.DataLoader(
+            self.train_set, batch_size=self.cfg.optim.batch_size, sampler=sampler, num_workers=workers,
+            collate_fn=collate_targets, pin_memory=self.device.type == "cuda", drop_last=True,
+            persistent_workers=False,
+        )
+
+    def batches_per_epoch(self) -> int:
+        n = ResumableSampler(len(self.train_set), self.cfg.optim.batch_size, 0, world=self.world)
+        per = n.batches_per_epoch()
+        if per < 1:
+            raise ValueError(
+                f"training set has {len(self.train_set)} samples, fewer than one batch of "
+                f"{self.cfg.optim.batch_size} per process; lower optim.batch_size"
+            )
+        return per
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step; returns the loss terms as floats (host sync, once per step)."""
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+                    else nullcontext())
+        self.net.train()
+        with autocast:
+            total, terms, extras = self.objective(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if self.cfg.optim.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.optim.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        self._last = (batch, extras)
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        values["total"] = float(total.detach())
+        if not math.isfinite(values["total"]):
+            raise FloatingPointError(
+                f"step {self.step}: non-finite loss {values}; lower optim.lr or use amp: off"
+            )
+        return values
+
+    def fit(self, steps: int | None = None) -> list[dict[str, float]]:
+        """Train until `steps` (default cfg.optim.steps) total steps; returns the per-step terms of
+        the steps run by this call."""
+        target = self.cfg.optim.steps if steps is None else int(steps)
+        per_epoch = self.batches_per_epoch()
+        log = RunLog(self.out_dir, enabled=self.rank == 0)
+        if self.rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+            if self.fresh_heads:
+                log.scalars(self.step, {"fresh_heads": len(self.fresh_heads)}, prefix="init")
+        history: list[dict[str, float]] = []
+        bar = None
+        if self.cfg.progress and self.rank == 0:
+            from tqdm import tqdm
+
+            bar = tqdm(total=target, initial=self.step, desc=f"stage {self.cfg.stage}", unit="step")
+        t0, imgs = time.perf_counter(), 0
+        try:
+            while self.step < target:
+                epoch, start = divmod(self.step, per_epoch)
+                for batch in self._loader(epoch, start):
+                    values = self.train_step(batch)
+                    history.append(values)
+                    imgs += batch["image"].shape[0] * self.world
+                    self._after_step(values, log, bar, imgs / max(time.perf_counter() - t0, 1e-9))
+                    if self.step >= target:
+                        break
+        finally:
+            if bar is not None:
+                bar.close()
+            if history:
+                self.save()
+            log.close()
+        return history
+
+    def _after_step(self, values: dict[str, float], log: RunLog, bar: Any, images_per_s: float) -> None:
+        cfg, step = self.cfg, self.step
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{values['total']:.3g}", kp_px=f"{values['kp2d_px']:.1f}")
+        if step % cfg.log_every == 0 or step == 1:
+            log.scalars(step, {**values, "lr": self.scheduler.get_last_lr()[0], "images_per_s": images_per_s})
+        if cfg.image_every and step % cfg.image_every == 0 and self.rank == 0:
+            batch, extras = self._last
+            grid = keypoint_grid(batch["image"], batch["keypoints2d"], extras["hands"]["keypoints2d"],
+                                 batch["valid"])
+            log.image(step, "train_keypoints", grid)
+        if cfg.eval_every and step % cfg.eval_every == 0 and self.val_set is not None and self.rank == 0:
+            scores = validate(self.net, self.hand_models, self.val_set, self.net.config.input_size,
+                              self.device, max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit)
+            log.scalars(step, scores, prefix="val")
+        if cfg.ckpt_every and step % cfg.ckpt_every == 0:
+            self.save()

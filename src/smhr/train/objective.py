@@ -1,0 +1,114 @@
+"""One training step's objective: network outputs at the ground-truth centres -> weighted losses.
+
+The network is evaluated densely for the centre and handedness maps, and its parameter / keypoint
+/ appearance heads only at the GT centre cells (`net.gather`), exactly where inference gathers
+them. The GT side picks the parameter set and the hand model (spec §5: the official multi-hand
+trainer did the same). Terms whose weight is zero are still computed for logging but add nothing;
+photometric / silhouette terms need the renderer and are computed only when weighted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from smhr.losses import (
+    bone_direction_loss,
+    focal_loss,
+    hand_prior_loss,
+    joints3d_loss,
+    keypoint_consistency_loss,
+    keypoint_offset_loss,
+    reprojection_loss,
+)
+from smhr.losses.photometric import albedo_from_texture, photometric_loss, sh_from_light, silhouette_loss
+from smhr.model.decode import hands_from_params, local_keypoints
+from smhr.model.normalize import normalize_images
+
+__all__ = ["Objective"]
+
+
+class Objective:
+    """Computes (total, terms, extras) for a batch of `build_targets` dicts.
+
+    hand_models: (left, right) `HandModel`s on the training device. weights: loss name -> weight
+    (`smhr.train.config.LOSS_TERMS`). limit_violation: joint-limit callable for the prior (None:
+    L2 fallback). render_fn: `smhr.render.render` (needed only when photometric / silhouette are
+    weighted). sigma: soft-silhouette sharpness passed to the renderer.
+    """
+
+    def __init__(
+        self, hand_models: Sequence[nn.Module], weights: Mapping[str, float],
+        limit_violation: Callable | None = None, consistency_detach: str = "local",
+        render_fn: Callable | None = None, sigma: float = 1.0,
+    ) -> None:
+        self.hand_models = list(hand_models)
+        self.weights = dict(weights)
+        self.limit_violation = limit_violation
+        self.consistency_detach = consistency_detach
+        self.render_fn = render_fn
+        self.sigma = sigma
+        self.needs_render = self.weights.get("photometric", 0) > 0 or self.weights.get("silhouette", 0) > 0
+        if self.needs_render and render_fn is None:
+            raise ValueError("photometric/silhouette losses are weighted but no renderer was given")
+
+    def __call__(self, model: Callable, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict, dict]:
+        """model(images, ind) -> dense maps and heads gathered at ind (`smhr.train.loop.GatheringModel`,
+        possibly DDP-wrapped); batch: collated `build_targets` dicts on the model's device."""
+        images = batch["image"]
+        R = images.shape[-1]
+        ind, valid, side = batch["ind"], batch["valid"], batch["side"]
+        g = out = model(normalize_images(images), ind)
+        W = out["center"].shape[-1]
+        stride = R // W
+        hands = hands_from_params(g["params"], ind, side, self.hand_models, R, W, stride)
+        vis = batch["visibility"]
+        kp = batch["keypoints2d"]
+        local = local_keypoints(ind, g["kp_offsets"], W, stride)
+        terms: dict[str, torch.Tensor] = {
+            "center": focal_loss(out["center"], batch["hm"]),
+            "handedness": focal_loss(out["handedness"], batch["handmap"]),
+            "reprojection": reprojection_loss(hands["keypoints2d"], kp, valid, vis),
+            "bone_direction": bone_direction_loss(hands["keypoints2d"], kp, valid, vis),
+            "prior": hand_prior_loss(g["params"], valid, self.limit_violation),
+            "keypoint_offsets": keypoint_offset_loss(g["kp_offsets"], batch["local_keypoints"], valid, vis),
+            "consistency": keypoint_consistency_loss(local, hands["keypoints2d"], valid,
+                                                     detach=self.consistency_detach),
+        }
+        has3d = valid & batch["has_joints3d"]
+        terms["joints3d"] = joints3d_loss(hands["joints3d"], batch["joints3d"], has3d)
+        if self.weights.get("vertices3d", 0) > 0:
+            raise ValueError("vertices3d loss: the target builder does not carry GT vertices yet; "
+                             "set its weight to 0")
+        extras: dict[str, Any] = {"hands": hands, "local_keypoints2d": local}
+        if self.needs_render:
+            self._appearance(batch, g, hands, terms, extras, R)
+        total = sum(self.weights.get(k, 0.0) * v for k, v in terms.items() if self.weights.get(k, 0.0))
+        if not torch.is_tensor(total):
+            total = out["center"].sum() * 0.0
+        with torch.no_grad():
+            err = (hands["keypoints2d"] - kp).norm(dim=-1)
+            m = valid[..., None] & vis
+            terms["kp2d_px"] = (err * m).sum() / m.sum().clamp(min=1)
+        return total, terms, extras
+
+    def _appearance(self, batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor],
+                    hands: Mapping[str, torch.Tensor], terms: dict, extras: dict, R: int) -> None:
+        if "texture" not in g:
+            raise ValueError("photometric/silhouette losses need a network with appearance heads "
+                             "(model.appearance: true)")
+        left, right = self.hand_models
+        is_left = (hands["side"] == 0)[..., None, None]
+        faces = torch.where(is_left, left.faces[None, None], right.faces[None, None])
+        with torch.autocast(batch["image"].device.type, enabled=False):
+            out = self.render_fn(
+                hands["vertices"], faces, hands["K"], (R, R), albedo=albedo_from_texture(g["texture"]),
+                sh=sh_from_light(g["light"]), valid=batch["valid"], sigma=self.sigma,
+            )
+        skin = batch["mask"][:, None].float()
+        terms["photometric"] = photometric_loss(out.rgb, batch["image"], out.mask, skin)
+        terms["silhouette"] = silhouette_loss(out.silhouette, skin, batch["has_mask"])
+        extras["render"] = out
