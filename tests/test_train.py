@@ -38,7 +38,7 @@ def _cfg(root, out, **over):
         "image_every": 0, "eval_every": 0, "ckpt_every": 0,
     }
     for k, v in over.items():
-        base[k] = {**base[k], **v} if isinstance(v, dict) else v
+        base[k] = {**base.get(k, {}), **v} if isinstance(v, dict) else v
     return load_config(None, base)
 
 
@@ -129,3 +129,33 @@ def test_cli_print_config_and_one_line_errors(tmp_path):
     assert res.exit_code == 2 and "resnet51" in res.output
     res = runner.invoke(app, ["train", "--stage", "1", "--set", f"out_dir={tmp_path / 'x'}"])
     assert res.exit_code == 2 and "data.root is required" in res.output
+
+
+def test_stage2_photometric_and_silhouette_terms_train_the_appearance_heads(tiny_set, tmp_path):
+    s1 = Trainer(_cfg(tiny_set, tmp_path / "s1", optim={"steps": 2}), resume=False)
+    s1.fit()
+    cfg = _cfg(tiny_set, tmp_path / "s2", stage="2", init=str(tmp_path / "s1" / "model.pt"),
+               optim={"steps": 2}, model={"appearance": True})
+    assert cfg.loss_weights["photometric"] == 100.0 and cfg.loss_weights["silhouette"] == 20.0
+    s2 = Trainer(cfg, resume=False)
+    assert s2.fresh_heads and all(k.startswith(("texture.", "light.")) for k in s2.fresh_heads)
+    before = s2.net.light.state_dict()
+    before = {k: v.clone() for k, v in before.items()}
+    history = s2.fit()
+    assert all(np.isfinite(h["photometric"]) and h["photometric"] > 0 for h in history)
+    assert all(0 < h["silhouette"] < 1 for h in history)
+    after = s2.net.light.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_stage3_trains_on_multi_hand_composites(tiny_set, tmp_path):
+    cfg = _cfg(tiny_set, tmp_path / "s3", stage="3", model={"input_size": 96, "appearance": False},
+               optim={"steps": 2}, data={"kind": "composed", "max_hands": 3,
+                                          "compose": {"max_hands": 3, "min_hands": 2, "length": 8}},
+               loss_weights={"photometric": 0.0, "silhouette": 0.0})
+    trainer = Trainer(cfg, resume=False)
+    batch = torch.utils.data.default_collate([trainer.train_set[i] for i in range(4)])
+    assert batch["image"].shape[-1] == 96 and (batch["valid"].sum(1) >= 1).all()
+    assert batch["valid"].sum() >= 6 and set(batch["side"][batch["valid"]].tolist()) <= {0, 1}
+    history = trainer.fit()
+    assert len(history) == 2 and all(np.isfinite(h["handedness"]) and h["handedness"] > 0 for h in history)

@@ -5,11 +5,11 @@ RGB = per-vertex albedo x SH-9 irradiance of the vertex normals (spec §4), inte
 rasterizer's perspective-correct barycentrics, over a background colour or image. Gradients reach
 vertices (through barycentrics, depth and normals), albedo and lighting.
 
-Soft silhouette (SoftRas-style, Liu et al. 2019, written anew): every face near a pixel contributes
-D = sigmoid(s / sigma), s = signed distance (px, + inside) from the pixel centre to the face's
-projection, and the faces combine as a probabilistic union S = 1 - prod(1 - D). sigma is in pixels
-(1 px: edges blur over ~2 px); faces farther than 5 sigma from a pixel are skipped (D < 0.7 %).
-The union is accumulated as a scatter-add of log(1 - D), so it needs no per-pixel face list.
+Soft silhouette (SoftRas-style, Liu et al. 2019, combined with DIB-R's rule, written anew): a
+covered pixel is 1; an uncovered pixel near the outline is the probabilistic union
+S = 1 - prod_j (1 - sigmoid(s_j / sigma)) over the faces j within SOFT_REACH * sigma px, s_j < 0 its
+distance (px) to face j. sigma is in pixels; the union is a scatter-add of log(1 - D), and only
+faces near the outline are evaluated (see `soft_silhouette`).
 """
 
 from __future__ import annotations
