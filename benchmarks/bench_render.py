@@ -107,7 +107,8 @@ def main() -> None:
         results["cases"].append({
             "case": label, "batch": B, "hands_per_image": M, "size": R, "mesh": c["mesh"],
             "faces_per_hand": c["faces_per_hand"], "coverage": round(cover, 4),
-            "diff_fwd_bwd_images_per_s": round(B / t_diff, 1), "diff_ms_per_image": round(1000 * t_diff / B, 2),
+            "diff_fwd_bwd_images_per_s": round(B / t_diff, 1),
+            "diff_ms_per_image": round(1000 * t_diff / B, 2),
             "hard_images_per_s": round(B / t_hard, 1), "hard_ms_per_image": round(1000 * t_hard / B, 2),
         })
     print(json.dumps(results, indent=2))
