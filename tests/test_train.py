@@ -22,7 +22,7 @@ from smhr.train.loop import Trainer
 def tiny_set(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     for side in ("left", "right"):
-        write_synthetic_mano_pickle(root / "mano" / f"MANO_{side.upper()}.pkl", side, 0)
+        write_synthetic_mano_pickle(root / "mano" / f"MANO_{side.upper()}.pkl", side, 0, num_vertices=778)
     hand = HandModel.load("mano", "right", path=root / "mano")
     write_skeleton_freihand(root / "fh", hand, n_train=16, n_eval=4, size=64, seed=0)
     return root
@@ -159,3 +159,18 @@ def test_stage3_trains_on_multi_hand_composites(tiny_set, tmp_path):
     assert batch["valid"].sum() >= 6 and set(batch["side"][batch["valid"]].tolist()) <= {0, 1}
     history = trainer.fit()
     assert len(history) == 2 and all(np.isfinite(h["handedness"]) and h["handedness"] > 0 for h in history)
+
+
+def test_eval_freihand_scores_a_checkpoint_directly(tiny_set, tmp_path):
+    Trainer(_cfg(tiny_set, tmp_path / "e", optim={"steps": 2}), resume=False).fit()
+    report = tmp_path / "report.json"
+    res = CliRunner().invoke(app, ["eval", "freihand", "--root", str(tiny_set / "fh"), "--checkpoint",
+                                   str(tmp_path / "e" / "model.pt"), "--mano-dir", str(tiny_set / "mano"),
+                                   "--out", str(report)])
+    assert res.exit_code == 0, res.output
+    pred = json.loads((tmp_path / "pred.json").read_text())
+    assert np.asarray(pred[0]).shape == (4, 21, 3) and len(pred[1][0]) == 778
+    summary = json.loads(report.read_text())["summary"]
+    assert 0 < summary["pa_mpjpe_mm"] < 100 and 0 <= summary["f@15mm"] <= 1
+    res = CliRunner().invoke(app, ["eval", "freihand", "--root", str(tiny_set / "fh")])
+    assert res.exit_code == 2 and "exactly one of --pred" in res.output

@@ -22,17 +22,36 @@ def _eval_group() -> None:
 
 @eval_app.command("freihand")
 def freihand_cmd(
-    pred: Annotated[Path, typer.Option("--pred", help=_PRED_HELP)],
     root: Annotated[Path, typer.Option("--root", help=_ROOT_HELP)],
+    pred: Annotated[Path | None, typer.Option("--pred", help=_PRED_HELP)] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="Predict with this model.pt "
+                                                    "first (instead of --pred).")] = None,
+    write_pred: Annotated[Path | None, typer.Option(
+        "--write-pred", help="pred.json written by --checkpoint (default: beside --out)")] = None,
+    hand: Annotated[str | None, typer.Option("--hand", help="anny | mano (default: checkpoint's)")] = None,
+    mano_dir: Annotated[Path | None, typer.Option("--mano-dir", help="Folder with MANO_*.pkl")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu | cuda")] = "cpu",
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.")] = None,
     curve: Annotated[Path | None, typer.Option("--curve", help="Write the 3D PCK curves (PNG) here.")] = None,
 ) -> None:
-    """FreiHAND evaluation, numerically equal to the official lmb-freiburg/freihand eval.py."""
+    """FreiHAND evaluation, numerically equal to the official lmb-freiburg/freihand eval.py, of a
+    pred.json or of a checkpoint run over ROOT's evaluation split."""
     from smhr.eval import freihand, report
 
+    if (pred is None) == (checkpoint is None):
+        typer.echo("error: pass exactly one of --pred pred.json or --checkpoint model.pt", err=True)
+        raise typer.Exit(2)
     try:
+        if checkpoint is not None:
+            from smhr.eval.predict import load_network, predict_freihand
+
+            net, models = load_network(checkpoint, hand, mano_dir, device)
+            xyz, verts = predict_freihand(net, models, root, progress=True)
+            pred = write_pred or ((out.parent if out is not None else Path(".")) / "pred.json")
+            freihand.write_predictions(pred, xyz, verts)
+            typer.echo(f"predictions: {pred}")
         res = freihand.evaluate_files(pred, root, progress=True)
-    except freihand.FreiHandInputError as e:
+    except (freihand.FreiHandInputError, ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     s = res["summary"]

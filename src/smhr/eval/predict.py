@@ -1,0 +1,71 @@
+"""Run a trained checkpoint over a FreiHAND-layout split and produce the official pred.json arrays.
+
+Why its own step: the FreiHAND protocol scores a file (`[xyz_list, verts_list]`), so a checkpoint
+is first turned into exactly that file and then scored by the same code as anyone's predictions.
+FreiHAND shows one right hand per image, so each image's best-scoring detection is decoded with
+the right-hand parameter set and model (as the official single-hand evaluation did) in the
+dataset's own camera K, i.e. metric camera-frame joints and vertices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from smhr.data.augment import letterbox
+from smhr.data.freihand import FreiHAND
+from smhr.hands.model import HandModel
+from smhr.model.decode import decode
+from smhr.model.net import SMHRNet
+from smhr.model.normalize import normalize_images
+
+__all__ = ["load_network", "predict_freihand"]
+
+
+def load_network(checkpoint: str | Path, hand: str | None = None, mano_dir: str | Path | None = None,
+                 device: str = "cpu") -> tuple[SMHRNet, list[HandModel]]:
+    """Network from a `model.pt` / training checkpoint and its (left, right) hand models
+    (the checkpoint's `hand_model` unless `hand` overrides it)."""
+    net = SMHRNet.from_checkpoint(checkpoint).to(device).eval()
+    kind = hand or net.config.hand_model
+    models = [HandModel.load(kind, side, path=mano_dir if kind == "mano" else None).to(device)
+              for side in ("left", "right")]
+    if models[1].num_vertices != net.config.num_vertices:
+        raise ValueError(
+            f"{checkpoint}: the network predicts textures for {net.config.num_vertices} vertices but the "
+            f"{kind} hand has {models[1].num_vertices}; pass --hand {net.config.hand_model}"
+        )
+    return net, models
+
+
+@torch.no_grad()
+def predict_freihand(
+    net: SMHRNet, hand_models: list[HandModel], root: str | Path, split: str = "eval", batch_size: int = 16,
+    limit: int | None = None, progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(xyz [N,21,3], verts [N,V,3]) metres, camera frame, one per image of `split`."""
+    ds = FreiHAND(root, split, load_masks=False)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    device = next(net.parameters()).device
+    R = net.config.input_size
+    xyz = np.zeros((n, 21, 3), np.float32)
+    verts = np.zeros((n, hand_models[1].num_vertices, 3), np.float32)
+    starts = range(0, n, batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="FreiHAND predict", unit="batch")
+    for start in starts:
+        samples = [ds[i] for i in range(start, min(n, start + batch_size))]
+        boxed = [letterbox(s, R) for s in samples]
+        images = torch.stack([torch.from_numpy(b.image).permute(2, 0, 1) for b, _ in boxed]).to(device)
+        affines = np.stack([np.vstack([A, [0.0, 0.0, 1.0]]) for _, A in boxed])
+        K = np.stack([s.K for s in samples])
+        hands = decode(net, normalize_images(images), hand_models, max_hands=1, threshold=0.0, affine=affines,
+                       K=K, side=1)
+        for j, found in enumerate(hands):
+            xyz[start + j] = found[0].joints3d
+            verts[start + j] = found[0].vertices
+    return xyz, verts
