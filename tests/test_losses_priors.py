@@ -41,9 +41,17 @@ def test_hand_prior_both_sets_known_value():
     assert hand_prior_loss(params, torch.zeros(1, 2, dtype=torch.bool)).item() == 0.0
 
 
-def test_default_limit_violation_binds_kind_when_available():
-    fn = default_limit_violation("mano")
-    if fn is None:
-        pytest.skip("smhr.hands.prior not available yet")
-    out = fn(torch.zeros(3, 45), 1)
-    assert out.shape == (3, 45) and (out >= 0).all()
+def test_default_limit_violation_uses_each_sides_limits(mano_pair):
+    """Bound to the loaded [left, right] models: zero inside the limits, and a hyper-extension
+    (negative flexion) beyond the range is penalised by the amount it exceeds it, on both sides."""
+    from smhr.hands.prior import PosePrior
+
+    fn = default_limit_violation(mano_pair)
+    assert fn(torch.zeros(3, 45), 1).abs().max().item() == 0.0
+    for side, model in enumerate(mano_pair):
+        prior = PosePrior.from_model(model)
+        local = torch.zeros(1, 15, 3)
+        local[0, 1, 0] = prior.limits[1, 0, 0] - 0.3  # index PIP bent 0.3 rad backwards past its limit
+        v = fn(prior.from_local(local), side)
+        assert v.shape == (1, 45) and (v >= 0).all()
+        assert v.sum().item() == pytest.approx(0.3, abs=1e-4)

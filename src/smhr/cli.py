@@ -10,6 +10,7 @@ import typer
 
 from smhr.data.cli import compose_command
 from smhr.eval.cli import eval_app
+from smhr.hands.cli import hands_app
 from smhr.train.cli import train_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 # --- further sub-commands are registered below, one line each ---
 app.add_typer(eval_app, name="eval")
+app.add_typer(hands_app, name="hands")
 app.command("compose")(compose_command)
 app.command("train")(train_command)
 

@@ -5,17 +5,14 @@
 applied to BOTH parameter sets of every valid slot (left set with the left limits, right set with
 the right limits; the official code did the same, which keeps the unused set plausible in case the
 handedness is wrong at test time), averaged over valid slots. Global orientation and translation are
-unconstrained. The joint limits live with the hand models (`smhr.hands.prior.joint_limit_violation`,
-written separately); this module takes them as a callable and, without one, falls back to an L2
-pose regulariser mean(theta^2) -- much stronger than the hinge (it pulls every joint towards the
-flat hand), so use it only until limits are available.
+unconstrained. The joint limits live with the hand models (`smhr.hands.prior`; `default_limit_violation` binds
+them to the loaded models); without a callable this module falls back to an L2 pose regulariser
+mean(theta^2) -- much stronger than the hinge (it pulls every joint towards the flat hand).
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -63,20 +60,10 @@ def hand_prior_loss(
     return total
 
 
-def default_limit_violation(kind: str) -> LimitViolation | None:
-    """`smhr.hands.prior.joint_limit_violation(pose, kind, side)` bound to a hand-model kind
-    ("mano" | "anny") and called with side "left" / "right" (the hands package's side names), or
-    None when that module is not available (then the priors fall back to L2)."""
-    try:
-        mod = importlib.import_module("smhr.hands.prior")
-    except ImportError:
-        return None
-    fn = getattr(mod, "joint_limit_violation", None)
-    if fn is None:
-        return None
+def default_limit_violation(hand_models: Sequence[torch.nn.Module]) -> LimitViolation:
+    """The joint limits of the loaded hand models [left, right] (`smhr.hands.prior`: anatomical
+    flexion / abduction / twist ranges in frames built from each model's rest skeleton, so MANO and
+    the Anny hand both get their own), as a LimitViolation callable."""
+    from smhr.hands.prior import limit_violation_for
 
-    @functools.wraps(fn)
-    def bound(pose: torch.Tensor, side: int) -> torch.Tensor:
-        return fn(pose, kind, ("left", "right")[side])
-
-    return bound
+    return limit_violation_for(hand_models)

