@@ -200,3 +200,15 @@ def test_cuda_matches_cpu(hand):
     assert (cpu.mask.cuda() != gpu.mask).float().mean() < 1e-3
     torch.testing.assert_close(gpu.rgb.cpu(), cpu.rgb, atol=1e-3, rtol=0)
     torch.testing.assert_close(gpu.silhouette.cpu(), cpu.silhouette, atol=1e-3, rtol=0)
+
+
+def test_directional_sh_is_ambient_plus_cosine():
+    from smhr.render.shading import directional_sh, sh_irradiance
+
+    g = torch.Generator().manual_seed(0)
+    normals = torch.nn.functional.normalize(torch.randn(200, 3, generator=g), dim=-1)
+    d = torch.tensor([0.3, -0.5, -1.0])
+    colour = torch.tensor([1.0, 0.5, 0.2])
+    sh = directional_sh(d, 0.6, 0.3, colour)
+    expect = (0.6 + 0.3 * (normals @ (d / d.norm())))[:, None] * colour
+    assert (sh_irradiance(normals, sh) - expect).abs().max().item() < 1e-5

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from smhr.data.cli import compose_command
+from smhr.data.cli import compose_command, synth_command
 from smhr.eval.cli import eval_app
 from smhr.hands.cli import hands_app
 from smhr.train.cli import train_command
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 app.add_typer(hands_app, name="hands")
 app.command("compose")(compose_command)
+app.command("synth")(synth_command)
 app.command("train")(train_command)
 
 

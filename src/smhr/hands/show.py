@@ -16,7 +16,7 @@ import torch
 from smhr.hands.model import HandModel
 from smhr.hands.prior import PosePrior, sample_shapes
 from smhr.render.renderer import render_hard
-from smhr.render.shading import SH_CONSTANTS
+from smhr.render.shading import directional_sh
 
 SKIN = (0.86, 0.66, 0.53)
 # Rotations taking each canonical hand (right: fingers -x, palm -y; left: fingers +x, palm -y) to
@@ -25,18 +25,6 @@ FACING_CAMERA = {
     "right": np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
     "left": np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
 }
-
-
-def directional_sh(direction: Sequence[float], ambient: float = 0.5, strength: float = 0.5) -> torch.Tensor:
-    """SH-9 coefficients [27] of irradiance ambient + strength * (n . d), d = unit `direction`
-    pointing from the surface towards the light (camera frame)."""
-    d = torch.tensor(direction, dtype=torch.float32)
-    d = d / d.norm()
-    k = SH_CONSTANTS
-    c = torch.zeros(9)
-    c[0] = ambient / k["a0c0"]
-    c[1], c[2], c[3] = -strength * d[1] / k["a1c1"], strength * d[2] / k["a1c1"], -strength * d[0] / k["a1c1"]
-    return c.repeat(3)
 
 
 def _turn(deg: float) -> np.ndarray:
@@ -59,7 +47,7 @@ def render_tiles(
     f = tile * 0.85 * depth / 0.24  # a 24 cm extent fills 85 % of the tile
     K = torch.tensor([[f, 0.0, (tile - 1) / 2], [0.0, f, (tile - 1) / 2], [0.0, 0.0, 1.0]])
     albedo = torch.tensor(SKIN).expand(len(pose), 1, model.num_vertices, 3)
-    sh = directional_sh((-0.4, -0.6, -1.0))
+    sh = directional_sh(torch.tensor([-0.4, -0.6, -1.0]))
     rendered = render_hard(v[:, None], model.faces, K.expand(len(pose), 3, 3), (tile, tile),
                            albedo=albedo, sh=sh, background=(0.16, 0.17, 0.19))  # fmt: skip
     return (rendered.rgb.permute(0, 2, 3, 1).clamp(0, 1) * 255).round().byte().numpy()

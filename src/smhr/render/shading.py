@@ -14,7 +14,7 @@ import math
 
 import torch
 
-__all__ = ["SH_CONSTANTS", "face_normals", "sh_basis", "sh_irradiance", "vertex_normals"]
+__all__ = ["SH_CONSTANTS", "directional_sh", "face_normals", "sh_basis", "sh_irradiance", "vertex_normals"]
 
 _A0, _A1, _A2 = math.pi, 2 * math.pi / math.sqrt(3.0), 2 * math.pi / math.sqrt(8.0)
 _C0 = 1 / math.sqrt(4 * math.pi)
@@ -78,3 +78,25 @@ def sh_irradiance(normals: torch.Tensor, sh: torch.Tensor) -> torch.Tensor:
     R's 9, then G's, then B's; leading dims of sh broadcast against normals' leading dims)."""
     gamma = sh.reshape(*sh.shape[:-1], 3, 9).to(normals.dtype)
     return torch.einsum("...nk,...ck->...nc", sh_basis(normals), gamma)
+
+
+def directional_sh(
+    direction: torch.Tensor, ambient: torch.Tensor | float = 0.5, strength: torch.Tensor | float = 0.5,
+    colour: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """SH-9 coefficients [..., 27] (colour-major) of the irradiance
+    colour * (ambient + strength * (n . d)), d = unit `direction` [..., 3] pointing from the surface
+    towards the light (camera frame); ambient / strength broadcast over the leading dims, colour
+    [..., 3] (default white). A simple, exactly representable light for pictures and synthesis."""
+    d = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    lead = d.shape[:-1]
+    amb = torch.as_tensor(ambient, dtype=d.dtype, device=d.device).expand(lead)
+    s = torch.as_tensor(strength, dtype=d.dtype, device=d.device).expand(lead)
+    k = SH_CONSTANTS
+    c = torch.zeros(*lead, 9, dtype=d.dtype, device=d.device)
+    c[..., 0] = amb / k["a0c0"]
+    c[..., 1] = -s * d[..., 1] / k["a1c1"]
+    c[..., 2] = s * d[..., 2] / k["a1c1"]
+    c[..., 3] = -s * d[..., 0] / k["a1c1"]
+    rgb = torch.ones(*lead, 3, dtype=d.dtype, device=d.device) if colour is None else colour.to(d)
+    return (rgb[..., :, None] * c[..., None, :]).reshape(*lead, 27)
