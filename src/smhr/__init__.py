@@ -5,3 +5,11 @@ z forward), 21 keypoints in FreiHAND order, handedness 0 = left / 1 = right.
 """
 
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name: str):  # lazy: `import smhr` stays light; `smhr.Reconstructor` loads torch
+    if name in ("Reconstructor", "Hand"):
+        from smhr import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'smhr' has no attribute {name!r}")

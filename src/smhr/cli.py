@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from smhr.data.cli import compose_command, synth_command
+from smhr.demo import demo_command
 from smhr.eval.cli import eval_app
 from smhr.hands.cli import hands_app
 from smhr.train.cli import train_command
@@ -17,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="SMHR: multiple 3D hand meshes from one RGB image."
 )
 # --- further sub-commands are registered below, one line each ---
+app.command("demo")(demo_command)
 app.add_typer(eval_app, name="eval")
 app.add_typer(hands_app, name="hands")
 app.command("compose")(compose_command)

@@ -17,6 +17,10 @@ import numpy as np
 
 from smhr.data.sample import BadInput, Sample, SampleDataset
 
+# We report unreadable files ourselves (one line naming the file); OpenCV's own decoder chatter on
+# stderr would only add noise.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 
 

@@ -1,0 +1,150 @@
+"""`Reconstructor`: image(s) in, a list of `Hand` records per image out (the Python API).
+
+    from smhr import Reconstructor
+    rec = Reconstructor.from_pretrained()          # bundled weights, CPU unless CUDA is there
+    hands = rec.predict("photo.jpg")               # path, numpy HxW[x3|x4] (uint8/uint16) or PIL
+    for h in hands: print(h.side, h.score, h.keypoints2d.shape, h.vertices.shape)
+
+Why a class: the network and both hand models are loaded once, and `predict_batch` runs several
+images through one forward pass. Every image is letterboxed to the network's input size (area
+resampling when shrinking, so large photos do not alias); results come back in the original
+image's pixels. Without `focal`, 3D outputs use the network's virtual camera (f = 512 px at the
+input size) mapped to the original image; with `focal` (pixels of the original image, principal
+point at the image centre) or an explicit `K`, hands are placed metrically in that camera.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from smhr.data.sample import BadInput
+from smhr.hands.model import HandModel
+from smhr.model.decode import Hand, decode
+from smhr.model.net import SMHRNet
+from smhr.model.normalize import normalize_images
+
+__all__ = ["BadInput", "Hand", "Reconstructor", "bundled_weights", "to_rgb_uint8"]
+
+WEIGHTS_FILE = "smhr_mobilenetv2_anny.pt"
+
+
+def bundled_weights() -> Path:
+    """Path of the weights that ship inside the package."""
+    return Path(str(importlib.resources.files("smhr") / "assets" / "weights" / WEIGHTS_FILE))
+
+
+def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
+    """Any supported image (path, numpy grey / RGB / RGBA, uint8 / uint16 / float in [0, 1], PIL)
+    -> HxWx3 uint8 RGB. Raises BadInput naming `name` and the fix."""
+    if isinstance(image, (str, Path)):
+        from smhr.data.images import read_rgb
+
+        name, image = str(image), read_rgb(image)
+    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
+        image = np.asarray(image.convert("RGB"))
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise BadInput(f"{name}: expected an HxW, HxWx3 or HxWx4 image, got shape {a.shape}")
+    a = a[..., :3]
+    if min(a.shape[:2]) < 8:
+        raise BadInput(f"{name}: image of {a.shape[1]}x{a.shape[0]} px is too small (need >= 8 px a side)")
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.uint16:
+        return (a >> 8).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise BadInput(f"{name}: float image contains NaN or infinity")
+        return (np.clip(a, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    raise BadInput(f"{name}: unsupported pixel type {a.dtype}; pass uint8, uint16 or float in [0, 1]")
+
+
+def letterbox_image(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(size x size x 3 uint8 network input, 3x3 original->network affine). Shrinking uses area
+    resampling; the image is centred and padded with black."""
+    import cv2
+
+    H, W = image.shape[:2]
+    s = size / max(H, W)
+    w, h = max(1, round(W * s)), max(1, round(H * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(image, (w, h), interpolation=interp)
+    px, py = (size - w) // 2, (size - h) // 2
+    out = np.zeros((size, size, 3), np.uint8)
+    out[py : py + h, px : px + w] = small
+    sx, sy = w / W, h / H  # cv2.resize maps pixel centres: u' = (u + 0.5) * sx - 0.5
+    A = np.array([[sx, 0.0, 0.5 * sx - 0.5 + px], [0.0, sy, 0.5 * sy - 0.5 + py], [0.0, 0.0, 1.0]])
+    return out, A
+
+
+@dataclass
+class Reconstructor:
+    """A loaded network with its left / right hand models (see the module docstring)."""
+
+    net: SMHRNet
+    hand_models: list[HandModel]
+    device: torch.device
+    threshold: float = 0.3
+    max_hands: int = 10
+
+    @classmethod
+    def from_pretrained(
+        cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float = 0.3,
+        max_hands: int = 10, hand: str | None = None, mano_dir: str | Path | None = None,
+    ) -> Reconstructor:
+        """Load `weights` (a `smhr train` model.pt; default: the bundled file) on `device`
+        ("auto": CUDA when available)."""
+        from smhr.eval.predict import load_network
+
+        path = Path(weights) if weights is not None else bundled_weights()
+        if not path.is_file():
+            fix = "pass weights=PATH to a model.pt" if weights is not None else "reinstall smhr"
+            raise FileNotFoundError(f"weights {path} not found: {fix}")
+        dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                           ("cpu" if device == "auto" else device))  # fmt: skip
+        net, models = load_network(path, hand, mano_dir, str(dev))
+        return cls(net.eval(), models, dev, threshold, max_hands)
+
+    @property
+    def input_size(self) -> int:
+        return int(self.net.config.input_size)
+
+    @property
+    def faces(self) -> dict[int, np.ndarray]:
+        """Triangles per side (0 left, 1 right) for exporting meshes."""
+        return {i: m.faces.cpu().numpy() for i, m in enumerate(self.hand_models)}
+
+    def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None) -> list[Hand]:
+        """Hands in one image, best score first."""
+        return self.predict_batch([image], focal=focal, K=None if K is None else [K])[0]
+
+    @torch.no_grad()
+    def predict_batch(
+        self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None,
+    ) -> list[list[Hand]]:
+        """Hands per image for several images in one forward pass."""
+        rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
+        if not rgb:
+            return []
+        boxed = [letterbox_image(im, self.input_size) for im in rgb]
+        batch = torch.stack([torch.from_numpy(b).permute(2, 0, 1) for b, _ in boxed]).to(self.device)
+        affines = np.stack([A for _, A in boxed])
+        Ks = None
+        if K is not None:
+            Ks = np.stack([np.asarray(k, np.float64) for k in K])
+        elif focal is not None:
+            Ks = np.stack([np.array([[focal, 0.0, (im.shape[1] - 1) / 2], [0.0, focal, (im.shape[0] - 1) / 2],
+                                     [0.0, 0.0, 1.0]]) for im in rgb])  # fmt: skip
+        return decode(self.net, normalize_images(batch), self.hand_models, max_hands=self.max_hands,
+                      threshold=self.threshold, affine=affines, K=Ks)  # fmt: skip

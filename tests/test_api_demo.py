@@ -1,0 +1,194 @@
+"""The Python API, `smhr demo` outputs (overlay, OBJ / PLY / GLB, JSON) and the bad-input matrix,
+with a tiny randomly initialised network (the behaviour under test does not depend on training)."""
+
+import json
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import trimesh
+from typer.testing import CliRunner
+
+from smhr.api import BadInput, Reconstructor, letterbox_image, to_rgb_uint8
+from smhr.cli import app
+from smhr.model.net import SMHRConfig, SMHRNet
+
+runner = CliRunner()
+V_ANNY = 1609
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = SMHRConfig(
+        backbone="mobilenet_v2",
+        num_vertices=V_ANNY,
+        hand_model="anny",
+        input_size=64,
+        neck_channels=32,
+        head_hidden=32,
+        appearance=False,
+    )
+    path = tmp_path_factory.mktemp("w") / "model.pt"
+    torch.save(SMHRNet(cfg).checkpoint(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def rec(weights):
+    return Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=2)
+
+
+def _image(h=48, w=64, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+def test_inputs_of_every_kind_give_the_same_hands(rec, tmp_path):
+    from PIL import Image
+
+    img = _image()
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), img[..., ::-1])
+    a = rec.predict(img)
+    assert len(a) == 2 and a[0].score >= a[1].score
+    for other in (
+        rec.predict(path),
+        rec.predict(Image.fromarray(img)),
+        rec.predict(img.astype(np.float32) / 255),
+    ):
+        assert len(other) == 2
+        np.testing.assert_allclose(other[0].keypoints2d, a[0].keypoints2d, atol=1e-3)
+    batch = rec.predict_batch([img, _image(seed=1)])
+    np.testing.assert_allclose(batch[0][0].vertices, a[0].vertices, atol=1e-5)
+    h = a[0]
+    assert h.vertices.shape == (V_ANNY, 3) and h.joints3d.shape == (21, 3) and h.keypoints2d.shape == (21, 2)
+    # keypoints are in original pixels: projecting the 3D joints with the returned K gives them
+    uv = (h.joints3d @ h.K.T)[:, :2] / (h.joints3d @ h.K.T)[:, 2:]
+    np.testing.assert_allclose(uv, h.keypoints2d, atol=1e-2)
+
+
+def test_focal_places_hands_metrically_in_that_camera(rec):
+    img = _image(96, 128)
+    h = rec.predict(img, focal=300.0)[0]
+    assert h.K[0, 0] == pytest.approx(300.0) and h.K[0, 2] == pytest.approx(63.5)
+    uv = (h.joints3d @ h.K.T)[:, :2] / (h.joints3d @ h.K.T)[:, 2:]
+    np.testing.assert_allclose(uv, h.keypoints2d, atol=1e-2)
+    base = rec.predict(img)[0]
+    # moved rigidly along the ray of its origin (the Anny wrist): the wrist keeps its pixel
+    np.testing.assert_allclose(h.keypoints2d[0], base.keypoints2d[0], atol=0.5)
+    assert not np.allclose(h.transl, base.transl)
+
+
+def test_pixel_formats_and_letterbox():
+    grey = np.full((20, 30), 7, np.uint8)
+    assert to_rgb_uint8(grey).shape == (20, 30, 3)
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 3] = 255
+    assert to_rgb_uint8(rgba).shape == (20, 30, 3)
+    deep = np.full((20, 30, 3), 65535, np.uint16)
+    assert to_rgb_uint8(deep).max() == 255
+    for bad, msg in (
+        (np.zeros((4, 4, 3), np.uint8), "too small"),
+        (np.zeros((9, 9, 5), np.uint8), "shape"),
+        (np.full((9, 9), np.nan), "NaN"),
+        (np.zeros((9, 9), np.int64), "pixel type"),
+    ):
+        with pytest.raises(BadInput, match=msg):
+            to_rgb_uint8(bad, "x")
+    big = np.zeros((300, 400, 3), np.uint8)
+    big[100:110, 200:210] = 255  # a white square centred at (204.5, 104.5)
+    boxed, A = letterbox_image(big, 64)
+    c = A @ np.array([204.5, 104.5, 1.0])
+    ys, xs = np.nonzero(boxed[..., 0] > 60)
+    assert abs(xs.mean() - c[0]) < 0.6 and abs(ys.mean() - c[1]) < 0.6
+
+
+def _bad_input_folder(root):
+    root.mkdir()
+    good = _image(60, 80)
+    cv2.imwrite(str(root / "good.jpg"), good[..., ::-1])
+    cv2.imwrite(str(root / "grey.png"), good[..., 0])
+    cv2.imwrite(str(root / "rgba.png"), np.dstack([good, np.full(good.shape[:2], 128, np.uint8)]))
+    cv2.imwrite(str(root / "deep.png"), (good.astype(np.uint16) * 257))
+    cv2.imwrite(str(root / "huge.jpg"), cv2.resize(good, (4000, 3000)))
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (root / "notes.jpg").write_text("not an image")
+    cv2.imwrite(str(root / "tiny.png"), good[:4, :4])
+    return root
+
+
+def test_demo_writes_every_output_and_survives_bad_inputs(weights, tmp_path):
+    src = _bad_input_folder(tmp_path / "in")
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app,
+        [
+            "demo",
+            str(src),
+            str(tmp_path / "missing.jpg"),
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+            "--device",
+            "cpu",
+            "--threshold",
+            "0",
+            "--max-hands",
+            "2",
+        ],
+    )
+    assert res.exit_code == 1, res.output
+    errors = re.findall(r"error: (.*)", res.output)
+    named = ["empty.jpg", "corrupt.png", "notes.jpg", "tiny.png", "missing.jpg"]
+    assert len(errors) == len(named) and all(any(n in e for e in errors) for n in named)
+    assert "5 file(s), 10 hand(s)" in res.output and "5 failed" in res.output
+    for stem in ("good", "grey", "rgba", "deep", "huge"):
+        rec = json.loads((out / f"{stem}.json").read_text())
+        assert rec["schema"] == 1 and rec["hand_model"] == "anny" and len(rec["hands"]) == 2
+        h = rec["hands"][0]
+        assert h["side"] in ("left", "right") and len(h["keypoints2d_px"]) == 21 and len(h["pose"]) == 45
+        assert np.asarray(h["keypoints3d_m"]).shape == (21, 3) and "vertices_m" not in h
+        overlay = cv2.imread(str(out / f"{stem}_overlay.png"))
+        H, W = rec["image_size"]["height"], rec["image_size"]["width"]
+        s = min(1.0, 1600 / max(H, W))  # overlays of huge images are shrunk
+        assert overlay.shape == (round(H * s), 2 * round(W * s), 3)  # photo + side view
+        for k, hand in enumerate(rec["hands"]):
+            for ext in ("obj", "ply"):
+                mesh = trimesh.load(out / f"{stem}_hand{k}_{hand['side']}.{ext}", process=False)
+                assert mesh.vertices.shape == (V_ANNY, 3) and mesh.faces.shape == (3214, 3)
+        scene = trimesh.load(out / f"{stem}.glb")
+        assert len(scene.geometry) == 2 and all(
+            g.vertices.shape == (V_ANNY, 3) for g in scene.geometry.values()
+        )
+    assert json.loads((out / "huge.json").read_text())["image_size"] == {"height": 3000, "width": 4000}
+
+
+def test_demo_json_vertices_and_exit_code_zero(weights, tmp_path):
+    cv2.imwrite(str(tmp_path / "x.png"), _image())
+    res = runner.invoke(
+        app,
+        [
+            "demo",
+            str(tmp_path / "*.png"),
+            "--out",
+            str(tmp_path / "o"),
+            "--weights",
+            str(weights),
+            "--vertices",
+            "--no-meshes",
+            "--threshold",
+            "0",
+            "--max-hands",
+            "1",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "o" / "x.json").read_text())
+    assert np.asarray(rec["hands"][0]["vertices_m"]).shape == (V_ANNY, 3)
+    assert not list((tmp_path / "o").glob("*.obj"))
+    res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--weights", str(tmp_path / "none.pt")])
+    assert res.exit_code == 2 and "none.pt" in res.output
