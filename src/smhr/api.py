@@ -103,8 +103,8 @@ class Reconstructor:
         cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float = 0.3,
         max_hands: int = 10, hand: str | None = None, mano_dir: str | Path | None = None,
     ) -> Reconstructor:
-        """Load `weights` (a `smhr train` model.pt; default: the bundled file) on `device`
-        ("auto": CUDA when available)."""
+        """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file run by
+        onnxruntime; default: the bundled file) on `device` ("auto": CUDA when available)."""
         from smhr.eval.predict import load_network
 
         path = Path(weights) if weights is not None else bundled_weights()
@@ -113,6 +113,14 @@ class Reconstructor:
             raise FileNotFoundError(f"weights {path} not found: {fix}")
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            ("cpu" if device == "auto" else device))  # fmt: skip
+        if path.suffix.lower() == ".onnx":  # an `smhr export --onnx` file, run by onnxruntime on the CPU
+            from smhr.onnx_export import OnnxNetwork
+
+            onnx_net = OnnxNetwork(path)
+            kind = hand or onnx_net.config.hand_model
+            dev = torch.device("cpu")
+            models = [HandModel.load(kind, s, mano_dir if kind == "mano" else None) for s in ("left", "right")]
+            return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
         net, models = load_network(path, hand, mano_dir, str(dev))
         return cls(net.eval(), models, dev, threshold, max_hands)
 

@@ -11,6 +11,7 @@ import typer
 from smhr.data.cli import compose_command, synth_command
 from smhr.demo import demo_command
 from smhr.eval.cli import eval_app
+from smhr.export_cli import export_command
 from smhr.hands.cli import hands_app
 from smhr.train.cli import train_command
 
@@ -24,6 +25,7 @@ app.add_typer(hands_app, name="hands")
 app.command("compose")(compose_command)
 app.command("synth")(synth_command)
 app.command("train")(train_command)
+app.command("export")(export_command)
 
 
 def main() -> None:  # pragma: no cover - thin entry point

@@ -1,0 +1,46 @@
+"""`smhr export --onnx`: the exported graph matches PyTorch, and decoding it gives the same hands."""
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from smhr.cli import app
+from smhr.model.net import SMHRConfig, SMHRNet
+
+pytest.importorskip("onnxruntime")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(2)
+    cfg = SMHRConfig(backbone="mobilenet_v2", num_vertices=1609, hand_model="anny", input_size=64,
+                     neck_channels=32, head_hidden=32, appearance=True)  # fmt: skip
+    path = tmp_path_factory.mktemp("w") / "model.pt"
+    torch.save(SMHRNet(cfg).checkpoint(), path)
+    return path
+
+
+def test_export_matches_pytorch_and_decodes_to_the_same_hands(weights, tmp_path):
+    from smhr.api import Reconstructor
+
+    out = tmp_path / "smhr.onnx"
+    res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(weights)])
+    assert res.exit_code == 0, res.output
+    assert "max |onnxruntime - pytorch|" in res.output and out.stat().st_size > 1e5
+    image = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
+    torch_hands = Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=3).predict(image)
+    onnx_hands = Reconstructor.from_pretrained(out, "cpu", threshold=0.0, max_hands=3).predict(image)
+    assert len(torch_hands) == len(onnx_hands) == 3
+    for a, b in zip(torch_hands, onnx_hands, strict=True):
+        assert a.side == b.side and abs(a.score - b.score) < 1e-4
+        np.testing.assert_allclose(a.keypoints2d, b.keypoints2d, atol=1e-2)
+        np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-4)
+
+
+def test_export_errors_are_one_line(tmp_path):
+    res = runner.invoke(
+        app, ["export", "--onnx", str(tmp_path / "x.onnx"), "--weights", str(tmp_path / "no.pt")]
+    )
+    assert res.exit_code == 2 and "no.pt" in res.output
