@@ -119,7 +119,8 @@ class Reconstructor:
             onnx_net = OnnxNetwork(path)
             kind = hand or onnx_net.config.hand_model
             dev = torch.device("cpu")
-            models = [HandModel.load(kind, s, mano_dir if kind == "mano" else None) for s in ("left", "right")]
+            mano = mano_dir if kind == "mano" else None
+            models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
         net, models = load_network(path, hand, mano_dir, str(dev))
         return cls(net.eval(), models, dev, threshold, max_hands)

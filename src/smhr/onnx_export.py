@@ -52,8 +52,16 @@ def export_onnx(net: SMHRNet, path: str | Path, opset: int = 17) -> Path:
     dynamic = {"images": {0: "batch"}, **{n: {0: "batch"} for n in OUTPUT_NAMES}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: no onnxscript needed
-        torch.onnx.export(DenseHeads(net), dummy, str(path), input_names=["images"], output_names=list(OUTPUT_NAMES),
-                          dynamic_axes=dynamic, opset_version=opset, dynamo=False)  # fmt: skip
+        torch.onnx.export(
+            DenseHeads(net),
+            dummy,
+            str(path),
+            input_names=["images"],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            dynamo=False,
+        )
     model = onnx.load(str(path))
     entry = model.metadata_props.add()
     entry.key, entry.value = "smhr_config", json.dumps(net.config.to_dict())
@@ -86,8 +94,11 @@ class OnnxNetwork:
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         o = {k: torch.from_numpy(v) for k, v in self.run(images.cpu().numpy()).items()}
         # the "features" the decode gathers from: params and keypoint offsets, stacked
-        return {"center": o["center"], "handedness": o["handedness"],
-                "features": torch.cat([o["params"], o["kp_offsets"]], 1)}  # fmt: skip
+        return {
+            "center": o["center"],
+            "handedness": o["handedness"],
+            "features": torch.cat([o["params"], o["kp_offsets"]], 1),
+        }
 
     def gather(self, features: torch.Tensor, ind: torch.Tensor) -> dict[str, Any]:
         g = gather_feat(features, ind)
@@ -101,7 +112,9 @@ class OnnxNetwork:
         return self
 
 
-def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2, seed: int = 0) -> dict[str, float]:
+def compare_with_torch(
+    net: SMHRNet, onnx_path: str | Path, batch: int = 2, seed: int = 0
+) -> dict[str, float]:
     """Max absolute difference per output between PyTorch and onnxruntime on random inputs."""
     g = torch.Generator().manual_seed(seed)
     R = net.config.input_size
