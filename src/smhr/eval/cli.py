@@ -79,3 +79,62 @@ def freihand_cmd(
         curves = {label: pck[k] for k, (label, _) in names.items()}
         aucs = {label: a for label, a in names.values()}
         typer.echo(f"curve: {report.plot_pck(curves, pck['thresholds_mm'], curve, 'FreiHAND 3D PCK', aucs)}")
+
+
+_DATASETS = {
+    "rhd": ("smhr.data.rhd", "RHD", "rhd"),
+    "ho3d": ("smhr.data.ho3d", "HO3D", "ho3d"),
+    "interhand": ("smhr.data.interhand", "InterHand26M", "interhand"),
+    "composed": ("smhr.data.compose", "ComposedFolder", "multihand"),
+    "freihand": ("smhr.data.freihand", "FreiHAND", "freihand"),
+}
+
+
+@eval_app.command("dataset")
+def dataset_cmd(
+    kind: Annotated[str, typer.Option("--kind", help="rhd | ho3d | interhand | composed | freihand")],
+    root: Annotated[Path, typer.Option("--root", help="The dataset folder, in its original layout.")],
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="model.pt or .onnx "
+                                                    "(default: the bundled weights).")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Loader split (default: its "
+                                              "evaluation split; composed sets have none).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N images only.")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0)] = 0.3,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.")] = None,
+    curve: Annotated[Path | None, typer.Option("--curve", help="Write the 3D PCK curve (PNG) here.")] = None,
+) -> None:
+    """Run a model over a dataset loader and score detection, handedness, 2D and 3D accuracy with
+    the dataset's protocol (docs/evaluation.md)."""
+    import importlib
+
+    from smhr.api import Reconstructor
+    from smhr.data.sample import DatasetLayoutError
+    from smhr.eval import report
+    from smhr.eval.protocols import evaluate_dataset
+
+    if kind not in _DATASETS:
+        typer.echo(f"error: --kind must be one of {sorted(_DATASETS)}, got {kind!r}", err=True)
+        raise typer.Exit(2)
+    module, cls_name, protocol = _DATASETS[kind]
+    cls = getattr(importlib.import_module(module), cls_name)
+    defaults = {"rhd": "eval", "ho3d": "train", "interhand": "test", "freihand": "eval"}
+    try:
+        dataset = cls(root) if kind == "composed" else cls(root, split or defaults[kind])
+        rec = Reconstructor.from_pretrained(checkpoint, device, threshold=threshold)
+    except (DatasetLayoutError, FileNotFoundError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    res = evaluate_dataset(rec, dataset, protocol, limit, progress=True)
+    shown = ("ap50", "recall", "precision", "duplicates", "handedness_accuracy", "kp2d_error_px",
+             "pa_mpjpe_mm", "pck3d_auc_20_50mm", "mpjpe_root_relative_mm", "mrrpe_mm", "auc_pa_0_50mm")
+    typer.echo(f"{kind} ({protocol}): {res['num_images']} images, {res['labelled_hands']} labelled hands")
+    for k in shown:
+        if res.get(k) is not None:
+            typer.echo(f"  {k} {res[k]:.4g}")
+    if out is not None:
+        typer.echo(f"report: {report.write_json(res, out)}")
+    if curve is not None and "pck3d_curve" in res:
+        c = res["pck3d_curve"]
+        png = report.plot_pck({kind: c["pck"]}, c["thresholds_mm"], curve, f"{kind} 3D PCK", {})
+        typer.echo(f"curve: {png}")
