@@ -85,3 +85,30 @@ def test_unannotated_frame_and_evaluation_split(root):
     e = HO3D(path, "evaluation")[0]
     assert e.hands[0].bbox.tolist() == [4, 5, 20, 25] and not e.hands[0].visibility.any()
     np.testing.assert_allclose(e.meta["root3d"], [0.0, 0.0, 0.4], atol=1e-6)
+
+
+def test_codalab_writer_uses_ho3d_order_opengl_axes_and_falls_back_to_the_root(root, tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from smhr.eval.ho3d import write_codalab
+
+    path, _ = root
+    joints = np.arange(63, dtype=np.float32).reshape(21, 3) / 100  # FreiHAND order, OpenCV
+    hand = SimpleNamespace(side=1, score=0.9, keypoints2d=np.full((21, 2), 12.0), joints3d=joints,
+                           vertices=np.ones((5, 3), np.float32))  # fmt: skip
+    models = [SimpleNamespace(num_vertices=5)] * 2
+    rec = SimpleNamespace(predict=lambda image, K=None: [hand], hand_models=models)
+    out = tmp_path / "pred.json"
+    info = write_codalab(rec, path, out)
+    xyz, verts = json.loads(out.read_text())
+    assert info == {"frames": 1, "no_detection": 0, "vertices_per_mesh": 5, "mano_topology": False}
+    xyz = np.asarray(xyz[0])
+    assert xyz.shape == (21, 3) and np.asarray(verts[0]).shape == (5, 3)
+    np.testing.assert_allclose(
+        xyz[HO3D_TO_FREIHAND], joints * [1, -1, -1], atol=1e-6
+    )  # back to HO3D + OpenGL
+    rec.predict = lambda image, K=None: []
+    write_codalab(rec, path, out)
+    xyz, _ = json.loads(out.read_text())
+    np.testing.assert_allclose(np.asarray(xyz[0]), np.tile([0.0, 0.0, -0.4], (21, 1)), atol=1e-6)

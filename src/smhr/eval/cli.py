@@ -138,3 +138,28 @@ def dataset_cmd(
         c = res["pck3d_curve"]
         png = report.plot_pck({kind: c["pck"]}, c["thresholds_mm"], curve, f"{kind} 3D PCK", {})
         typer.echo(f"curve: {png}")
+
+
+@eval_app.command("ho3d-codalab")
+def ho3d_codalab_cmd(
+    root: Annotated[Path, typer.Option("--root", help="HO-3D root (evaluation.txt, evaluation/).")],
+    out: Annotated[Path, typer.Option("--out", help="pred.json to write (zip it for Codalab).")],
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="model.pt or .onnx "
+                                                    "(default: the bundled weights).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+) -> None:
+    """Write HO-3D's Codalab pred.json (OpenGL axes, HO-3D joint order) for the evaluation split."""
+    from smhr.api import Reconstructor
+    from smhr.data.sample import DatasetLayoutError
+    from smhr.eval.ho3d import write_codalab
+
+    try:
+        rec = Reconstructor.from_pretrained(checkpoint, device, threshold=0.05)
+        info = write_codalab(rec, root, out, limit, progress=True)
+    except (DatasetLayoutError, FileNotFoundError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out}: {info}")
+    if not info["mano_topology"]:
+        typer.echo("note: meshes are not MANO topology (778 vertices): Codalab's mesh scores will not apply")
