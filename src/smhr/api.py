@@ -123,7 +123,8 @@ class Reconstructor:
             models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
         net, models = load_network(path, hand, mano_dir, str(dev))
-        return cls(net.eval(), models, dev, threshold, max_hands)
+        net = net.eval().to(memory_format=torch.channels_last)  # NHWC convolutions: ~1.7x on CPU
+        return cls(net, models, dev, threshold, max_hands)
 
     @property
     def input_size(self) -> int:
@@ -155,5 +156,6 @@ class Reconstructor:
         elif focal is not None:
             Ks = np.stack([np.array([[focal, 0.0, (im.shape[1] - 1) / 2], [0.0, focal, (im.shape[0] - 1) / 2],
                                      [0.0, 0.0, 1.0]]) for im in rgb])  # fmt: skip
-        return decode(self.net, normalize_images(batch), self.hand_models, max_hands=self.max_hands,
+        x = normalize_images(batch).contiguous(memory_format=torch.channels_last)
+        return decode(self.net, x, self.hand_models, max_hands=self.max_hands,
                       threshold=self.threshold, affine=affines, K=Ks)  # fmt: skip

@@ -122,6 +122,18 @@ def run_hand_models(
     """
     B, K = side.shape
     args = [t.reshape(B * K, -1).float() for t in (global_orient, pose, betas, transl)]
+    if side.device.type == "cpu" and not torch.is_grad_enabled():
+        # CPU inference: each model only on its own slots (a host sync costs nothing here)
+        flat = side.reshape(B * K)
+        V = hand_models[RIGHT].num_vertices
+        verts = torch.zeros(B * K, V, 3)
+        joints = torch.zeros(B * K, 21, 3)
+        for s in (LEFT, RIGHT):
+            idx = torch.nonzero(flat == s).flatten()
+            if len(idx):
+                o = hand_models[s](*[a[idx] for a in args])
+                verts[idx], joints[idx] = o.vertices, o.joints
+        return verts.view(B, K, -1, 3), joints.view(B, K, -1, 3)
     outs = [hand_models[s](*args) for s in (LEFT, RIGHT)]
     is_left = (side == LEFT).reshape(B * K, 1, 1)
     verts = torch.where(is_left, outs[0].vertices, outs[1].vertices)
@@ -216,6 +228,11 @@ def decode_network(
     stride = int(getattr(net, "stride", 4))
     out = net(images)
     scores, ind = topk(nms(torch.sigmoid(out["center"].float()), kernel), max_hands)
+    if images.device.type == "cpu" and not torch.is_grad_enabled():
+        # CPU inference: drop the trailing slots no image keeps (top-K is sorted by score), so
+        # the heads and hand models run only for hands that will be reported
+        kept = max(1, int((scores >= threshold).sum(1).max()))
+        scores, ind = scores[:, :kept], ind[:, :kept]
     g = net.gather(out["features"], ind)
     W = out["center"].shape[-1]
     if side is None:
