@@ -113,6 +113,12 @@ def _bad_input_folder(root):
     cv2.imwrite(str(root / "rgba.png"), np.dstack([good, np.full(good.shape[:2], 128, np.uint8)]))
     cv2.imwrite(str(root / "deep.png"), (good.astype(np.uint16) * 257))
     cv2.imwrite(str(root / "huge.jpg"), cv2.resize(good, (4000, 3000)))
+    from PIL import Image
+
+    pil = Image.fromarray(good[:40, :60])
+    exif = pil.getexif()
+    exif[0x0112] = 6  # EXIF orientation: shown rotated 90 degrees clockwise
+    pil.save(root / "exif.jpg", exif=exif.tobytes())
     (root / "empty.jpg").write_bytes(b"")
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     (root / "notes.jpg").write_text("not an image")
@@ -145,8 +151,8 @@ def test_demo_writes_every_output_and_survives_bad_inputs(weights, tmp_path):
     errors = re.findall(r"error: (.*)", res.output)
     named = ["empty.jpg", "corrupt.png", "notes.jpg", "tiny.png", "missing.jpg"]
     assert len(errors) == len(named) and all(any(n in e for e in errors) for n in named)
-    assert "5 file(s), 10 hand(s)" in res.output and "5 failed" in res.output
-    for stem in ("good", "grey", "rgba", "deep", "huge"):
+    assert "6 file(s), 12 hand(s)" in res.output and "5 failed" in res.output
+    for stem in ("good", "grey", "rgba", "deep", "huge", "exif"):
         rec = json.loads((out / f"{stem}.json").read_text())
         assert rec["schema"] == 1 and rec["hand_model"] == "anny" and len(rec["hands"]) == 2
         h = rec["hands"][0]
@@ -165,6 +171,7 @@ def test_demo_writes_every_output_and_survives_bad_inputs(weights, tmp_path):
             g.vertices.shape == (V_ANNY, 3) for g in scene.geometry.values()
         )
     assert json.loads((out / "huge.json").read_text())["image_size"] == {"height": 3000, "width": 4000}
+    assert json.loads((out / "exif.json").read_text())["image_size"] == {"height": 60, "width": 40}  # upright
 
 
 def test_demo_json_vertices_and_exit_code_zero(weights, tmp_path):
