@@ -199,3 +199,17 @@ def test_demo_json_vertices_and_exit_code_zero(weights, tmp_path):
     assert not list((tmp_path / "o").glob("*.obj"))
     res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--weights", str(tmp_path / "none.pt")])
     assert res.exit_code == 2 and "none.pt" in res.output
+
+
+def test_packaged_half_precision_weights_load_and_agree(weights, tmp_path):
+    from smhr.train.checkpoint import package_weights
+
+    small = package_weights(weights, tmp_path / "small.pt", note="test")
+    assert small.stat().st_size < 0.6 * weights.stat().st_size
+    meta = torch.load(small, weights_only=True)["meta"]
+    assert meta["stored_dtype"] == "float16" and meta["note"] == "test"
+    img = _image()
+    full = Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=1).predict(img)[0]
+    half = Reconstructor.from_pretrained(small, "cpu", threshold=0.0, max_hands=1).predict(img)[0]
+    assert abs(full.score - half.score) < 1e-2
+    np.testing.assert_allclose(half.keypoints2d, full.keypoints2d, atol=1.0)

@@ -97,3 +97,15 @@ def load_init_weights(
         )
     net.load_state_dict({**own, **{k: weights[k] for k in weights}})
     return fresh
+
+
+def package_weights(src: str | Path, dst: str | Path, half: bool = True, **extra_meta: Any) -> Path:
+    """A `model.pt` made small enough to ship: floating tensors stored as float16 (loading casts
+    them back to the network's float32), metadata kept and extended with `extra_meta` (e.g. the
+    measured metrics). Returns dst."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    if "config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{src}: not an smhr model.pt (needs 'config' and 'model')")
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
+    meta = {**ckpt.get("meta", {}), **extra_meta, "stored_dtype": "float16" if half else "float32"}
+    return save_checkpoint(dst, {"config": ckpt["config"], "model": state, "meta": meta})
