@@ -208,3 +208,18 @@ def test_decode_with_synthetic_mano_hand_models(tmp_path):
     # zero pose/shape: the model origin is at transl, i.e. on the ray through centre + (a, b)
     origin = project(torch.from_numpy(b.transl)[None], torch.from_numpy(b.K))[0].numpy()
     np.testing.assert_allclose(origin, [50 - 1.0, 42 + 0.5], atol=1e-4)
+
+
+def test_cpu_decode_reads_handedness_only_at_peaks_with_the_dense_maps_answer():
+    torch.manual_seed(1)
+    net = SMHRNet(backbone="mobilenet_v2", num_vertices=30, input_size=R, appearance=False).eval()
+    for p in net.handedness.parameters():  # a handedness head whose answer differs between cells
+        torch.nn.init.normal_(p, std=0.3)
+    images = torch.randn(2, 3, R, R)
+    t = decode_tensors(net, images, HANDS, max_hands=6, threshold=0.0)
+    with torch.no_grad():
+        out = net(images)
+        _, ind = topk(nms(torch.sigmoid(out["center"]), 5), 6)
+        dense_sides = gather_feat(out["handedness"], ind).argmax(-1)
+    assert "handedness" not in net(images, handedness=False)
+    assert torch.equal(t["side"], dense_sides) and 0 < int(dense_sides.sum()) < dense_sides.numel()

@@ -27,6 +27,7 @@ import torch
 from smhr.data.sample import BadInput
 from smhr.hands.model import HandModel
 from smhr.model.decode import Hand, decode
+from smhr.model.fuse import fuse_conv_bn
 from smhr.model.net import SMHRNet
 from smhr.model.normalize import normalize_images
 
@@ -123,7 +124,9 @@ class Reconstructor:
             models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
         net, models = load_network(path, hand, mano_dir, str(dev))
-        net = net.eval().to(memory_format=torch.channels_last)  # NHWC convolutions: ~1.7x on CPU
+        # BatchNorms folded into their convolutions (same outputs, ~1.3x on CPU), NHWC convolutions (~1.7x)
+        net, _ = fuse_conv_bn(net.eval(), inplace=True)
+        net = net.to(memory_format=torch.channels_last)
         return cls(net, models, dev, threshold, max_hands)
 
     @property

@@ -30,7 +30,7 @@ from smhr.model.camera import (
     to_real_camera,
     virtual_intrinsics,
 )
-from smhr.model.net import PARAMS_PER_SIDE, split_params
+from smhr.model.net import PARAMS_PER_SIDE, SMHRNet, split_params
 
 if TYPE_CHECKING:  # numpy only for the records; the tensor path runs on torch alone
     import numpy as np
@@ -226,16 +226,21 @@ def decode_network(
     """
     R = images.shape[-1]
     stride = int(getattr(net, "stride", 4))
-    out = net(images)
+    cpu_inference = images.device.type == "cpu" and not torch.is_grad_enabled()
+    # on the CPU the handedness map is evaluated only at the kept peaks (a dense 3x3 head less)
+    sparse_side = cpu_inference and isinstance(net, SMHRNet) and side is None
+    out = net(images, handedness=False) if sparse_side else net(images)
     scores, ind = topk(nms(torch.sigmoid(out["center"].float()), kernel), max_hands)
-    if images.device.type == "cpu" and not torch.is_grad_enabled():
+    if cpu_inference:
         # CPU inference: drop the trailing slots no image keeps (top-K is sorted by score), so
         # the heads and hand models run only for hands that will be reported
         kept = max(1, int((scores >= threshold).sum(1).max()))
         scores, ind = scores[:, :kept], ind[:, :kept]
     g = net.gather(out["features"], ind)
     W = out["center"].shape[-1]
-    if side is None:
+    if sparse_side:
+        sides = net.handedness.gather(out["features"], ind).float().argmax(-1)
+    elif side is None:
         sides = gather_feat(out["handedness"].float(), ind).argmax(-1)
     else:
         sides = torch.full_like(ind, int(side))

@@ -110,15 +110,16 @@ class SMHRNet(nn.Module):
             self.texture = Head(c, 3 * config.num_vertices, h)
             self.light = Head(c, NUM_LIGHT, h)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor, handedness: bool = True) -> dict[str, torch.Tensor]:
+        """handedness=False skips the dense handedness map (inference reads it only at the
+        detected centres: `self.handedness.gather(features, ind)` gives the same numbers there)."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"SMHRNet expects images [B,3,R,R], got {tuple(images.shape)}")
         features = self.neck(self.backbone(images))
-        return {
-            "features": features,
-            "center": self.center(features),
-            "handedness": self.handedness(features),
-        }
+        out = {"features": features, "center": self.center(features)}
+        if handedness:
+            out["handedness"] = self.handedness(features)
+        return out
 
     def gather(self, features: torch.Tensor, ind: torch.Tensor) -> dict[str, torch.Tensor]:
         B, K = ind.shape
