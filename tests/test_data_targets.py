@@ -104,3 +104,16 @@ def test_collate_pads_and_masks():
     assert b["images"].shape == (3, 64, 64, 3) and b["K"].shape == (3, 3, 3)
     b1 = collate_samples(samples, max_hands=1)
     assert b1["valid"].tolist() == [[False], [True], [True]]
+
+
+def test_focal_per_slot_from_the_sample_or_the_composers_per_hand_cameras():
+    s = _sample([_hand(RIGHT, (30.5, 10.2)), _hand(LEFT, (9.0, 50.0))])
+    s.K = np.array([[300.0, 0, 32], [0, 310.0, 32], [0, 0, 1]], np.float32)
+    t = build_targets(s, input_size=64, max_hands=3)
+    assert t["focal"].tolist() == [305.0, 305.0, 0.0] and t["has_focal"].tolist() == [True, True, False]
+    s.K = None  # a composite: each hand has its own camera
+    s.meta = {"K_hands": np.array([np.diag([200.0, 220.0, 1.0]), np.diag([400.0, 400.0, 1.0])], np.float32)}
+    t = build_targets(s, input_size=64, max_hands=3)
+    assert t["focal"].tolist() == [210.0, 400.0, 0.0] and t["has_focal"].tolist() == [True, True, False]
+    s.meta = {}
+    assert not build_targets(s, input_size=64, max_hands=3)["has_focal"].any()

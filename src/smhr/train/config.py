@@ -156,7 +156,7 @@ STAGES: dict[str, dict[str, Any]] = {
         "out_dir": "runs/full",
         "model": {"backbone": "mobilenet_v2", "input_size": 224, "appearance": False},
         "data": {"kind": "freihand", "max_hands": 1},
-        "loss_weights": _weights(handedness=20.0, joints3d=1e4),
+        "loss_weights": _weights(handedness=20.0, joints3d=1e4, root_depth=100.0),
     },
 }
 

@@ -23,8 +23,10 @@ from smhr.losses import (
     keypoint_consistency_loss,
     keypoint_offset_loss,
     reprojection_loss,
+    root_depth_loss,
 )
 from smhr.losses.photometric import albedo_from_texture, photometric_loss, sh_from_light, silhouette_loss
+from smhr.model.camera import VIRTUAL_FOCAL
 from smhr.model.decode import hands_from_params, local_keypoints
 from smhr.model.normalize import normalize_images
 
@@ -80,6 +82,9 @@ class Objective:
         }
         has3d = valid & batch["has_joints3d"]
         terms["joints3d"] = joints3d_loss(hands["joints3d"], batch["joints3d"], has3d)
+        if "focal" in batch:
+            terms["root_depth"] = root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
+                                                  has3d & batch["has_focal"], VIRTUAL_FOCAL)
         if self.weights.get("vertices3d", 0) > 0:
             raise ValueError("vertices3d loss: the target builder does not carry GT vertices yet; "
                              "set its weight to 0")
