@@ -212,3 +212,16 @@ def test_eval_is_registered_on_the_root_cli():
 
     res = CliRunner().invoke(app, ["eval", "freihand", "--help"])
     assert res.exit_code == 0 and "--root" in res.output
+
+
+def test_anny_topology_ground_truth_gets_vertex_scores(tmp_path):
+    """`smhr synth --hand anny` sets hold 1609-vertex meshes: read them and score vertex-wise."""
+    rng = np.random.default_rng(3)
+    verts = rng.normal(scale=0.03, size=(2, 1609, 3)) + np.array([0.0, 0.0, 0.7])
+    xyz = verts[:, :21].copy()
+    root = _write_root(tmp_path, xyz, verts)
+    gx, gv = freihand.load_ground_truth(root)
+    assert gv.shape == (2, 1609, 3)
+    rep = freihand.evaluate(gx, gv, xyz + 0.01, verts + 0.01)
+    assert rep["mesh_is_mano"] and rep["summary"]["pa_mpvpe_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert rep["vertices"]["unaligned"]["mean_mm"] == pytest.approx(10.0 * np.sqrt(3))

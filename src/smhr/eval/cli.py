@@ -11,7 +11,7 @@ eval_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Evaluate predictions on public benchmarks (official protocols).")
 
 
-_PRED_HELP = "pred.json = [xyz_list (N,21,3), verts_list (N,V,3)], metres (official layout)."
+_PRED_HELP = "pred.json = \\[xyz_list (N,21,3), verts_list (N,V,3)], metres (official layout)."
 _ROOT_HELP = "Folder holding evaluation_xyz.json and evaluation_verts.json."
 
 

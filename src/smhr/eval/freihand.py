@@ -14,7 +14,8 @@ What is computed (per sample, then averaged exactly as the official EvalUtil doe
   the HO3D / CodaLab variant of the script: scale by the wrist-to-thumb-tip length |J4 - J0|, then
   move the wrist onto the GT wrist) errors -> mean / median (mean over keypoints of per-keypoint
   medians) EPE and the PCK curve over np.linspace(0, 0.05, 100) m with its AUC;
-- vertices, only when V == 778 (the official `shape_is_mano`): unaligned and independently
+- vertices, only when the prediction has the ground truth's topology (the official `shape_is_mano`,
+  V == 778 for FreiHAND; 1609 for Anny-hand `smhr synth` sets): unaligned and independently
   Procrustes-aligned errors -> mean EPE, PCK, AUC. Our extension: scale-translation-aligned vertices
   (the joints' sc-tr transform applied to the vertices);
 - F-scores at 5 mm and 15 mm between GT and predicted vertices, unaligned and aligned (strict `<`,
@@ -43,7 +44,6 @@ from smhr.eval import metrics
 from smhr.geometry.procrustes import procrustes_align
 
 NUM_JOINTS = 21
-NUM_MANO_VERTS = 778
 F_THRESHOLDS = (0.005, 0.015)  # metres (official f_threshs)
 OFFICIAL_NUM_SAMPLES = 3960  # utils/fh_utils.py db_size('evaluation')
 _NORM_EPS = 1e-8  # official align_w_scale adds this to both Frobenius norms
@@ -83,11 +83,12 @@ def _stack(entries: Any, path: Path, what: str, n_points: int | None) -> np.ndar
 
 
 def load_ground_truth(root: str | Path, set_name: str = "evaluation") -> tuple[np.ndarray, np.ndarray]:
-    """Read `<root>/<set>_xyz.json` [N, 21, 3] and `<root>/<set>_verts.json` [N, 778, 3] (metres)."""
+    """Read `<root>/<set>_xyz.json` [N, 21, 3] and `<root>/<set>_verts.json` [N, V, 3] (metres):
+    V = 778 for FreiHAND itself, 1609 for `smhr synth --hand anny` sets."""
     root = Path(root)
     xyz_path, verts_path = root / f"{set_name}_xyz.json", root / f"{set_name}_verts.json"
     xyz = _stack(_read_json(xyz_path), xyz_path, "joints", NUM_JOINTS)
-    verts = _stack(_read_json(verts_path), verts_path, "vertices", NUM_MANO_VERTS)
+    verts = _stack(_read_json(verts_path), verts_path, "vertices", None)
     if xyz.shape[0] != verts.shape[0]:
         raise FreiHandInputError(
             f"{verts_path}: {verts.shape[0]} samples, but {xyz_path.name} has {xyz.shape[0]} (mismatch)"
