@@ -24,7 +24,7 @@ import torch
 def match(pred: list, labels: list[dict]) -> dict[str, float]:
     gt = [np.asarray(h["keypoints2d_px"], np.float64) for h in labels]
     taken = [False] * len(gt)
-    out = {"matched": 0, "duplicates": 0, "false_positives": 0, "errors_px": []}
+    out = {"matched": 0, "duplicates": 0, "false_positives": 0, "side_correct": 0, "errors_px": []}
     for p in sorted(pred, key=lambda h: -h.score):
         dists = [float(np.linalg.norm(p.keypoints2d - g, axis=1).mean()) for g in gt]
         if not dists:
@@ -39,6 +39,7 @@ def match(pred: list, labels: list[dict]) -> dict[str, float]:
         else:
             taken[j] = True
             out["matched"] += 1
+            out["side_correct"] += int(("left", "right")[p.side] == labels[j]["side"])
             out["errors_px"].append(dists[j])
     return out
 
@@ -58,22 +59,21 @@ def main() -> None:
     rec = Reconstructor.from_pretrained(args.weights, args.device, threshold=args.threshold)
     samples = bundled_samples()
     labels = json.loads((samples[0].parent / "labels.json").read_text())["images"]
-    totals = {"labelled": 0, "predicted": 0, "matched": 0, "duplicates": 0, "false_positives": 0}
+    totals = {"labelled": 0, "predicted": 0, "matched": 0, "duplicates": 0, "false_positives": 0,
+              "side_correct": 0}
     errors: list[float] = []
-    sides_right = 0
+    multi_labelled = multi_matched = 0
     for path in samples:
         hands = rec.predict(path)
         m = match(hands, labels[path.name])
+        if path.name.startswith("multi"):
+            multi_labelled += len(labels[path.name])
+            multi_matched += m["matched"]
         totals["labelled"] += len(labels[path.name])
         totals["predicted"] += len(hands)
-        for k in ("matched", "duplicates", "false_positives"):
+        for k in ("matched", "duplicates", "false_positives", "side_correct"):
             totals[k] += m[k]
         errors += m["errors_px"]
-        sides_right += sum(
-            1 for h in hands for g in labels[path.name]
-            if np.linalg.norm(h.keypoints2d - np.asarray(g["keypoints2d_px"]), axis=1).mean() < 20
-            and ("left", "right")[h.side] == g["side"]
-        )  # fmt: skip
     lat = []
     multi = [p for p in samples if p.name.startswith("multi")]
     for p in multi[:2]:
@@ -88,8 +88,9 @@ def main() -> None:
         "weights": str(args.weights or "bundled"), "input_size": rec.input_size,
         "images": len(samples), **totals,
         "recall": round(totals["matched"] / max(totals["labelled"], 1), 4),
+        "recall_multi_hand_images": round(multi_matched / max(multi_labelled, 1), 4),
         "mean_kp2d_error_px": round(float(np.mean(errors)), 2) if errors else None,
-        "handedness_correct_of_matched": sides_right,
+        "handedness_accuracy_of_matched": round(totals["side_correct"] / max(totals["matched"], 1), 4),
         "latency_ms_384_median": round(statistics.median(lat), 2),
         "latency_ms_384_p90": round(float(np.percentile(lat, 90)), 2),
     }, indent=1))  # fmt: skip
