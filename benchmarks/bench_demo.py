@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--threshold", type=float, default=0.3)
+    ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated value")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from smhr.api import Reconstructor
@@ -85,7 +85,7 @@ def main() -> None:
             lat.append((time.perf_counter() - t0) * 1e3)
     print(json.dumps({
         "device": args.device, "threads": args.threads, "torch": torch.__version__,
-        "weights": str(args.weights or "bundled"), "input_size": rec.input_size,
+        "weights": str(args.weights or "bundled"), "input_size": rec.input_size, "threshold": rec.threshold,
         "images": len(samples), **totals,
         "recall": round(totals["matched"] / max(totals["labelled"], 1), 4),
         "recall_multi_hand_images": round(multi_matched / max(multi_labelled, 1), 4),

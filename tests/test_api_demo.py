@@ -213,3 +213,18 @@ def test_packaged_half_precision_weights_load_and_agree(weights, tmp_path):
     half = Reconstructor.from_pretrained(small, "cpu", threshold=0.0, max_hands=1).predict(img)[0]
     assert abs(full.score - half.score) < 1e-2
     np.testing.assert_allclose(half.keypoints2d, full.keypoints2d, atol=1.0)
+
+
+def test_the_weights_calibrated_threshold_is_the_default_and_an_argument_overrides_it(weights, tmp_path):
+    from smhr.api import DEFAULT_THRESHOLD
+    from smhr.train.checkpoint import package_weights
+
+    assert Reconstructor.from_pretrained(weights, "cpu").threshold == DEFAULT_THRESHOLD  # no metadata
+    calibrated = package_weights(weights, tmp_path / "cal.pt", score_threshold=0.999)
+    rec = Reconstructor.from_pretrained(calibrated, "cpu", max_hands=2)
+    assert rec.threshold == 0.999
+    scores = [h.score for h in Reconstructor.from_pretrained(calibrated, "cpu", threshold=0.0,
+                                                             max_hands=2).predict(_image())]  # fmt: skip
+    assert len(rec.predict(_image())) == sum(s >= 0.999 for s in scores)
+    res = runner.invoke(app, ["demo", str(tmp_path / "missing.png"), "--weights", str(calibrated)])
+    assert res.exit_code == 1 and "missing.png" in res.output  # --threshold is optional on the CLI

@@ -44,3 +44,15 @@ def test_export_errors_are_one_line(tmp_path):
         app, ["export", "--onnx", str(tmp_path / "x.onnx"), "--weights", str(tmp_path / "no.pt")]
     )
     assert res.exit_code == 2 and "no.pt" in res.output
+
+
+def test_export_carries_the_weights_calibrated_threshold(weights, tmp_path):
+    from smhr.api import Reconstructor
+    from smhr.train.checkpoint import package_weights
+
+    calibrated = package_weights(weights, tmp_path / "cal.pt", score_threshold=0.25)
+    out = tmp_path / "cal.onnx"
+    res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(calibrated), "--no-check"])
+    assert res.exit_code == 0, res.output
+    assert Reconstructor.from_pretrained(out, "cpu").threshold == 0.25
+    assert Reconstructor.from_pretrained(out, "cpu", threshold=0.5).threshold == 0.5

@@ -89,6 +89,10 @@ def letterbox_image(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
     return out, A
 
 
+DEFAULT_THRESHOLD = 0.3
+"""Minimum centre score when neither the caller nor the weights' metadata gives one."""
+
+
 @dataclass
 class Reconstructor:
     """A loaded network with its left / right hand models (see the module docstring)."""
@@ -96,16 +100,20 @@ class Reconstructor:
     net: SMHRNet
     hand_models: list[HandModel]
     device: torch.device
-    threshold: float = 0.3
+    threshold: float = DEFAULT_THRESHOLD
     max_hands: int = 10
 
     @classmethod
     def from_pretrained(
-        cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float = 0.3,
+        cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float | None = None,
         max_hands: int = 10, hand: str | None = None, mano_dir: str | Path | None = None,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file run by
-        onnxruntime; default: the bundled file) on `device` ("auto": CUDA when available)."""
+        onnxruntime; default: the bundled file) on `device` ("auto": CUDA when available).
+
+        threshold: minimum centre score of a hand. None takes the weights' own calibrated value
+        (metadata "score_threshold", written when they were packaged: detection scores of
+        different trainings are not on one scale), else DEFAULT_THRESHOLD."""
         from smhr.eval.predict import load_network
 
         path = Path(weights) if weights is not None else bundled_weights()
@@ -118,12 +126,17 @@ class Reconstructor:
             from smhr.onnx_export import OnnxNetwork
 
             onnx_net = OnnxNetwork(path)
+            if threshold is None:
+                threshold = onnx_net.score_threshold or DEFAULT_THRESHOLD
             kind = hand or onnx_net.config.hand_model
             dev = torch.device("cpu")
             mano = mano_dir if kind == "mano" else None
             models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
-        net, models = load_network(path, hand, mano_dir, str(dev))
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if threshold is None:
+            threshold = float(ckpt.get("meta", {}).get("score_threshold", DEFAULT_THRESHOLD))
+        net, models = load_network(ckpt, hand, mano_dir, str(dev), source=str(path))
         # BatchNorms folded into their convolutions (same outputs, ~1.3x on CPU), NHWC convolutions (~1.7x)
         net, _ = fuse_conv_bn(net.eval(), inplace=True)
         net = net.to(memory_format=torch.channels_last)

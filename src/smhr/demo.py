@@ -156,8 +156,9 @@ def demo_command(
     weights: Annotated[Path | None, typer.Option("--weights", help="model.pt (default: bundled).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     max_hands: Annotated[int, typer.Option("--max-hands", min=1, max=64)] = 10,
-    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0,
-                                             help="Minimum detection score.")] = 0.3,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", min=0.0, max=1.0, help="Minimum detection score (default: the weights' calibrated "
+        "value, else 0.3).")] = None,
     focal: Annotated[float | None, typer.Option("--focal", min=1.0, help="Focal length in pixels of the "
                                                 "input images: places hands metrically.")] = None,
     vertices: Annotated[bool, typer.Option("--vertices", help="Also put vertices in the JSON.")] = False,

@@ -18,6 +18,8 @@ def export_command(
 ) -> None:
     """Export the network (images -> centre, handedness, parameter and keypoint maps) to ONNX; decode
     it with `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
+    import torch
+
     from smhr.api import bundled_weights
     from smhr.model.net import SMHRNet
 
@@ -25,14 +27,15 @@ def export_command(
     try:
         from smhr.onnx_export import compare_with_torch, export_onnx
 
-        net = SMHRNet.from_checkpoint(path)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        net = SMHRNet.from_checkpoint(ckpt, str(path))
     except ImportError as e:
         typer.echo(f"error: ONNX export needs onnx and onnxruntime: pip install 'smhr[onnx]' ({e})", err=True)
         raise typer.Exit(2) from None
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
         typer.echo(f"error: {path}: {e}", err=True)
         raise typer.Exit(2) from None
-    export_onnx(net, onnx, opset)
+    export_onnx(net, onnx, opset, score_threshold=ckpt.get("meta", {}).get("score_threshold"))
     typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 2**20:.1f} MiB, opset {opset})")
     if check:
         diff = compare_with_torch(net, onnx)

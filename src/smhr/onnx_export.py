@@ -38,9 +38,12 @@ class DenseHeads(nn.Module):
         return self.net.center(f), self.net.handedness(f), self.net.params(f), self.net.kp_offsets(f)
 
 
-def export_onnx(net: SMHRNet, path: str | Path, opset: int = 17) -> Path:
+def export_onnx(
+    net: SMHRNet, path: str | Path, opset: int = 17, score_threshold: float | None = None
+) -> Path:
     """Write `net` (eval mode, CPU, float32) to `path`; the SMHR config is stored in the model's
-    metadata ("smhr_config") so `OnnxNetwork` can rebuild the decode."""
+    metadata ("smhr_config") so `OnnxNetwork` can rebuild the decode, and so is the weights'
+    calibrated detection threshold ("smhr_score_threshold") when given."""
     import warnings
 
     import onnx
@@ -65,6 +68,9 @@ def export_onnx(net: SMHRNet, path: str | Path, opset: int = 17) -> Path:
     model = onnx.load(str(path))
     entry = model.metadata_props.add()
     entry.key, entry.value = "smhr_config", json.dumps(net.config.to_dict())
+    if score_threshold is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "smhr_score_threshold", repr(float(score_threshold))
     onnx.save(model, str(path))
     return path
 
@@ -86,6 +92,9 @@ class OnnxNetwork:
         if "smhr_config" not in meta:
             raise ValueError(f"{path}: not an smhr ONNX export (no smhr_config metadata); re-export it")
         self.config = SMHRConfig.from_dict(json.loads(meta["smhr_config"]))
+        self.score_threshold: float | None = (
+            float(meta["smhr_score_threshold"]) if "smhr_score_threshold" in meta else None
+        )
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
         outs = self.session.run(list(OUTPUT_NAMES), {"images": np.ascontiguousarray(images, np.float32)})

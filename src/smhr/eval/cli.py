@@ -99,7 +99,9 @@ def dataset_cmd(
     split: Annotated[str | None, typer.Option("--split", help="Loader split (default: its "
                                               "evaluation split; composed sets have none).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N images only.")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0)] = 0.3,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", min=0.0, max=1.0, help="Minimum detection score (default: the weights' calibrated "
+        "value, else 0.3).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.")] = None,
     curve: Annotated[Path | None, typer.Option("--curve", help="Write the 3D PCK curve (PNG) here.")] = None,

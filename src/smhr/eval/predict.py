@@ -10,6 +10,7 @@ dataset's own camera K, i.e. metric camera-frame joints and vertices.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,17 +25,20 @@ from smhr.model.normalize import normalize_images
 __all__ = ["load_network", "predict_freihand"]
 
 
-def load_network(checkpoint: str | Path, hand: str | None = None, mano_dir: str | Path | None = None,
-                 device: str = "cpu") -> tuple[SMHRNet, list[HandModel]]:
-    """Network from a `model.pt` / training checkpoint and its (left, right) hand models
-    (the checkpoint's `hand_model` unless `hand` overrides it)."""
-    net = SMHRNet.from_checkpoint(checkpoint).to(device).eval()
+def load_network(checkpoint: str | Path | dict[str, Any], hand: str | None = None,
+                 mano_dir: str | Path | None = None, device: str = "cpu",
+                 source: str | None = None) -> tuple[SMHRNet, list[HandModel]]:
+    """Network from a `model.pt` / training checkpoint (a path, or its already loaded dict with
+    `source` naming it in errors) and its (left, right) hand models (the checkpoint's
+    `hand_model` unless `hand` overrides it)."""
+    source = source or str(checkpoint if not isinstance(checkpoint, dict) else "checkpoint")
+    net = SMHRNet.from_checkpoint(checkpoint, source).to(device).eval()
     kind = hand or net.config.hand_model
     models = [HandModel.load(kind, side, path=mano_dir if kind == "mano" else None).to(device)
               for side in ("left", "right")]
     if models[1].num_vertices != net.config.num_vertices:
         raise ValueError(
-            f"{checkpoint}: the network predicts textures for {net.config.num_vertices} vertices but the "
+            f"{source}: the network predicts textures for {net.config.num_vertices} vertices but the "
             f"{kind} hand has {models[1].num_vertices}; pass --hand {net.config.hand_model}"
         )
     return net, models
