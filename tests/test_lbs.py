@@ -153,3 +153,35 @@ def test_lbs_is_translation_equivariant():
     m2 = dict(m, v_template=m["v_template"] + shift)
     v2, _ = lbs(betas, rot, **m2)
     assert torch.allclose((v2 - v).double(), shift.expand_as(v2), atol=1e-6)
+
+
+def _chain_reference(rot, joints, parents):
+    """Joint by joint, 4x4 matrices: the textbook forward kinematics."""
+    B, J = rot.shape[:2]
+    G = [None] * J
+    for j in range(J):
+        T = torch.zeros(B, 4, 4, dtype=rot.dtype)
+        T[:, :3, :3], T[:, 3, 3] = rot[:, j], 1.0
+        T[:, :3, 3] = joints[:, j] - (joints[:, parents[j]] if parents[j] >= 0 else 0)
+        G[j] = T if parents[j] < 0 else G[parents[j]] @ T
+    G = torch.stack(G, 1)
+    return G[..., :3, :3], G[..., :3, 3]
+
+
+@pytest.mark.parametrize("parents", [MANO_PARENTS, (-1, 0, 0, 1, 2, 1, 3, 0, 7)])
+def test_kinematic_chain_matches_the_joint_by_joint_reference(parents):
+    """The hand tree (every level a strided slice) and an irregular tree (index-tensor fallback)."""
+    from smhr.hands.lbs import _chain_plan
+
+    g = torch.Generator().manual_seed(3)
+    J = len(parents)
+    rot = rotvec_to_rotmat(torch.randn(3, J, 3, generator=g, dtype=torch.float64))
+    joints = torch.randn(3, J, 3, generator=g, dtype=torch.float64)
+    R, t = kinematic_chain(rot, joints, parents)
+    R_ref, t_ref = _chain_reference(rot, joints, parents)
+    assert torch.allclose(R, R_ref, atol=1e-12) and torch.allclose(t, t_ref, atol=1e-12)
+    slices = all(isinstance(i, slice) for level in _chain_plan(tuple(parents)) for i in level)
+    assert slices == (tuple(parents) == tuple(MANO_PARENTS))
+    rot.requires_grad_(True)
+    kinematic_chain(rot, joints, parents)[1].sum().backward()
+    assert torch.isfinite(rot.grad).all() and rot.grad[:, 1:].abs().sum() > 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import torch
 
@@ -59,6 +60,47 @@ def _parents_tuple(parents: torch.Tensor | Sequence[int]) -> tuple[int, ...]:
     return tuple(int(p) for p in parents)
 
 
+Index = slice | tuple[int, ...]
+
+
+def _compact_index(ids: Sequence[int]) -> Index:
+    """A joint-index list as a slice when it is one (a single joint repeated becomes a length-1
+    slice that broadcasts), else the tuple. Why: indexing a CUDA tensor with a Python list copies
+    the list to the device and synchronises; a slice costs nothing and can be CUDA-graph captured."""
+    ids = tuple(ids)
+    if len(set(ids)) == 1:
+        return slice(ids[0], ids[0] + 1)
+    step = ids[1] - ids[0]
+    if step > 0 and all(b - a == step for a, b in pairwise(ids)):
+        return slice(ids[0], ids[-1] + 1, step)
+    return ids
+
+
+@lru_cache(maxsize=64)
+def _index_tensor(ids: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """A tuple index made once per device (the fallback for trees whose levels are not strided)."""
+    return torch.tensor(ids, dtype=torch.long, device=device)
+
+
+def _take(x: torch.Tensor, index: Index) -> torch.Tensor:
+    """x[:, index] along the joint axis."""
+    return x[:, index] if isinstance(index, slice) else x[:, _index_tensor(index, x.device)]
+
+
+@lru_cache(maxsize=32)
+def _chain_plan(parents: tuple[int, ...]) -> tuple[tuple[Index, Index, Index], ...]:
+    """Per level of the tree: (its joints, their parents' slots in the previous level, their
+    parents' joint ids), each compacted by `_compact_index`. For the hand trees (wrist, then three
+    joints per finger in order) every entry is a slice."""
+    levels = chain_levels(parents)
+    plan = [(_compact_index(levels[0]), slice(0, 0), slice(0, 0))]
+    for d in range(1, len(levels)):
+        lv, prev = levels[d], levels[d - 1]
+        where = [prev.index(parents[j]) for j in lv]
+        plan.append((_compact_index(lv), _compact_index(where), _compact_index([parents[j] for j in lv])))
+    return tuple(plan)
+
+
 def kinematic_chain(
     rotmats: torch.Tensor, joints: torch.Tensor, parents: torch.Tensor | Sequence[int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,25 +109,29 @@ def kinematic_chain(
     rotmats [B,J,3,3] local rotations, joints [B,J,3] rest joint positions (m), parents [J].
     Returns (G_R [B,J,3,3], G_t [B,J,3]): joint j's world rotation and posed position, with the
     root rotating about its own rest position. Stored as (R, t) pairs rather than 4x4 matrices: the
-    same algebra without multiplying the constant last row.
+    same algebra without multiplying the constant last row. One batched matmul per tree level;
+    with parents given as ints and a strided tree (the hands) no index ever goes to the device.
     """
-    par = _parents_tuple(parents)
-    levels = chain_levels(par)
-    R_lv = [rotmats[:, list(levels[0])]]
-    t_lv = [joints[:, list(levels[0])]]
-    for d in range(1, len(levels)):
-        lv = list(levels[d])
-        prev = levels[d - 1]
-        where = [prev.index(par[j]) for j in lv]  # parent's slot in the previous level
-        pR, pt = R_lv[-1][:, where], t_lv[-1][:, where]
-        offset = joints[:, lv] - joints[:, [par[j] for j in lv]]
-        R_lv.append(pR @ rotmats[:, lv])
-        t_lv.append((pR @ offset[..., None])[..., 0] + pt)
-    order = [j for lv in levels for j in lv]
-    inv = [0] * len(order)
-    for slot, j in enumerate(order):
-        inv[j] = slot
-    return torch.cat(R_lv, 1)[:, inv], torch.cat(t_lv, 1)[:, inv]
+    plan = _chain_plan(_parents_tuple(parents))
+    B, J = rotmats.shape[:2]
+    G_R = rotmats.new_empty(B, J, 3, 3)
+    G_t = joints.new_empty(B, J, 3)
+    pR = pt = None
+    for d, (lv, where, par) in enumerate(plan):
+        if d == 0:
+            R, t = _take(rotmats, lv), _take(joints, lv)
+        else:
+            pR_lv, pt_lv = _take(pR, where), _take(pt, where)
+            offset = _take(joints, lv) - _take(joints, par)
+            R = pR_lv @ _take(rotmats, lv)
+            t = (pR_lv @ offset[..., None])[..., 0] + pt_lv
+        if isinstance(lv, slice):
+            G_R[:, lv], G_t[:, lv] = R, t
+        else:
+            idx = _index_tensor(lv, rotmats.device)
+            G_R[:, idx], G_t[:, idx] = R, t
+        pR, pt = R, t
+    return G_R, G_t
 
 
 def lbs(
