@@ -1,0 +1,39 @@
+"""The weights that ship inside the package: small, fp16 with metadata, and they find the hands of a
+bundled sample (a regression check on the shipped model, not a unit test of the code)."""
+
+import json
+
+import numpy as np
+import torch
+
+from smhr.api import Reconstructor, bundled_weights
+from smhr.demo import bundled_samples
+
+
+def test_bundled_weights_are_small_fp16_with_metadata():
+    path = bundled_weights()
+    assert path.is_file() and path.stat().st_size <= 16 * 2**20
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    assert ckpt["meta"]["stored_dtype"] == "float16"
+    assert 0.0 < ckpt["meta"]["score_threshold"] < 1.0  # calibrated on held-out data when packaged
+    assert ckpt["config"]["backbone"] == "mobilenet_v2" and ckpt["config"]["hand_model"] == "anny"
+    assert {t.dtype for t in ckpt["model"].values() if t.is_floating_point()} == {torch.float16}
+
+
+def test_bundled_weights_find_every_hand_of_a_multi_hand_sample_at_its_size():
+    rec = Reconstructor.from_pretrained(device="cpu")
+    sample = next(p for p in bundled_samples() if p.name == "multi_1.jpg")
+    labels = json.loads((sample.parent / "labels.json").read_text())["images"][sample.name]
+    hands = rec.predict(sample)
+    taken = set()
+    for h in sorted(hands, key=lambda h: -h.score):
+        d = [np.linalg.norm(h.keypoints2d - np.asarray(g["keypoints2d_px"]), axis=1).mean() for g in labels]
+        j = int(np.argmin(d))
+        gt = np.asarray(labels[j]["keypoints2d_px"])
+        diag = np.linalg.norm(np.ptp(gt, axis=0))
+        assert d[j] < 0.5 * diag and j not in taken  # near a labelled hand, no duplicate
+        taken.add(j)
+        # a hand of realistic image size (the preview's phase 1 collapsed hands to ~15 px dots)
+        assert 0.4 < np.linalg.norm(np.ptp(h.keypoints2d, axis=0)) / diag < 2.5
+        assert 0.2 < h.transl[2] < 3.0  # metres, virtual camera
+    assert len(taken) >= len(labels) - 1
