@@ -51,12 +51,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated value")
+    ap.add_argument("--input-size", type=int, default=None, help="default: the weights' training size")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from smhr.api import Reconstructor
     from smhr.demo import bundled_samples
 
-    rec = Reconstructor.from_pretrained(args.weights, args.device, threshold=args.threshold)
+    rec = Reconstructor.from_pretrained(args.weights, args.device, threshold=args.threshold,
+                                        input_size=args.input_size)
     samples = bundled_samples()
     labels = json.loads((samples[0].parent / "labels.json").read_text())["images"]
     totals = {"labelled": 0, "predicted": 0, "matched": 0, "duplicates": 0, "false_positives": 0,

@@ -228,3 +228,26 @@ def test_the_weights_calibrated_threshold_is_the_default_and_an_argument_overrid
     assert len(rec.predict(_image())) == sum(s >= 0.999 for s in scores)
     res = runner.invoke(app, ["demo", str(tmp_path / "missing.png"), "--weights", str(calibrated)])
     assert res.exit_code == 1 and "missing.png" in res.output  # --threshold is optional on the CLI
+
+
+def test_input_size_override_letterboxes_smaller_and_keeps_pixel_coordinates(weights, tmp_path):
+    img = _image(96, 128, seed=3)
+    rec = Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=2, input_size=96)
+    assert rec.input_size == 96 and Reconstructor.from_pretrained(weights, "cpu").input_size == 64
+    seen = []
+    rec.net.backbone.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape)))
+    hands = rec.predict(img)
+    assert seen == [(1, 3, 96, 96)]  # the letterbox really targets the override
+    assert len(hands) == 2
+    for h in hands:  # centres come back in the original image's pixels, whatever the network size
+        assert h.keypoints2d.shape == (21, 2) and np.isfinite(h.keypoints2d).all()
+        assert 0 <= h.center[0] <= 128 and 0 <= h.center[1] <= 96
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Reconstructor.from_pretrained(weights, "cpu", input_size=100)
+    cv2.imwrite(str(tmp_path / "x.png"), img[..., ::-1])
+    res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"), "--weights",
+                              str(weights), "--input-size", "100"])  # fmt: skip
+    assert res.exit_code == 2 and "multiple of 32" in res.output
+    res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"), "--weights",
+                              str(weights), "--input-size", "96", "--threshold", "0"])  # fmt: skip
+    assert res.exit_code == 0, res.output

@@ -102,20 +102,27 @@ class Reconstructor:
     device: torch.device
     threshold: float = DEFAULT_THRESHOLD
     max_hands: int = 10
+    input_size_override: int | None = None
 
     @classmethod
     def from_pretrained(
         cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float | None = None,
         max_hands: int = 10, hand: str | None = None, mano_dir: str | Path | None = None,
+        input_size: int | None = None,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file run by
         onnxruntime; default: the bundled file) on `device` ("auto": CUDA when available).
 
         threshold: minimum centre score of a hand. None takes the weights' own calibrated value
         (metadata "score_threshold", written when they were packaged: detection scores of
-        different trainings are not on one scale), else DEFAULT_THRESHOLD."""
+        different trainings are not on one scale), else DEFAULT_THRESHOLD.
+        input_size: side of the square network input (a multiple of 32); None = the size the
+        weights were trained at. The network is fully convolutional, so a smaller input trades
+        accuracy on small hands for speed (cost ~ input_size^2; measured in docs/training.md)."""
         from smhr.eval.predict import load_network
 
+        if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
+            raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else bundled_weights()
         if not path.is_file():
             fix = "pass weights=PATH to a model.pt" if weights is not None else "reinstall smhr"
@@ -132,6 +139,10 @@ class Reconstructor:
             dev = torch.device("cpu")
             mano = mano_dir if kind == "mano" else None
             models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
+            fixed = onnx_net.config.input_size
+            if input_size not in (None, fixed):
+                raise ValueError(f"{path}: an ONNX export has a fixed input size ({fixed}); "
+                                 f"use the model.pt for input_size={input_size}")
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         if threshold is None:
@@ -140,11 +151,12 @@ class Reconstructor:
         # BatchNorms folded into their convolutions (same outputs, ~1.3x on CPU), NHWC convolutions (~1.7x)
         net, _ = fuse_conv_bn(net.eval(), inplace=True)
         net = net.to(memory_format=torch.channels_last)
-        return cls(net, models, dev, threshold, max_hands)
+        return cls(net, models, dev, threshold, max_hands, input_size)
 
     @property
     def input_size(self) -> int:
-        return int(self.net.config.input_size)
+        """Side of the square image the network sees (the letterbox target)."""
+        return int(self.input_size_override or self.net.config.input_size)
 
     @property
     def faces(self) -> dict[int, np.ndarray]:

@@ -159,6 +159,9 @@ def demo_command(
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=1.0, help="Minimum detection score (default: the weights' calibrated "
         "value, else 0.3).")] = None,
+    input_size: Annotated[int | None, typer.Option(
+        "--input-size", min=64, max=2048, help="Network input side, a multiple of 32 (default: the size "
+        "the weights were trained at; smaller is faster, e.g. 256 for the bundled 320 px model).")] = None,
     focal: Annotated[float | None, typer.Option("--focal", min=1.0, help="Focal length in pixels of the "
                                                 "input images: places hands metrically.")] = None,
     vertices: Annotated[bool, typer.Option("--vertices", help="Also put vertices in the JSON.")] = False,
@@ -174,7 +177,8 @@ def demo_command(
     for p in problems:
         typer.echo(f"error: {p}", err=True)
     try:
-        rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands)
+        rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
+                                            input_size=input_size)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
