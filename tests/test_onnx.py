@@ -56,3 +56,8 @@ def test_export_carries_the_weights_calibrated_threshold(weights, tmp_path):
     assert res.exit_code == 0, res.output
     assert Reconstructor.from_pretrained(out, "cpu").threshold == 0.25
     assert Reconstructor.from_pretrained(out, "cpu", threshold=0.5).threshold == 0.5
+    zero = package_weights(weights, tmp_path / "zero.pt", score_threshold=0.0)  # a stored 0 is a value
+    out0 = tmp_path / "zero.onnx"
+    res = runner.invoke(app, ["export", "--onnx", str(out0), "--weights", str(zero), "--no-check"])
+    assert res.exit_code == 0, res.output
+    assert Reconstructor.from_pretrained(out0, "cpu").threshold == 0.0

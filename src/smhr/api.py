@@ -93,6 +93,20 @@ DEFAULT_THRESHOLD = 0.3
 """Minimum centre score when neither the caller nor the weights' metadata gives one."""
 
 
+def stored_score_threshold(checkpoint: dict[str, Any]) -> float | None:
+    """The detection threshold a loaded model.pt was packaged with (metadata "score_threshold"),
+    or None."""
+    value = checkpoint.get("meta", {}).get("score_threshold")
+    return None if value is None else float(value)
+
+
+def _pick_threshold(given: float | None, stored: float | None) -> float:
+    """The caller's threshold, else the weights' calibrated one, else DEFAULT_THRESHOLD."""
+    if given is not None:
+        return given
+    return stored if stored is not None else DEFAULT_THRESHOLD
+
+
 @dataclass
 class Reconstructor:
     """A loaded network with its left / right hand models (see the module docstring)."""
@@ -133,20 +147,18 @@ class Reconstructor:
             from smhr.onnx_export import OnnxNetwork
 
             onnx_net = OnnxNetwork(path)
-            if threshold is None:
-                threshold = onnx_net.score_threshold or DEFAULT_THRESHOLD
-            kind = hand or onnx_net.config.hand_model
-            dev = torch.device("cpu")
-            mano = mano_dir if kind == "mano" else None
-            models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
             fixed = onnx_net.config.input_size
             if input_size not in (None, fixed):
                 raise ValueError(f"{path}: an ONNX export has a fixed input size ({fixed}); "
                                  f"use the model.pt for input_size={input_size}")
+            kind = hand or onnx_net.config.hand_model
+            dev = torch.device("cpu")
+            mano = mano_dir if kind == "mano" else None
+            models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
+            threshold = _pick_threshold(threshold, onnx_net.score_threshold)
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if threshold is None:
-            threshold = float(ckpt.get("meta", {}).get("score_threshold", DEFAULT_THRESHOLD))
+        threshold = _pick_threshold(threshold, stored_score_threshold(ckpt))
         net, models = load_network(ckpt, hand, mano_dir, str(dev), source=str(path))
         # BatchNorms folded into their convolutions (same outputs, ~1.3x on CPU), NHWC convolutions (~1.7x)
         net, _ = fuse_conv_bn(net.eval(), inplace=True)

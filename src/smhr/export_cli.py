@@ -20,7 +20,7 @@ def export_command(
     it with `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
     import torch
 
-    from smhr.api import bundled_weights
+    from smhr.api import bundled_weights, stored_score_threshold
     from smhr.model.net import SMHRNet
 
     path = weights or bundled_weights()
@@ -35,7 +35,7 @@ def export_command(
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
         typer.echo(f"error: {path}: {e}", err=True)
         raise typer.Exit(2) from None
-    export_onnx(net, onnx, opset, score_threshold=ckpt.get("meta", {}).get("score_threshold"))
+    export_onnx(net, onnx, opset, score_threshold=stored_score_threshold(ckpt))
     typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 2**20:.1f} MiB, opset {opset})")
     if check:
         diff = compare_with_torch(net, onnx)

@@ -31,7 +31,7 @@ def load_network(checkpoint: str | Path | dict[str, Any], hand: str | None = Non
     """Network from a `model.pt` / training checkpoint (a path, or its already loaded dict with
     `source` naming it in errors) and its (left, right) hand models (the checkpoint's
     `hand_model` unless `hand` overrides it)."""
-    source = source or str(checkpoint if not isinstance(checkpoint, dict) else "checkpoint")
+    source = source or ("checkpoint" if isinstance(checkpoint, dict) else str(checkpoint))
     net = SMHRNet.from_checkpoint(checkpoint, source).to(device).eval()
     kind = hand or net.config.hand_model
     models = [HandModel.load(kind, side, path=mano_dir if kind == "mano" else None).to(device)
