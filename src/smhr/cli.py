@@ -13,6 +13,7 @@ from smhr.demo import demo_command
 from smhr.eval.cli import eval_app
 from smhr.export_cli import export_command
 from smhr.hands.cli import hands_app
+from smhr.label.cli import label_command
 from smhr.train.cli import train_command
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.command("compose")(compose_command)
 app.command("synth")(synth_command)
 app.command("train")(train_command)
 app.command("export")(export_command)
+app.command("label")(label_command)
 
 
 def main() -> None:  # pragma: no cover - thin entry point

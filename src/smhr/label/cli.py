@@ -1,0 +1,124 @@
+"""`smhr label`: give real photos weak 2D labels with the offline teacher (docs/real-photos.md)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smhr.data.images import IMAGE_EXTENSIONS
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _images(inputs: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            out.extend(
+                f for f in sorted(p.rglob("*")) if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
+            )
+        elif p.is_file():
+            out.append(p)
+        else:
+            _fail(f"{p}: no such file or folder; pass image files or folders of images")
+    return out
+
+
+def label_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: meta.json + labels.jsonl.gz.")],
+    name: Annotated[str, typer.Option("--name", help="Short name of the source (e.g. subhih-hands).")],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            help="Folder the stored paths are relative to (the source repository's root); "
+            "default: the first input folder.",
+        ),
+    ] = None,
+    repo: Annotated[str, typer.Option("--repo", help="Public repository of the source, owner/name.")] = "",
+    commit: Annotated[str, typer.Option("--commit", help="Commit of that repository.")] = "",
+    licence: Annotated[str, typer.Option("--licence", help="Licence of the images (e.g. Apache-2.0).")] = "",
+    url: Annotated[str, typer.Option("--url", help="Where the source is described.")] = "",
+    boxes: Annotated[
+        str, typer.Option("--boxes", help="The source's own hand boxes: voc, yolo, yolo-obb or none.")
+    ] = "none",
+    group_regex: Annotated[
+        str | None,
+        typer.Option(
+            "--group-regex", help="Regex on the relative path naming near-duplicate groups (first group)."
+        ),
+    ] = None,
+    group_frames: Annotated[
+        int,
+        typer.Option("--group-frames", help="With a regex capturing (name, frame number): frames per group."),
+    ] = 0,
+    test_fraction: Annotated[float, typer.Option("--test-fraction", help="Held-out share of groups.")] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
+    max_hands: Annotated[int, typer.Option("--max-hands", help="Most hands per image.")] = 4,
+) -> None:
+    """Label photos with the 2D teacher (MediaPipe Hands' models, offline): per hand 21 keypoints,
+    side, scores and relative 3D; per image provenance, held-out split and ignore regions (the
+    source's boxed hands the teacher missed). Needs onnxruntime (`pip install 'smhr[label]'`)."""
+    from tqdm import tqdm
+
+    from smhr.data.labelled import write_labelled_set
+    from smhr.label.boxes import BOX_READERS
+    from smhr.label.writer import LabelOptions, SourceInfo, label_source
+    from smhr.teacher import HandTeacher, teacher_files
+
+    if boxes not in BOX_READERS:
+        _fail(f"--boxes {boxes!r}: choose one of {', '.join(sorted(BOX_READERS))}")
+    if not 0.0 <= test_fraction < 1.0:
+        _fail(f"--test-fraction {test_fraction}: must be in [0, 1)")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: exists and is not a folder; choose a folder path")
+    images = _images(inputs)
+    if not images:
+        _fail("no images found in the inputs; pass .jpg/.png files or folders that hold them")
+    base = root if root is not None else next((p for p in inputs if p.is_dir()), images[0].parent)
+    base = base.resolve()
+    outside = [p for p in images if not p.resolve().is_relative_to(base)]
+    if outside:
+        _fail(f"{outside[0]} is not under --root {base}; pass the source repository's root as --root")
+    source = SourceInfo(name=name, root=base, repo=repo, commit=commit, licence=licence, url=url)
+    options = LabelOptions(
+        boxes=boxes,
+        group_regex=group_regex,
+        group_frames=group_frames,
+        test_fraction=test_fraction,
+        seed=seed,
+        max_hands=max_hands,
+    )
+    bar = tqdm(images, desc=f"label {name}", unit="img")
+
+    def report(msg: str) -> None:
+        bar.write(msg, file=__import__("sys").stderr)
+
+    records, counts = label_source(
+        images, source, options, HandTeacher(max_hands=max_hands), report=report, progress=lambda it: bar
+    )
+    bar.close()
+    teacher = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in teacher_files()}
+    meta = {
+        "source": {"name": name, "repo": repo, "commit": commit, "licence": licence, "url": url},
+        "image_root": str(base),
+        "teacher": {"models": teacher, "max_hands": max_hands, "min_palm_score": 0.5, "min_presence": 0.5},
+        "split": {
+            "seed": seed,
+            "test_fraction": test_fraction,
+            "group_regex": group_regex,
+            "group_frames": group_frames,
+        },
+        "counts": counts,
+    }
+    write_labelled_set(out, meta, records)
+    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+    if counts["bad_files"]:
+        raise typer.Exit(code=1)
