@@ -69,10 +69,16 @@ def flip_horizontal(sample: Sample) -> Sample:
         if h.params is not None:
             h.params = mirror_params(h.params)
         if h.bbox is not None:
-            x1, y1, x2, y2 = h.bbox
-            h.bbox = np.array([W - 1 - x2, y1, W - 1 - x1, y2], np.float32)
+            h.bbox = flip_boxes(h.bbox[None], W)[0]
+    out.ignore = flip_boxes(out.ignore, W)
     out.meta["flipped"] = not sample.meta.get("flipped", False)
     return out
+
+
+def flip_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
+    """[N,4] x1,y1,x2,y2 boxes of an image `width` px wide, mirrored left-right."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return np.stack([width - 1 - b[:, 2], b[:, 1], width - 1 - b[:, 0], b[:, 3]], 1).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- affine warps
@@ -129,10 +135,17 @@ def warp(sample: Sample, A: np.ndarray, out_size: tuple[int, int]) -> Sample:
             h.params.global_orient = Rotation.from_matrix(R).as_rotvec().astype(np.float32)
             h.params.transl = None
         if h.bbox is not None:
-            x1, y1, x2, y2 = h.bbox
-            corners = transform_points(A, np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]], np.float32))
-            h.bbox = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
+            h.bbox = warp_boxes(A, h.bbox[None])[0]
+    out.ignore = warp_boxes(A, out.ignore)
     return out
+
+
+def warp_boxes(A: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """[N,4] x1,y1,x2,y2 boxes -> the axis-aligned boxes around their four warped corners."""
+    b = np.asarray(boxes, np.float32).reshape(-1, 4)
+    corners = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [0, 3]], b[:, [2, 3]]], 1)  # [N,4,2]
+    warped = transform_points(A, corners.reshape(-1, 2)).reshape(-1, 4, 2)
+    return np.concatenate([warped.min(1), warped.max(1)], 1).astype(np.float32)
 
 
 def crop_affine(center: tuple[float, float], size: float, rotation_deg: float, out_size: int) -> np.ndarray:

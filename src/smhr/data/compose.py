@@ -264,9 +264,18 @@ def _source_hand(sample: Sample, where: str) -> tuple[HandLabel, np.ndarray]:
             f"compose: source sample {where} has no mask or no hand; use a FreiHAND-layout source with "
             "training/mask (e.g. one written by `smhr synth`)"
         )
-    if sample.K is None:
-        raise ValueError(f"compose: source sample {where} has no intrinsics K; the source must carry K")
     return sample.hands[0], sample.mask == 1
+
+
+def _intrinsics(sample: Sample) -> np.ndarray:
+    """The source's K, or for a 2D-only source (K None, no 3D labels) a stand-in camera of focal =
+    image width at the image centre: only 2D labels are composed then, which need no camera."""
+    if sample.K is not None:
+        return sample.K
+    if any(h.joints3d is not None for h in sample.hands):
+        raise ValueError(f"compose: source sample {sample.id} has 3D labels but no intrinsics K")
+    H, W = sample.image.shape[:2]
+    return np.array([[W, 0.0, (W - 1) / 2], [0.0, W, (H - 1) / 2], [0.0, 0.0, 1.0]], np.float32)
 
 
 def compose_sample(
@@ -300,7 +309,7 @@ def compose_sample(
     )
     width = torch.tensor([[s.image.shape[1] for s in sources]], dtype=torch.float64)
     Ksrc = (
-        torch.from_numpy(np.stack([s.K for s in sources]).astype(np.float64))[None]
+        torch.from_numpy(np.stack([_intrinsics(s) for s in sources]).astype(np.float64))[None]
         if n
         else torch.zeros(1, 0, 3, 3, dtype=torch.float64)
     )
@@ -351,7 +360,9 @@ def compose_sample(
         mask=instance,
         source="composed",
         meta={
-            "K_hands": K_new[0].numpy().astype(np.float32).reshape(n, 3, 3),
+            # NaN for hands whose source had no camera (2D-only labels, `_intrinsics`)
+            "K_hands": np.where(np.array([s.K is None for s in sources]).reshape(n, 1, 1), np.nan,
+                                K_new[0].numpy()).astype(np.float32).reshape(n, 3, 3),
             "truncated": truncated,
             "mirrored": [bool(m) for m in lay.mirror[0]],
             "source_ids": list(index_ids) or [s.id for s in sources],
@@ -384,7 +395,8 @@ class ComposedHands(SampleDataset):
     source: any SampleDataset (or sequence of Samples) whose samples carry image, mask (1 = the
     hand), K and hands[0] - e.g. `FreiHAND(root)` of real or `smhr synth` data. length: number of
     composites. Item i is a pure function of (seed, i): the same index always gives the same
-    composite, in any worker. backgrounds: optional image folder (else procedural).
+    composite, in any worker. backgrounds: an image folder, any object with `.sample(rng, size)`
+    (e.g. `MixedBackgrounds`), or None (procedural).
     """
 
     def __init__(
@@ -393,14 +405,16 @@ class ComposedHands(SampleDataset):
         length: int,
         cfg: ComposeConfig | None = None,
         seed: int = 0,
-        backgrounds: str | Path | None = None,
+        backgrounds: str | Path | Any | None = None,
         transform: Any = None,
     ) -> None:
         self.source = source
         self.length = int(length)
         self.cfg = cfg or ComposeConfig()
         self.seed = int(seed)
-        self.backgrounds = BackgroundFolder(backgrounds) if backgrounds is not None else None
+        if isinstance(backgrounds, (str, Path)):
+            backgrounds = BackgroundFolder(backgrounds)
+        self.backgrounds = backgrounds  # a folder, a `MixedBackgrounds`, or None (procedural)
         self.transform = transform
         if len(source) == 0:
             raise ValueError("ComposedHands: the source dataset is empty; pass masked single-hand data")
@@ -543,7 +557,7 @@ def samples_to_sources(
         "masks": torch.from_numpy(np.stack([m for _, m in items]).astype(np.uint8) * 255),
         "keypoints2d": torch.from_numpy(np.stack([h.keypoints2d for h, _ in items])),
         "visibility": torch.from_numpy(np.stack([h.visibility for h, _ in items])),
-        "K": torch.from_numpy(np.stack([s.K for s in samples])),
+        "K": torch.from_numpy(np.stack([_intrinsics(s) for s in samples])),
         "side": torch.tensor([h.side for h, _ in items]),
     }
     if all(h.joints3d is not None for h, _ in items):
@@ -628,7 +642,8 @@ def write_composed(
         "seed": dataset.seed,
         "config": cfg,
         "source": str(getattr(dataset.source, "root", type(dataset.source).__name__)),
-        "backgrounds": None if dataset.backgrounds is None else str(dataset.backgrounds.root),
+        "backgrounds": None if dataset.backgrounds is None else str(getattr(dataset.backgrounds, "root",
+                                                                                type(dataset.backgrounds).__name__)),
     }
     with open(out / "meta.json", "w") as f:
         json.dump(meta, f, indent=2)

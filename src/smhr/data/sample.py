@@ -98,6 +98,8 @@ class Sample:
     hands: any number of `HandLabel`, including none (a hand-less image is a valid sample).
     mask: HxW uint8 instance mask or None: 0 background, i+1 = pixels of hands[i],
     MASK_UNLABELLED = hand pixels with no label (e.g. an RHD hand below the presence rule).
+    ignore: [N,4] float32 x1,y1,x2,y2 px regions that may hold an unlabelled hand (a source's box
+    the 2D teacher missed): the detector is neither rewarded nor punished there.
     meta: source dataset name, id and any dataset-specific extras (never read by the losses).
     """
 
@@ -105,6 +107,7 @@ class Sample:
     K: np.ndarray | None
     hands: list[HandLabel] = field(default_factory=list)
     mask: np.ndarray | None = None
+    ignore: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     image_path: str | None = None
     source: str = ""
     id: str = ""
@@ -113,6 +116,7 @@ class Sample:
     def __post_init__(self) -> None:
         if self.K is not None:
             self.K = np.asarray(self.K, np.float32).reshape(3, 3)
+        self.ignore = np.asarray(self.ignore, np.float32).reshape(-1, 4)
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -141,6 +145,7 @@ class Sample:
             K=None if self.K is None else self.K.copy(),
             hands=hands,
             mask=None if self.mask is None else self.mask.copy(),
+            ignore=self.ignore.copy(),
             meta=dict(self.meta),
         )
 

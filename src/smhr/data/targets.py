@@ -96,6 +96,20 @@ def _hand_box(kp: np.ndarray, vis: np.ndarray, bbox: np.ndarray | None) -> np.nd
     return bbox
 
 
+def ignore_weight(boxes: np.ndarray, heat: np.ndarray, output_stride: int) -> np.ndarray:
+    """[S_h,S_w] float32 weights: 0 on output cells that overlap an ignore box [N,4] (x1,y1,x2,y2
+    input px) and carry no labelled hand's Gaussian (heat > 0), else 1."""
+    w = np.ones_like(heat, dtype=np.float32)
+    Sh, Sw = heat.shape
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float32).reshape(-1, 4):
+        c0, r0 = max(0, math.floor(x1 / output_stride)), max(0, math.floor(y1 / output_stride))
+        c1, r1 = min(Sw, math.ceil(x2 / output_stride)), min(Sh, math.ceil(y2 / output_stride))
+        if c1 > c0 and r1 > r0:
+            w[r0:r1, c0:c1] = 0.0
+    w[heat > 0] = 1.0
+    return w
+
+
 def build_targets(
     sample: Sample,
     input_size: int | tuple[int, int] | None = None,
@@ -113,9 +127,11 @@ def build_targets(
       visibility [M,21], local_keypoints [M,21,2] (keypoints/stride - centre cell, in cells),
       joints3d [M,21,3] + has_joints3d [M], params [M,61] + has_params [M] + has_transl [M],
       focal [M] px (mean of fx, fy of the camera the hand's joints3d live in: the sample's K, or
-      the composer's per-hand meta["K_hands"]) + has_focal [M], K [3,3] + has_K, mask [H,W] float
-      (any hand pixel) + instance_mask [H,W] long (slot+1 of kept hands, 0 elsewhere) + has_mask.
-      A hand-less image gives zero maps and valid all False.
+      the composer's per-hand meta["K_hands"], NaN = unknown) + has_focal [M], K [3,3] + has_K,
+      mask [H,W] float
+      (any hand pixel) + instance_mask [H,W] long (slot+1 of kept hands, 0 elsewhere) + has_mask,
+      hm_weight [1,S_h,S_w] (0 on the cells of `sample.ignore` boxes, except where a labelled hand's
+      Gaussian is, 1 elsewhere). A hand-less image gives zero maps and valid all False.
     """
     if sample.image is None:
         raise ValueError(f"build_targets: sample {sample.source}:{sample.id} has no image loaded")
@@ -183,7 +199,7 @@ def build_targets(
             t["joints3d"][slot] = torch.from_numpy(h.joints3d)
             t["has_joints3d"][slot] = True
         K_h = hand_K[i] if hand_K is not None else sample.K
-        if K_h is not None:
+        if K_h is not None and np.isfinite(K_h).all():
             t["focal"][slot] = 0.5 * (float(K_h[0][0]) + float(K_h[1][1]))
             t["has_focal"][slot] = True
         if h.params is not None:
@@ -193,6 +209,7 @@ def build_targets(
         if sample.mask is not None:
             instance[sample.mask == i + 1] = slot + 1
         slot += 1
+    t["hm_weight"] = torch.from_numpy(ignore_weight(sample.ignore, hm[0], output_stride)[None])
     t["hm"] = torch.from_numpy(hm)
     t["handmap"] = torch.from_numpy(handmap)
     t["image"] = torch.from_numpy(sample.image).permute(2, 0, 1).float() / 255.0

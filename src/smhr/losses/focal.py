@@ -24,9 +24,13 @@ def focal_loss(
     alpha: float = 2.0,
     beta: float = 4.0,
     per_sample: bool = False,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Focal loss between heatmap logits [B,C,H,W] and Gaussian targets [B,C,H,W] in [0, 1]
     (peaks exactly 1). Computed in float32 (safe under autocast).
+
+    weight: optional [B,1|C,H,W] per-cell weights (0 inside ignore regions: cells where a hand may
+    be that nobody labelled are neither positives nor negatives).
 
     Returns a scalar, or with per_sample=True a [B] vector whose mean is that scalar (each image's
     sum over its cells / batch N_pos * B), for per-sample weighting such as hard-example mining.
@@ -39,6 +43,9 @@ def focal_loss(
     pos_term = (1.0 - p).pow(alpha) * torch.log(p)
     neg_term = (1.0 - y).pow(beta) * p.pow(alpha) * torch.log(1.0 - p)
     per_cell = torch.where(pos, pos_term, neg_term)
+    if weight is not None:
+        per_cell = per_cell * weight.float()
+        pos = pos & (weight > 0)
     num_pos = pos.sum().clamp(min=1).float()
     per_image = -per_cell.flatten(1).sum(1) / num_pos  # [B]
     if per_sample:

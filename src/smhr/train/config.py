@@ -32,6 +32,7 @@ __all__ = [
     "DataConfig",
     "OptimConfig",
     "TrainConfig",
+    "build_data_config",
     "load_config",
     "parse_overrides",
     "stage_preset",
@@ -50,7 +51,15 @@ class DataConfig:
     an optional held-out FreiHAND-layout set scored every `eval_every` steps. limit: use only the
     first N samples (tiny runs). hand_fraction / rotation_deg / flip_prob / color_prob: augmentation
     (official single-hand: 0.3-0.6, 40 deg, no flip, 0.5). max_hands: target slots per image.
-    compose: keyword arguments of `smhr.data.compose.ComposeConfig` for kind "composed".
+    compose: keyword arguments of `smhr.data.compose.ComposeConfig` for the composing kinds.
+    Real photos (kinds "labelled", "composed_labelled"): roots = `smhr label` folders,
+    image_roots = {source name: folder of its images} where they moved since labelling, max_side =
+    shrink larger photos on load, preload = keep them in memory. backgrounds = an image folder for
+    the composers; background_roots = labelled sets whose hand-free regions serve as backgrounds,
+    mixed with procedural ones at background_real_prob. kind "mixture": mixture = a list of
+    {kind, weight, ...overrides} parts (each part is this config with its overrides), length =
+    items per epoch. val_kind: "freihand" (val_root) or "labelled" (held-out split of val_roots,
+    default roots).
     """
 
     kind: str = "freihand"
@@ -68,6 +77,17 @@ class DataConfig:
     color_prob: float = 0.5
     num_workers: int = 2
     compose: dict[str, Any] = field(default_factory=dict)
+    roots: list[str] = field(default_factory=list)
+    image_roots: dict[str, str] = field(default_factory=dict)
+    max_side: int | None = None
+    preload: bool = False
+    backgrounds: str | None = None
+    background_roots: list[str] = field(default_factory=list)
+    background_real_prob: float = 0.5
+    mixture: list[dict[str, Any]] = field(default_factory=list)
+    length: int | None = None
+    val_kind: str = "freihand"
+    val_roots: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,7 +114,9 @@ class TrainConfig:
     are listed in the log; any other mismatch is an error). backbone_weights: torchvision ImageNet
     file for a fresh backbone ("auto" = the bundled MobileNetV2 file when installed).
     amp: "auto" (bf16 on CUDA, off on CPU) | "bf16" | "fp16" | "off". out_dir: checkpoints, logs,
-    resolved config. Every `ckpt_every` steps an atomic checkpoint `last.pt` (+ `step_XXXXXXX.pt`
+    resolved config. channels_last: run the network in NHWC memory format (faster convolutions on the
+    CPU; same losses, benchmarks/bench_train.py). Every `ckpt_every` steps an atomic checkpoint
+    `last.pt` (+ `step_XXXXXXX.pt`
     when keep_every divides the step) is written; resuming continues bit-exactly on the same device.
     """
 
@@ -119,6 +141,7 @@ class TrainConfig:
     ckpt_every: int = 500
     keep_every: int = 0
     progress: bool = True
+    channels_last: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -212,6 +235,11 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
+def build_data_config(values: dict[str, Any], where: str = "data.") -> DataConfig:
+    """A `DataConfig` from a dict (unknown keys are an error naming them)."""
+    return _build(DataConfig, values, where)
+
+
 def _check(cfg: TrainConfig) -> TrainConfig:
     from smhr.model.net import SMHRConfig
 
@@ -223,10 +251,12 @@ def _check(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"config: amp must be auto, bf16, fp16 or off, got {cfg.amp!r}")
     if cfg.hand not in ("anny", "mano"):
         raise ValueError(f"config: hand must be anny or mano, got {cfg.hand!r}")
-    if cfg.data.kind not in ("freihand", "composed", "composed_folder"):
-        raise ValueError(
-            f"config: data.kind must be freihand, composed or composed_folder, got {cfg.data.kind!r}"
-        )
+    from smhr.train.data import DATASETS
+
+    if cfg.data.kind not in DATASETS:
+        raise ValueError(f"config: data.kind must be one of {sorted(DATASETS)}, got {cfg.data.kind!r}")
+    if cfg.data.val_kind not in ("freihand", "labelled"):
+        raise ValueError(f"config: data.val_kind must be freihand or labelled, got {cfg.data.val_kind!r}")
     if cfg.optim.steps < 1 or cfg.optim.batch_size < 1:
         raise ValueError("config: optim.steps and optim.batch_size must be >= 1")
     return cfg

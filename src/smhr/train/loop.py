@@ -89,9 +89,6 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool | str | Path = True,
                  render_fn: Callable | None = None) -> None:
         self.cfg = cfg
-        if cfg.data.root is None:
-            raise ValueError("config: data.root is required (a FreiHAND-layout folder, e.g. `smhr synth` "
-                             "output)")
         self.rank, self.world, local = _distributed()
         if self.world > 1 and not torch.distributed.is_initialized():
             backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
@@ -106,6 +103,8 @@ class Trainer:
             **cfg.model, "num_vertices": self.hand_models[0].num_vertices, "hand_model": cfg.hand,
         })
         self.net = SMHRNet(model_cfg, backbone_weights=self._backbone_weights(model_cfg)).to(self.device)
+        if cfg.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.fresh_heads: list[str] = []
         if cfg.init:
             new = APPEARANCE_HEADS if model_cfg.appearance else ()
@@ -230,6 +229,8 @@ class Trainer:
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One optimisation step; returns the loss terms as floats (host sync, once per step)."""
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if self.cfg.channels_last:
+            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else nullcontext())
         self.net.train()

@@ -71,8 +71,8 @@ class Objective:
         kp = batch["keypoints2d"]
         local = local_keypoints(ind, g["kp_offsets"], W, stride)
         terms: dict[str, torch.Tensor] = {
-            "center": focal_loss(out["center"], batch["hm"]),
-            "handedness": focal_loss(out["handedness"], batch["handmap"]),
+            "center": focal_loss(out["center"], batch["hm"], weight=batch.get("hm_weight")),
+            "handedness": focal_loss(out["handedness"], batch["handmap"], weight=batch.get("hm_weight")),
             "reprojection": reprojection_loss(hands["keypoints2d"], kp, valid, vis),
             "bone_direction": bone_direction_loss(hands["keypoints2d"], kp, valid, vis),
             "prior": hand_prior_loss(g["params"], valid, self.limit_violation),
