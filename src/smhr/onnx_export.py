@@ -34,7 +34,7 @@ class DenseHeads(nn.Module):
         self.net = net
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        f = self.net.neck(self.net.backbone(images))
+        f = self.net.neck(self.net.backbone(images, stride4=self.net.neck.uses_stride4))
         return self.net.center(f), self.net.handedness(f), self.net.params(f), self.net.kp_offsets(f)
 
 

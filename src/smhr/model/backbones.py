@@ -9,6 +9,7 @@ random tensors when a key does not match (spec §11).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,22 +19,61 @@ from torch import nn
 __all__ = [
     "BACKBONES",
     "Backbone",
+    "BackboneSpec",
     "BackboneWeightsError",
     "build_backbone",
     "load_torchvision_state",
+    "register_backbone",
 ]
 
 STRIDES = (8, 16, 32)
 
-# name -> (torchvision constructor, channels at strides 8/16/32)
-BACKBONES: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
-    "resnet18": (lambda: torchvision.models.resnet18(weights=None), (128, 256, 512)),
-    "resnet34": (lambda: torchvision.models.resnet34(weights=None), (128, 256, 512)),
-    "resnet50": (lambda: torchvision.models.resnet50(weights=None), (512, 1024, 2048)),
-    # features[6] (stride 8), features[13] (stride 16), features[17] (stride 32, before the 1x1
-    # expansion to 1280 that only serves the classifier).
-    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), (32, 96, 320)),
-}
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one backbone and cut it into stages.
+
+    build: a torchvision classifier without weights. stages(net): its modules up to stride 8, 16
+    and 32 (three `nn.Module`s run in order; their parameter names are the checkpoint's keys).
+    split_stride4: how many leading sub-modules of the first stage reach stride 4 (the first stage
+    must then be an `nn.Sequential`), so a neck can read the stride-4 map without new keys.
+    channels: channels at strides (4,) 8, 16, 32 as (c4, c8, c16, c32).
+    """
+
+    build: Callable[[], nn.Module]
+    stages: Callable[[nn.Module], list[nn.Module]]
+    split_stride4: int
+    channels: tuple[int, int, int, int]
+
+
+def _resnet_stages(net: nn.Module) -> list[nn.Module]:
+    return [nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2), net.layer3,
+            net.layer4]
+
+
+def _mobilenet_v2_stages(net: nn.Module) -> list[nn.Module]:
+    # features[3] (stride 4), [6] (stride 8), [13] (stride 16), [17] (stride 32, before the 1x1
+    # expansion to 1280 that only serves the classifier)
+    f = net.features
+    return [f[:7], f[7:14], f[14:18]]
+
+
+BACKBONES: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(name: str, spec: BackboneSpec) -> None:
+    """Make `name` usable as `SMHRConfig.backbone` (one line per backbone, see docs/architecture.md)."""
+    BACKBONES[name] = spec
+
+
+register_backbone("resnet18", BackboneSpec(lambda: torchvision.models.resnet18(weights=None), _resnet_stages,
+                                           5, (64, 128, 256, 512)))
+register_backbone("resnet34", BackboneSpec(lambda: torchvision.models.resnet34(weights=None), _resnet_stages,
+                                           5, (64, 128, 256, 512)))
+register_backbone("resnet50", BackboneSpec(lambda: torchvision.models.resnet50(weights=None), _resnet_stages,
+                                           5, (256, 512, 1024, 2048)))
+register_backbone("mobilenet_v2", BackboneSpec(lambda: torchvision.models.mobilenet_v2(weights=None),
+                                               _mobilenet_v2_stages, 4, (24, 32, 96, 320)))
 
 
 class BackboneWeightsError(ValueError):
@@ -94,7 +134,9 @@ class Backbone(nn.Module):
     """Multi-scale feature extractor.
 
     forward(images [B,3,H,W]) -> [c8, c16, c32], feature maps at strides 8/16/32 with
-    `self.channels` channels each (H, W divisible by 32 give exact H/8... sizes).
+    `self.channels` channels each (H, W divisible by 32 give exact H/8... sizes); with
+    `stride4=True`, [c4, c8, c16, c32] (`self.channels4`), the stride-4 map read half-way through
+    the first stage (same modules and checkpoint keys).
     """
 
     strides = STRIDES
@@ -103,29 +145,26 @@ class Backbone(nn.Module):
         super().__init__()
         if name not in BACKBONES:
             raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
-        ctor, channels = BACKBONES[name]
+        spec = BACKBONES[name]
         self.name = name
-        self.channels = channels
-        net = ctor()
+        self.channels = spec.channels[1:]
+        self.channels4 = spec.channels
+        self.split_stride4 = spec.split_stride4
+        net = spec.build()
         if weights is not None:
             load_torchvision_state(net, weights, name)
-        if name.startswith("resnet"):
-            self.stages = nn.ModuleList(
-                [
-                    nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2),
-                    net.layer3,
-                    net.layer4,
-                ]
-            )
-        else:
-            f = net.features
-            self.stages = nn.ModuleList([f[:7], f[7:14], f[14:18]])
+        self.stages = nn.ModuleList(spec.stages(net))
 
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, images: torch.Tensor, stride4: bool = False) -> list[torch.Tensor]:
         out = []
         x = images
-        for stage in self.stages:
-            x = stage(x)
+        for i, stage in enumerate(self.stages):
+            if i == 0 and stride4:
+                x = stage[: self.split_stride4](x)
+                out.append(x)
+                x = stage[self.split_stride4 :](x)
+            else:
+                x = stage(x)
             out.append(x)
         return out
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HEATMAP_BIAS", "Head", "neighbourhoods"]
+__all__ = ["HEATMAP_BIAS", "Head", "SeparableHead", "neighbourhoods"]
 
 HEATMAP_BIAS = -4.59  # sigmoid(-4.59) ~ 0.01: CenterNet's prior for rare positives
 
@@ -75,4 +75,41 @@ class Head(nn.Module):
         patches = neighbourhoods(features, ind)
         w3 = self.conv.weight.permute(0, 2, 3, 1).reshape(self.conv.out_channels, -1)
         hidden = F.relu(F.linear(patches, w3, self.conv.bias))
+        return F.linear(hidden, self.out.weight.flatten(1), self.out.bias)
+
+
+class SeparableHead(nn.Module):
+    """A dense head for CPU inference: depthwise 3x3 -> pointwise (Cin->hidden) -> ReLU -> 1x1 (->C).
+
+    Why: the centre heatmap is the one head that must run at every output cell; as a full 3x3
+    convolution it costs 9x more multiply-adds than this (~150 M vs ~19 M at a 64x64 map of 64
+    channels). Same interface and initialisation rules as `Head` (gather included).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int = 64, init: str = "heatmap") -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=True)
+        self.pointwise = nn.Conv2d(in_channels, hidden, 1, bias=True)
+        self.out = nn.Conv2d(hidden, out_channels, 1, bias=True)
+        if init == "heatmap":
+            nn.init.constant_(self.out.bias, HEATMAP_BIAS)
+        elif init == "regression":
+            for m in (self.depthwise, self.pointwise, self.out):
+                nn.init.normal_(m.weight, std=0.001)
+                nn.init.zeros_(m.bias)
+        else:
+            raise ValueError(f"SeparableHead init must be 'heatmap' or 'regression', got {init!r}")
+        self.out_channels = out_channels
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.out(F.relu(self.pointwise(self.depthwise(features))))
+
+    def gather(self, features: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
+        """Same numbers as forward(features) read at `ind`: [B,K,C]."""
+        B, K = ind.shape
+        C = features.shape[1]
+        patches = neighbourhoods(features, ind).view(B, K, 9, C)  # (ky, kx) major, channel minor
+        w = self.depthwise.weight.view(C, 9).t()  # [9, C]
+        dw = (patches * w).sum(2) + self.depthwise.bias
+        hidden = F.relu(F.linear(dw, self.pointwise.weight.flatten(1), self.pointwise.bias))
         return F.linear(hidden, self.out.weight.flatten(1), self.out.bias)

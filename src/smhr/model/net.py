@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from smhr.model.backbones import BACKBONES, Backbone
-from smhr.model.heads import Head
-from smhr.model.neck import CSPNeck
+from smhr.model.heads import Head, SeparableHead
+from smhr.model.neck import NECKS
 
 __all__ = ["NUM_KEYPOINTS", "PARAMS_PER_SIDE", "SMHRConfig", "SMHRNet", "split_params"]
 
@@ -36,6 +36,10 @@ class SMHRConfig:
     per-vertex albedo the texture head predicts (778 MANO, 1609 Anny). hand_model: "mano" | "anny"
     (informational: which model the parameters are for). input_size: R the model was trained at.
     appearance: build the texture (V*3) and lighting (27) heads (needed for the photometric stage).
+    neck: "csp" (the paper's deconvolution + 3x3 fusion) or "lite" (FPN sum + separable block,
+    CPU-cheap; docs/network.md). center_head: "conv" (3x3 conv head) or "separable" (depthwise +
+    pointwise: the one dense head made cheap). param_hidden: hidden width of the heads that run only
+    at hand centres (parameters, keypoint offsets, appearance); None = head_hidden.
     """
 
     backbone: str = "resnet50"
@@ -45,8 +49,17 @@ class SMHRConfig:
     neck_channels: int = 256
     head_hidden: int = 256
     appearance: bool = True
+    neck: str = "csp"
+    center_head: str = "conv"
+    param_hidden: int | None = None
 
     def __post_init__(self) -> None:
+        if self.neck not in NECKS:
+            raise ValueError(f"SMHRConfig.neck {self.neck!r} unknown; choose one of {sorted(NECKS)}")
+        if self.center_head not in ("conv", "separable"):
+            raise ValueError(
+                f"SMHRConfig.center_head must be 'conv' or 'separable', got {self.center_head!r}"
+            )
         if self.backbone not in BACKBONES:
             raise ValueError(
                 f"SMHRConfig.backbone {self.backbone!r} unknown; choose one of {sorted(BACKBONES)}"
@@ -101,21 +114,26 @@ class SMHRNet(nn.Module):
         self.config = config
         self.backbone = Backbone(config.backbone, backbone_weights)
         c, h = config.neck_channels, config.head_hidden
-        self.neck = CSPNeck(self.backbone.channels, self.backbone.strides, c, c)
-        self.center = Head(c, 1, h, init="heatmap")
+        if config.neck == "lite":
+            self.neck = NECKS["lite"](self.backbone.channels4, c)
+        else:
+            self.neck = NECKS["csp"](self.backbone.channels, self.backbone.strides, c, c)
+        center_cls = SeparableHead if config.center_head == "separable" else Head
+        self.center = center_cls(c, 1, h, init="heatmap")
         self.handedness = Head(c, 2, h, init="heatmap")
-        self.params = Head(c, NUM_PARAMS, h)
-        self.kp_offsets = Head(c, 2 * NUM_KEYPOINTS, h)
+        hp = config.param_hidden or h
+        self.params = Head(c, NUM_PARAMS, hp)
+        self.kp_offsets = Head(c, 2 * NUM_KEYPOINTS, hp)
         if config.appearance:
-            self.texture = Head(c, 3 * config.num_vertices, h)
-            self.light = Head(c, NUM_LIGHT, h)
+            self.texture = Head(c, 3 * config.num_vertices, hp)
+            self.light = Head(c, NUM_LIGHT, hp)
 
     def forward(self, images: torch.Tensor, handedness: bool = True) -> dict[str, torch.Tensor]:
         """handedness=False skips the dense handedness map (inference reads it only at the
         detected centres: `self.handedness.gather(features, ind)` gives the same numbers there)."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"SMHRNet expects images [B,3,R,R], got {tuple(images.shape)}")
-        features = self.neck(self.backbone(images))
+        features = self.neck(self.backbone(images, stride4=self.neck.uses_stride4))
         out = {"features": features, "center": self.center(features)}
         if handedness:
             out["handedness"] = self.handedness(features)
