@@ -1,0 +1,110 @@
+"""One-to-one matching of detected hands to labelled hands, by box overlap, best score first.
+
+Why one matcher: detection recall / precision, duplicates, and every per-hand error (2D keypoints,
+handedness, 3D) are only comparable across validation, `smhr eval` and the benchmarks when they
+pair hands the same way. `match_hands` returns the pairs themselves (not flags), so callers never
+redo the assignment; each label is taken at most once, so one prediction can never be scored
+against a label that another prediction already took.
+
+Rules (VOC-style): predictions in descending score order; each takes the still-free label of
+highest IoU >= `iou_threshold`. A prediction whose best IoU is with an already-taken label (>=
+threshold) is a *duplicate*. A prediction that matches nothing but lies mostly inside an ignore
+region (intersection / own area >= `ignore_cover`) is *ignored* (neither true nor false positive).
+Everything else is a false positive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["MatchResult", "box_iou", "keypoint_box", "match_hands"]
+
+
+def keypoint_box(keypoints2d: np.ndarray, visibility: np.ndarray | None = None) -> np.ndarray:
+    """[4] x1, y1, x2, y2 around keypoints [21, 2] (the visible ones when any is given)."""
+    kp = np.asarray(keypoints2d, np.float64).reshape(-1, 2)
+    if visibility is not None and np.asarray(visibility).any():
+        kp = kp[np.asarray(visibility, bool)]
+    return np.concatenate([kp.min(0), kp.max(0)])
+
+
+def _inter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    return np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+
+
+def _area(b: np.ndarray) -> np.ndarray:
+    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[P, G] IoU of boxes a [P, 4] and b [G, 4] (x1, y1, x2, y2)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    inter = _inter(a, b)
+    union = _area(a)[:, None] + _area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+@dataclass
+class MatchResult:
+    """pairs: (prediction i, label j) matched; duplicates / false_positives / ignored: prediction
+    indices; missed: label indices without a match. iou[i, j] is kept for callers' reports."""
+
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    false_positives: list[int] = field(default_factory=list)
+    ignored: list[int] = field(default_factory=list)
+    missed: list[int] = field(default_factory=list)
+    iou: np.ndarray | None = None
+
+    @property
+    def tp(self) -> np.ndarray:
+        """[P] bool in prediction order: True for matched predictions (for average precision)."""
+        n = len(self.pairs) + len(self.duplicates) + len(self.false_positives) + len(self.ignored)
+        out = np.zeros(n, bool)
+        for i, _ in self.pairs:
+            out[i] = True
+        return out
+
+
+def match_hands(
+    pred_boxes: np.ndarray,
+    scores: np.ndarray,
+    gt_boxes: np.ndarray,
+    ignore_boxes: np.ndarray | None = None,
+    iou_threshold: float = 0.5,
+    ignore_cover: float = 0.5,
+) -> MatchResult:
+    """Match predictions [P, 4] (scores [P]) to labels [G, 4]; see the module docstring."""
+    pred = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
+    gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    iou = box_iou(pred, gt)
+    taken = np.zeros(len(gt), bool)
+    res = MatchResult(iou=iou)
+    ign = np.asarray(ignore_boxes if ignore_boxes is not None else np.zeros((0, 4)), np.float64).reshape(
+        -1, 4
+    )
+    cover = (
+        _inter(pred, ign) / np.maximum(_area(pred), 1e-12)[:, None] if len(ign) else np.zeros((len(pred), 0))
+    )
+    for i in np.argsort(-scores, kind="stable"):
+        free = np.where(taken, -1.0, iou[i]) if len(gt) else np.zeros(0)
+        if len(gt) and free.max() >= iou_threshold:
+            j = int(free.argmax())
+            taken[j] = True
+            res.pairs.append((int(i), j))
+        elif len(gt) and iou[i].max() >= iou_threshold:
+            res.duplicates.append(int(i))
+        elif cover.shape[1] and cover[i].max() >= ignore_cover:
+            res.ignored.append(int(i))
+        else:
+            res.false_positives.append(int(i))
+    res.missed = [int(j) for j in np.flatnonzero(~taken)]
+    return res
