@@ -227,7 +227,9 @@ class AugmentConfig:
     hand_fraction: the hands' joint box side as a fraction of the crop side, drawn uniformly
     (official single-hand: 0.3-0.6). rotation_deg: max |rotation| (official: 40). translate:
     max centre jitter as a fraction of the crop side. flip_prob: horizontal flip (side swap)
-    probability. color_prob: probability of colour jitter.
+    probability. color_prob: probability of colour jitter. max_crop: the crop side is at most this
+    times the image's longer side (None: unbounded), so zooming out on a photo whose hands are
+    already small does not shrink the whole photo into a sea of padding.
     """
 
     out_size: int = 224
@@ -240,6 +242,7 @@ class AugmentConfig:
     contrast: float = 0.3
     saturation: float = 0.3
     hue: float = 0.05
+    max_crop: float | None = None
 
 
 def random_affine(sample: Sample, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
@@ -253,6 +256,8 @@ def random_affine(sample: Sample, rng: np.random.Generator, cfg: AugmentConfig) 
         center = (box[:2] + box[2:]) / 2.0
         side = max(float(box[2] - box[0]), float(box[3] - box[1]), 1.0)
         size = side / rng.uniform(*cfg.hand_fraction)
+        if cfg.max_crop is not None:
+            size = min(size, cfg.max_crop * max(H, W))
     center = center + rng.uniform(-cfg.translate, cfg.translate, size=2) * size
     rotation = rng.uniform(-cfg.rotation_deg, cfg.rotation_deg)
     return crop_affine((float(center[0]), float(center[1])), size, rotation, cfg.out_size)

@@ -50,7 +50,8 @@ class DataConfig:
     "composed_folder" (a set written by `smhr compose`). root: that folder. val_root / val_split:
     an optional held-out FreiHAND-layout set scored every `eval_every` steps. limit: use only the
     first N samples (tiny runs). hand_fraction / rotation_deg / flip_prob / color_prob: augmentation
-    (official single-hand: 0.3-0.6, 40 deg, no flip, 0.5). max_hands: target slots per image.
+    (official single-hand: 0.3-0.6, 40 deg, no flip, 0.5); max_crop: crop side at most this times the
+    image's longer side (None: unbounded). max_hands: target slots per image.
     compose: keyword arguments of `smhr.data.compose.ComposeConfig` for the composing kinds.
     Real photos (kinds "labelled", "composed_labelled"): roots = `smhr label` folders,
     image_roots = {source name: folder of its images} where they moved since labelling, max_side =
@@ -75,6 +76,7 @@ class DataConfig:
     translate: float = 0.05
     flip_prob: float = 0.0
     color_prob: float = 0.5
+    max_crop: float | None = None
     num_workers: int = 2
     compose: dict[str, Any] = field(default_factory=dict)
     roots: list[str] = field(default_factory=list)

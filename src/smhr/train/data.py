@@ -54,6 +54,7 @@ class TrainingSet(Dataset):
         self.aug = AugmentConfig(
             out_size=self.input_size, hand_fraction=tuple(cfg.hand_fraction), rotation_deg=cfg.rotation_deg,
             translate=cfg.translate, flip_prob=cfg.flip_prob, color_prob=cfg.color_prob,
+            max_crop=cfg.max_crop,
         )
 
     def set_epoch(self, epoch: int) -> None:
