@@ -15,6 +15,7 @@ from smhr.hands.testing import write_synthetic_mano_pickle
 from smhr.model.net import SMHRNet
 from smhr.train.checkpoint import CheckpointMismatchError, load_init_weights, save_checkpoint
 from smhr.train.config import load_config, parse_overrides
+from smhr.train.data import collate_targets
 from smhr.train.loop import Trainer
 
 
@@ -225,3 +226,31 @@ def test_mixed_real_and_synthetic_training_runs_and_resumes_exactly(tiny_set, tm
     assert all(np.isfinite(h["total"]) for h in straight)
     val = Trainer(_cfg(tiny_set, tmp_path / "m3", **over), resume=False).val_set
     assert len(val) == 4  # the held-out split of the labelled set
+
+
+def test_half_size_render_gives_about_the_full_size_photometric_term(tiny_set, tmp_path):
+    cfg = _cfg(tiny_set, tmp_path / "h", stage="2", model={"appearance": True})
+    full = Trainer(cfg, resume=False)
+    half = Trainer(_cfg(tiny_set, tmp_path / "h2", stage="2", model={"appearance": True}, render_size=32),
+                   resume=False)
+    half.net.load_state_dict(full.net.state_dict())
+    batch = collate_targets([full.train_set[i] for i in range(4)])
+    with torch.no_grad():
+        a = full.objective(full.model, batch)[1]
+        b = half.objective(half.model, batch)[1]
+    assert a["photometric"] > 0 and b["photometric"] > 0
+    assert abs(float(b["photometric"]) - float(a["photometric"])) < 0.15 * float(a["photometric"])
+    assert abs(float(b["silhouette"]) - float(a["silhouette"])) < 0.25 * float(a["silhouette"]) + 0.01
+
+
+def test_keypoint_drawn_masks_select_pixels_but_are_no_silhouette_target(tiny_set, tmp_path):
+    from smhr.data.labelled import LabelledSet
+    from smhr.data.targets import build_targets
+
+    labels = _labelled_from_freihand(tiny_set / "fh", tmp_path / "labels")
+    s = LabelledSet(labels, "all")[0]
+    assert s.meta["mask_approx"] and s.mask.max() == 1
+    kp = np.round(s.hands[0].keypoints2d[s.hands[0].visibility]).astype(int)
+    assert s.mask[kp[:, 1], kp[:, 0]].all()
+    t = build_targets(s, 64, max_hands=1)
+    assert t["mask"].sum() > 0 and not t["has_mask"]

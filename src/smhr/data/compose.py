@@ -366,6 +366,7 @@ def compose_sample(
             "truncated": truncated,
             "mirrored": [bool(m) for m in lay.mirror[0]],
             "source_ids": list(index_ids) or [s.id for s in sources],
+            "mask_approx": any(s.meta.get("mask_approx", False) for s in sources),
         },
     )
 

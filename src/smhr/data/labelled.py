@@ -17,7 +17,9 @@ hands the teacher missed; the detector must not learn them as background), sourc
 px or null: the source's own boxes).
 
 `LabelledSet(DIR, split, image_root=None)` reads it as `Sample`s: 2D-only hands (keypoints inside
-the image are visible), `Sample.ignore` from the record, K unknown.
+the image are visible), `Sample.ignore` from the record, K unknown, and an instance mask drawn from
+the keypoints (`real_crops.hand_silhouette`; meta["mask_approx"] True: good enough to select the
+pixels the photometric loss compares, not to fit outlines to).
 """
 
 from __future__ import annotations
@@ -91,6 +93,16 @@ def hand_from_record(h: dict[str, Any], wh: tuple[int, int]) -> HandLabel:
     return HandLabel(
         side=int(h["side"]), keypoints2d=kp, visibility=vis, bbox=np.asarray(h["box"], np.float32)
     )
+
+
+def silhouettes(hands: list[HandLabel], hw: tuple[int, int]) -> np.ndarray:
+    """HxW uint8 instance mask (k+1 = hands[k], later hands on top) of keypoint silhouettes."""
+    from smhr.data.real_crops import hand_silhouette
+
+    mask = np.zeros(hw, np.uint8)
+    for k, h in enumerate(hands):
+        mask[hand_silhouette(h.keypoints2d, hw) > 0] = k + 1
+    return mask
 
 
 class LabelledSet(SampleDataset):
@@ -176,8 +188,9 @@ class LabelledSet(SampleDataset):
             K=None,
             hands=hands,
             ignore=ignore,
+            mask=silhouettes(hands, image.shape[:2]),
             image_path=str(self.image_root / rec["path"]),
             source=self.name,
             id=rec["path"],
-            meta={"group": rec["group"], "scale": scale},
+            meta={"group": rec["group"], "scale": scale, "mask_approx": True},
         )

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from smhr.data.labelled import LabelledSet
 from smhr.data.sample import HandLabel, Sample, SampleDataset
 
 __all__ = ["HandFreeBackgrounds", "RealHandCrops", "hand_silhouette"]
@@ -68,7 +67,7 @@ class RealHandCrops(SampleDataset):
 
     def __init__(
         self,
-        sets: Sequence[LabelledSet],
+        sets: Sequence[SampleDataset],
         side: int = 160,
         context: float = 1.4,
         min_visible: int = 19,
@@ -113,7 +112,8 @@ class RealHandCrops(SampleDataset):
         mask = hand_silhouette(kp, (self.side, self.side))
         inside = (kp >= 0).all(1) & (kp <= self.side - 1).all(1)
         label = HandLabel(side=h.side, keypoints2d=kp.astype(np.float32), visibility=h.visibility & inside)
-        return Sample(image=image, K=None, hands=[label], mask=mask, source=s.source)
+        return Sample(image=image, K=None, hands=[label], mask=mask, source=s.source,
+                      meta={"mask_approx": True})
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -129,7 +129,7 @@ class HandFreeBackgrounds:
 
     def __init__(
         self,
-        sets: Sequence[LabelledSet],
+        sets: Sequence[SampleDataset],
         margin: float = 0.6,
         min_side: int = 64,
         tries: int = 30,

@@ -129,7 +129,8 @@ def build_targets(
       focal [M] px (mean of fx, fy of the camera the hand's joints3d live in: the sample's K, or
       the composer's per-hand meta["K_hands"], NaN = unknown) + has_focal [M], K [3,3] + has_K,
       mask [H,W] float
-      (any hand pixel) + instance_mask [H,W] long (slot+1 of kept hands, 0 elsewhere) + has_mask,
+      (any hand pixel) + instance_mask [H,W] long (slot+1 of kept hands, 0 elsewhere) + has_mask (an
+      exact mask; False for meta["mask_approx"] masks drawn from keypoints),
       hm_weight [1,S_h,S_w] (0 on the cells of `sample.ignore` boxes, except where a labelled hand's
       Gaussian is, 1 elsewhere). A hand-less image gives zero maps and valid all False.
     """
@@ -216,8 +217,10 @@ def build_targets(
     has_K = sample.K is not None
     t["K"] = torch.from_numpy(sample.K) if has_K else torch.zeros(3, 3)
     t["has_K"] = torch.tensor(has_K)
-    has_mask = sample.mask is not None
-    t["mask"] = torch.from_numpy((sample.mask > 0).astype(np.float32)) if has_mask else torch.zeros(H, W)
+    # an approximate mask (drawn from keypoints) selects photometric pixels but is no silhouette target
+    has_mask = sample.mask is not None and not sample.meta.get("mask_approx", False)
+    t["mask"] = (torch.from_numpy((sample.mask > 0).astype(np.float32)) if sample.mask is not None
+                 else torch.zeros(H, W))
     t["instance_mask"] = torch.from_numpy(instance)
     t["has_mask"] = torch.tensor(has_mask)
     return t

@@ -115,11 +115,12 @@ class TrainConfig:
     init: checkpoint to start from (weights only; heads the previous stage lacked start fresh and
     are listed in the log; any other mismatch is an error). backbone_weights: torchvision ImageNet
     file for a fresh backbone ("auto" = the bundled MobileNetV2 file when installed).
-    amp: "auto" (bf16 on CUDA, off on CPU) | "bf16" | "fp16" | "off". out_dir: checkpoints, logs,
-    resolved config. channels_last: run the network in NHWC memory format (faster convolutions on the
-    CPU; same losses, benchmarks/bench_train.py). Every `ckpt_every` steps an atomic checkpoint
-    `last.pt` (+ `step_XXXXXXX.pt`
-    when keep_every divides the step) is written; resuming continues bit-exactly on the same device.
+    render_size: side (px) at which the photometric / silhouette terms are rendered (None: the input
+    size; smaller is cheaper, `Objective`). amp: "auto" (bf16 on CUDA, off on CPU) | "bf16" |
+    "fp16" | "off". out_dir: checkpoints, logs, resolved config. channels_last: run the network in
+    NHWC memory format (faster convolutions on the CPU; same losses, benchmarks/bench_train.py).
+    Every `ckpt_every` steps an atomic checkpoint `last.pt` (+ `step_XXXXXXX.pt` when keep_every
+    divides the step) is written; resuming continues bit-exactly on the same device.
     """
 
     stage: str = "1"
@@ -134,6 +135,7 @@ class TrainConfig:
     loss_weights: dict[str, float] = field(default_factory=dict)
     consistency_detach: str = "local"
     silhouette_sigma: float = 1.0
+    render_size: int | None = None
     amp: str = "auto"
     seed: int = 317
     device: str = "auto"

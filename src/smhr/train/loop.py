@@ -128,7 +128,7 @@ class Trainer:
         from smhr.losses.priors import default_limit_violation
 
         self.objective = Objective(self.hand_models, weights, default_limit_violation(self.hand_models),
-                                   cfg.consistency_detach, render_fn, cfg.silhouette_sigma)
+                                   cfg.consistency_detach, render_fn, cfg.silhouette_sigma, cfg.render_size)
         self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed)
         self.val_set = build_validation_set(cfg.data, model_cfg.input_size)
         self.step = 0

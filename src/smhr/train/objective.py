@@ -39,13 +39,16 @@ class Objective:
     hand_models: (left, right) `HandModel`s on the training device. weights: loss name -> weight
     (`smhr.train.config.LOSS_TERMS`). limit_violation: joint-limit callable for the prior (None:
     L2 fallback). render_fn: `smhr.render.render` (needed only when photometric / silhouette are
-    weighted). sigma: soft-silhouette sharpness passed to the renderer.
+    weighted). sigma: soft-silhouette sharpness passed to the renderer. render_size: render the
+    appearance terms at this side (px) instead of the input size, against the area-downsampled
+    photo and masks (the renderer's cost grows with the pixel count; on the CPU a half-size render
+    makes the photometric stage ~3x cheaper).
     """
 
     def __init__(
         self, hand_models: Sequence[nn.Module], weights: Mapping[str, float],
         limit_violation: Callable | None = None, consistency_detach: str = "local",
-        render_fn: Callable | None = None, sigma: float = 1.0,
+        render_fn: Callable | None = None, sigma: float = 1.0, render_size: int | None = None,
     ) -> None:
         self.hand_models = list(hand_models)
         self.weights = dict(weights)
@@ -53,6 +56,7 @@ class Objective:
         self.consistency_detach = consistency_detach
         self.render_fn = render_fn
         self.sigma = sigma
+        self.render_size = render_size
         self.needs_render = self.weights.get("photometric", 0) > 0 or self.weights.get("silhouette", 0) > 0
         if self.needs_render and render_fn is None:
             raise ValueError("photometric/silhouette losses are weighted but no renderer was given")
@@ -108,12 +112,19 @@ class Objective:
         left, right = self.hand_models
         is_left = (hands["side"] == 0)[..., None, None]
         faces = torch.where(is_left, left.faces[None, None], right.faces[None, None])
+        image, skin, K, size = batch["image"].float(), batch["mask"][:, None].float(), hands["K"], R
+        if self.render_size is not None and self.render_size < R:
+            size, s = self.render_size, self.render_size / R
+            image = torch.nn.functional.interpolate(image, size=(size, size), mode="area")
+            skin = torch.nn.functional.interpolate(skin, size=(size, size), mode="area")
+            K = K.clone()
+            K[..., :2, :2] = K[..., :2, :2] * s
+            K[..., :2, 2] = (K[..., :2, 2] + 0.5) * s - 0.5  # pixel centres of an area resize
         with torch.autocast(batch["image"].device.type, enabled=False):
             out = self.render_fn(
-                hands["vertices"], faces, hands["K"], (R, R), albedo=albedo_from_texture(g["texture"]),
+                hands["vertices"], faces, K, (size, size), albedo=albedo_from_texture(g["texture"]),
                 sh=sh_from_light(g["light"]), valid=batch["valid"], sigma=self.sigma,
             )
-        skin = batch["mask"][:, None].float()
-        terms["photometric"] = photometric_loss(out.rgb, batch["image"], out.mask, skin)
+        terms["photometric"] = photometric_loss(out.rgb, image, out.mask, skin)
         terms["silhouette"] = silhouette_loss(out.silhouette, skin, batch["has_mask"])
         extras["render"] = out
