@@ -251,3 +251,63 @@ def test_input_size_override_letterboxes_smaller_and_keeps_pixel_coordinates(wei
     res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"), "--weights",
                               str(weights), "--input-size", "96", "--threshold", "0"])  # fmt: skip
     assert res.exit_code == 0, res.output
+
+
+class _RunsCode:
+    """Unpickling this would create a folder (stands in for any code a malicious file runs)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def _bad_weights(root, weights):
+    """name -> (path, text the one-line error must contain)."""
+    root.mkdir()
+    good = weights.read_bytes()
+    (root / "notes.txt").write_text("these are not weights\n")
+    noise = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)
+    (root / "random.pt").write_bytes(noise.tobytes())
+    (root / "empty.pt").write_bytes(b"")
+    (root / "truncated.pt").write_bytes(good[: len(good) // 3])
+    torch.save({"config": {}, "model": _RunsCode(root / "ran")}, root / "evil.pt")
+    torch.save([1, 2, 3], root / "list.pt")
+    torch.save({"config": {"backbone": "resnet51"}, "model": {}}, root / "badconfig.pt")
+    (root / "folder.pt").mkdir()
+    (root / "random.onnx").write_bytes(b"\x08\x07garbage" * 50)
+    return {
+        "text": (root / "notes.txt", "not an smhr model.pt (unreadable as a torch file"),
+        "random bytes": (root / "random.pt", "not an smhr model.pt (unreadable as a torch file"),
+        "empty": (root / "empty.pt", "not an smhr model.pt (unreadable as a torch file: EOFError"),
+        "truncated": (root / "truncated.pt", "not an smhr model.pt (unreadable as a torch file"),
+        "code in pickle": (root / "evil.pt", "which we do not load: it could run code"),
+        "not a checkpoint": (root / "list.pt", "needs 'config' and 'model', got list"),
+        "bad config": (root / "badconfig.pt", "resnet51"),
+        "folder": (root / "folder.pt", "is a folder, not an smhr model.pt"),
+        "bad onnx": (root / "random.onnx", "is not an smhr ONNX export"),
+        "missing": (root / "none.pt", "not found: pass weights=PATH to a model.pt"),
+    }
+
+
+def test_bad_weights_files_are_one_line_errors_and_never_run_code(weights, tmp_path):
+    cases = _bad_weights(tmp_path / "w", weights)
+    cv2.imwrite(str(tmp_path / "x.png"), _image())
+    for name, (path, text) in cases.items():
+        with pytest.raises((ValueError, FileNotFoundError)) as e:
+            Reconstructor.from_pretrained(path, "cpu")
+        assert str(path) in str(e.value) and text in str(e.value) and "\n" not in str(e.value), name
+        res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"),
+                                  "--weights", str(path)])  # fmt: skip
+        assert res.exit_code == 2, (name, res.output)
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], name
+    assert not (tmp_path / "w" / "ran").exists()
+    assert not (tmp_path / "o").exists()  # nothing written when the weights cannot be loaded
+    text_file = cases["text"][0]
+    res = runner.invoke(app, ["export", "--onnx", str(tmp_path / "m.onnx"), "--weights", str(text_file)])
+    assert res.exit_code == 2 and "notes.txt is not an smhr model.pt" in res.output
+    assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob(".*partial"))

@@ -320,3 +320,18 @@ def test_scipy_sparse_under_new_and_old_module_paths(fmt, tmp_path):
     stubbed = StubUnpickler(io.BytesIO(old), encoding="latin1").load()
     assert "._" not in stubbed.origin
     np.testing.assert_array_equal(plain_value(stubbed, "k"), dense)
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    path = tmp_path / "MANO_RIGHT.pkl"
+    path.write_bytes(pickle.dumps(dict(synthetic_mano_arrays("right"), v_template=Payload()), protocol=2))
+    with pytest.raises(HandModelError) as e:
+        HandModel.load("mano", "right", path)
+    msg = one_line(e.value)
+    assert str(path) in msg and "refusing" in msg and "mkdir" in msg and not marker.exists()

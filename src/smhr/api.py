@@ -26,6 +26,7 @@ import torch
 
 from smhr.data.sample import BadInput
 from smhr.hands.model import HandModel
+from smhr.io.torchfiles import MODEL_FIX, load_smhr_checkpoint, reason
 from smhr.model.decode import Hand, decode
 from smhr.model.fuse import fuse_conv_bn
 from smhr.model.net import SMHRNet
@@ -138,7 +139,7 @@ class Reconstructor:
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else bundled_weights()
-        if not path.is_file():
+        if not path.exists():
             fix = "pass weights=PATH to a model.pt" if weights is not None else "reinstall smhr"
             raise FileNotFoundError(f"weights {path} not found: {fix}")
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
@@ -146,7 +147,15 @@ class Reconstructor:
         if path.suffix.lower() == ".onnx":  # an `smhr export --onnx` file, run by onnxruntime on the CPU
             from smhr.onnx_export import OnnxNetwork
 
-            onnx_net = OnnxNetwork(path)
+            try:
+                onnx_net = OnnxNetwork(path)
+            except ImportError as exc:
+                raise RuntimeError(f"{path}: ONNX weights need onnxruntime: "
+                                   "pip install 'smhr[onnx]'") from exc
+            except Exception as exc:  # not ONNX, truncated, foreign model: onnxruntime raises its own types
+                if isinstance(exc, ValueError) and str(path) in str(exc):
+                    raise
+                raise ValueError(f"{path} is not an smhr ONNX export ({reason(exc)}); {MODEL_FIX}") from exc
             fixed = onnx_net.config.input_size
             if input_size not in (None, fixed):
                 raise ValueError(f"{path}: an ONNX export has a fixed input size ({fixed}); "
@@ -157,7 +166,7 @@ class Reconstructor:
             models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
             threshold = _pick_threshold(threshold, onnx_net.score_threshold)
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_smhr_checkpoint(path)  # weights only: a model.pt from elsewhere cannot run code
         threshold = _pick_threshold(threshold, stored_score_threshold(ckpt))
         net, models = load_network(ckpt, hand, mano_dir, str(dev), source=str(path))
         # BatchNorms folded into their convolutions (same outputs, ~1.3x on CPU), NHWC convolutions (~1.7x)

@@ -61,15 +61,30 @@ def _stub_class(base: type[_Stub], module: str, name: str) -> type[_Stub]:
     return type(name, (base,), {"origin": f"{module}.{name}"})
 
 
+ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"), ("builtins", "set"), ("builtins", "frozenset"), ("__builtin__", "set"),
+    ("__builtin__", "frozenset"),
+}  # fmt: skip
+"""The only other globals a MANO pickle needs: numpy arrays, sets, Python 3's bytes. Anything else
+(os.system, ...) is refused, because unpickling a global can run code."""
+
+
 class StubUnpickler(pickle.Unpickler):
-    """Resolves chumpy and scipy.sparse classes to stubs; everything else (numpy, builtins) as usual."""
+    """Resolves chumpy and scipy.sparse classes to stubs, numpy arrays and sets as usual, and refuses
+    every other global (`ALLOWED_GLOBALS`)."""
 
     def find_class(self, module: str, name: str) -> Any:
         if module == "chumpy" or module.startswith("chumpy."):
             return _stub_class(ChumpyStub, module, name)
         if module == "scipy.sparse" or module.startswith("scipy.sparse."):
             return _stub_class(SparseStub, module, name)
-        return super().find_class(module, name)
+        if (module, name) in ALLOWED_GLOBALS or (module == "numpy.dtypes" and name.endswith("DType")):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name} (a MANO file holds only numpy, chumpy and "
+                                     "scipy.sparse objects; loading others could run code)")
 
 
 def load_stubbed(fh: IO[bytes]) -> Any:

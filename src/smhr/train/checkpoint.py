@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, load_torch_file
+
 __all__ = ["CheckpointMismatchError", "load_checkpoint", "load_init_weights", "rng_state", "save_checkpoint",
            "set_rng_state"]
 
@@ -28,16 +30,24 @@ class CheckpointMismatchError(ValueError):
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, numpy and torch (CPU and every CUDA device) generator states."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, numpy and torch (CPU and every CUDA device) generator states, as tensors and plain
+    Python values only, so the checkpoint loads with `weights_only=True`."""
+    name, key, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (str(name), key.tolist(), int(pos), int(has_gauss), float(gauss)),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore `rng_state()` (also the older layout with numpy's own state tuple)."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, key, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -53,17 +63,26 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint written by `save_checkpoint` (one-line error when unusable)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    try:
-        # RNG states hold numpy arrays / tuples, so this is not a weights-only file.
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise ValueError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc}); "
-                         "delete it or point --resume at another file") from exc
+LEGACY_RNG_GLOBALS = (
+    np._core.multiarray._reconstruct,
+    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),  # written by numpy 1.x
+    np.ndarray,
+    np.dtype,
+    type(np.dtype(np.uint32)),
+)
+"""What `last.pt` files written before the RNG states became plain values need besides tensors:
+numpy's MT19937 key array (safe to rebuild: no code runs)."""
+
+CHECKPOINT_FIX = "point --resume-from at another checkpoint, or start over with --fresh in a new out_dir"
+
+
+def load_checkpoint(path: str | Path, fix: str = CHECKPOINT_FIX) -> dict[str, Any]:
+    """Read a training checkpoint written by `save_checkpoint`, weights only (tensors, plain values
+    and numpy arrays: no code can run); one-line error naming the file when unusable."""
+    state = load_torch_file(path, "an smhr training checkpoint", fix, allow=LEGACY_RNG_GLOBALS)
+    if not isinstance(state, dict) or "model" not in state:
+        raise NotATorchFileError(f"{path} is a torch file but not an smhr checkpoint (no 'model'); {fix}")
+    return state
 
 
 def load_init_weights(
@@ -79,7 +98,7 @@ def load_init_weights(
     """
     if not isinstance(ckpt, dict):
         source = source or str(ckpt)
-        ckpt = torch.load(ckpt, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(ckpt, fix="set init to a model.pt or last.pt written by `smhr train`")
     source = source or "checkpoint"
     weights = ckpt.get("model", ckpt)
     own = net.state_dict()
@@ -103,9 +122,7 @@ def package_weights(src: str | Path, dst: str | Path, half: bool = True, **extra
     """A `model.pt` made small enough to ship: floating tensors stored as float16 (loading casts
     them back to the network's float32), metadata kept and extended with `extra_meta` (e.g. the
     measured metrics). Returns dst."""
-    ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    if "config" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{src}: not an smhr model.pt (needs 'config' and 'model')")
+    ckpt = load_smhr_checkpoint(src)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
     meta = {**ckpt.get("meta", {}), **extra_meta, "stored_dtype": "float16" if half else "float32"}
     return save_checkpoint(dst, {"config": ckpt["config"], "model": state, "meta": meta})
