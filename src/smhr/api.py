@@ -42,9 +42,20 @@ def bundled_weights() -> Path:
     return Path(str(importlib.resources.files("smhr") / "assets" / "weights" / WEIGHTS_FILE))
 
 
+FLOAT_SLACK = 0.05
+"""Float pixels may overshoot [0, 1] by this much (resampling ringing) and are clipped; beyond it
+the float image is refused (see `to_rgb_uint8`)."""
+
+
 def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     """Any supported image (path, numpy grey / RGB / RGBA, uint8 / uint16 / float in [0, 1], PIL)
-    -> HxWx3 uint8 RGB. Raises BadInput naming `name` and the fix."""
+    -> HxWx3 uint8 RGB. Raises BadInput naming `name` and the fix.
+
+    Float images must hold values in [0, 1] (within FLOAT_SLACK, clipped). A float image in 0-255
+    -- e.g. `img.astype(np.float32)` of a uint8 photo -- or an ImageNet-normalised one is refused
+    with a one-line BadInput instead of being guessed: guessing the scale from the pixel values is
+    ambiguous (a dark [0, 1] image with one highlight at 1.3, HDR data, a normalised tensor), and a
+    wrong guess silently returns no hands or wrong ones, while the fix (`/ 255`) is one call."""
     if isinstance(image, (str, Path)):
         from smhr.data.images import read_rgb
 
@@ -68,6 +79,12 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     if np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all():
             raise BadInput(f"{name}: float image contains NaN or infinity")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
+            raise BadInput(
+                f"{name}: float image with values in [{lo:.4g}, {hi:.4g}], but float images must be in "
+                "[0, 1]: divide 0-255 data by 255 or pass it as uint8 (undo any mean/std normalisation)"
+            )
         return (np.clip(a, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
     raise BadInput(f"{name}: unsupported pixel type {a.dtype}; pass uint8, uint16 or float in [0, 1]")
 

@@ -24,17 +24,55 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB (grey is expanded, alpha dropped).
+MAX_PIXELS = 250_000_000
+"""Largest image `read_rgb` decodes (250 megapixels: a 200 MP phone photo fits; ~750 MB as RGB)."""
 
-    Raises BadInput naming the file when it is missing, empty or not a decodable image.
+
+def header_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
+    """(width, height) from an encoded image's header, without decoding its pixels, or None when
+    the header is not one Pillow recognises. Why: the pixel count must be known before decoding, or
+    a few-hundred-byte file claiming 60000x60000 px makes the decoder allocate gigabytes."""
+    import io
+    import re
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own decompression-bomb warning: we decide below
+            with Image.open(io.BytesIO(bytes(data))) as im:
+                return int(im.size[0]), int(im.size[1])
+    except Image.DecompressionBombError as exc:  # over 2x Pillow's limit: the message holds the count
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        n = int(found.group(1)) if found else MAX_PIXELS + 1
+        return n, 1
+    except Exception:  # unknown or broken header: the decoder decides (and reports) below
+        return None
+
+
+def read_rgb(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as HxWx3 uint8 RGB (grey is expanded, alpha dropped, EXIF rotation applied).
+
+    Raises BadInput naming the file when it is missing, empty, larger than `max_pixels` by its
+    header (checked before decoding, so tiny files claiming huge sizes cost nothing) or not a
+    decodable image.
     """
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such image file")
-    data = np.fromfile(str(path), dtype=np.uint8)  # fromfile + imdecode copes with any path encoding
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # fromfile + imdecode copes with any path encoding
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read it ({exc.strerror or exc}); check that it is readable") from exc
     if data.size == 0:
         raise BadInput(f"{path}: empty file; replace it with a valid image")
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        w, h = size
+        what = f"{w}x{h} px" if h > 1 else f"{w / 1e6:.0f} megapixels"  # (Pillow's bomb check: a count)
+        raise BadInput(f"{path}: header says {what}, over the {max_pixels / 1e6:.0f} megapixel limit; "
+                       "downscale the image (or replace the file if it is corrupt)")
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise BadInput(f"{path}: not a readable image (corrupt or unsupported format); re-save as JPG/PNG")
