@@ -416,7 +416,7 @@ def test_image_whose_header_claims_huge_dimensions_is_refused_before_decoding(we
         to_rgb_uint8(tmp_path / "bomb.png")
     (tmp_path / "big.png").write_bytes(png_header_only(300, 200))
     with pytest.raises(BadInput, match=r"big\.png: header says 300x200 px, over the 0 megapixel limit"):
-        read_rgb(tmp_path / "big.png", max_pixels=50_000)
+        read_rgb(tmp_path / "big.png", max_pixels=50_000, untrusted=True)
     cv2.imwrite(str(tmp_path / "ok.png"), _image())
     res = _demo(weights, tmp_path / "bomb.png", tmp_path / "ok.png", "--out", tmp_path / "o")
     assert res.exit_code == 1 and "1 of 2 input(s) done" in res.output
@@ -449,3 +449,30 @@ def test_help_texts_keep_their_brackets_and_name_the_formats():
     assert checked >= 2  # build-anny's extra and eval freihand's --pred layout at least
     demo_help = runner.invoke(app, ["demo", "--help"], env={"TERMINAL_WIDTH": "200"}).output
     assert ".onnx" in demo_help and "model.pt" in demo_help
+
+
+def test_user_jpegs_that_libjpeg_would_complete_with_invented_pixels_are_refused(tmp_path):
+    good = cv2.imencode(".jpg", _image(60, 80))[1].tobytes()
+    thumb = cv2.imencode(".jpg", _image(16, 16))[1].tobytes()  # has its own scan and end marker
+    app1 = b"Exif\0\0" + thumb
+    with_thumb = good[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + good[2:]
+    sof = good.index(b"\xff\xc0")
+    bomb = bytearray(good)
+    bomb[sof + 5 : sof + 9] = (15000).to_bytes(2, "big") * 2  # 225 MP (under the limit) in a 1 kB file
+    files = {"cut": good[:-200], "head": good[:100], "bomb": bytes(bomb), "thumbcut": with_thumb[:-200],
+             "tail": good + b"trailing bytes after the image are allowed", "thumb": with_thumb}  # fmt: skip
+    for name, data in files.items():
+        (tmp_path / f"{name}.jpg").write_bytes(data)
+    refused = {
+        "cut": "truncated JPEG (no end-of-image marker)",
+        "thumbcut": "truncated JPEG (no end-of-image marker)",  # the thumbnail's end marker does not count
+        "head": "truncated JPEG (ends before its image data)",
+        "bomb": f"corrupt JPEG (a {len(bomb)}-byte file cannot hold the 225 megapixels its header says)",
+    }
+    for name, msg in refused.items():
+        with pytest.raises(BadInput, match=re.escape(f"{name}.jpg: {msg}")):
+            to_rgb_uint8(tmp_path / f"{name}.jpg")
+    for name in ("tail", "thumb"):
+        assert to_rgb_uint8(tmp_path / f"{name}.jpg").shape == (60, 80, 3)
+    with pytest.raises(BadInput, match=r"cut\.jpg: not a readable image"):  # datasets: the decoder decides
+        read_rgb(tmp_path / "cut.jpg")

@@ -59,7 +59,7 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     if isinstance(image, (str, Path)):
         from smhr.data.images import read_rgb
 
-        name, image = str(image), read_rgb(image)
+        name, image = str(image), read_rgb(image, untrusted=True)
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
         image = np.asarray(image.convert("RGB"))
     a = np.asarray(image)

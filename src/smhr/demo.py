@@ -215,7 +215,7 @@ def demo_command(
 ) -> None:
     """Find every hand in the inputs and write overlays, meshes and JSON to --out."""
     from smhr.api import Reconstructor
-    from smhr.io.messages import echo_error
+    from smhr.io.messages import echo_error, native_stderr_filtered
 
     if device not in ("auto", "cpu", "cuda"):
         echo_error(f"--device must be auto, cpu or cuda, got {device!r}")
@@ -237,7 +237,8 @@ def demo_command(
         raise typer.Exit(2)
     for p in problems:
         echo_error(p)
-    report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes)
+    with native_stderr_filtered():  # libjpeg's own warnings would name no file: our one line says it all
+        report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes)
     failed = len(report.failures) + len(problems)
     typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
                f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip
