@@ -45,7 +45,7 @@ def load_torch_file(path: str | Path, what: str, fix: str, allow: Sequence[Any] 
     try:
         with torch.serialization.safe_globals(list(allow)):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as exc:
+    except PermissionError as exc:
         raise NotATorchFileError(f"{path}: cannot read it ({reason(exc)}); {fix}") from exc
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))

@@ -1,7 +1,9 @@
 """Training checkpoints: atomic writes, exact resume, and strict (listed) weight initialisation.
 
-Why atomic: a run killed while writing (a 10-minute GPU slot ending, a pre-empted node) must leave
-the previous checkpoint intact, so we write `name.tmp` and `os.replace` it (atomic on POSIX).
+Why atomic: a run killed while writing (a 10-minute GPU slot ending, a pre-empted node, kill -9)
+must leave the previous checkpoint intact, so we write `name.tmp`, fsync it and `os.replace` it
+(atomic on POSIX); a failed write (disk full) is a one-line `CheckpointWriteError`.
+Why weights only on load: checkpoints are files users pass around; see `smhr.io.torchfiles`.
 Why strict: the official loader skipped tensors whose shapes did not match and kept the random
 init for missing ones, silently (spec §11). Here every mismatch is listed in the error; only heads
 that the previous stage did not have (named by the caller) may start fresh, and they are reported.
@@ -13,16 +15,16 @@ import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 from torch import nn
 
-from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, load_torch_file
+from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, load_torch_file, reason
 
-__all__ = ["CheckpointMismatchError", "load_checkpoint", "load_init_weights", "rng_state", "save_checkpoint",
-           "set_rng_state"]
+__all__ = ["CheckpointMismatchError", "CheckpointWriteError", "load_checkpoint", "load_init_weights",
+           "rng_state", "save_checkpoint", "set_rng_state"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -53,14 +55,72 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (disk full, quota, folder gone); the previous one is intact."""
+
+
+class _WriteRecorder:
+    """File wrapper that keeps the OSError of a failed write: torch.save reports a full disk only as
+    "[enforce fail at inline_container.cc] unexpected pos", which tells the user nothing."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """torch.save `state` to `path` atomically (temporary file in the same folder, then rename)."""
+    """torch.save `state` to `path` atomically and durably: `name.tmp` in the same folder, fsync,
+    rename, fsync of the folder. A run killed at any moment (even kill -9) leaves the previous
+    `path` readable; a write that fails (disk full) removes the temporary file and raises
+    CheckpointWriteError saying why and that the previous file is intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    tmp = path.with_name(path.name + ".tmp")  # a fixed name: a killed save's leftover is overwritten
+    recorder = None
+    try:
+        with open(tmp, "wb") as fh:
+            recorder = _WriteRecorder(fh)
+            torch.save(state, recorder)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    except (OSError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        cause = recorder.error if recorder is not None and recorder.error is not None else exc
+        kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+        raise CheckpointWriteError(
+            f"could not write {path} ({reason(cause)}); {kept}: free disk space in {path.parent} "
+            "(or set out_dir elsewhere) and resume"
+        ) from exc
+    except BaseException:  # Ctrl-C during the save: no half file either
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 LEGACY_RNG_GLOBALS = (
