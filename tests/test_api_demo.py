@@ -297,7 +297,7 @@ def _bad_weights(root, weights):
         "bad config": (root / "badconfig.pt", "resnet51"),
         "folder": (root / "folder.pt", "is a folder, not an smhr model.pt"),
         "bad onnx": (root / "random.onnx", "is not an smhr ONNX export"),
-        "missing": (root / "none.pt", "not found: pass weights=PATH to a model.pt"),
+        "missing": (root / "none.pt", "not found: pass the path of a model.pt or .onnx file"),
     }
 
 
@@ -476,3 +476,36 @@ def test_user_jpegs_that_libjpeg_would_complete_with_invented_pixels_are_refused
         assert to_rgb_uint8(tmp_path / f"{name}.jpg").shape == (60, 80, 3)
     with pytest.raises(BadInput, match=r"cut\.jpg: not a readable image"):  # datasets: the decoder decides
         read_rgb(tmp_path / "cut.jpg")
+
+
+def test_every_torch_load_in_the_package_is_weights_only():
+    """Policy: user-supplied torch files never run pickle code (a new torch.load must keep it so)."""
+    import ast
+    from pathlib import Path
+
+    import smhr
+
+    def is_torch_load(node):
+        f = getattr(node, "func", None)
+        return isinstance(f, ast.Attribute) and f.attr == "load" and getattr(f.value, "id", None) == "torch"
+
+    def weights_only(node):
+        return any(k.arg == "weights_only" and getattr(k.value, "value", None) is True for k in node.keywords)
+
+    calls = [(f"{path.name}:{node.lineno}", weights_only(node))
+             for path in Path(smhr.__file__).parent.rglob("*.py")
+             for node in ast.walk(ast.parse(path.read_text())) if is_torch_load(node)]  # fmt: skip
+    assert len(calls) >= 3 and all(safe for _, safe in calls), calls
+
+
+def test_the_demo_default_output_folder_is_git_ignored():
+    import inspect
+    from pathlib import Path
+
+    from smhr.demo import demo_command
+
+    default = inspect.signature(demo_command).parameters["out"].default
+    gitignore = Path(__file__).parents[1] / ".gitignore"
+    if not gitignore.exists():
+        pytest.skip("not a source checkout")
+    assert f"/{default}/" in gitignore.read_text().splitlines()

@@ -157,7 +157,7 @@ class Reconstructor:
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else bundled_weights()
         if not path.exists():
-            fix = "pass weights=PATH to a model.pt" if weights is not None else "reinstall smhr"
+            fix = "pass the path of a model.pt or .onnx file" if weights is not None else "reinstall smhr"
             raise FileNotFoundError(f"weights {path} not found: {fix}")
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            ("cpu" if device == "auto" else device))  # fmt: skip

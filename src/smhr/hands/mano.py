@@ -79,7 +79,7 @@ def read_mano_pickle(path: str | os.PathLike) -> dict[str, Any]:
     except HandModelError:
         raise
     except Exception as exc:  # truncated file, HTML error page, wrong format, ...
-        why = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
+        why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         raise HandModelError(
             f"{p} is not a readable MANO pickle ({why}); re-download it from {MANO_URL}"
         ) from exc

@@ -83,8 +83,8 @@ class StubUnpickler(pickle.Unpickler):
             return _stub_class(SparseStub, module, name)
         if (module, name) in ALLOWED_GLOBALS or (module == "numpy.dtypes" and name.endswith("DType")):
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing {module}.{name} (a MANO file holds only numpy, chumpy and "
-                                     "scipy.sparse objects; loading others could run code)")
+        raise pickle.UnpicklingError(f"refusing {module}.{name}: a MANO file holds only numpy, chumpy and "
+                                     "scipy.sparse objects, and others could run code")
 
 
 def load_stubbed(fh: IO[bytes]) -> Any:

@@ -36,9 +36,10 @@ def echo_error(message: object) -> None:
 DECODER_CHATTER = re.compile(
     rb"^(Corrupt JPEG data|Premature end of JPEG file|Invalid SOS parameters|Unsupported marker type|"
     rb"Warning: unknown JFIF|JPEG datastream contains no image|Not a JPEG file|Bogus |"
-    rb"libpng (warning|error)|TIFF\w*: |.*: Warning, |Unknown field with tag)"
+    rb"libpng (warning|error)|TIFF\w*: |.*: Warning, |Unknown field with tag|\[[\w,]+ @ 0x[0-9a-f]+\] )"
 )
-"""Lines that image decoders (libjpeg, libpng, libtiff) print straight to file descriptor 2."""
+"""Lines that image and video decoders (libjpeg, libpng, libtiff, FFmpeg's `[mov,mp4,... @ 0x..]`)
+print straight to file descriptor 2."""
 
 
 @contextmanager

@@ -82,8 +82,10 @@ def train_command(
 def _saved(trainer) -> str:
     """What the run's checkpoints hold now, for the messages printed when it stops early."""
     last = Path(trainer.cfg.out_dir) / "last.pt"
-    if trainer.saved_step is not None:
+    if trainer.saved_step == trainer.step:
         return f"saved {last} (step {trainer.saved_step})"
+    if trainer.saved_step is not None:
+        return f"{last} holds step {trainer.saved_step} (its last successful save)"
     if last.exists():
         return f"nothing new saved; {last} is unchanged"
     return "nothing saved"

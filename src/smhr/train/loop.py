@@ -345,7 +345,10 @@ class Trainer:
         values["skipped"] = 0.0 if finite else 1.0
         if self.nonfinite_streak >= self.cfg.optim.nonfinite_patience:
             n = self.nonfinite_streak
-            bad = sorted(k for k, v in values.items() if not math.isfinite(v)) or ["clipped gradient norm"]
+            bad = sorted((k for k, v in values.items() if not math.isfinite(v)),
+                         key=lambda k: (k != "total", k))  # fmt: skip
+            bad = [*bad[:3], f"{len(bad) - 3} more terms"] if len(bad) > 4 else bad
+            bad = bad or ["clipped gradient norm"]
             first, last = self.step - n + 1, self.step
             raise NonFiniteLossError(
                 f"steps {first}-{last}: not finite {n} times in a row ({', '.join(bad)}); each step was "
