@@ -36,13 +36,15 @@ def header_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
     import re
     import warnings
 
-    from PIL import Image
-
     try:
+        from PIL import Image  # (Pillow comes with matplotlib)
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's own decompression-bomb warning: we decide below
             with Image.open(io.BytesIO(bytes(data))) as im:
                 return int(im.size[0]), int(im.size[1])
+    except ImportError:
+        return None
     except Image.DecompressionBombError as exc:  # over 2x Pillow's limit: the message holds the count
         found = re.search(r"\((\d+) pixels\)", str(exc))
         n = int(found.group(1)) if found else MAX_PIXELS + 1

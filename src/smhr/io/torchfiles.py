@@ -12,6 +12,7 @@ from __future__ import annotations
 import pickle
 import re
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def load_torch_file(path: str | Path, what: str, fix: str, allow: Sequence[Any] 
     if path.is_dir():
         raise NotATorchFileError(f"{path} is a folder, not {what}; {fix}")
     try:
-        with torch.serialization.safe_globals(list(allow)):
+        with _allowing(allow):
             return torch.load(path, map_location="cpu", weights_only=True)
     except PermissionError as exc:
         raise NotATorchFileError(f"{path}: cannot read it ({reason(exc)}); {fix}") from exc
@@ -59,6 +60,17 @@ def load_torch_file(path: str | Path, what: str, fix: str, allow: Sequence[Any] 
         raise NotATorchFileError(
             f"{path} is not {what} (unreadable as a torch file: {reason(exc)}); {fix}"
         ) from exc
+
+
+def _allowing(allow: Sequence[Any]) -> AbstractContextManager:
+    """`torch.serialization.safe_globals(allow)`; torch < 2.5 lacks the context manager, so there
+    the plain entries are registered for the process instead."""
+    if not allow:
+        return nullcontext()
+    if hasattr(torch.serialization, "safe_globals"):
+        return torch.serialization.safe_globals(list(allow))
+    torch.serialization.add_safe_globals([a for a in allow if not isinstance(a, tuple)])
+    return nullcontext()
 
 
 MODEL_FIX = "pass a model.pt written by `smhr train` (OUT_DIR/model.pt) or an `smhr export --onnx` file"

@@ -123,9 +123,11 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+_RECONSTRUCT = (getattr(np, "_core", None) or np.core).multiarray._reconstruct
 LEGACY_RNG_GLOBALS = (
-    np._core.multiarray._reconstruct,
-    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),  # written by numpy 1.x
+    _RECONSTRUCT,
+    (_RECONSTRUCT, "numpy.core.multiarray._reconstruct"),  # the name numpy 1.x writes
+    (_RECONSTRUCT, "numpy._core.multiarray._reconstruct"),  # the name numpy 2.x writes
     np.ndarray,
     np.dtype,
     type(np.dtype(np.uint32)),
