@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from smhr.api import BadInput, Reconstructor, letterbox_image, to_rgb_uint8
 from smhr.cli import app
+from smhr.data.images import read_rgb
 from smhr.model.net import SMHRConfig, SMHRNet
 
 runner = CliRunner()
@@ -89,7 +90,13 @@ def test_pixel_formats_and_letterbox():
     assert to_rgb_uint8(rgba).shape == (20, 30, 3)
     deep = np.full((20, 30, 3), 65535, np.uint16)
     assert to_rgb_uint8(deep).max() == 255
+    ringing = np.linspace(-0.04, 1.04, 20 * 30 * 3).reshape(20, 30, 3)  # resampling overshoot: clipped
+    out = to_rgb_uint8(ringing)
+    assert out.min() == 0 and out.max() == 255
+    np.testing.assert_array_equal(out, to_rgb_uint8(np.clip(ringing, 0, 1)))
     for bad, msg in (
+        (np.zeros((9, 9, 3), np.float32) + 254.0, r"values in \[254, 254\].*divide 0-255 data by 255"),
+        (np.linspace(-2.1, 2.6, 243).reshape(9, 9, 3), r"\[-2\.1, 2\.6\].*undo any mean/std normalisation"),
         (np.zeros((4, 4, 3), np.uint8), "too small"),
         (np.zeros((9, 9, 5), np.uint8), "shape"),
         (np.full((9, 9), np.nan), "NaN"),
@@ -151,7 +158,8 @@ def test_demo_writes_every_output_and_survives_bad_inputs(weights, tmp_path):
     errors = re.findall(r"error: (.*)", res.output)
     named = ["empty.jpg", "corrupt.png", "notes.jpg", "tiny.png", "missing.jpg"]
     assert len(errors) == len(named) and all(any(n in e for e in errors) for n in named)
-    assert "6 file(s), 12 hand(s)" in res.output and "5 failed" in res.output
+    assert "6 of 11 input(s) done, 12 hand(s)" in res.output and "5 failed" in res.output
+    assert not list(out.glob(".*"))  # no temporary file left behind
     for stem in ("good", "grey", "rgba", "deep", "huge", "exif"):
         rec = json.loads((out / f"{stem}.json").read_text())
         assert rec["schema"] == 1 and rec["hand_model"] == "anny" and len(rec["hands"]) == 2
@@ -251,3 +259,253 @@ def test_input_size_override_letterboxes_smaller_and_keeps_pixel_coordinates(wei
     res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"), "--weights",
                               str(weights), "--input-size", "96", "--threshold", "0"])  # fmt: skip
     assert res.exit_code == 0, res.output
+
+
+class _RunsCode:
+    """Unpickling this would create a folder (stands in for any code a malicious file runs)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def _bad_weights(root, weights):
+    """name -> (path, text the one-line error must contain)."""
+    root.mkdir()
+    good = weights.read_bytes()
+    (root / "notes.txt").write_text("these are not weights\n")
+    noise = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)
+    (root / "random.pt").write_bytes(noise.tobytes())
+    (root / "empty.pt").write_bytes(b"")
+    (root / "truncated.pt").write_bytes(good[: len(good) // 3])
+    torch.save({"config": {}, "model": _RunsCode(root / "ran")}, root / "evil.pt")
+    torch.save([1, 2, 3], root / "list.pt")
+    torch.save({"config": {"backbone": "resnet51"}, "model": {}}, root / "badconfig.pt")
+    (root / "folder.pt").mkdir()
+    (root / "random.onnx").write_bytes(b"\x08\x07garbage" * 50)
+    return {
+        "text": (root / "notes.txt", "not an smhr model.pt (unreadable as a torch file"),
+        "random bytes": (root / "random.pt", "not an smhr model.pt (unreadable as a torch file"),
+        "empty": (root / "empty.pt", "not an smhr model.pt (unreadable as a torch file: EOFError"),
+        "truncated": (root / "truncated.pt", "not an smhr model.pt (unreadable as a torch file"),
+        "code in pickle": (root / "evil.pt", "which we do not load: it could run code"),
+        "not a checkpoint": (root / "list.pt", "needs 'config' and 'model', got list"),
+        "bad config": (root / "badconfig.pt", "resnet51"),
+        "folder": (root / "folder.pt", "is a folder, not an smhr model.pt"),
+        "bad onnx": (root / "random.onnx", "is not an smhr ONNX export"),
+        "missing": (root / "none.pt", "not found: pass the path of a model.pt or .onnx file"),
+    }
+
+
+def test_bad_weights_files_are_one_line_errors_and_never_run_code(weights, tmp_path):
+    cases = _bad_weights(tmp_path / "w", weights)
+    cv2.imwrite(str(tmp_path / "x.png"), _image())
+    for name, (path, text) in cases.items():
+        with pytest.raises((ValueError, FileNotFoundError)) as e:
+            Reconstructor.from_pretrained(path, "cpu")
+        assert str(path) in str(e.value) and text in str(e.value) and "\n" not in str(e.value), name
+        res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"),
+                                  "--weights", str(path)])  # fmt: skip
+        assert res.exit_code == 2, (name, res.output)
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], name
+    assert not (tmp_path / "w" / "ran").exists()
+    assert not (tmp_path / "o").exists()  # nothing written when the weights cannot be loaded
+    text_file = cases["text"][0]
+    res = runner.invoke(app, ["export", "--onnx", str(tmp_path / "m.onnx"), "--weights", str(text_file)])
+    assert res.exit_code == 2 and "notes.txt is not an smhr model.pt" in res.output
+    assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob(".*partial"))
+
+
+def _demo(weights, *args):
+    return runner.invoke(app, ["demo", *map(str, args), "--weights", str(weights), "--threshold", "0",
+                               "--max-hands", "1", "--no-meshes"])  # fmt: skip
+
+
+def _one_error(res, *needles):
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.output
+    assert all(n in lines[0] for n in needles), res.output
+    return lines[0]
+
+
+def test_unusable_out_is_one_line_and_exit_code_2_before_any_work(weights, tmp_path, monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    cv2.imwrite(str(tmp_path / "x.png"), _image())
+    existing = tmp_path / "existing_file"
+    existing.write_text("keep me")
+    res = _demo(weights, tmp_path / "x.png", "--out", existing)
+    assert res.exit_code == 2
+    _one_error(res, f"--out {existing} is a file, not a folder")
+    assert existing.read_text() == "keep me"
+    res = _demo(weights, tmp_path / "x.png", "--out", existing / "sub")
+    assert res.exit_code == 2
+    _one_error(res, f"{existing} is a file, not a folder")
+    # a read-only file system, as the kernel reports it to access(2) ...
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(tmp_path) else real_access(p, m))
+    res = _demo(weights, tmp_path / "x.png", "--out", tmp_path / "ro")
+    assert res.exit_code == 2
+    _one_error(res, f"--out {tmp_path / 'ro'}", "not writable (read-only file system")
+    monkeypatch.setattr(os, "access", real_access)
+    assert not (tmp_path / "ro").exists()
+
+    # ... and as it reports it to the first write (access(2) can be wrong on network file systems)
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    res = _demo(weights, tmp_path / "x.png", "--out", tmp_path / "ro2")
+    assert res.exit_code == 2
+    _one_error(res, f"--out {tmp_path / 'ro2'}: cannot write there", "Read-only file system")
+
+
+def test_a_failed_write_loses_only_that_image_and_leaves_no_partial_output(weights, tmp_path, monkeypatch):
+    import errno
+
+    import smhr.io.atomic as atomic
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(src / f"img{i}.png"), _image(seed=i))
+    real_write, calls = atomic._write, []
+
+    def disk_full_on_img1_json(tmp, data, durable):
+        calls.append(tmp.name)
+        if tmp.name.startswith(".img1.") and tmp.name.endswith(".json"):
+            real_write(tmp, data[: len(data) // 2], durable)  # half written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(tmp, data, durable)
+
+    monkeypatch.setattr(atomic, "_write", disk_full_on_img1_json)
+    out = tmp_path / "out"
+    res = _demo(weights, src, "--out", out)
+    assert res.exit_code == 1
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "img1.png: cannot write its outputs" in errors[0]
+    assert "No space left on device" in errors[0]
+    assert "2 of 3 input(s) done" in res.output and "1 failed" in res.output
+    assert sorted(p.name for p in out.iterdir()) == ["img0.json", "img0_overlay.png", "img2.json",
+                                                     "img2_overlay.png"]  # fmt: skip
+    assert any(c.startswith(".img1_overlay.") for c in calls)  # its overlay was staged, then dropped
+
+
+def png_header_only(width, height):
+    """A PNG whose header claims width x height px, with 1 kB of zeros as its data."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+
+
+def test_image_whose_header_claims_huge_dimensions_is_refused_before_decoding(weights, tmp_path):
+    (tmp_path / "bomb.png").write_bytes(png_header_only(60000, 60000))  # 1 kB file, 3.6 gigapixels
+    with pytest.raises(BadInput, match=r"bomb\.png: header says 3600 megapixels, over the 250 megapixel"):
+        to_rgb_uint8(tmp_path / "bomb.png")
+    (tmp_path / "big.png").write_bytes(png_header_only(300, 200))
+    with pytest.raises(BadInput, match=r"big\.png: header says 300x200 px, over the 0 megapixel limit"):
+        read_rgb(tmp_path / "big.png", max_pixels=50_000, untrusted=True)
+    cv2.imwrite(str(tmp_path / "ok.png"), _image())
+    res = _demo(weights, tmp_path / "bomb.png", tmp_path / "ok.png", "--out", tmp_path / "o")
+    assert res.exit_code == 1 and "1 of 2 input(s) done" in res.output
+    assert (tmp_path / "o" / "ok.json").exists() and not (tmp_path / "o" / "bomb.json").exists()
+
+
+def test_help_texts_keep_their_brackets_and_name_the_formats():
+    """Rich markup eats `[word]` in help texts unless escaped (`pip install 'smhr[anny]'` lost its extra)."""
+    import typer
+
+    def walk(cmd, path):
+        yield cmd, path
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    def squash(text):
+        return re.sub(r"[\s│]", "", text)
+
+    checked = 0
+    for cmd, path in walk(typer.main.get_command(app), []):
+        shown_params = [p for p in cmd.params if not getattr(p, "hidden", False)]
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in shown_params]
+        wanted = [m.replace("\\", "") for t in texts for m in re.findall(r"\\?\[[^\]]*\]", t)]
+        if not wanted:
+            continue
+        shown = runner.invoke(app, [*path, "--help"], env={"TERMINAL_WIDTH": "200"}).output
+        for w in wanted:
+            assert squash(w) in squash(shown), (path, w)
+            checked += 1
+    assert checked >= 2  # build-anny's extra and eval freihand's --pred layout at least
+    demo_help = runner.invoke(app, ["demo", "--help"], env={"TERMINAL_WIDTH": "200"}).output
+    assert ".onnx" in demo_help and "model.pt" in demo_help
+
+
+def test_user_jpegs_that_libjpeg_would_complete_with_invented_pixels_are_refused(tmp_path):
+    good = cv2.imencode(".jpg", _image(60, 80))[1].tobytes()
+    thumb = cv2.imencode(".jpg", _image(16, 16))[1].tobytes()  # has its own scan and end marker
+    app1 = b"Exif\0\0" + thumb
+    with_thumb = good[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + good[2:]
+    sof = good.index(b"\xff\xc0")
+    bomb = bytearray(good)
+    bomb[sof + 5 : sof + 9] = (15000).to_bytes(2, "big") * 2  # 225 MP (under the limit) in a 1 kB file
+    files = {"cut": good[:-200], "head": good[:100], "bomb": bytes(bomb), "thumbcut": with_thumb[:-200],
+             "tail": good + b"trailing bytes after the image are allowed", "thumb": with_thumb}  # fmt: skip
+    for name, data in files.items():
+        (tmp_path / f"{name}.jpg").write_bytes(data)
+    refused = {
+        "cut": "truncated JPEG (no end-of-image marker)",
+        "thumbcut": "truncated JPEG (no end-of-image marker)",  # the thumbnail's end marker does not count
+        "head": "truncated JPEG (ends before its image data)",
+        "bomb": f"corrupt JPEG (a {len(bomb)}-byte file cannot hold the 225 megapixels its header says)",
+    }
+    for name, msg in refused.items():
+        with pytest.raises(BadInput, match=re.escape(f"{name}.jpg: {msg}")):
+            to_rgb_uint8(tmp_path / f"{name}.jpg")
+    for name in ("tail", "thumb"):
+        assert to_rgb_uint8(tmp_path / f"{name}.jpg").shape == (60, 80, 3)
+    with pytest.raises(BadInput, match=r"cut\.jpg: not a readable image"):  # datasets: the decoder decides
+        read_rgb(tmp_path / "cut.jpg")
+
+
+def test_every_torch_load_in_the_package_is_weights_only():
+    """Policy: user-supplied torch files never run pickle code (a new torch.load must keep it so)."""
+    import ast
+    from pathlib import Path
+
+    import smhr
+
+    def is_torch_load(node):
+        f = getattr(node, "func", None)
+        return isinstance(f, ast.Attribute) and f.attr == "load" and getattr(f.value, "id", None) == "torch"
+
+    def weights_only(node):
+        return any(k.arg == "weights_only" and getattr(k.value, "value", None) is True for k in node.keywords)
+
+    calls = [(f"{path.name}:{node.lineno}", weights_only(node))
+             for path in Path(smhr.__file__).parent.rglob("*.py")
+             for node in ast.walk(ast.parse(path.read_text())) if is_torch_load(node)]  # fmt: skip
+    assert len(calls) >= 3 and all(safe for _, safe in calls), calls
+
+
+def test_the_demo_default_output_folder_is_git_ignored():
+    import inspect
+    from pathlib import Path
+
+    from smhr.demo import demo_command
+
+    default = inspect.signature(demo_command).parameters["out"].default
+    gitignore = Path(__file__).parents[1] / ".gitignore"
+    if not gitignore.exists():
+        pytest.skip("not a source checkout")
+    assert f"/{default}/" in gitignore.read_text().splitlines()

@@ -1,6 +1,7 @@
 """MANO pickles without chumpy: reading, conversion, left shapedirs fix, errors, and posing against
 an independent float64 numpy LBS."""
 
+import io
 import os
 import pickle
 import sys
@@ -20,8 +21,10 @@ from smhr.hands.mano import (
     read_mano_pickle,
     resolve_mano_path,
 )
+from smhr.hands.mano_pickle import StubUnpickler, load_stubbed, plain_value
 from smhr.hands.model import HandModel
-from smhr.hands.testing import write_synthetic_mano_pickle
+from smhr.hands.testing import synthetic_mano_arrays, write_synthetic_mano_pickle
+from smhr.hands.testing_official import Py2Pickler, write_official_structure_mano_pickle
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +89,9 @@ def test_left_shapedirs_fix(mano_dir, tmp_path):
     np.testing.assert_allclose(out["shapedirs"], fixed, rtol=1e-6)
 
 
-def numpy_mano(arrays, global_orient, pose, betas, transl):
+def numpy_mano(arrays, global_orient, pose, betas, transl, tips=None):
     """Independent float64 reference: Rodrigues, per-joint 4x4 chain, LBS, tips, FreiHAND order."""
+    tips = arrays[SYNTHETIC_TIPS_KEY] if tips is None else tips
 
     def rodrigues(r):
         t = np.linalg.norm(r)
@@ -112,7 +116,7 @@ def numpy_mano(arrays, global_orient, pose, betas, transl):
     for i in range(len(v)):
         T = sum(arrays["weights"][i, j] * G[j] @ np.append(v[i] - J[j], 1.0) for j in range(16))
         out[i] = T[:3]
-    joints = np.concatenate([np.stack([g[:3, 3] for g in G]), out[arrays[SYNTHETIC_TIPS_KEY]]])
+    joints = np.concatenate([np.stack([g[:3, 3] for g in G]), out[list(tips)]])
     return out + transl, joints[MANO21_TO_FREIHAND] + transl
 
 
@@ -190,3 +194,144 @@ def test_corrupt_model_errors(tmp_path):
     one_line(e.value)
     with pytest.raises(HandModelError, match="side must be"):
         HandModel.load("mano", "both", tmp_path)
+
+
+# ---------------------------------------------------------------- the official files' structure
+@pytest.fixture(scope="module")
+def official_dir(tmp_path_factory):
+    """MANO_{LEFT,RIGHT}.pkl written with the official v1.2 structure (Python-2 pickle, chumpy
+    Select shapedirs, csc J_regressor under scipy's old module path, 778 vertices, no extra keys)."""
+    d = tmp_path_factory.mktemp("mano_official")
+    arrays = {s: write_official_structure_mano_pickle(d / f"MANO_{s.upper()}.pkl", s)
+              for s in ("left", "right")}  # fmt: skip
+    return d, arrays
+
+
+def test_official_structure_fixture_is_what_the_released_files_hold(official_dir):
+    import pickletools
+
+    d, _ = official_dir
+    raw = (d / "MANO_RIGHT.pkl").read_bytes()
+    ops = list(pickletools.genops(raw))
+    assert ops[0][0].name == "PROTO" and ops[0][1] == 2
+    names = {op.name for op, _, _ in ops}
+    assert "BINSTRING" in names and not names & {"BINUNICODE", "SHORT_BINUNICODE"}  # Python-2 str only
+    globals_ = {arg for op, arg, _ in ops if op.name == "GLOBAL"}
+    assert {"chumpy.ch Ch", "chumpy.reordering Select", "scipy.sparse.csc csc_matrix",
+            "numpy.core.multiarray _reconstruct"} <= globals_  # fmt: skip
+    with open(d / "MANO_RIGHT.pkl", "rb") as fh:
+        stubbed = load_stubbed(fh)
+    sel = stubbed["shapedirs"]
+    assert sel.origin == "chumpy.reordering.Select"
+    assert sel.state["a"].origin == "chumpy.ch.Ch" and sel.state["a"].state["x"].shape == (778, 3, 20)
+    assert sel.state["idxs"].dtype == np.int64 and sel.state["idxs"].shape == (23340,)
+    assert sel.state["preferred_shape"] == (778, 3, 10)
+    assert stubbed["J_regressor"].origin == "scipy.sparse.csc.csc_matrix"
+    assert SYNTHETIC_TIPS_KEY not in stubbed
+    with open(d / "MANO_RIGHT.pkl", "rb") as fh, pytest.raises(UnicodeDecodeError):
+        StubUnpickler(fh).load()  # Python-2 array bytes: only latin1 reads them
+
+
+def test_official_structure_reads_back_the_arrays(official_dir):
+    d, arrays = official_dir
+    raw = read_mano_pickle(d / "MANO_RIGHT.pkl")
+    for key, want in arrays["right"].items():
+        assert isinstance(raw[key], np.ndarray), key
+        np.testing.assert_array_equal(raw[key], want, err_msg=key)
+    assert raw["bs_style"] == "lbs" and raw["bs_type"] == "lrotmin"
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_official_structure_model_matches_numpy_lbs(official_dir, side):
+    d, arrays = official_dir
+    model = HandModel.load("mano", side, d)
+    assert model.num_vertices == 778 and model.tip_vertex_ids.tolist() == list(MANO_TIP_VERTEX_IDS[side])
+    ref = dict(arrays[side])
+    if side == "left":  # the loader's MANO_LEFT shapedirs fix (the fixture carries the released bug)
+        ref["shapedirs"] = ref["shapedirs"].copy()
+        ref["shapedirs"][:, 0, :] *= -1
+    rng = np.random.default_rng(11)
+    go, pose = rng.normal(0, 0.8, 3), rng.normal(0, 0.4, 45)
+    betas, transl = rng.normal(0, 1, 10), np.array([-0.03, 0.02, 0.5])
+    out = model(*(torch.tensor(x, dtype=torch.float32)[None] for x in (go, pose, betas, transl)))
+    ref_v, ref_j = numpy_mano(ref, go, pose, betas, transl, tips=MANO_TIP_VERTEX_IDS[side])
+    assert np.abs(out.vertices[0].double().numpy() - ref_v).max() < 1e-6
+    assert np.abs(out.joints[0].double().numpy() - ref_j).max() < 1e-6
+    assert np.abs(ref_v - (arrays[side]["v_template"] + transl)).max() > 0.02  # really posed and shaped
+
+
+def _stub(module, name, state):
+    obj = StubUnpickler(io.BytesIO(b"")).find_class(module, name)()
+    obj.__setstate__(state)
+    return obj
+
+
+def test_chumpy_classes_rebuilt_from_their_state_and_clear_errors_otherwise():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    ch = _stub("chumpy.ch", "Ch", {"x": x, "_dirty_vars": set()})
+    reshape = _stub("chumpy.reordering", "Reshape", {"a": ch, "newshape": (6, 4)})
+    np.testing.assert_array_equal(plain_value(reshape, "k"), x.reshape(6, 4))
+    transpose = _stub("chumpy.reordering", "transpose", {"a": ch, "axes": (2, 0, 1)})
+    np.testing.assert_array_equal(plain_value(transpose, "k"), x.transpose(2, 0, 1))
+    add = _stub("chumpy.ch_ops", "add", {"a": ch, "b": 1.5})
+    np.testing.assert_array_equal(plain_value(add, "k"), x + 1.5)
+    times = _stub("chumpy.ch_ops", "multiply", {"a": ch, "b": ch})
+    np.testing.assert_array_equal(plain_value(times, "k"), x * x)
+    sel = _stub("chumpy.reordering", "Select", {"a": ch, "idxs": np.array([5, 0, 23])})  # no preferred_shape
+    np.testing.assert_array_equal(plain_value(sel, "k"), [5.0, 0.0, 23.0])
+    with pytest.raises(HandModelError) as e:
+        plain_value(_stub("chumpy.ch_ops", "exp", {"x": ch}), "MANO_RIGHT.pkl: 'shapedirs'")
+    msg = one_line(e.value)
+    assert "MANO_RIGHT.pkl: 'shapedirs'" in msg and "chumpy.ch_ops.exp" in msg and "Select" in msg
+    with pytest.raises(HandModelError, match=r"'shapedirs'.*Select object without its 'idxs'"):
+        plain_value(_stub("chumpy.reordering", "Select", {"a": ch}), "'shapedirs'")
+    with pytest.raises(HandModelError, match=r"does not yield an array \(IndexError"):
+        plain_value(_stub("chumpy.reordering", "Select", {"a": ch, "idxs": np.array([99])}), "k")
+
+
+def test_unsupported_chumpy_class_in_a_file_names_the_file_class_and_key(tmp_path):
+    class Exp:  # pickled as chumpy.ch_ops.exp: its value is not its input
+        def __init__(self, x):
+            self.x = x
+
+    arrays = synthetic_mano_arrays("right")
+    payload = dict(arrays, shapedirs=Exp(arrays["shapedirs"]))
+    path = tmp_path / "MANO_RIGHT.pkl"
+    with open(path, "wb") as fh:
+        Py2Pickler(fh, names={Exp: ("chumpy.ch_ops", "exp")}).dump(payload)
+    with pytest.raises(HandModelError) as e:
+        HandModel.load("mano", "right", path)
+    msg = one_line(e.value)
+    assert str(path) in msg and "'shapedirs'" in msg and "chumpy.ch_ops.exp" in msg
+
+
+@pytest.mark.parametrize("fmt", ["csc_matrix", "csr_matrix", "coo_matrix", "csr_array"])
+def test_scipy_sparse_under_new_and_old_module_paths(fmt, tmp_path):
+    import scipy.sparse
+
+    dense = np.zeros((16, 40))
+    dense[np.arange(16), np.arange(16) * 2] = np.linspace(0.1, 1.0, 16)
+    dense[3, 39] = 0.25
+    matrix = getattr(scipy.sparse, fmt)(dense)
+    stubbed = StubUnpickler(io.BytesIO(pickle.dumps(matrix, protocol=2)), encoding="latin1").load()
+    assert stubbed.origin.startswith("scipy.sparse._")  # today's path
+    np.testing.assert_array_equal(plain_value(stubbed, "k"), dense)
+    old = pickle.dumps(matrix, protocol=2).replace(b"scipy.sparse._", b"scipy.sparse.")  # scipy < 1.8
+    stubbed = StubUnpickler(io.BytesIO(old), encoding="latin1").load()
+    assert "._" not in stubbed.origin
+    np.testing.assert_array_equal(plain_value(stubbed, "k"), dense)
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    path = tmp_path / "MANO_RIGHT.pkl"
+    path.write_bytes(pickle.dumps(dict(synthetic_mano_arrays("right"), v_template=Payload()), protocol=2))
+    with pytest.raises(HandModelError) as e:
+        HandModel.load("mano", "right", path)
+    msg = one_line(e.value)
+    assert str(path) in msg and "refusing" in msg and "mkdir" in msg and not marker.exists()

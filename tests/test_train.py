@@ -12,8 +12,16 @@ from smhr.cli import app
 from smhr.data.testing import write_skeleton_freihand
 from smhr.hands.model import HandModel
 from smhr.hands.testing import write_synthetic_mano_pickle
+from smhr.io.torchfiles import NotATorchFileError
 from smhr.model.net import SMHRNet
-from smhr.train.checkpoint import CheckpointMismatchError, load_init_weights, save_checkpoint
+from smhr.train.checkpoint import (
+    CheckpointMismatchError,
+    load_checkpoint,
+    load_init_weights,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from smhr.train.config import load_config, parse_overrides
 from smhr.train.data import collate_targets
 from smhr.train.loop import Trainer
@@ -254,3 +262,39 @@ def test_keypoint_drawn_masks_select_pixels_but_are_no_silhouette_target(tiny_se
     assert s.mask[kp[:, 1], kp[:, 0]].all()
     t = build_targets(s, 64, max_hands=1)
     assert t["mask"].sum() > 0 and not t["has_mask"]
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def test_checkpoints_load_weights_only_and_old_rng_layouts_still_resume(tmp_path):
+    import random
+
+    random.seed(3)
+    np.random.seed(4)
+    torch.manual_seed(5)
+    state = rng_state()
+    old = {**state, "numpy": np.random.get_state()}  # the layout before RNG states became plain values
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    net = torch.nn.Linear(2, 2)
+    optim = torch.optim.Adam(net.parameters())
+    sched = torch.optim.lr_scheduler.MultiStepLR(optim, [5, 9])  # its state holds a Counter
+    for name, rng in (("new.pt", state), ("old.pt", old)):
+        save_checkpoint(tmp_path / name, {"model": net.state_dict(), "optimizer": optim.state_dict(),
+                                          "scheduler": sched.state_dict(), "rng": rng})  # fmt: skip
+        loaded = load_checkpoint(tmp_path / name)
+        set_rng_state(loaded["rng"])
+        assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected, name
+        assert loaded["scheduler"]["milestones"] == sched.state_dict()["milestones"]
+    torch.save({"model": {}, "rng": _RunsCode(tmp_path / "ran")}, tmp_path / "evil.pt")
+    for load in (load_checkpoint, lambda p: load_init_weights(net, p)):
+        with pytest.raises(NotATorchFileError, match=r"evil\.pt is not an smhr training checkpoint .*code"):
+            load(tmp_path / "evil.pt")
+    assert not (tmp_path / "ran").exists()

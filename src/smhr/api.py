@@ -26,6 +26,7 @@ import torch
 
 from smhr.data.sample import BadInput
 from smhr.hands.model import HandModel
+from smhr.io.torchfiles import MODEL_FIX, load_smhr_checkpoint, reason
 from smhr.model.decode import Hand, decode
 from smhr.model.fuse import fuse_conv_bn
 from smhr.model.net import SMHRNet
@@ -41,13 +42,24 @@ def bundled_weights() -> Path:
     return Path(str(importlib.resources.files("smhr") / "assets" / "weights" / WEIGHTS_FILE))
 
 
+FLOAT_SLACK = 0.05
+"""Float pixels may overshoot [0, 1] by this much (resampling ringing) and are clipped; beyond it
+the float image is refused (see `to_rgb_uint8`)."""
+
+
 def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     """Any supported image (path, numpy grey / RGB / RGBA, uint8 / uint16 / float in [0, 1], PIL)
-    -> HxWx3 uint8 RGB. Raises BadInput naming `name` and the fix."""
+    -> HxWx3 uint8 RGB. Raises BadInput naming `name` and the fix.
+
+    Float images must hold values in [0, 1] (within FLOAT_SLACK, clipped). A float image in 0-255
+    -- e.g. `img.astype(np.float32)` of a uint8 photo -- or an ImageNet-normalised one is refused
+    with a one-line BadInput instead of being guessed: guessing the scale from the pixel values is
+    ambiguous (a dark [0, 1] image with one highlight at 1.3, HDR data, a normalised tensor), and a
+    wrong guess silently returns no hands or wrong ones, while the fix (`/ 255`) is one call."""
     if isinstance(image, (str, Path)):
         from smhr.data.images import read_rgb
 
-        name, image = str(image), read_rgb(image)
+        name, image = str(image), read_rgb(image, untrusted=True)
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
         image = np.asarray(image.convert("RGB"))
     a = np.asarray(image)
@@ -67,6 +79,12 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     if np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all():
             raise BadInput(f"{name}: float image contains NaN or infinity")
+        lo, hi = float(a.min()), float(a.max())
+        if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
+            raise BadInput(
+                f"{name}: float image with values in [{lo:.4g}, {hi:.4g}], but float images must be in "
+                "[0, 1]: divide 0-255 data by 255 or pass it as uint8 (undo any mean/std normalisation)"
+            )
         return (np.clip(a, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
     raise BadInput(f"{name}: unsupported pixel type {a.dtype}; pass uint8, uint16 or float in [0, 1]")
 
@@ -138,15 +156,23 @@ class Reconstructor:
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else bundled_weights()
-        if not path.is_file():
-            fix = "pass weights=PATH to a model.pt" if weights is not None else "reinstall smhr"
+        if not path.exists():
+            fix = "pass the path of a model.pt or .onnx file" if weights is not None else "reinstall smhr"
             raise FileNotFoundError(f"weights {path} not found: {fix}")
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            ("cpu" if device == "auto" else device))  # fmt: skip
         if path.suffix.lower() == ".onnx":  # an `smhr export --onnx` file, run by onnxruntime on the CPU
             from smhr.onnx_export import OnnxNetwork
 
-            onnx_net = OnnxNetwork(path)
+            try:
+                onnx_net = OnnxNetwork(path)
+            except ImportError as exc:
+                raise RuntimeError(f"{path}: ONNX weights need onnxruntime: "
+                                   "pip install 'smhr[onnx]'") from exc
+            except Exception as exc:  # not ONNX, truncated, foreign model: onnxruntime raises its own types
+                if isinstance(exc, ValueError) and str(path) in str(exc):
+                    raise
+                raise ValueError(f"{path} is not an smhr ONNX export ({reason(exc)}); {MODEL_FIX}") from exc
             fixed = onnx_net.config.input_size
             if input_size not in (None, fixed):
                 raise ValueError(f"{path}: an ONNX export has a fixed input size ({fixed}); "
@@ -157,7 +183,7 @@ class Reconstructor:
             models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
             threshold = _pick_threshold(threshold, onnx_net.score_threshold)
             return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_smhr_checkpoint(path)  # weights only: a model.pt from elsewhere cannot run code
         threshold = _pick_threshold(threshold, stored_score_threshold(ckpt))
         net, models = load_network(ckpt, hand, mano_dir, str(dev), source=str(path))
         # BatchNorms folded into their convolutions (same outputs, ~1.3x on CPU), NHWC convolutions (~1.7x)

@@ -2,14 +2,18 @@
 write, per image, an overlay PNG, meshes (OBJ + PLY per hand, one GLB) and a JSON record.
 
 Bad inputs never stop the batch: each failure is one line on stderr naming the file and the fix,
-the run goes on, and the exit code is 1 when anything failed (2 for bad options). With no INPUTS,
-the bundled sample images run (our own synthetic renders, free to redistribute).
+the run goes on, and the exit code is 1 when anything failed. Bad options (`--out` a file or
+read-only, unreadable `--weights`) are one line and exit code 2 before any work. Outputs are
+written all-or-nothing per input (temporary files, then renames), so a failure or a kill never
+leaves half an output. With no INPUTS, the bundled sample images run (our own synthetic renders,
+free to redistribute).
 """
 
 from __future__ import annotations
 
 import glob
 import importlib.resources
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,13 +85,47 @@ def _overlay_scale(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA), A
 
 
+def check_out_dir(out: Path) -> str | None:
+    """Why `--out` cannot be used (a one-line problem with its fix), or None. Checked before any
+    work so that a typo costs a second, not a batch: it must be a folder or creatable as one."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder; pass a folder (it is created if missing)"
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"--out {out}: {existing} is a file, not a folder; pass a folder path"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return (f"--out {out}: {existing} is not writable (read-only file system or no permission); "
+                "choose another folder")  # fmt: skip
+    return None
+
+
+def make_out_dir(out: Path) -> str | None:
+    """Create `out` and prove it takes a file (a probe, removed again); the problem or None."""
+    import tempfile
+
+    from smhr.io.torchfiles import reason
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".smhr-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return f"--out {out}: cannot write there ({reason(e)}); choose another folder"
+    return None
+
+
 def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool,
                   meshes: bool, stem: str | None = None) -> int:  # fmt: skip
-    """Reconstruct one image file and write its outputs; returns the number of hands."""
+    """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`);
+    returns the number of hands."""
     import cv2
 
     from smhr.api import to_rgb_uint8
-    from smhr.io.exports import image_record, write_hand_meshes, write_json
+    from smhr.io.atomic import StagedFiles
+    from smhr.io.exports import hand_mesh_files, image_record, json_text
     from smhr.render.overlay import overlay_hands
 
     image = to_rgb_uint8(path)
@@ -101,28 +139,32 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
         keypoints2d=[h.keypoints2d * A[0, 0] + A[0, 2] for h in hands], sides=[h.side for h in hands],
         side_view=True,
     )  # fmt: skip
-    cv2.imwrite(str(out / f"{stem}_overlay.png"), picture[..., ::-1])
-    if meshes:
-        write_hand_meshes(out, stem, hands, faces)
+    ok, png = cv2.imencode(".png", picture[..., ::-1])
+    if not ok:
+        raise RuntimeError("PNG encoding of the overlay failed")
     kind = rec.net.config.hand_model
-    write_json(out / f"{stem}.json", image_record(str(path), image.shape[:2], hands, kind, with_vertices))
+    record = image_record(str(path), image.shape[:2], hands, kind, with_vertices)
+    with StagedFiles() as staged:
+        staged.write(out / f"{stem}_overlay.png", png.tobytes())
+        for name, data in (hand_mesh_files(stem, hands, faces) if meshes else {}).items():
+            staged.write(out / name, data)
+        staged.write(out / f"{stem}.json", json_text(record))
     return len(hands)
 
 
 def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, with_vertices: bool = False,
              meshes: bool = True, progress: bool = True) -> DemoReport:  # fmt: skip
-    """Process every file (images; videos through `smhr.video`), collecting failures."""
+    """Process every file (images; videos through `smhr.video`), collecting failures: each is one
+    line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only."""
     from tqdm import tqdm
+
+    from smhr.io.messages import echo_error, one_line
 
     out.mkdir(parents=True, exist_ok=True)
     report = DemoReport()
     t0 = time.perf_counter()
     stems: dict[str, int] = {}
-    bar = tqdm(files, desc="smhr demo", unit="file", disable=not progress)
-
-    def say(message: str) -> None:
-        with tqdm.external_write_mode():  # on its own line, not glued to the progress bar
-            typer.echo(f"error: {message}", err=True)
+    bar = tqdm(files, desc="smhr demo", unit="file", disable=None if progress else True)
 
     for path in bar:
         # two inputs with the same name (from different folders) must not overwrite each other
@@ -139,12 +181,15 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
                                               meshes=meshes, stem=stem)  # fmt: skip
             report.processed += 1
         except BadInput as e:
-            report.failures.append(str(e))
-            say(str(e))
+            msg = one_line(e)
+        except OSError as e:  # writing the outputs: disk full, folder removed meanwhile, ...
+            msg = f"{path}: cannot write its outputs to {out} ({one_line(e)}); free space or change --out"
         except Exception as e:  # one broken file must not end the batch; say which and why
-            msg = f"{path}: {type(e).__name__}: {e}"
-            report.failures.append(msg)
-            say(msg)
+            msg = f"{path}: unexpected {type(e).__name__}: {one_line(e, 200)}; please report it with the file"
+        else:
+            continue
+        report.failures.append(msg)
+        echo_error(msg)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -153,7 +198,8 @@ def demo_command(
     inputs: Annotated[list[str] | None, typer.Argument(help="Images, folders, globs or videos "
                                                        "(default: the bundled sample images).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("smhr-demo"),
-    weights: Annotated[Path | None, typer.Option("--weights", help="model.pt (default: bundled).")] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="model.pt from `smhr train`, or an .onnx "
+                                                 "from `smhr export --onnx` (default: bundled).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     max_hands: Annotated[int, typer.Option("--max-hands", min=1, max=64)] = 10,
     threshold: Annotated[float | None, typer.Option(
@@ -169,22 +215,32 @@ def demo_command(
 ) -> None:
     """Find every hand in the inputs and write overlays, meshes and JSON to --out."""
     from smhr.api import Reconstructor
+    from smhr.io.messages import echo_error, native_stderr_filtered
 
     if device not in ("auto", "cpu", "cuda"):
-        typer.echo(f"error: --device must be auto, cpu or cuda, got {device!r}", err=True)
+        echo_error(f"--device must be auto, cpu or cuda, got {device!r}")
+        raise typer.Exit(2)
+    problem = check_out_dir(out)
+    if problem:
+        echo_error(problem)
         raise typer.Exit(2)
     files, problems = expand_inputs(inputs) if inputs else (bundled_samples(), [])
-    for p in problems:
-        typer.echo(f"error: {p}", err=True)
     try:
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
                                             input_size=input_size)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
-        typer.echo(f"error: {e}", err=True)
+        echo_error(e)
         raise typer.Exit(2) from None
-    report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes)
+    problem = make_out_dir(out)
+    if problem:
+        echo_error(problem)
+        raise typer.Exit(2)
+    for p in problems:
+        echo_error(p)
+    with native_stderr_filtered():  # libjpeg's own warnings would name no file: our one line says it all
+        report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes)
     failed = len(report.failures) + len(problems)
-    typer.echo(f"{report.processed} file(s), {report.hands} hand(s) -> {out}  "
-               f"({report.seconds:.1f} s; {failed} failed)")  # fmt: skip
+    typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
+               f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip
     if failed:
         raise typer.Exit(1)

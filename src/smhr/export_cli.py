@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,24 +19,31 @@ def export_command(
 ) -> None:
     """Export the network (images -> centre, handedness, parameter and keypoint maps) to ONNX; decode
     it with `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
-    import torch
-
     from smhr.api import bundled_weights, stored_score_threshold
-    from smhr.model.net import SMHRNet
+    from smhr.io.torchfiles import load_smhr_checkpoint, reason
 
     path = weights or bundled_weights()
     try:
+        from smhr.eval.predict import network_from_checkpoint
         from smhr.onnx_export import compare_with_torch, export_onnx
 
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        net = SMHRNet.from_checkpoint(ckpt, str(path))
+        ckpt = load_smhr_checkpoint(path)  # weights only; one-line error naming the file
+        net = network_from_checkpoint(ckpt, str(path))
     except ImportError as e:
         typer.echo(f"error: ONNX export needs onnx and onnxruntime: pip install 'smhr[onnx]' ({e})", err=True)
         raise typer.Exit(2) from None
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
-        typer.echo(f"error: {path}: {e}", err=True)
+        typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    export_onnx(net, onnx, opset, score_threshold=stored_score_threshold(ckpt))
+    tmp = onnx.with_name(f".{onnx.name}.partial")  # a failed export leaves no half-written file behind
+    try:
+        export_onnx(net, tmp, opset, score_threshold=stored_score_threshold(ckpt))
+        os.replace(tmp, onnx)
+    except OSError as e:
+        typer.echo(f"error: cannot write --onnx {onnx} ({reason(e)}); choose a writable path", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 2**20:.1f} MiB, opset {opset})")
     if check:
         diff = compare_with_torch(net, onnx)

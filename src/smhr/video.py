@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,6 +150,7 @@ def process_video(
     import cv2
     from tqdm import tqdm
 
+    from smhr.io.atomic import atomic_write, temporary_name
     from smhr.io.exports import hand_record
     from smhr.render.overlay import overlay_hands
 
@@ -165,7 +167,9 @@ def process_video(
     fps = fps if 1.0 <= fps <= 240.0 else 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     H, W = frame.shape[:2]
-    writer = cv2.VideoWriter(str(out / f"{stem}_annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
+    video_path = out / f"{stem}_annotated.mp4"
+    partial = temporary_name(video_path)  # renamed when complete: a failure leaves no half video
+    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
     tracker = HandTracker(rec.hand_models)
     faces = rec.faces
     frames, count, index = [], 0, 0
@@ -209,6 +213,10 @@ def process_video(
             index += 1
             bar.update(1)
             ok, frame = cap.read()
+    except BaseException:
+        writer.release()
+        partial.unlink(missing_ok=True)
+        raise
     finally:
         bar.close()
         cap.release()
@@ -221,5 +229,9 @@ def process_video(
         "hand_model": rec.net.config.hand_model,
         "frames": frames,
     }
-    (out / f"{stem}_frames.json").write_text(json.dumps(doc) + "\n")
+    try:
+        atomic_write(out / f"{stem}_frames.json", json.dumps(doc) + "\n")
+        os.replace(partial, video_path)
+    finally:
+        partial.unlink(missing_ok=True)
     return count

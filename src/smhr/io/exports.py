@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from smhr.io.atomic import atomic_write
 from smhr.model.decode import Hand
 
 SIDE_NAMES = ("left", "right")
@@ -64,10 +65,14 @@ def image_record(source: str, image_hw: tuple[int, int], hands: Sequence[Hand], 
     }
 
 
+def json_text(record: dict[str, Any]) -> str:
+    """The JSON file content of a record (indented, newline-terminated)."""
+    return json.dumps(record, indent=1) + "\n"
+
+
 def write_json(path: str | Path, record: dict[str, Any]) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    return path
+    """Write a record as JSON, atomically (a reader never sees half a file)."""
+    return atomic_write(path, json_text(record))
 
 
 def _trimesh(vertices: np.ndarray, faces: np.ndarray, side: int):
@@ -78,29 +83,35 @@ def _trimesh(vertices: np.ndarray, faces: np.ndarray, side: int):
     return mesh
 
 
-def write_hand_meshes(
-    out_dir: str | Path, stem: str, hands: Sequence[Hand], faces: dict[int, np.ndarray],
+def hand_mesh_files(
+    stem: str, hands: Sequence[Hand], faces: dict[int, np.ndarray],
     formats: Sequence[str] = ("obj", "ply", "glb"),
-) -> list[Path]:
-    """`{stem}_hand{k}_{side}.obj/.ply` per hand and `{stem}.glb` with all hands; faces per side
-    (0 left, 1 right). Returns the written paths (no GLB for an image without hands)."""
+) -> dict[str, bytes]:
+    """File name -> content: `{stem}_hand{k}_{side}.obj/.ply` per hand and `{stem}.glb` with all
+    hands (none for an image without hands); faces per side (0 left, 1 right)."""
     import trimesh
 
-    out = Path(out_dir)
-    written: list[Path] = []
+    files: dict[str, bytes] = {}
     scene = trimesh.Scene()
     for k, h in enumerate(hands):
         mesh = _trimesh(h.vertices, faces[h.side], h.side)
         for ext in ("obj", "ply"):
             if ext in formats:
-                p = out / f"{stem}_hand{k}_{SIDE_NAMES[h.side]}.{ext}"
-                mesh.export(p)
-                written.append(p)
+                data = mesh.export(file_type=ext)  # OBJ comes back as text, PLY as bytes
+                name = f"{stem}_hand{k}_{SIDE_NAMES[h.side]}.{ext}"
+                files[name] = data.encode() if isinstance(data, str) else data
         gltf = mesh.copy()
         gltf.vertices = np.asarray(h.vertices, np.float64) @ OPENCV_TO_GLTF.T
         scene.add_geometry(gltf, node_name=f"hand{k}_{SIDE_NAMES[h.side]}")
     if "glb" in formats and hands:
-        p = out / f"{stem}.glb"
-        p.write_bytes(scene.export(file_type="glb"))
-        written.append(p)
-    return written
+        files[f"{stem}.glb"] = scene.export(file_type="glb")
+    return files
+
+
+def write_hand_meshes(
+    out_dir: str | Path, stem: str, hands: Sequence[Hand], faces: dict[int, np.ndarray],
+    formats: Sequence[str] = ("obj", "ply", "glb"),
+) -> list[Path]:
+    """Write `hand_mesh_files` into out_dir, each file atomically; returns the written paths."""
+    files = hand_mesh_files(stem, hands, faces, formats)
+    return [atomic_write(Path(out_dir) / name, data) for name, data in files.items()]

@@ -1,7 +1,9 @@
 """Training checkpoints: atomic writes, exact resume, and strict (listed) weight initialisation.
 
-Why atomic: a run killed while writing (a 10-minute GPU slot ending, a pre-empted node) must leave
-the previous checkpoint intact, so we write `name.tmp` and `os.replace` it (atomic on POSIX).
+Why atomic: a run killed while writing (a 10-minute GPU slot ending, a pre-empted node, kill -9)
+must leave the previous checkpoint intact, so we write `name.tmp`, fsync it and `os.replace` it
+(atomic on POSIX); a failed write (disk full) is a one-line `CheckpointWriteError`.
+Why weights only on load: checkpoints are files users pass around; see `smhr.io.torchfiles`.
 Why strict: the official loader skipped tensors whose shapes did not match and kept the random
 init for missing ones, silently (spec §11). Here every mismatch is listed in the error; only heads
 that the previous stage did not have (named by the caller) may start fresh, and they are reported.
@@ -13,14 +15,16 @@ import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["CheckpointMismatchError", "load_checkpoint", "load_init_weights", "rng_state", "save_checkpoint",
-           "set_rng_state"]
+from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, load_torch_file, reason
+
+__all__ = ["CheckpointMismatchError", "CheckpointWriteError", "load_checkpoint", "load_init_weights",
+           "rng_state", "save_checkpoint", "set_rng_state"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -28,42 +32,119 @@ class CheckpointMismatchError(ValueError):
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, numpy and torch (CPU and every CUDA device) generator states."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, numpy and torch (CPU and every CUDA device) generator states, as tensors and plain
+    Python values only, so the checkpoint loads with `weights_only=True`."""
+    name, key, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (str(name), key.tolist(), int(pos), int(has_gauss), float(gauss)),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore `rng_state()` (also the older layout with numpy's own state tuple)."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, key, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (disk full, quota, folder gone); the previous one is intact."""
+
+
+class _WriteRecorder:
+    """File wrapper that keeps the OSError of a failed write: torch.save reports a full disk only as
+    "[enforce fail at inline_container.cc] unexpected pos", which tells the user nothing."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """torch.save `state` to `path` atomically (temporary file in the same folder, then rename)."""
+    """torch.save `state` to `path` atomically and durably: `name.tmp` in the same folder, fsync,
+    rename, fsync of the folder. A run killed at any moment (even kill -9) leaves the previous
+    `path` readable; a write that fails (disk full) removes the temporary file and raises
+    CheckpointWriteError saying why and that the previous file is intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    tmp = path.with_name(path.name + ".tmp")  # a fixed name: a killed save's leftover is overwritten
+    recorder = None
+    try:
+        with open(tmp, "wb") as fh:
+            recorder = _WriteRecorder(fh)
+            torch.save(state, recorder)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    except (OSError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        cause = recorder.error if recorder is not None and recorder.error is not None else exc
+        kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+        raise CheckpointWriteError(
+            f"could not write {path} ({reason(cause)}); {kept}: free disk space in {path.parent} "
+            "(or set out_dir elsewhere) and resume"
+        ) from exc
+    except BaseException:  # Ctrl-C during the save: no half file either
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint written by `save_checkpoint` (one-line error when unusable)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
     try:
-        # RNG states hold numpy arrays / tuples, so this is not a weights-only file.
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise ValueError(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc}); "
-                         "delete it or point --resume at another file") from exc
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_RECONSTRUCT = (getattr(np, "_core", None) or np.core).multiarray._reconstruct
+LEGACY_RNG_GLOBALS = (
+    _RECONSTRUCT,
+    (_RECONSTRUCT, "numpy.core.multiarray._reconstruct"),  # the name numpy 1.x writes
+    (_RECONSTRUCT, "numpy._core.multiarray._reconstruct"),  # the name numpy 2.x writes
+    np.ndarray,
+    np.dtype,
+    type(np.dtype(np.uint32)),
+)
+"""What `last.pt` files written before the RNG states became plain values need besides tensors:
+numpy's MT19937 key array (safe to rebuild: no code runs)."""
+
+CHECKPOINT_FIX = "point --resume-from at another checkpoint, or start over with --fresh in a new out_dir"
+
+
+def load_checkpoint(path: str | Path, fix: str = CHECKPOINT_FIX) -> dict[str, Any]:
+    """Read a training checkpoint written by `save_checkpoint`, weights only (tensors, plain values
+    and numpy arrays: no code can run); one-line error naming the file when unusable."""
+    state = load_torch_file(path, "an smhr training checkpoint", fix, allow=LEGACY_RNG_GLOBALS)
+    if not isinstance(state, dict) or "model" not in state:
+        raise NotATorchFileError(f"{path} is a torch file but not an smhr checkpoint (no 'model'); {fix}")
+    return state
 
 
 def load_init_weights(
@@ -79,7 +160,7 @@ def load_init_weights(
     """
     if not isinstance(ckpt, dict):
         source = source or str(ckpt)
-        ckpt = torch.load(ckpt, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(ckpt, fix="set init to a model.pt or last.pt written by `smhr train`")
     source = source or "checkpoint"
     weights = ckpt.get("model", ckpt)
     own = net.state_dict()
@@ -103,9 +184,7 @@ def package_weights(src: str | Path, dst: str | Path, half: bool = True, **extra
     """A `model.pt` made small enough to ship: floating tensors stored as float16 (loading casts
     them back to the network's float32), metadata kept and extended with `extra_meta` (e.g. the
     measured metrics). Returns dst."""
-    ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    if "config" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{src}: not an smhr model.pt (needs 'config' and 'model')")
+    ckpt = load_smhr_checkpoint(src)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
     meta = {**ckpt.get("meta", {}), **extra_meta, "stored_dtype": "float16" if half else "float32"}
     return save_checkpoint(dst, {"config": ckpt["config"], "model": state, "meta": meta})

@@ -28,11 +28,14 @@ import yaml
 from smhr.losses import DEFAULT_WEIGHTS
 
 __all__ = [
+    "RESUME_FREE_KEYS",
     "STAGES",
     "DataConfig",
     "OptimConfig",
     "TrainConfig",
     "build_data_config",
+    "config_differences",
+    "flatten_config",
     "load_config",
     "parse_overrides",
     "stage_preset",
@@ -95,7 +98,11 @@ class DataConfig:
 @dataclass
 class OptimConfig:
     """Adam (official: lr 1e-4 for batch 32, x0.1 at lr_steps, no weight decay), gradient clipping
-    by global norm (None = off), batch size per process, total optimisation steps."""
+    by global norm (None = off), batch size per process, total optimisation steps.
+    nonfinite_patience: a step whose loss (or clipped gradient norm) is not finite is skipped --
+    no weight, optimizer or BatchNorm update, counted as `nonfinite_skipped` in the metrics -- and
+    this many in a row stop the run with an error (one bad batch should not end a long run; a
+    diverged one should not burn the rest of it)."""
 
     lr: float = 1e-4
     weight_decay: float = 0.0
@@ -104,6 +111,7 @@ class OptimConfig:
     grad_clip: float | None = 10.0
     batch_size: int = 32
     steps: int = 10000
+    nonfinite_patience: int = 5
 
 
 @dataclass
@@ -261,9 +269,44 @@ def _check(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"config: data.kind must be one of {sorted(DATASETS)}, got {cfg.data.kind!r}")
     if cfg.data.val_kind not in ("freihand", "labelled"):
         raise ValueError(f"config: data.val_kind must be freihand or labelled, got {cfg.data.val_kind!r}")
-    if cfg.optim.steps < 1 or cfg.optim.batch_size < 1:
-        raise ValueError("config: optim.steps and optim.batch_size must be >= 1")
+    if cfg.optim.steps < 1 or cfg.optim.batch_size < 1 or cfg.optim.nonfinite_patience < 1:
+        raise ValueError("config: optim.steps, optim.batch_size and optim.nonfinite_patience must be >= 1")
     return cfg
+
+
+RESUME_FREE_KEYS = (
+    "out_dir", "optim.steps", "device", "mano_dir", "progress", "log_every", "image_every", "eval_every",
+    "ckpt_every", "keep_every", "data.num_workers", "data.val_root", "data.val_split", "data.val_limit",
+)  # fmt: skip
+"""Keys a resumed run may change freely: where and how long it runs, what it logs and validates --
+not what it trains (those changes need --allow-config-change)."""
+
+
+def flatten_config(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optim": {"lr": 1e-4}} -> {"optim.lr": 1e-4}; tuples become lists (YAML / checkpoint round trips)."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten_config(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any],
+                       free: tuple[str, ...] = RESUME_FREE_KEYS) -> list[str]:  # fmt: skip
+    """["optim.batch_size: 4 -> 2", ...] between two `TrainConfig.to_dict()`s, except `free` keys.
+    A key only one side has (a checkpoint from an older version) counts at its default."""
+    a, b = flatten_config(old), flatten_config(new)
+    defaults = flatten_config(TrainConfig().to_dict())
+    changes = []
+    for key in sorted(set(a) | set(b)):
+        if key in free or key.startswith(tuple(f"{f}." for f in free)) or key not in b:
+            continue
+        before, after = a.get(key, defaults.get(key)), b[key]
+        if before != after:
+            changes.append(f"{key}: {before!r} -> {after!r}")
+    return changes
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -24,6 +25,8 @@ import yaml
 from torch import nn
 
 from smhr.hands.model import HandModel
+from smhr.io.atomic import atomic_write
+from smhr.io.torchfiles import load_smhr_checkpoint, reason
 from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.train.checkpoint import (
     load_checkpoint,
@@ -32,15 +35,28 @@ from smhr.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from smhr.train.config import TrainConfig
+from smhr.train.config import TrainConfig, config_differences
 from smhr.train.data import ResumableSampler, build_training_set, build_validation_set, collate_targets
 from smhr.train.logs import RunLog, keypoint_grid
 from smhr.train.objective import Objective
 from smhr.train.validate import validate
 
-__all__ = ["GatheringModel", "Trainer"]
+__all__ = ["ConfigChangedError", "GatheringModel", "NonFiniteLossError", "Trainer"]
 
 APPEARANCE_HEADS = ("texture.", "light.")
+
+
+class ConfigChangedError(ValueError):
+    """Resuming a checkpoint with a config that trains differently; the message lists the keys."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss was not finite for `optim.nonfinite_patience` steps in a row (each was skipped);
+    `values` holds the loss terms of the last one."""
+
+    def __init__(self, message: str, values: dict[str, float]) -> None:
+        super().__init__(message)
+        self.values = values
 
 
 class GatheringModel(nn.Module):
@@ -82,13 +98,24 @@ def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> l
 class Trainer:
     """Builds everything a `TrainConfig` names and runs it: `Trainer(cfg).fit()`.
 
-    resume: True = continue from out_dir/last.pt when it exists; a path = from that file; False =
-    start fresh (an existing last.pt is then an error, so a run is never silently overwritten).
+    resume: True = continue from out_dir/last.pt when it exists; a path = from that file (a full
+    `last.pt`, or a weights-only `step_*.pt` / `model.pt`: weights and step, the optimizer restarts);
+    False = start fresh (an existing last.pt is then an error, so a run is never silently
+    overwritten). A checkpoint trained with a different config (`config_differences`) is refused
+    with the list of differences unless `allow_config_change`. After construction, `resumed_from`
+    / `step` say where the run continues; `saved_step` says what the last save holds.
     """
 
     def __init__(self, cfg: TrainConfig, resume: bool | str | Path = True,
-                 render_fn: Callable | None = None) -> None:
+                 render_fn: Callable | None = None, allow_config_change: bool = False) -> None:
         self.cfg = cfg
+        self.allow_config_change = allow_config_change
+        self.resumed_from: Path | None = None
+        self.weights_only_resume = False
+        self.config_changes: list[str] = []
+        self.saved_step: int | None = None
+        self.skipped_nonfinite = 0
+        self.nonfinite_streak = 0
         self.rank, self.world, local = _distributed()
         if self.world > 1 and not torch.distributed.is_initialized():
             backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
@@ -167,15 +194,54 @@ class Trainer:
         path = Path(resume) if not isinstance(resume, bool) else last
         if not path.exists():
             if not isinstance(resume, bool):
-                raise FileNotFoundError(f"--resume {path}: no such checkpoint")
+                raise FileNotFoundError(f"--resume-from {path}: no such checkpoint")
             return
-        state = load_checkpoint(path)
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.step = int(state["step"])
-        set_rng_state(state["rng"])
+        fix = self._fallback_hint(path) if path == last else None
+        state = load_checkpoint(path, fix) if fix else load_checkpoint(path)
+        self._check_config(state, path)
+        try:
+            self.net.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"{path} does not fit the configured network ({reason(exc)}); resume it with "
+                             "the config it was trained with") from exc
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            self.step = int(state["step"])
+            set_rng_state(state["rng"])
+        else:  # a weights-only snapshot: the data order still follows the step; Adam starts afresh
+            self.step = int(state.get("meta", {}).get("step", 0))
+            self.weights_only_resume = True
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
+                for _ in range(self.step):
+                    self.scheduler.step()
+        self.resumed_from = path
+
+    def _fallback_hint(self, bad: Path) -> str:
+        """What to do when `bad` (out_dir/last.pt) cannot be read: the newest readable step_*.pt."""
+        for snap in sorted(self.out_dir.glob("step_*.pt"), reverse=True):
+            try:
+                step = load_smhr_checkpoint(snap).get("meta", {}).get("step", "?")
+            except (ValueError, FileNotFoundError):
+                continue
+            return (f"continue from the newest snapshot with --resume-from {snap} (step {step}; weights "
+                    f"and step only, the optimizer restarts), or move {bad.name} away and use --fresh")
+        return (f"no readable step_*.pt snapshot to fall back to in {self.out_dir} (keep_every writes them): "
+                f"move {bad.name} away and start over with --fresh")
+
+    def _check_config(self, state: dict[str, Any], path: Path) -> None:
+        stored = state.get("meta", {}).get("train_config")
+        if not isinstance(stored, dict):
+            return
+        changes = config_differences(stored, self.cfg.to_dict())
+        if changes and not self.allow_config_change:
+            raise ConfigChangedError(
+                f"{path} was trained with a different config: {'; '.join(changes)}; resume with the original "
+                "settings, start a new out_dir with --fresh, or pass --allow-config-change to go on anyway"
+            )
+        self.config_changes = changes
 
     # ------------------------------------------------------------------ checkpoints
     def metadata(self) -> dict[str, Any]:
@@ -203,6 +269,16 @@ class Trainer:
         if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:
             keep = self.out_dir / f"step_{self.step:07d}.pt"
             save_checkpoint(keep, {**self.net.checkpoint(), "meta": meta})
+        self.saved_step = self.step
+
+    def _write_config(self) -> None:
+        """config.yaml = the config this run trains with; after an allowed change the previous one
+        is kept as config.before_step_XXXXXXX.yaml, so the run's history stays readable."""
+        path = self.out_dir / "config.yaml"
+        text = yaml.safe_dump(self.cfg.to_dict(), sort_keys=False)
+        if self.config_changes and path.exists() and path.read_text() != text:
+            path.replace(self.out_dir / f"config.before_step_{self.step:07d}.yaml")
+        atomic_write(path, text)
 
     # ------------------------------------------------------------------ training
     def _loader(self, epoch: int, start_batch: int) -> torch.utils.data.DataLoader:
@@ -227,32 +303,68 @@ class Trainer:
         return per
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One optimisation step; returns the loss terms as floats (host sync, once per step)."""
+        """One optimisation step; returns the loss terms as floats (host sync, once per step).
+
+        A step whose loss (or, without AMP loss scaling, clipped gradient norm) is not finite is
+        skipped: weights, optimizer state and BatchNorm statistics stay as they were, the step
+        still counts (the data order and schedule follow the step), `values["skipped"]` is 1.
+        `optim.nonfinite_patience` skipped steps in a row raise NonFiniteLossError."""
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         if self.cfg.channels_last:
             batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else nullcontext())
         self.net.train()
+        statistics = [b.detach().clone() for b in self.net.buffers()]  # restored if the step is skipped
         with autocast:
             total, terms, extras = self.objective(self.model, batch)
+        finite = self._all_ranks(bool(torch.isfinite(total.detach())))
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        if self.cfg.optim.grad_clip:
+        if finite or self.world > 1:  # under DDP every rank must run backward, even to throw it away
+            self.scaler.scale(total if finite else total * 0).backward()
+        if finite and self.cfg.optim.grad_clip:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.optim.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+            norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.optim.grad_clip)
+            if not self.scaler.is_enabled():  # with fp16 loss scaling, inf gradients are the scaler's job
+                finite = self._all_ranks(bool(torch.isfinite(norm)))
+        if finite:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.nonfinite_streak = 0
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                for b, saved in zip(self.net.buffers(), statistics, strict=True):
+                    b.copy_(saved)
+            self.skipped_nonfinite += 1
+            self.nonfinite_streak += 1
         self.scheduler.step()
         self.step += 1
         self._last = (batch, extras)
         values = {k: float(v.detach()) for k, v in terms.items()}
         values["total"] = float(total.detach())
-        if not math.isfinite(values["total"]):
-            raise FloatingPointError(
-                f"step {self.step}: non-finite loss {values}; lower optim.lr or use amp: off"
+        values["skipped"] = 0.0 if finite else 1.0
+        if self.nonfinite_streak >= self.cfg.optim.nonfinite_patience:
+            n = self.nonfinite_streak
+            bad = sorted((k for k, v in values.items() if not math.isfinite(v)),
+                         key=lambda k: (k != "total", k))  # fmt: skip
+            bad = [*bad[:3], f"{len(bad) - 3} more terms"] if len(bad) > 4 else bad
+            bad = bad or ["clipped gradient norm"]
+            first, last = self.step - n + 1, self.step
+            raise NonFiniteLossError(
+                f"steps {first}-{last}: not finite {n} times in a row ({', '.join(bad)}); each step was "
+                f"skipped, so the weights are still those after step {first - 1}; lower optim.lr, set "
+                "amp: off or check the data (optim.nonfinite_patience sets how many are tolerated)", values
             )
         return values
+
+    def _all_ranks(self, ok: bool) -> bool:
+        """`ok` on every process (one all-reduce under DDP): all ranks must skip a step together."""
+        if self.world == 1:
+            return ok
+        flag = torch.tensor([1.0 if ok else 0.0], device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        return bool(flag.item() > 0)
 
     def fit(self, steps: int | None = None) -> list[dict[str, float]]:
         """Train until `steps` (default cfg.optim.steps) total steps; returns the per-step terms of
@@ -262,7 +374,7 @@ class Trainer:
         log = RunLog(self.out_dir, enabled=self.rank == 0)
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+            self._write_config()
             if self.fresh_heads:
                 log.scalars(self.step, {"fresh_heads": len(self.fresh_heads)}, prefix="init")
         history: list[dict[str, float]] = []
@@ -276,7 +388,12 @@ class Trainer:
             while self.step < target:
                 epoch, start = divmod(self.step, per_epoch)
                 for batch in self._loader(epoch, start):
-                    values = self.train_step(batch)
+                    try:
+                        values = self.train_step(batch)
+                    except NonFiniteLossError as exc:  # the last skipped step belongs in the metrics too
+                        log.scalars(self.step, {**exc.values, "nonfinite_skipped": self.skipped_nonfinite})
+                        history.append(exc.values)
+                        raise
                     history.append(values)
                     imgs += batch["image"].shape[0] * self.world
                     self._after_step(values, log, bar, imgs / max(time.perf_counter() - t0, 1e-9))
@@ -294,9 +411,11 @@ class Trainer:
         cfg, step = self.cfg, self.step
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{values['total']:.3g}", kp_px=f"{values['kp2d_px']:.1f}")
-        if step % cfg.log_every == 0 or step == 1:
-            log.scalars(step, {**values, "lr": self.scheduler.get_last_lr()[0], "images_per_s": images_per_s})
+            extra = {"skipped": self.skipped_nonfinite} if self.skipped_nonfinite else {}
+            bar.set_postfix(loss=f"{values['total']:.3g}", kp_px=f"{values['kp2d_px']:.1f}", **extra)
+        if step % cfg.log_every == 0 or step == 1 or values["skipped"]:  # a skipped step is always logged
+            log.scalars(step, {**values, "nonfinite_skipped": self.skipped_nonfinite,
+                               "lr": self.scheduler.get_last_lr()[0], "images_per_s": images_per_s})
         if cfg.image_every and step % cfg.image_every == 0 and self.rank == 0:
             batch, extras = self._last
             grid = keypoint_grid(batch["image"], batch["keypoints2d"], extras["hands"]["keypoints2d"],
