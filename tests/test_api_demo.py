@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from smhr.api import BadInput, Reconstructor, letterbox_image, to_rgb_uint8
 from smhr.cli import app
-from smhr.data.images import read_rgb
+from smhr.io.images import read_rgb
 from smhr.model.net import SMHRConfig, SMHRNet
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from smhr.data.images import ImageFolder, read_rgb
-from smhr.data.sample import BadInput
+from smhr.errors import BadInput
 
 
 def test_folder_sorted_rgb_and_bad_file(tmp_path):

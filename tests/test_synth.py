@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from smhr.data.freihand import FreiHAND
-from smhr.data.images import read_gray
 from smhr.data.synth import SynthConfig, write_synth
 from smhr.geometry.cameras import project
+from smhr.io.images import read_gray
 
 RES = 128
 N, N_EVAL = 3, 2

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from smhr.data.images import read_rgb
+from smhr.io.images import read_rgb
 from smhr.teacher.palm import PalmDetection, decode_palms, palm_anchors, remove_letterbox, weighted_nms
 from smhr.teacher.rects import HandRect, letterbox_rect, palm_to_hand_rect, project_landmarks, rect_transform
 from smhr.teacher.warp import BORDER_REPLICATE, BORDER_ZERO, warp_perspective_fixed

@@ -10,7 +10,7 @@ runtime. This script records exactly how the shipped files in `src/smhr/assets/t
    --opset 13`, in a separate venv with tensorflow-cpu 2.21),
 3. store every float32 initializer as float16 plus a Cast node (this script): the TFLite files hold
    float16 weights, so every value is exactly representable and the outputs are unchanged, while the
-   files are half the size.
+   files are half the size (`smhr.onnx_export.exact_float16`).
 
 Usage (in a venv with `onnx`): python tools/build_teacher.py CONVERTED.onnx OUT.onnx
 """
@@ -19,36 +19,13 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import onnx
-from onnx import helper, numpy_helper
 
-
-def compact_float16(model: onnx.ModelProto, min_size: int = 16) -> onnx.ModelProto:
-    """Float32 initializers of at least `min_size` values that are exact in float16 -> float16 + Cast."""
-    g = model.graph
-    casts, keep = [], []
-    for init in g.initializer:
-        a = numpy_helper.to_array(init)
-        if a.dtype != np.float32 or a.size < min_size:
-            keep.append(init)
-            continue
-        h = a.astype(np.float16)
-        if not np.array_equal(h.astype(np.float32), a):
-            keep.append(init)  # not exact: stays float32
-            continue
-        keep.append(numpy_helper.from_array(h, init.name + "__f16"))
-        casts.append(helper.make_node("Cast", [init.name + "__f16"], [init.name], to=onnx.TensorProto.FLOAT))
-    del g.initializer[:]
-    g.initializer.extend(keep)
-    nodes = casts + list(g.node)
-    del g.node[:]
-    g.node.extend(nodes)
-    onnx.checker.check_model(model)
-    return model
-
+from smhr.onnx_export import exact_float16
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: python tools/build_teacher.py CONVERTED.onnx OUT.onnx")
-    onnx.save(compact_float16(onnx.load(sys.argv[1])), sys.argv[2])
+    model = exact_float16(onnx.load(sys.argv[1]))
+    onnx.checker.check_model(model)
+    onnx.save(model, sys.argv[2])

@@ -19,92 +19,39 @@ import importlib.resources
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from smhr.data.sample import BadInput
-from smhr.hands.model import HandModel
-from smhr.io.torchfiles import MODEL_FIX, load_smhr_checkpoint, reason
-from smhr.model.decode import Hand, decode
-from smhr.model.fuse import fuse_conv_bn
-from smhr.model.net import SMHRNet
-from smhr.model.normalize import normalize_images
+from smhr.errors import BadInput
+from smhr.geometry.letterbox import letterbox_image
+from smhr.io.images import to_rgb_uint8
+from smhr.records import Hand
 
-__all__ = ["BadInput", "Hand", "Reconstructor", "bundled_weights", "to_rgb_uint8"]
+if TYPE_CHECKING:  # the PyTorch path imports torch only when it is used
+    import torch
+
+    from smhr.hands.model import HandModel
+    from smhr.model.net import SMHRNet
+    from smhr.runtime.reconstructor import Runtime
+
+__all__ = ["BACKENDS", "BadInput", "Hand", "Reconstructor", "bundled_weights", "to_rgb_uint8"]
 
 WEIGHTS_FILE = "smhr_mobilenetv2_anny.pt"
+ONNX_WEIGHTS_FILE = "smhr_mobilenetv2_anny.onnx"
+BACKENDS = ("auto", "onnxruntime", "torch")
 
 
-def bundled_weights() -> Path:
-    """Path of the weights that ship inside the package."""
-    return Path(str(importlib.resources.files("smhr") / "assets" / "weights" / WEIGHTS_FILE))
+def bundled_weights(onnx: bool = False) -> Path:
+    """Path of the weights that ship inside the package (the model.pt, or its ONNX export)."""
+    name = ONNX_WEIGHTS_FILE if onnx else WEIGHTS_FILE
+    return Path(str(importlib.resources.files("smhr") / "assets" / "weights" / name))
 
 
-FLOAT_SLACK = 0.05
-"""Float pixels may overshoot [0, 1] by this much (resampling ringing) and are clipped; beyond it
-the float image is refused (see `to_rgb_uint8`)."""
+def _onnxruntime_available() -> bool:
+    import importlib.util
 
-
-def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
-    """Any supported image (path, numpy grey / RGB / RGBA, uint8 / uint16 / float in [0, 1], PIL)
-    -> HxWx3 uint8 RGB. Raises BadInput naming `name` and the fix.
-
-    Float images must hold values in [0, 1] (within FLOAT_SLACK, clipped). A float image in 0-255
-    -- e.g. `img.astype(np.float32)` of a uint8 photo -- or an ImageNet-normalised one is refused
-    with a one-line BadInput instead of being guessed: guessing the scale from the pixel values is
-    ambiguous (a dark [0, 1] image with one highlight at 1.3, HDR data, a normalised tensor), and a
-    wrong guess silently returns no hands or wrong ones, while the fix (`/ 255`) is one call."""
-    if isinstance(image, (str, Path)):
-        from smhr.data.images import read_rgb
-
-        name, image = str(image), read_rgb(image, untrusted=True)
-    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
-        image = np.asarray(image.convert("RGB"))
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise BadInput(f"{name}: expected an HxW, HxWx3 or HxWx4 image, got shape {a.shape}")
-    a = a[..., :3]
-    if min(a.shape[:2]) < 8:
-        raise BadInput(f"{name}: image of {a.shape[1]}x{a.shape[0]} px is too small (need >= 8 px a side)")
-    if a.dtype == np.uint8:
-        return np.ascontiguousarray(a)
-    if a.dtype == np.uint16:
-        return (a >> 8).astype(np.uint8)
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.isfinite(a).all():
-            raise BadInput(f"{name}: float image contains NaN or infinity")
-        lo, hi = float(a.min()), float(a.max())
-        if lo < -FLOAT_SLACK or hi > 1.0 + FLOAT_SLACK:
-            raise BadInput(
-                f"{name}: float image with values in [{lo:.4g}, {hi:.4g}], but float images must be in "
-                "[0, 1]: divide 0-255 data by 255 or pass it as uint8 (undo any mean/std normalisation)"
-            )
-        return (np.clip(a, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-    raise BadInput(f"{name}: unsupported pixel type {a.dtype}; pass uint8, uint16 or float in [0, 1]")
-
-
-def letterbox_image(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(size x size x 3 uint8 network input, 3x3 original->network affine). Shrinking uses area
-    resampling; the image is centred and padded with black."""
-    import cv2
-
-    H, W = image.shape[:2]
-    s = size / max(H, W)
-    w, h = max(1, round(W * s)), max(1, round(H * s))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(image, (w, h), interpolation=interp)
-    px, py = (size - w) // 2, (size - h) // 2
-    out = np.zeros((size, size, 3), np.uint8)
-    out[py : py + h, px : px + w] = small
-    sx, sy = w / W, h / H  # cv2.resize maps pixel centres: u' = (u + 0.5) * sx - 0.5
-    A = np.array([[sx, 0.0, 0.5 * sx - 0.5 + px], [0.0, sy, 0.5 * sy - 0.5 + py], [0.0, 0.0, 1.0]])
-    return out, A
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 DEFAULT_THRESHOLD = 0.3
@@ -127,7 +74,12 @@ def _pick_threshold(given: float | None, stored: float | None) -> float:
 
 @dataclass
 class Reconstructor:
-    """A loaded network with its left / right hand models (see the module docstring)."""
+    """A loaded PyTorch network with its left / right hand models (see the module docstring).
+
+    `Reconstructor.from_pretrained` returns this PyTorch predictor or, for ONNX weights (and by
+    default on the CPU), the torch-free `smhr.runtime.Runtime`; both answer `predict`,
+    `predict_batch`, `faces`, `input_size`, `threshold` and `max_hands` alike.
+    """
 
     net: SMHRNet
     hand_models: list[HandModel]
@@ -136,53 +88,66 @@ class Reconstructor:
     max_hands: int = 10
     input_size_override: int | None = None
 
+    backend = "torch"
+
     @classmethod
     def from_pretrained(
         cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float | None = None,
         max_hands: int = 10, hand: str | None = None, mano_dir: str | Path | None = None,
-        input_size: int | None = None,
-    ) -> Reconstructor:
-        """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file run by
-        onnxruntime; default: the bundled file) on `device` ("auto": CUDA when available).
+        input_size: int | None = None, backend: str = "auto", threads: int | None = None,
+    ) -> Reconstructor | Runtime:
+        """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
+        bundled weights).
 
+        backend: "onnxruntime" (torch-free, CPU: the fastest start-up and CPU latency,
+        docs/network.md), "torch" (CPU or CUDA, any input size), or "auto": onnxruntime for ONNX
+        files, and for the bundled weights when onnxruntime is installed and neither CUDA, a device
+        nor an input size asks for PyTorch; torch otherwise. device: "auto" (CUDA when available),
+        "cpu" or "cuda" (torch backend). threads: CPU threads of the onnxruntime backend (default
+        from `smhr.runtime.network`).
         threshold: minimum centre score of a hand. None takes the weights' own calibrated value
         (metadata "score_threshold", written when they were packaged: detection scores of
         different trainings are not on one scale), else DEFAULT_THRESHOLD.
         input_size: side of the square network input (a multiple of 32); None = the size the
         weights were trained at. The network is fully convolutional, so a smaller input trades
-        accuracy on small hands for speed (cost ~ input_size^2; measured in docs/training.md)."""
-        from smhr.eval.predict import load_network
-
+        accuracy on small hands for speed (torch backend; an ONNX export has a fixed size)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
-        path = Path(weights) if weights is not None else bundled_weights()
+        path = Path(weights) if weights is not None else None
+        if backend == "auto":
+            wants_torch = device not in ("auto", "cpu") or input_size is not None
+            if path is not None:
+                backend = "onnxruntime" if path.suffix.lower() == ".onnx" else "torch"
+            elif not wants_torch and _onnxruntime_available() and bundled_weights(onnx=True).is_file():
+                backend = "onnxruntime"
+            else:
+                backend = "torch"
+        if backend == "onnxruntime":
+            return _load_runtime(path or bundled_weights(onnx=True), weights is not None, threshold=threshold,
+                                 max_hands=max_hands, hand=hand, mano_dir=mano_dir, input_size=input_size,
+                                 threads=threads)
+        return cls._load_torch(path or bundled_weights(), weights is not None, device, threshold=threshold,
+                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, input_size=input_size)
+
+    @classmethod
+    def _load_torch(cls, path: Path, given: bool, device: str, *, threshold: float | None, max_hands: int,
+                    hand: str | None, mano_dir: str | Path | None, input_size: int | None) -> Reconstructor:
+        import torch
+
+        from smhr.eval.predict import load_network
+        from smhr.io.torchfiles import load_smhr_checkpoint
+        from smhr.model.fuse import fuse_conv_bn
+
         if not path.exists():
-            fix = "pass the path of a model.pt or .onnx file" if weights is not None else "reinstall smhr"
+            fix = "pass the path of a model.pt or .onnx file" if given else "reinstall smhr"
             raise FileNotFoundError(f"weights {path} not found: {fix}")
+        if path.suffix.lower() == ".onnx":
+            raise ValueError(f"{path}: an ONNX export runs in onnxruntime; use backend='onnxruntime' "
+                             "(or 'auto'), or pass the model.pt for the torch backend")
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            ("cpu" if device == "auto" else device))  # fmt: skip
-        if path.suffix.lower() == ".onnx":  # an `smhr export --onnx` file, run by onnxruntime on the CPU
-            from smhr.onnx_export import OnnxNetwork
-
-            try:
-                onnx_net = OnnxNetwork(path)
-            except ImportError as exc:
-                raise RuntimeError(f"{path}: ONNX weights need onnxruntime: "
-                                   "pip install 'smhr[onnx]'") from exc
-            except Exception as exc:  # not ONNX, truncated, foreign model: onnxruntime raises its own types
-                if isinstance(exc, ValueError) and str(path) in str(exc):
-                    raise
-                raise ValueError(f"{path} is not an smhr ONNX export ({reason(exc)}); {MODEL_FIX}") from exc
-            fixed = onnx_net.config.input_size
-            if input_size not in (None, fixed):
-                raise ValueError(f"{path}: an ONNX export has a fixed input size ({fixed}); "
-                                 f"use the model.pt for input_size={input_size}")
-            kind = hand or onnx_net.config.hand_model
-            dev = torch.device("cpu")
-            mano = mano_dir if kind == "mano" else None
-            models = [HandModel.load(kind, s, mano) for s in ("left", "right")]
-            threshold = _pick_threshold(threshold, onnx_net.score_threshold)
-            return cls(onnx_net, models, dev, threshold, max_hands)  # type: ignore[arg-type]
         ckpt = load_smhr_checkpoint(path)  # weights only: a model.pt from elsewhere cannot run code
         threshold = _pick_threshold(threshold, stored_score_threshold(ckpt))
         net, models = load_network(ckpt, hand, mano_dir, str(dev), source=str(path))
@@ -197,6 +162,11 @@ class Reconstructor:
         return int(self.input_size_override or self.net.config.input_size)
 
     @property
+    def hand_model(self) -> str:
+        """Kind of the hand models the parameters drive ("anny" | "mano")."""
+        return str(self.hand_models[1].kind)
+
+    @property
     def faces(self) -> dict[int, np.ndarray]:
         """Triangles per side (0 left, 1 right) for exporting meshes."""
         return {i: m.faces.cpu().numpy() for i, m in enumerate(self.hand_models)}
@@ -205,11 +175,15 @@ class Reconstructor:
         """Hands in one image, best score first."""
         return self.predict_batch([image], focal=focal, K=None if K is None else [K])[0]
 
-    @torch.no_grad()
     def predict_batch(
         self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None,
     ) -> list[list[Hand]]:
         """Hands per image for several images in one forward pass."""
+        import torch
+
+        from smhr.model.decode import decode
+        from smhr.model.normalize import normalize_images
+
         rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
         if not rgb:
             return []
@@ -223,5 +197,27 @@ class Reconstructor:
             Ks = np.stack([np.array([[focal, 0.0, (im.shape[1] - 1) / 2], [0.0, focal, (im.shape[0] - 1) / 2],
                                      [0.0, 0.0, 1.0]]) for im in rgb])  # fmt: skip
         x = normalize_images(batch).contiguous(memory_format=torch.channels_last)
-        return decode(self.net, x, self.hand_models, max_hands=self.max_hands,
-                      threshold=self.threshold, affine=affines, K=Ks)  # fmt: skip
+        with torch.no_grad():
+            return decode(self.net, x, self.hand_models, max_hands=self.max_hands,
+                          threshold=self.threshold, affine=affines, K=Ks)  # fmt: skip
+
+
+def _load_runtime(path: Path, given: bool, *, threshold: float | None, max_hands: int, hand: str | None,
+                  mano_dir: str | Path | None, input_size: int | None, threads: int | None) -> Runtime:
+    """The onnxruntime backend for an ONNX export (one-line errors naming the file)."""
+    if not path.exists():
+        fix = "pass the path of a model.pt or .onnx file" if given else "reinstall smhr"
+        raise FileNotFoundError(f"weights {path} not found: {fix}")
+    if path.suffix.lower() != ".onnx":
+        raise ValueError(f"{path}: the onnxruntime backend needs an ONNX export; make one with "
+                         f"`smhr export --onnx OUT.onnx --weights {path}` or use backend='torch'")
+    if not _onnxruntime_available():
+        raise RuntimeError(f"{path}: ONNX weights need onnxruntime: pip install onnxruntime")
+    from smhr.runtime.reconstructor import Runtime
+
+    rt = Runtime.from_onnx(path, threshold=threshold, max_hands=max_hands, hand=hand, mano_dir=mano_dir,
+                           threads=threads, default_threshold=DEFAULT_THRESHOLD)
+    if input_size not in (None, rt.input_size):
+        raise ValueError(f"{path}: an ONNX export has a fixed input size ({rt.input_size}); "
+                         f"use the model.pt (backend='torch') for input_size={input_size}")
+    return rt

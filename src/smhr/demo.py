@@ -22,8 +22,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from smhr.data.images import IMAGE_EXTENSIONS
-from smhr.data.sample import BadInput
+from smhr.errors import BadInput
+from smhr.io.images import IMAGE_EXTENSIONS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
@@ -105,7 +105,7 @@ def make_out_dir(out: Path) -> str | None:
     """Create `out` and prove it takes a file (a probe, removed again); the problem or None."""
     import tempfile
 
-    from smhr.io.torchfiles import reason
+    from smhr.io.messages import reason
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     ok, png = cv2.imencode(".png", picture[..., ::-1])
     if not ok:
         raise RuntimeError("PNG encoding of the overlay failed")
-    kind = rec.net.config.hand_model
+    kind = rec.hand_model
     record = image_record(str(path), image.shape[:2], hands, kind, with_vertices)
     with StagedFiles() as staged:
         staged.write(out / f"{stem}_overlay.png", png.tobytes())
@@ -210,6 +210,9 @@ def demo_command(
         "the weights were trained at; smaller is faster, e.g. 256 for the bundled 320 px model).")] = None,
     focal: Annotated[float | None, typer.Option("--focal", min=1.0, help="Focal length in pixels of the "
                                                 "input images: places hands metrically.")] = None,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="auto | onnxruntime | torch (auto: onnxruntime on the CPU when the weights have an "
+        "ONNX export, docs/network.md).")] = "auto",
     vertices: Annotated[bool, typer.Option("--vertices", help="Also put vertices in the JSON.")] = False,
     meshes: Annotated[bool, typer.Option("--meshes/--no-meshes", help="Write OBJ/PLY/GLB.")] = True,
 ) -> None:
@@ -227,7 +230,7 @@ def demo_command(
     files, problems = expand_inputs(inputs) if inputs else (bundled_samples(), [])
     try:
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
-                                            input_size=input_size)
+                                            input_size=input_size, backend=backend)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         echo_error(e)
         raise typer.Exit(2) from None

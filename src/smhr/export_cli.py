@@ -17,8 +17,9 @@ def export_command(
         bool, typer.Option("--check/--no-check", help="Compare with PyTorch in onnxruntime.")
     ] = True,
 ) -> None:
-    """Export the network (images -> centre, handedness, parameter and keypoint maps) to ONNX; decode
-    it with `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
+    """Export the network (uint8 images -> top-K centre peaks with the hand parameters, keypoint
+    offsets and handedness gathered there) to ONNX for the torch-free onnxruntime backend:
+    `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
     from smhr.api import bundled_weights, stored_score_threshold
     from smhr.io.torchfiles import load_smhr_checkpoint, reason
 
@@ -48,6 +49,6 @@ def export_command(
     if check:
         diff = compare_with_torch(net, onnx)
         typer.echo("max |onnxruntime - pytorch|: " + ", ".join(f"{k} {v:.2e}" for k, v in diff.items()))
-        if max(diff.values()) > 1e-3:
+        if max(diff.values()) > 1e-3:  # heads at the shared peaks, scores, and cells of untied scores
             typer.echo("error: onnxruntime disagrees with PyTorch by more than 1e-3", err=True)
             raise typer.Exit(1)

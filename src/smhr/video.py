@@ -20,12 +20,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
-from smhr.data.sample import BadInput
-from smhr.model.decode import Hand
+from smhr.errors import BadInput
+from smhr.records import Hand
 
 
 class OneEuro:
@@ -65,6 +65,21 @@ class Track:
     keypoints2d: np.ndarray
     last_frame: int
     filt: OneEuro = field(default_factory=OneEuro)
+
+
+def run_hand_model(model: Any, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices [V,3], joints [21,3]) of one hand from theta [61] (orient, pose, betas, transl),
+    with a NumPy hand model (the onnxruntime backend's) or a PyTorch one."""
+    parts = (theta[:3], theta[3:48], theta[48:58], theta[58:61])
+    if not hasattr(model, "v_template") or isinstance(model.v_template, np.ndarray):
+        verts, joints = model(*[p[None] for p in parts])
+        return verts[0], joints[0]
+    import torch
+
+    with torch.no_grad():
+        dev = model.v_template.device
+        res = model(*[torch.from_numpy(np.ascontiguousarray(p))[None].to(dev) for p in parts])
+    return res.vertices[0].cpu().numpy(), res.joints[0].cpu().numpy()
 
 
 class HandTracker:
@@ -112,12 +127,7 @@ class HandTracker:
     def _smooth(self, track: Track, h: Hand, t: float) -> Hand:
         theta = np.concatenate([h.global_orient, h.pose, h.betas, h.transl])
         s = track.filt(theta, t).astype(np.float32)
-        model = self.hand_models[h.side]
-        dev = model.v_template.device
-        with torch.no_grad():
-            args = [torch.from_numpy(a)[None].to(dev) for a in (s[:3], s[3:48], s[48:58], s[58:61])]
-            res = model(*args)
-        joints = res.joints[0].cpu().numpy()
+        vertices, joints = run_hand_model(self.hand_models[h.side], s)
         uvw = joints @ h.K.T
         return Hand(
             side=h.side,
@@ -127,7 +137,7 @@ class HandTracker:
             pose=s[3:48],
             betas=s[48:58],
             transl=s[58:61],
-            vertices=res.vertices[0].cpu().numpy(),
+            vertices=vertices,
             joints3d=joints,
             keypoints2d=(uvw[:, :2] / uvw[:, 2:]).astype(np.float32),
             local_keypoints2d=h.local_keypoints2d,
@@ -226,7 +236,7 @@ def process_video(
         "source": str(path),
         "fps": fps,
         "image_size": {"height": H, "width": W},
-        "hand_model": rec.net.config.hand_model,
+        "hand_model": rec.hand_model,
         "frames": frames,
     }
     try:

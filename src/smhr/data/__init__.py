@@ -1,14 +1,26 @@
 """smhr.data: dataset loaders (original on-disk formats) -> one `Sample` schema -> augmentation
 -> CenterNet-style targets. Loaders import lazily from their own modules, e.g.
-`from smhr.data.freihand import FreiHAND`."""
+`from smhr.data.freihand import FreiHAND`; the names below load on first use (the schema needs
+PyTorch, which the command line's `--help` should not pay for)."""
 
-from smhr.data.sample import (
-    BadInput,
-    DatasetLayoutError,
-    HandLabel,
-    HandParams,
-    Sample,
-    collate_samples,
-)
+from __future__ import annotations
 
-__all__ = ["BadInput", "DatasetLayoutError", "HandLabel", "HandParams", "Sample", "collate_samples"]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "DatasetLayoutError": "smhr.data.sample",
+    "HandLabel": "smhr.data.sample",
+    "HandParams": "smhr.data.sample",
+    "Sample": "smhr.data.sample",
+    "collate_samples": "smhr.data.sample",
+    "BadInput": "smhr.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'smhr.data' has no attribute {name!r}")

@@ -165,7 +165,7 @@ class BackgroundFolder:
     """
 
     def __init__(self, root: str | Path) -> None:
-        from smhr.data.images import IMAGE_EXTENSIONS
+        from smhr.io.images import IMAGE_EXTENSIONS
 
         self.root = Path(root)
         if not self.root.is_dir():
@@ -184,7 +184,7 @@ class BackgroundFolder:
         """One size x size x 3 uint8 RGB crop."""
         import cv2
 
-        from smhr.data.images import read_rgb
+        from smhr.io.images import read_rgb
 
         img = read_rgb(self.files[int(rng.integers(len(self.files)))])
         H, W = img.shape[:2]

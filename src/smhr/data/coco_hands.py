@@ -62,7 +62,7 @@ class CocoHands(SampleDataset):
         return len(self.images)
 
     def load(self, index: int) -> Sample:
-        from smhr.data.images import read_rgb
+        from smhr.io.images import read_rgb
 
         im = self.images[index]
         image = read_rgb(self.image_dir / im["file_name"])

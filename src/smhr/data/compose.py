@@ -666,7 +666,7 @@ class ComposedFolder(SampleDataset):
         return len(self.records)
 
     def load(self, index: int) -> Sample:
-        from smhr.data.images import read_gray, read_rgb
+        from smhr.io.images import read_gray, read_rgb
 
         rec = self.records[index]
         hands, Ks, trunc = [], [], []

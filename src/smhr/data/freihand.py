@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from smhr.data.images import read_gray, read_rgb
 from smhr.data.sample import (
     POSE_MANO_MEAN,
     RIGHT,
@@ -36,6 +35,7 @@ from smhr.data.sample import (
     project_np,
     require,
 )
+from smhr.io.images import read_gray, read_rgb
 
 SPLITS = {"train": "training", "eval": "evaluation"}
 NUM_VERSIONS = 4  # gs, hom, sample, auto (training split only)

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from smhr.data.images import read_rgb
 from smhr.data.sample import (
     POSE_FLAT,
     RIGHT,
@@ -41,6 +40,7 @@ from smhr.data.sample import (
     require,
 )
 from smhr.hands.keypoints import MANO21_TO_FREIHAND
+from smhr.io.images import read_rgb
 
 # FreiHAND keypoint i = HO3D keypoint HO3D_TO_FREIHAND[i]
 HO3D_TO_FREIHAND = MANO21_TO_FREIHAND

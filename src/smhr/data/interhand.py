@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from smhr.data.images import read_rgb
 from smhr.data.sample import (
     LEFT,
     POSE_MANO_MEAN,
@@ -48,6 +47,7 @@ from smhr.data.sample import (
     project_np,
 )
 from smhr.hands.keypoints import INTERHAND_TO_FREIHAND
+from smhr.io.images import read_rgb
 
 # FreiHAND keypoint i = InterHand (per-hand) keypoint IH_TO_FREIHAND[i]
 IH_TO_FREIHAND = INTERHAND_TO_FREIHAND

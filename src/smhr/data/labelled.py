@@ -152,7 +152,7 @@ class LabelledSet(SampleDataset):
         """(image, scale applied) of record `index`."""
         import cv2
 
-        from smhr.data.images import read_rgb
+        from smhr.io.images import read_rgb
 
         rec = self.records[index]
         image = read_rgb(self.image_root / rec["path"])

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from smhr.data.images import read_gray, read_rgb
 from smhr.data.sample import LEFT, MASK_UNLABELLED, RIGHT, HandLabel, Sample, SampleDataset, require
 from smhr.hands.keypoints import RHD_TO_FREIHAND
+from smhr.io.images import read_gray, read_rgb
 
 # FreiHAND keypoint i = RHD (per-hand) keypoint RHD_TO_FREIHAND[i]: fingers are listed tip first.
 MASK_LEFT = (2, 17)  # inclusive label range of the left hand in RHD masks

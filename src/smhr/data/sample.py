@@ -30,10 +30,6 @@ class DatasetLayoutError(FileNotFoundError):
     """A dataset root is missing a file or folder; the message names it and the expected layout."""
 
 
-class BadInput(ValueError):  # noqa: N818 - the name the demo and the docs use
-    """One input file cannot be used (unreadable / corrupt image); the message names the file."""
-
-
 @dataclass
 class HandParams:
     """Hand-model parameters of one hand, in the OpenCV camera frame of its sample.
@@ -155,7 +151,7 @@ def load_image(sample: Sample) -> Sample:
     if sample.image is None:
         if sample.image_path is None:
             raise ValueError(f"sample {sample.source}:{sample.id} has neither image nor image_path")
-        from smhr.data.images import read_rgb
+        from smhr.io.images import read_rgb
 
         sample.image = read_rgb(sample.image_path)
     return sample

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import TypeVar
 
 import numpy as np
-import torch
 
 FINGERS = ("thumb", "index", "middle", "ring", "little")
 
@@ -75,7 +74,7 @@ _TO_FREIHAND: dict[str, np.ndarray] = {
 }
 LAYOUTS = tuple(_TO_FREIHAND)
 
-Array = TypeVar("Array", np.ndarray, torch.Tensor)
+Array = TypeVar("Array")  # numpy array or torch tensor
 
 
 def reorder_index(src: str, dst: str) -> np.ndarray:
@@ -92,9 +91,11 @@ def reorder(x: Array, src: str, dst: str) -> Array:
     if x.shape[-2] != NUM_KEYPOINTS:
         raise ValueError(f"keypoints must have shape [..., 21, C], got {tuple(x.shape)}")
     idx = reorder_index(src, dst)
-    if isinstance(x, torch.Tensor):
-        return x[..., torch.as_tensor(idx, device=x.device), :]
-    return x[..., idx, :]
+    if isinstance(x, np.ndarray):
+        return x[..., idx, :]
+    import torch  # a tensor: index on its device
+
+    return x[..., torch.as_tensor(idx, device=x.device), :]
 
 
 def mano21_to_freihand(x: Array) -> Array:

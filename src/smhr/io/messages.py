@@ -18,6 +18,17 @@ from contextlib import contextmanager
 __all__ = ["DECODER_CHATTER", "echo_error", "native_stderr_filtered", "one_line"]
 
 
+MODEL_FIX = "pass a model.pt written by `smhr train` (OUT_DIR/model.pt) or an `smhr export --onnx` file"
+
+
+def reason(exc: BaseException, limit: int = 160) -> str:
+    """`Type: first line of the message`, shortened: the part of an exception fit for one line."""
+    text = str(exc).strip().splitlines()
+    first = text[0].split(". ")[0].rstrip(".") if text else ""
+    msg = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return msg if len(msg) <= limit else msg[: limit - 3] + "..."
+
+
 def one_line(text: object, limit: int = 400) -> str:
     """`text` with every run of whitespace (newlines included) collapsed to one space, shortened."""
     flat = re.sub(r"\s+", " ", str(text)).strip()

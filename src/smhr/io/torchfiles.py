@@ -18,19 +18,13 @@ from typing import Any
 
 import torch
 
-__all__ = ["NotATorchFileError", "load_smhr_checkpoint", "load_torch_file", "reason"]
+from smhr.io.messages import MODEL_FIX, reason
+
+__all__ = ["MODEL_FIX", "NotATorchFileError", "load_smhr_checkpoint", "load_torch_file", "reason"]
 
 
 class NotATorchFileError(ValueError):
     """A file is not the torch file that was expected (unreadable, wrong content, unsafe)."""
-
-
-def reason(exc: BaseException, limit: int = 160) -> str:
-    """`Type: first line of the message`, shortened: the part of an exception fit for one line."""
-    text = str(exc).strip().splitlines()
-    first = text[0].split(". ")[0].rstrip(".") if text else ""
-    msg = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    return msg if len(msg) <= limit else msg[: limit - 3] + "..."
 
 
 def load_torch_file(path: str | Path, what: str, fix: str, allow: Sequence[Any] = ()) -> Any:
@@ -73,7 +67,6 @@ def _allowing(allow: Sequence[Any]) -> AbstractContextManager:
     return nullcontext()
 
 
-MODEL_FIX = "pass a model.pt written by `smhr train` (OUT_DIR/model.pt) or an `smhr export --onnx` file"
 
 
 def load_smhr_checkpoint(path: str | Path, fix: str = MODEL_FIX) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from smhr.data.images import IMAGE_EXTENSIONS
+from smhr.io.images import IMAGE_EXTENSIONS
 
 
 def _fail(message: str) -> None:
@@ -65,7 +65,7 @@ def label_command(
 ) -> None:
     """Label photos with the 2D teacher (MediaPipe Hands' models, offline): per hand 21 keypoints,
     side, scores and relative 3D; per image provenance, held-out split and ignore regions (the
-    source's boxed hands the teacher missed). Needs onnxruntime (`pip install 'smhr[label]'`)."""
+    source's boxed hands the teacher missed). Needs onnxruntime (`pip install 'smhr\\[label]'`)."""
     from tqdm import tqdm
 
     from smhr.data.labelled import write_labelled_set

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from smhr.data.images import read_rgb
-from smhr.data.sample import BadInput
+from smhr.errors import BadInput
+from smhr.io.images import read_rgb
 from smhr.label.boxes import read_boxes
 from smhr.label.match import match_boxes
 from smhr.teacher import HandTeacher, TeacherHand

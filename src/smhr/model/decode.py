@@ -15,7 +15,6 @@ without, they stay in the 512-px virtual camera and `Hand.K` is that camera in o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -31,6 +30,7 @@ from smhr.model.camera import (
     virtual_intrinsics,
 )
 from smhr.model.net import PARAMS_PER_SIDE, SMHRNet, split_params
+from smhr.records import Hand
 
 if TYPE_CHECKING:  # numpy only for the records; the tensor path runs on torch alone
     import numpy as np
@@ -50,33 +50,6 @@ __all__ = [
 ]
 
 LEFT, RIGHT = 0, 1
-
-
-@dataclass
-class Hand:
-    """One detected hand. Arrays are float32 numpy; pixels are ORIGINAL-image pixels.
-
-    side 0 left / 1 right; score = sigmoid centre-heatmap peak; center [2] px (centre of the peak
-    cell); global_orient [3], pose [45] axis-angle (flat mean), betas [10]; transl [3] m; vertices
-    [V,3] m and joints3d [21,3] m (FreiHAND order) in the camera `K` [3,3]; keypoints2d [21,2] px =
-    projection of joints3d; local_keypoints2d [21,2] px from the local keypoint-offset head;
-    texture [V,3] (albedo residual) and light [27] raw head outputs when requested, else None.
-    """
-
-    side: int
-    score: float
-    center: np.ndarray
-    global_orient: np.ndarray
-    pose: np.ndarray
-    betas: np.ndarray
-    transl: np.ndarray
-    vertices: np.ndarray
-    joints3d: np.ndarray
-    keypoints2d: np.ndarray
-    local_keypoints2d: np.ndarray
-    K: np.ndarray
-    texture: np.ndarray | None = None
-    light: np.ndarray | None = None
 
 
 def nms(heat: torch.Tensor, kernel: int = 5) -> torch.Tensor:

@@ -1,18 +1,32 @@
-"""Pure-PyTorch mesh rendering: rasterizer, SH shading, differentiable RGB / soft silhouette /
-depth for many hands per image, a hard fast path, and overlays (see docs/rendering.md)."""
+"""Mesh rendering: the pure-PyTorch differentiable renderer (rasterizer, SH shading, RGB / soft
+silhouette / depth for many hands per image, a hard fast path; docs/rendering.md) and the
+torch-free pictures (`smhr.render.painter`, `smhr.render.overlay`).
 
-from smhr.render.rasterizer import Fragments, rasterize
-from smhr.render.renderer import RenderOutput, ambient_sh, render, render_hard, soft_silhouette
-from smhr.render.shading import sh_irradiance, vertex_normals
+The PyTorch names below are loaded on first use, so `import smhr.render.overlay` (the demo's
+pictures) does not import PyTorch.
+"""
 
-__all__ = [
-    "Fragments",
-    "RenderOutput",
-    "ambient_sh",
-    "rasterize",
-    "render",
-    "render_hard",
-    "sh_irradiance",
-    "soft_silhouette",
-    "vertex_normals",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Fragments": "smhr.render.rasterizer",
+    "rasterize": "smhr.render.rasterizer",
+    "RenderOutput": "smhr.render.renderer",
+    "ambient_sh": "smhr.render.renderer",
+    "render": "smhr.render.renderer",
+    "render_hard": "smhr.render.renderer",
+    "soft_silhouette": "smhr.render.renderer",
+    "sh_irradiance": "smhr.render.shading",
+    "vertex_normals": "smhr.render.shading",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'smhr.render' has no attribute {name!r}")

@@ -1,5 +1,7 @@
 """Pictures of predictions: shaded meshes alpha-blended over a photo, 2D skeletons, a side view.
 
+Torch-free (meshes are painted by `smhr.render.painter`), so the demo never imports PyTorch.
+
 numpy in, numpy out (HxWx3 uint8 RGB), so the demo, the training logs and notebooks share one look:
 left hands blue, right hands orange, bones coloured per finger (thumb red .. little violet).
 """
@@ -10,13 +12,11 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from smhr.hands.keypoints import BONES
-from smhr.render.renderer import render_hard
-from smhr.render.shading import SH_CONSTANTS
+from smhr.render.painter import paint_hands
 
-__all__ = ["FINGER_RGB", "SIDE_RGB", "draw_skeleton", "overlay_hands", "shaded_hands"]
+__all__ = ["FINGER_RGB", "SIDE_RGB", "draw_skeleton", "overlay_hands"]
 
 SIDE_RGB = {0: (90, 150, 255), 1: (255, 160, 70)}  # left, right
 FINGER_RGB = [(230, 60, 60), (240, 190, 20), (60, 200, 80), (30, 170, 240), (170, 80, 240)]
@@ -40,46 +40,6 @@ def draw_skeleton(image: np.ndarray, keypoints2d: np.ndarray, *, color: tuple[in
     return out
 
 
-def _key_light(device: torch.device) -> torch.Tensor:
-    """SH-9 coefficients of irradiance 0.45 + 0.6 n_z^2: bright where the surface faces the camera,
-    darker at grazing angles, and two-sided (n_z^2), so a mesh with inconsistent winding (or seen
-    from inside) still reads as a shaded solid."""
-    k = SH_CONSTANTS
-    sh = torch.zeros(3, 9, device=device)
-    sh[:, 6] = 0.2 / (k["a2c2"] * k["d0"])
-    sh[:, 0] = 0.65 / k["a0c0"]
-    return sh.reshape(27)
-
-
-def shaded_hands(
-    vertices: Sequence[np.ndarray], faces: Sequence[np.ndarray], K: np.ndarray, size: tuple[int, int],
-    sides: Sequence[int] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render hands (camera-frame metres) to (rgb HxWx3 float in [0,1], coverage HxW bool).
-
-    Hands may differ in vertex and face counts: they are padded (degenerate faces never cover a pixel).
-    """
-    H, W = size
-    n = len(vertices)
-    if n == 0:
-        return np.zeros((H, W, 3), np.float32), np.zeros((H, W), bool)
-    sides = list(sides) if sides is not None else [1] * n
-    V = max(len(v) for v in vertices)
-    F = max(len(f) for f in faces)
-    verts = torch.zeros(1, n, V, 3)
-    tris = torch.zeros(1, n, F, 3, dtype=torch.long)
-    albedo = torch.zeros(1, n, V, 3)
-    for i, (v, f) in enumerate(zip(vertices, faces, strict=True)):
-        verts[0, i, : len(v)] = torch.as_tensor(np.asarray(v, np.float32))
-        verts[0, i, len(v):] = verts[0, i, 0]
-        tris[0, i, : len(f)] = torch.as_tensor(np.asarray(f, np.int64))
-        albedo[0, i] = torch.tensor(SIDE_RGB[int(sides[i])], dtype=torch.float32) / 255.0
-    Kt = torch.as_tensor(np.asarray(K, np.float32))[None]
-    out = render_hard(verts, tris, Kt, (H, W), albedo=albedo, sh=_key_light(verts.device))
-    rgb = out.rgb[0].permute(1, 2, 0).clamp(0, 1).numpy()
-    return rgb, out.mask[0, 0].numpy() > 0
-
-
 def _side_view(vertices: Sequence[np.ndarray], K: np.ndarray) -> list[np.ndarray]:
     """The hands turned 90 degrees about the vertical axis through their joint centroid."""
     allv = np.concatenate([np.asarray(v, np.float64) for v in vertices])
@@ -100,16 +60,16 @@ def overlay_hands(
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f"overlay_hands: image must be HxWx3 uint8 RGB, got {img.shape} {img.dtype}")
     H, W = img.shape[:2]
-    rgb, cover = shaded_hands(vertices, faces, K, (H, W), sides)
-    out = img.astype(np.float32) / 255.0
-    out[cover] = (1 - alpha) * out[cover] + alpha * rgb[cover]
-    out = (out * 255).round().astype(np.uint8)
+    colours = [SIDE_RGB[int(s)] for s in (sides if sides is not None else [1] * len(vertices))]
+    rgb, cover = paint_hands(vertices, faces, K, (H, W), colours)
+    out = img.copy()
+    out[cover] = ((1 - alpha) * img[cover] + alpha * rgb[cover]).round().astype(np.uint8)
     for kp in keypoints2d or []:
         out = draw_skeleton(out, kp, radius=max(1, round(min(H, W) / 150)))
     if not side_view:
         return out
     panel = np.full((H, W, 3), 60, np.uint8)
     if len(vertices):
-        srgb, scover = shaded_hands(_side_view(vertices, K), faces, K, (H, W), sides)
-        panel[scover] = (srgb[scover] * 255).round().astype(np.uint8)
+        srgb, scover = paint_hands(_side_view(vertices, K), faces, K, (H, W), colours)
+        panel[scover] = srgb[scover]
     return np.concatenate([out, panel], axis=1)

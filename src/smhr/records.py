@@ -1,0 +1,37 @@
+"""`Hand`: one detected hand, the record every inference path returns (torch-free on purpose, so the
+fast onnxruntime path and the exports never import PyTorch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Hand"]
+
+
+@dataclass
+class Hand:
+    """One detected hand. Arrays are float32 numpy; pixels are ORIGINAL-image pixels.
+
+    side 0 left / 1 right; score = sigmoid centre-heatmap peak; center [2] px (centre of the peak
+    cell); global_orient [3], pose [45] axis-angle (flat mean), betas [10]; transl [3] m; vertices
+    [V,3] m and joints3d [21,3] m (FreiHAND order) in the camera `K` [3,3]; keypoints2d [21,2] px =
+    projection of joints3d; local_keypoints2d [21,2] px from the local keypoint-offset head;
+    texture [V,3] (albedo residual) and light [27] raw head outputs when requested, else None.
+    """
+
+    side: int
+    score: float
+    center: np.ndarray
+    global_orient: np.ndarray
+    pose: np.ndarray
+    betas: np.ndarray
+    transl: np.ndarray
+    vertices: np.ndarray
+    joints3d: np.ndarray
+    keypoints2d: np.ndarray
+    local_keypoints2d: np.ndarray
+    K: np.ndarray
+    texture: np.ndarray | None = None
+    light: np.ndarray | None = None

@@ -1,0 +1,124 @@
+"""From the peaks-v1 network outputs to `Hand` records, in NumPy (the torch decode's twin).
+
+Same rules as `smhr.model.decode` (tested equal): a slot is kept when its peak score reaches the
+threshold; its side is the larger handedness logit; its parameter set (left 0:61, right 61:122)
+is orient 3, articulation 45, betas 10 and (a, b, c); the hand-model origin sits on the ray
+through pixel (cell centre + (a, b)) of the 512-px virtual camera at depth c + 0.8 m; 2D points
+go back to the original image through the inverse letterbox, and with real intrinsics K the hand
+moves along its ray, depth scaled by f_real / 512.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from smhr.hands.numpy_model import NumpyHandModel
+from smhr.records import Hand
+
+__all__ = ["VIRTUAL_FOCAL", "decode_peaks"]
+
+VIRTUAL_FOCAL = 512.0
+DEPTH_OFFSET = 0.8
+PARAMS_PER_SIDE = 61
+
+
+def _virtual_intrinsics(input_size: int) -> np.ndarray:
+    c = input_size / 2.0
+    return np.array([[VIRTUAL_FOCAL, 0.0, c], [0.0, VIRTUAL_FOCAL, c], [0.0, 0.0, 1.0]])
+
+
+def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    p = points.astype(np.float64) @ K.T
+    return p[..., :2] / p[..., 2:3]
+
+
+def _apply(A: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    return uv @ A[:2, :2].T + A[:2, 2]
+
+
+def decode_peaks(
+    outputs: dict[str, np.ndarray],
+    hand_models: Sequence[NumpyHandModel],
+    input_size: int,
+    grid_width: int,
+    affines: np.ndarray,
+    threshold: float,
+    K: np.ndarray | None = None,
+    stride: int = 4,
+) -> list[list[Hand]]:
+    """Hands per image (best score first) from one peaks-v1 run.
+
+    outputs: scores [B,S], cells [B,S], params [B,S,122], kp_offsets [B,S,42], handedness [B,S,2];
+    hand_models (left, right); affines [B,3,3] original->network; K [B,3,3] real intrinsics in
+    original pixels or None (then `Hand.K` is the virtual camera in original pixels).
+    """
+    keep = outputs["scores"] >= threshold
+    B = keep.shape[0]
+    Kv = _virtual_intrinsics(input_size)
+    b_idx, s_idx = np.nonzero(keep)
+    result: list[list[Hand]] = [[] for _ in range(B)]
+    if not len(b_idx):
+        return result
+    cells = outputs["cells"][b_idx, s_idx].astype(np.int64)
+    xy = np.stack([cells % grid_width, cells // grid_width], -1).astype(np.float64)
+    centre = (xy + 0.5) * stride
+    side = outputs["handedness"][b_idx, s_idx].argmax(-1)
+    params = outputs["params"][b_idx, s_idx].astype(np.float64)
+    p = np.where(side[:, None] == 0, params[:, :PARAMS_PER_SIDE], params[:, PARAMS_PER_SIDE:])
+    go, pose, betas, raw = p[:, :3], p[:, 3:48], p[:, 48:58], p[:, 58:61]
+    depth = raw[:, 2] + DEPTH_OFFSET
+    uv0 = centre + raw[:, :2]
+    transl = np.stack(
+        [(uv0[:, 0] - Kv[0, 2]) / Kv[0, 0] * depth, (uv0[:, 1] - Kv[1, 2]) / Kv[1, 1] * depth, depth], -1
+    )
+    n = len(b_idx)
+    V = hand_models[1].num_vertices
+    verts = np.zeros((n, V, 3), np.float32)
+    joints = np.zeros((n, 21, 3), np.float32)
+    for s in (0, 1):
+        sel = np.flatnonzero(side == s)
+        if len(sel):
+            verts[sel], joints[sel] = hand_models[s](go[sel], pose[sel], betas[sel], transl[sel])
+    local = (xy[:, None, :] + outputs["kp_offsets"][b_idx, s_idx].reshape(n, 21, 2)) * stride
+    for i in np.argsort(-outputs["scores"][b_idx, s_idx], kind="stable"):
+        b = int(b_idx[i])
+        A = np.asarray(affines[b], np.float64)
+        A_inv = np.linalg.inv(A)
+        v, j, t = verts[i], joints[i], transl[i]
+        if K is not None:
+            K_orig = np.asarray(K[b], np.float64)
+            K_net = A @ K_orig
+            f_net = 0.5 * (K_net[0, 0] + K_net[1, 1])
+            new_t = (
+                np.array(
+                    [(uv0[i, 0] - K_net[0, 2]) / K_net[0, 0], (uv0[i, 1] - K_net[1, 2]) / K_net[1, 1], 1.0]
+                )
+                * depth[i]
+                * f_net
+                / VIRTUAL_FOCAL
+            )
+            shift = (new_t - t).astype(np.float32)
+            v, j, t = v + shift, j + shift, new_t
+            kp = _project(j, K_net)
+        else:
+            K_orig = A_inv @ Kv
+            kp = _project(j, Kv)
+        result[b].append(
+            Hand(
+                side=int(side[i]),
+                score=float(outputs["scores"][b, s_idx[i]]),
+                center=_apply(A_inv, centre[i]).astype(np.float32),
+                global_orient=go[i].astype(np.float32),
+                pose=pose[i].astype(np.float32),
+                betas=betas[i].astype(np.float32),
+                transl=np.asarray(t, np.float32),
+                vertices=v,
+                joints3d=j,
+                keypoints2d=_apply(A_inv, kp).astype(np.float32),
+                local_keypoints2d=_apply(A_inv, local[i]).astype(np.float32),
+                K=K_orig.astype(np.float32),
+            )
+        )
+    return result

@@ -1,0 +1,55 @@
+"""An exported peaks-v1 network (`smhr.onnx_export`) in onnxruntime, with a CPU thread policy.
+
+Thread policy (measured in docs/network.md): onnxruntime's worker threads spin while they wait for
+work; on a machine whose other cores are busy that spinning steals the very cores the network
+needs and latency explodes. Spinning is therefore off, and the default is `threads` = 2 intra-op
+threads (the fastest setting on a quiet 2-core machine that still degrades gracefully when one core
+is taken); `SMHR_THREADS` or the `threads` argument overrides it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from smhr.io.messages import MODEL_FIX, reason
+
+__all__ = ["DEFAULT_THREADS", "PeakNetwork"]
+
+DEFAULT_THREADS = 2
+
+
+class PeakNetwork:
+    """run(images [B,R,R,3] uint8) -> dict of scores, cells, params, kp_offsets, handedness."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads or os.environ.get("SMHR_THREADS") or DEFAULT_THREADS)
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise ValueError(f"{self.path} is not an smhr ONNX export ({reason(exc)}); {MODEL_FIX}") from exc
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get("smhr_format") != "peaks-v1" or "smhr_config" not in meta:
+            raise ValueError(f"{self.path} is not an smhr ONNX export of this version (no peaks-v1 "
+                             "metadata); "
+                             "re-export it with `smhr export --onnx OUT.onnx --weights model.pt`")
+        self.config = json.loads(meta["smhr_config"])
+        self.input_size = int(self.config["input_size"])
+        self.hand_model = str(self.config.get("hand_model", "anny"))
+        self.max_hands = int(meta["smhr_max_hands"])
+        self.score_threshold = float(meta["smhr_score_threshold"]) if "smhr_score_threshold" in meta else None
+        self.names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        outs = self.session.run(self.names, {"images": np.ascontiguousarray(images, np.uint8)})
+        return dict(zip(self.names, outs, strict=True))

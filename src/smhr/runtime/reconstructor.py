@@ -1,0 +1,114 @@
+"""`Runtime`: image(s) in, `Hand` records out, with onnxruntime and NumPy only (no PyTorch import).
+
+Same calls and results as `smhr.api.Reconstructor` (tested equal to its PyTorch path): the one
+letterbox (`smhr.geometry.letterbox`), the exported peaks-v1 network (`PeakNetwork`), the NumPy
+hand models and the NumPy decode. `smhr.api.Reconstructor.from_pretrained` returns one of these
+for `.onnx` weights and, by default, for the bundled weights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smhr.geometry.letterbox import letterbox_image
+from smhr.hands.numpy_model import NumpyHandModel
+from smhr.records import Hand
+from smhr.runtime.decode import decode_peaks
+from smhr.runtime.network import PeakNetwork
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    """A loaded peaks-v1 network with its (left, right) NumPy hand models."""
+
+    network: PeakNetwork
+    hand_models: list[NumpyHandModel]
+    threshold: float
+    max_hands: int
+
+    backend = "onnxruntime"
+
+    @classmethod
+    def from_onnx(
+        cls,
+        path: str | Path,
+        *,
+        threshold: float | None = None,
+        max_hands: int = 10,
+        hand: str | None = None,
+        mano_dir: str | os.PathLike | None = None,
+        threads: int | None = None,
+        default_threshold: float = 0.3,
+    ) -> Runtime:
+        """Load an `smhr export --onnx` file. threshold None: the file's calibrated one, else
+        `default_threshold`; max_hands is capped by the export's slot count."""
+        net = PeakNetwork(path, threads)
+        kind = hand or net.hand_model
+        models = [NumpyHandModel.load(kind, s, mano_dir) for s in ("left", "right")]
+        if threshold is None:
+            threshold = net.score_threshold if net.score_threshold is not None else default_threshold
+        return cls(net, models, float(threshold), min(int(max_hands), net.max_hands))
+
+    @property
+    def input_size(self) -> int:
+        return self.network.input_size
+
+    @property
+    def hand_model(self) -> str:
+        """Kind of the hand models the parameters drive ("anny" | "mano")."""
+        return self.hand_models[1].kind
+
+    @property
+    def faces(self) -> dict[int, np.ndarray]:
+        """Triangles per side (0 left, 1 right) for exporting meshes."""
+        return {i: m.faces for i, m in enumerate(self.hand_models)}
+
+    def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None) -> list[Hand]:
+        """Hands in one image, best score first."""
+        return self.predict_batch([image], focal=focal, K=None if K is None else [K])[0]
+
+    def predict_batch(
+        self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None
+    ) -> list[list[Hand]]:
+        """Hands per image for several images in one network run."""
+        from smhr.io.images import to_rgb_uint8
+
+        rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
+        if not rgb:
+            return []
+        boxed = [letterbox_image(im, self.input_size) for im in rgb]
+        outputs = self.network.run(np.stack([b for b, _ in boxed]))
+        Ks = None
+        if K is not None:
+            Ks = np.stack([np.asarray(k, np.float64) for k in K])
+        elif focal is not None:
+            Ks = np.stack(
+                [
+                    np.array(
+                        [
+                            [focal, 0.0, (im.shape[1] - 1) / 2],
+                            [0.0, focal, (im.shape[0] - 1) / 2],
+                            [0.0, 0.0, 1.0],
+                        ]
+                    )
+                    for im in rgb
+                ]
+            )
+        outputs = {k: v[:, : self.max_hands] for k, v in outputs.items()}
+        return decode_peaks(
+            outputs,
+            self.hand_models,
+            self.input_size,
+            self.input_size // 4,
+            np.stack([A for _, A in boxed]),
+            self.threshold,
+            Ks,
+        )
