@@ -102,12 +102,14 @@ class NumpyHandModel:
                 G_R[:, j] = G_R[:, p] @ rot[:, j]
                 G_t[:, j] = (G_R[:, p] @ (joints[:, j] - joints[:, p])[..., None])[..., 0] + G_t[:, p]
         t_rel = G_t - (G_R @ joints[..., None])[..., 0]
-        # columns of every joint's [R | t] as [J, 4, B, 3]: one matrix product blends them all, and
-        # the blended transform is applied column by column on contiguous [V, B, 3] slabs
-        cols = np.concatenate([G_R, t_rel[..., None]], -1).transpose(1, 3, 0, 2)  # [J,4,B,3]
-        T = (self.weights @ cols.reshape(J, 4 * B * 3)).reshape(V, 4, B, 3)
-        vt = v_shaped.transpose(1, 0, 2)  # [V,B,3]
-        verts = T[:, 0] * vt[..., 0:1] + T[:, 1] * vt[..., 1:2] + T[:, 2] * vt[..., 2:3] + T[:, 3]
+        # columns c of every joint's [R | t] as [4, J, B*3]: one batched matrix product blends them
+        # all ([4, V, B*3]) and the blended transform is applied column by column in place
+        cols = np.concatenate([G_R, t_rel[..., None]], -1).transpose(3, 1, 0, 2).reshape(4, J, B * 3)
+        T = self.weights @ cols  # [4,V,B*3]
+        vt = v_shaped.transpose(2, 1, 0)  # [3,V,B]
+        verts = T[3].reshape(V, B, 3).copy()
+        for c in range(3):
+            verts += T[c].reshape(V, B, 3) * vt[c][..., None]
         verts = verts.transpose(1, 0, 2)
         joints21 = np.concatenate([G_t, verts[:, self.tips]], 1)[:, self._order]
         if transl is not None:

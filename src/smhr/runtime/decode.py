@@ -30,12 +30,9 @@ def _virtual_intrinsics(input_size: int) -> np.ndarray:
 
 
 def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    p = points.astype(np.float64) @ K.T
+    """points [..., P, 3] through K [..., 3, 3] (broadcast) -> pixels [..., P, 2]."""
+    p = points.astype(np.float64) @ np.swapaxes(K, -1, -2)
     return p[..., :2] / p[..., 2:3]
-
-
-def _apply(A: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    return uv @ A[:2, :2].T + A[:2, 2]
 
 
 def decode_peaks(
@@ -82,43 +79,55 @@ def decode_peaks(
         if len(sel):
             verts[sel], joints[sel] = hand_models[s](go[sel], pose[sel], betas[sel], transl[sel])
     local = (xy[:, None, :] + outputs["kp_offsets"][b_idx, s_idx].reshape(n, 21, 2)) * stride
-    for i in np.argsort(-outputs["scores"][b_idx, s_idx], kind="stable"):
-        b = int(b_idx[i])
-        A = np.asarray(affines[b], np.float64)
-        A_inv = np.linalg.inv(A)
-        v, j, t = verts[i], joints[i], transl[i]
-        if K is not None:
-            K_orig = np.asarray(K[b], np.float64)
-            K_net = A @ K_orig
-            f_net = 0.5 * (K_net[0, 0] + K_net[1, 1])
-            new_t = (
-                np.array(
-                    [(uv0[i, 0] - K_net[0, 2]) / K_net[0, 0], (uv0[i, 1] - K_net[1, 2]) / K_net[1, 1], 1.0]
-                )
-                * depth[i]
-                * f_net
-                / VIRTUAL_FOCAL
-            )
-            shift = (new_t - t).astype(np.float32)
-            v, j, t = v + shift, j + shift, new_t
-            kp = _project(j, K_net)
-        else:
-            K_orig = A_inv @ Kv
-            kp = _project(j, Kv)
-        result[b].append(
+    A = np.asarray(affines, np.float64).reshape(B, 3, 3)
+    A_inv = np.linalg.inv(A)
+    if K is not None:  # same pixel ray, depth scaled by f_real / f_virtual: a shift of the whole hand
+        K_orig = np.asarray(K, np.float64).reshape(B, 3, 3)
+        K_net = (A @ K_orig)[b_idx]
+        f_net = 0.5 * (K_net[:, 0, 0] + K_net[:, 1, 1])
+        ray = np.stack(
+            [
+                (uv0[:, 0] - K_net[:, 0, 2]) / K_net[:, 0, 0],
+                (uv0[:, 1] - K_net[:, 1, 2]) / K_net[:, 1, 1],
+                np.ones(n),
+            ],
+            -1,
+        )
+        new_t = ray * (depth * f_net / VIRTUAL_FOCAL)[:, None]
+        shift = (new_t - transl).astype(np.float32)[:, None]
+        verts, joints, transl = verts + shift, joints + shift, new_t
+        K_hand = K_orig[b_idx]
+        kp = _project(joints, K_net)
+    else:
+        K_hand = A_inv[b_idx] @ Kv
+        kp = _project(joints, Kv)
+    Ai = A_inv[b_idx]  # [n,3,3]
+    kp = _apply_batch(Ai, kp)
+    local = _apply_batch(Ai, local)
+    centre_o = _apply_batch(Ai, centre[:, None])[:, 0]
+    f32 = np.float32
+    go, pose, betas, transl, K_hand = (a.astype(f32) for a in (go, pose, betas, transl, K_hand))
+    scores = outputs["scores"][b_idx, s_idx]
+    for i in np.argsort(-scores, kind="stable"):
+        result[int(b_idx[i])].append(
             Hand(
                 side=int(side[i]),
-                score=float(outputs["scores"][b, s_idx[i]]),
-                center=_apply(A_inv, centre[i]).astype(np.float32),
-                global_orient=go[i].astype(np.float32),
-                pose=pose[i].astype(np.float32),
-                betas=betas[i].astype(np.float32),
-                transl=np.asarray(t, np.float32),
-                vertices=v,
-                joints3d=j,
-                keypoints2d=_apply(A_inv, kp).astype(np.float32),
-                local_keypoints2d=_apply(A_inv, local[i]).astype(np.float32),
-                K=K_orig.astype(np.float32),
+                score=float(scores[i]),
+                center=centre_o[i],
+                global_orient=go[i],
+                pose=pose[i],
+                betas=betas[i],
+                transl=transl[i],
+                vertices=verts[i],
+                joints3d=joints[i],
+                keypoints2d=kp[i],
+                local_keypoints2d=local[i],
+                K=K_hand[i],
             )
         )
     return result
+
+
+def _apply_batch(A: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Affines A [n,3,3] applied to points uv [n,P,2] -> float32 [n,P,2]."""
+    return (uv @ np.swapaxes(A[:, :2, :2], -1, -2) + A[:, None, :2, 2]).astype(np.float32)
