@@ -65,6 +65,15 @@ class DemoReport:
     hands: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds spent per stage over all images: read, network (letterbox + network + hand
+    models), overlay, meshes, write (JSON and files)."""
+
+    def timed(self, stage: str, start: float) -> float:
+        """Add the time since `start` to `stage`; returns now (the next stage's start)."""
+        now = time.perf_counter()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - start
+        return now
 
 
 OVERLAY_MAX_SIDE = 1600
@@ -117,8 +126,8 @@ def make_out_dir(out: Path) -> str | None:
     return None
 
 
-def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool,
-                  meshes: bool, stem: str | None = None) -> int:  # fmt: skip
+def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool, meshes: bool,
+                  stem: str | None = None, report: DemoReport | None = None) -> int:  # fmt: skip
     """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`);
     returns the number of hands."""
     import cv2
@@ -128,8 +137,12 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     from smhr.io.exports import hand_mesh_files, image_record, json_text
     from smhr.render.overlay import overlay_hands
 
+    report = report or DemoReport()
+    t = time.perf_counter()
     image = to_rgb_uint8(path)
+    t = report.timed("read", t)
     hands = rec.predict(image, focal=focal)
+    t = report.timed("network", t)
     stem = stem or path.stem
     faces = rec.faces
     small, A = _overlay_scale(image)
@@ -139,16 +152,19 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
         keypoints2d=[h.keypoints2d * A[0, 0] + A[0, 2] for h in hands], sides=[h.side for h in hands],
         side_view=True,
     )  # fmt: skip
-    ok, png = cv2.imencode(".png", picture[..., ::-1])
+    ok, png = cv2.imencode(".png", picture[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError("PNG encoding of the overlay failed")
-    kind = rec.hand_model
-    record = image_record(str(path), image.shape[:2], hands, kind, with_vertices)
+    t = report.timed("overlay", t)
+    mesh_files = hand_mesh_files(stem, hands, faces) if meshes else {}
+    t = report.timed("meshes", t)
+    record = image_record(str(path), image.shape[:2], hands, rec.hand_model, with_vertices)
     with StagedFiles() as staged:
         staged.write(out / f"{stem}_overlay.png", png.tobytes())
-        for name, data in (hand_mesh_files(stem, hands, faces) if meshes else {}).items():
+        for name, data in mesh_files.items():
             staged.write(out / name, data)
         staged.write(out / f"{stem}.json", json_text(record))
+    report.timed("write", t)
     return len(hands)
 
 
@@ -178,7 +194,7 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
                 report.hands += process_video(rec, path, out, stem=stem, focal=focal, progress=False)
             else:
                 report.hands += process_image(rec, path, out, focal=focal, with_vertices=with_vertices,
-                                              meshes=meshes, stem=stem)  # fmt: skip
+                                              meshes=meshes, stem=stem, report=report)  # fmt: skip
             report.processed += 1
         except BadInput as e:
             msg = one_line(e)
@@ -215,6 +231,8 @@ def demo_command(
         "ONNX export, docs/network.md).")] = "auto",
     vertices: Annotated[bool, typer.Option("--vertices", help="Also put vertices in the JSON.")] = False,
     meshes: Annotated[bool, typer.Option("--meshes/--no-meshes", help="Write OBJ/PLY/GLB.")] = True,
+    timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
+                                         "meshes, write).")] = False,
 ) -> None:
     """Find every hand in the inputs and write overlays, meshes and JSON to --out."""
     from smhr.api import Reconstructor
@@ -245,5 +263,7 @@ def demo_command(
     failed = len(report.failures) + len(problems)
     typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
                f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip
+    if timing:
+        typer.echo("seconds per stage: " + ", ".join(f"{k} {v:.3f}" for k, v in report.stages.items()))
     if failed:
         raise typer.Exit(1)

@@ -75,12 +75,66 @@ def write_json(path: str | Path, record: dict[str, Any]) -> Path:
     return atomic_write(path, json_text(record))
 
 
-def _trimesh(vertices: np.ndarray, faces: np.ndarray, side: int):
-    import trimesh
+def obj_bytes(vertices: np.ndarray, faces: np.ndarray, rgb: Sequence[int]) -> bytes:
+    """Wavefront OBJ text: `v x y z r g b` lines (colours in [0, 1], the common extension that
+    MeshLab, Blender and Open3D read) and 1-based triangles."""
+    col = np.asarray(rgb[:3], np.float64) / 255.0
+    v = np.concatenate([np.asarray(vertices, np.float64), np.tile(col, (len(vertices), 1))], 1)
+    lines = ["v " + " ".join(f"{x:.6f}" for x in row) for row in v]
+    lines += ["f " + " ".join(str(int(i) + 1) for i in tri) for tri in np.asarray(faces)]
+    return ("\n".join(lines) + "\n").encode()
 
-    mesh = trimesh.Trimesh(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), process=False)
-    mesh.visual.vertex_colors = np.tile(np.array(SIDE_RGBA[int(side)], np.uint8), (len(vertices), 1))
-    return mesh
+
+def ply_bytes(vertices: np.ndarray, faces: np.ndarray, rgba: Sequence[int]) -> bytes:
+    """Binary little-endian PLY with float vertices, uchar RGBA vertex colours and int triangles."""
+    V, F = len(vertices), len(faces)
+    header = ("ply\nformat binary_little_endian 1.0\n"
+              f"element vertex {V}\nproperty float x\nproperty float y\nproperty float z\n"
+              "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\n"
+              f"element face {F}\nproperty list uchar int vertex_indices\nend_header\n")
+    vt = np.zeros(V, [("p", "<f4", 3), ("c", "u1", 4)])
+    vt["p"], vt["c"] = np.asarray(vertices, np.float32), np.asarray(rgba, np.uint8)
+    ft = np.zeros(F, [("n", "u1"), ("i", "<i4", 3)])
+    ft["n"], ft["i"] = 3, np.asarray(faces, np.int32)
+    return header.encode() + vt.tobytes() + ft.tobytes()
+
+
+def glb_bytes(meshes: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[int]]]) -> bytes:
+    """A binary glTF 2.0 scene with one node per mesh (name, vertices [V,3], faces [F,3], RGBA):
+    float positions (with their bounds, which glTF requires), uint32 indices and one coloured
+    material per mesh."""
+    buf, views, accessors, gmeshes, nodes, materials = bytearray(), [], [], [], [], []
+
+    def add(data: bytes, target: int) -> int:
+        while len(buf) % 4:
+            buf.append(0)
+        views.append({"buffer": 0, "byteOffset": len(buf), "byteLength": len(data), "target": target})
+        buf.extend(data)
+        return len(views) - 1
+
+    for k, (name, v, f, rgba) in enumerate(meshes):
+        pos = np.ascontiguousarray(v, np.float32)
+        idx = np.ascontiguousarray(f, np.uint32)
+        accessors.append({"bufferView": add(pos.tobytes(), 34962), "componentType": 5126, "count": len(pos),
+                          "type": "VEC3", "min": pos.min(0).tolist(), "max": pos.max(0).tolist()})
+        accessors.append({"bufferView": add(idx.tobytes(), 34963), "componentType": 5125,
+                          "count": int(idx.size), "type": "SCALAR"})
+        materials.append({"pbrMetallicRoughness": {"baseColorFactor": [c / 255.0 for c in rgba],
+                                                   "metallicFactor": 0.0}, "doubleSided": True})
+        gmeshes.append({"name": name, "primitives": [{"attributes": {"POSITION": 2 * k}, "indices": 2 * k + 1,
+                                                      "material": k}]})
+        nodes.append({"name": name, "mesh": k})
+    while len(buf) % 4:
+        buf.append(0)
+    doc = {"asset": {"version": "2.0", "generator": "smhr"}, "scene": 0,
+           "scenes": [{"nodes": list(range(len(nodes)))}], "nodes": nodes, "meshes": gmeshes,
+           "materials": materials, "accessors": accessors, "bufferViews": views,
+           "buffers": [{"byteLength": len(buf)}]}
+    js = json.dumps(doc, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    body = (len(js).to_bytes(4, "little") + b"JSON" + js + len(buf).to_bytes(4, "little") + b"BIN\x00"
+            + bytes(buf))
+    return b"glTF" + (2).to_bytes(4, "little") + (12 + len(body)).to_bytes(4, "little") + body
 
 
 def hand_mesh_files(
@@ -88,23 +142,21 @@ def hand_mesh_files(
     formats: Sequence[str] = ("obj", "ply", "glb"),
 ) -> dict[str, bytes]:
     """File name -> content: `{stem}_hand{k}_{side}.obj/.ply` per hand and `{stem}.glb` with all
-    hands (none for an image without hands); faces per side (0 left, 1 right)."""
-    import trimesh
+    hands (none for an image without hands); faces per side (0 left, 1 right).
 
+    Written by the small NumPy writers above rather than a mesh library: importing trimesh alone
+    took ~0.4 s, a third of a 12-megapixel photo's whole demo budget (docs/network.md)."""
     files: dict[str, bytes] = {}
-    scene = trimesh.Scene()
+    scene = []
     for k, h in enumerate(hands):
-        mesh = _trimesh(h.vertices, faces[h.side], h.side)
-        for ext in ("obj", "ply"):
-            if ext in formats:
-                data = mesh.export(file_type=ext)  # OBJ comes back as text, PLY as bytes
-                name = f"{stem}_hand{k}_{SIDE_NAMES[h.side]}.{ext}"
-                files[name] = data.encode() if isinstance(data, str) else data
-        gltf = mesh.copy()
-        gltf.vertices = np.asarray(h.vertices, np.float64) @ OPENCV_TO_GLTF.T
-        scene.add_geometry(gltf, node_name=f"hand{k}_{SIDE_NAMES[h.side]}")
+        name, rgba, f = f"hand{k}_{SIDE_NAMES[h.side]}", SIDE_RGBA[int(h.side)], faces[h.side]
+        if "obj" in formats:
+            files[f"{stem}_{name}.obj"] = obj_bytes(h.vertices, f, rgba)
+        if "ply" in formats:
+            files[f"{stem}_{name}.ply"] = ply_bytes(h.vertices, f, rgba)
+        scene.append((name, np.asarray(h.vertices, np.float64) @ OPENCV_TO_GLTF.T, f, rgba))
     if "glb" in formats and hands:
-        files[f"{stem}.glb"] = scene.export(file_type="glb")
+        files[f"{stem}.glb"] = glb_bytes(scene)
     return files
 
 
