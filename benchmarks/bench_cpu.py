@@ -11,7 +11,8 @@ What it measures (docs/network.md keeps the latest numbers):
 - the same with a second process spinning on one core ("contended");
 - start-up: a fresh process that imports, loads the weights and answers one image (wall time),
   and `smhr --help`;
-- peak resident memory of each worker after all images;
+- peak resident memory (VmHWM: this process alone, not inherited through fork) of each worker after
+  all images;
 - with --train, training samples/s of configs/preview-cpu.yaml vs configs/real-cpu.yaml
   (benchmarks/bench_train.py).
 MediaPipe: solutions.hands (static images, model_complexity 1, max_num_hands = the hand count) from
@@ -34,7 +35,7 @@ from typing import Any
 COUNTS = (1, 2, 4, 6, 9)
 
 SMHR_WORKER = r"""
-import json, resource, sys, time
+import json, sys, time
 import cv2
 from smhr.api import Reconstructor
 rec = Reconstructor.from_pretrained(sys.argv[1] or None, max_hands=10)
@@ -42,12 +43,12 @@ for line in sys.stdin:
     path = line.strip()
     img = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
     t = time.perf_counter(); hands = rec.predict(img); dt = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024
     print(json.dumps({"ms": dt * 1000, "hands": len(hands), "rss_mib": rss}), flush=True)
 """
 
 MEDIAPIPE_WORKER = r"""
-import json, resource, sys, time
+import json, sys, time
 import cv2, numpy as np
 import mediapipe as mp
 models = {}
@@ -58,7 +59,7 @@ for line in sys.stdin:
         models[n] = mp.solutions.hands.Hands(static_image_mode=True, max_num_hands=n, model_complexity=1)
     img = np.ascontiguousarray(cv2.imread(path)[:, :, ::-1])
     t = time.perf_counter(); r = models[n].process(img); dt = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024
     found = len(r.multi_hand_landmarks or [])
     print(json.dumps({"ms": dt * 1000, "hands": found, "rss_mib": rss}), flush=True)
 """
