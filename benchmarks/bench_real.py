@@ -151,7 +151,8 @@ def main() -> None:
         out[name] = res
     if args.synth:
         from smhr.eval import freihand
-        from smhr.eval.predict import load_network, predict_freihand
+        from smhr.eval.predict import predict_freihand
+        from smhr.model.loading import load_network
 
         net, models = load_network(args.weights or str(_bundled()), device="cpu")
         xyz, verts = predict_freihand(net, models, args.synth)

@@ -51,4 +51,4 @@ def test_show_takes_the_official_mano_files_and_the_old_option_name(tmp_path):
     assert "--kind is deprecated, use --hand" in res.output and "1 mano samples per side" in res.output
     assert cv2.imread(str(out)).shape == (28 + 32, 2 * 8 * 32 + 8, 3)
     res = runner.invoke(app, ["hands", "show", "--hand", "smpl", "--out", str(out)])
-    assert res.exit_code == 2 and res.output.strip() == "error: --hand must be anny or mano, got 'smpl'"
+    assert res.exit_code == 2 and res.output.strip() == "error: --hand must be one of anny, mano, got 'smpl'"

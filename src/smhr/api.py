@@ -136,9 +136,9 @@ class Reconstructor:
                     hand: str | None, mano_dir: str | Path | None, input_size: int | None) -> Reconstructor:
         import torch
 
-        from smhr.eval.predict import load_network
         from smhr.io.torchfiles import load_smhr_checkpoint
         from smhr.model.fuse import fuse_conv_bn
+        from smhr.model.loading import load_network
 
         if not path.exists():
             fix = "pass the path of a model.pt or .onnx file" if given else "reinstall smhr"

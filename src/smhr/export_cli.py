@@ -25,7 +25,7 @@ def export_command(
 
     path = weights or bundled_weights()
     try:
-        from smhr.eval.predict import network_from_checkpoint
+        from smhr.model.loading import network_from_checkpoint
         from smhr.onnx_export import compare_with_torch, export_onnx
 
         ckpt = load_smhr_checkpoint(path)  # weights only; one-line error naming the file

@@ -91,8 +91,10 @@ def synth_command(
 
     if n < 1:
         _fail(f"--n must be >= 1, got {n}")
-    if hand not in ("anny", "mano"):
-        _fail(f"--hand must be anny or mano, got {hand!r}")
+    from smhr.hands.assets import HAND_MODELS
+
+    if hand not in HAND_MODELS:
+        _fail(f"--hand must be one of {', '.join(HAND_MODELS)}, got {hand!r}")
     try:
         cfg = SynthConfig(res=res, hand=hand, side=side, device=device,
                           mano_dir=str(mano_dir) if mano_dir is not None else None)  # fmt: skip

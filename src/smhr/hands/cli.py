@@ -39,14 +39,16 @@ def show_cmd(
     if kind is not None:  # the option's old name; every command now calls it --hand
         typer.echo("note: --kind is deprecated, use --hand", err=True)
         hand = kind
-    if hand not in ("anny", "mano"):
-        echo_error(f"--hand must be anny or mano, got {hand!r}")
+    from smhr.hands.assets import HAND_MODELS, user_files
+
+    if hand not in HAND_MODELS:
+        echo_error(f"--hand must be one of {', '.join(HAND_MODELS)}, got {hand!r}")
         raise typer.Exit(2)
     if out.suffix.lower() != ".png":
         echo_error(f"--out {out} must end in .png")
         raise typer.Exit(2)
     try:
-        path = mano_dir if hand == "mano" else None
+        path = user_files(hand, mano_dir)
         models = [HandModel.load(hand, side, path) for side in ("right", "left")]
     except HandModelError as e:
         echo_error(e)

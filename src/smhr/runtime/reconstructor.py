@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from smhr.geometry.letterbox import letterbox_image
+from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.records import Hand
 from smhr.runtime.decode import decode_peaks
@@ -52,7 +53,7 @@ class Runtime:
         `default_threshold`; max_hands is capped by the export's slot count."""
         net = PeakNetwork(path, threads)
         kind = hand or net.hand_model
-        models = [NumpyHandModel.load(kind, s, mano_dir) for s in ("left", "right")]
+        models = [NumpyHandModel.load(kind, s, user_files(kind, mano_dir)) for s in ("left", "right")]
         if threshold is None:
             threshold = net.score_threshold if net.score_threshold is not None else default_threshold
         return cls(net, models, float(threshold), min(int(max_hands), net.max_hands))

@@ -261,8 +261,10 @@ def _check(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"config: unknown loss_weights {unknown}; known: {list(LOSS_TERMS)}")
     if cfg.amp not in ("auto", "bf16", "fp16", "off"):
         raise ValueError(f"config: amp must be auto, bf16, fp16 or off, got {cfg.amp!r}")
-    if cfg.hand not in ("anny", "mano"):
-        raise ValueError(f"config: hand must be anny or mano, got {cfg.hand!r}")
+    from smhr.hands.assets import HAND_MODELS
+
+    if cfg.hand not in HAND_MODELS:
+        raise ValueError(f"config: hand must be one of {sorted(HAND_MODELS)}, got {cfg.hand!r}")
     from smhr.train.data import DATASETS
 
     if cfg.data.kind not in DATASETS:

@@ -24,6 +24,7 @@ import torch
 import yaml
 from torch import nn
 
+from smhr.hands.assets import user_files
 from smhr.hands.model import HandModel
 from smhr.io.atomic import atomic_write
 from smhr.io.torchfiles import load_smhr_checkpoint, reason
@@ -91,7 +92,7 @@ def _device(spec: str, local_rank: int) -> torch.device:
 
 def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> list[HandModel]:
     """(left, right) hand models of `kind` on `device`."""
-    return [HandModel.load(kind, side, path=mano_dir if kind == "mano" else None).to(device)
+    return [HandModel.load(kind, side, path=user_files(kind, mano_dir)).to(device)
             for side in ("left", "right")]
 
 
