@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from smhr.errors import BadInput
+from smhr.hands.params import join_params, split_params
 from smhr.records import Hand
 
 
@@ -70,7 +71,8 @@ class Track:
 def run_hand_model(model: Any, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(vertices [V,3], joints [21,3]) of one hand from theta [61] (orient, pose, betas, transl),
     with a NumPy hand model (the onnxruntime backend's) or a PyTorch one."""
-    parts = (theta[:3], theta[3:48], theta[48:58], theta[58:61])
+    p = split_params(theta)
+    parts = (p["global_orient"], p["pose"], p["betas"], p["transl"])
     if not hasattr(model, "v_template") or isinstance(model.v_template, np.ndarray):
         verts, joints = model(*[p[None] for p in parts])
         return verts[0], joints[0]
@@ -125,7 +127,7 @@ class HandTracker:
         return out
 
     def _smooth(self, track: Track, h: Hand, t: float) -> Hand:
-        theta = np.concatenate([h.global_orient, h.pose, h.betas, h.transl])
+        theta = join_params(h.global_orient, h.pose, h.betas, h.transl)
         s = track.filt(theta, t).astype(np.float32)
         vertices, joints = run_hand_model(self.hand_models[h.side], s)
         uvw = joints @ h.K.T
@@ -133,10 +135,7 @@ class HandTracker:
             side=h.side,
             score=h.score,
             center=h.center,
-            global_orient=s[:3],
-            pose=s[3:48],
-            betas=s[48:58],
-            transl=s[58:61],
+            **split_params(s),
             vertices=vertices,
             joints3d=joints,
             keypoints2d=(uvw[:, :2] / uvw[:, 2:]).astype(np.float32),

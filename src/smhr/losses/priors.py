@@ -16,12 +16,13 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from smhr.hands.params import side_slice, split_params
+
 __all__ = ["LimitViolation", "default_limit_violation", "hand_prior_loss", "pose_prior", "shape_prior"]
 
 # limit_violation(pose [N,45] rad, side 0|1) -> [N,45] >= 0: how far each component is outside its range
 LimitViolation = Callable[[torch.Tensor, int], torch.Tensor]
 SHAPE_WEIGHT = 0.1
-PARAMS_PER_SIDE = 61
 
 
 def _valid_mean(per_slot: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -54,9 +55,9 @@ def hand_prior_loss(
     """Official norm_loss over both sets: params [B,K,122] (left 0:61, right 61:122), valid [B,K]."""
     total = params.new_zeros((), dtype=torch.float32)
     for side in (0, 1):
-        s = params[..., side * PARAMS_PER_SIDE : (side + 1) * PARAMS_PER_SIDE]
-        total = total + pose_prior(s[..., 3:48], side, valid, limit_violation)
-        total = total + shape_weight * shape_prior(s[..., 48:58], valid)
+        s = split_params(params[..., side_slice(side)])
+        total = total + pose_prior(s["pose"], side, valid, limit_violation)
+        total = total + shape_weight * shape_prior(s["betas"], valid)
     return total
 
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from smhr.geometry.cameras import project
+from smhr.hands.params import select_side, split_params
 from smhr.model.camera import (
     cell_centres,
     cell_coords,
@@ -29,7 +30,7 @@ from smhr.model.camera import (
     to_real_camera,
     virtual_intrinsics,
 )
-from smhr.model.net import PARAMS_PER_SIDE, SMHRNet, split_params
+from smhr.model.net import SMHRNet
 from smhr.records import Hand
 
 if TYPE_CHECKING:  # numpy only for the records; the tensor path runs on torch alone
@@ -69,12 +70,6 @@ def gather_feat(feat: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
     """Read feat [B,C,H,W] at flat cells ind [B,K] -> [B,K,C]."""
     B, C = feat.shape[:2]
     return feat.flatten(2).gather(2, ind[:, None, :].expand(B, C, -1)).transpose(1, 2)
-
-
-def select_side(params: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
-    """Pick each slot's parameter set: params [B,K,122], side [B,K] (0 left) -> [B,K,61]."""
-    left, right = params[..., :PARAMS_PER_SIDE], params[..., PARAMS_PER_SIDE:]
-    return torch.where((side == LEFT)[..., None], left, right)
 
 
 def local_keypoints(ind: torch.Tensor, kp_offsets: torch.Tensor, width: int, stride: int) -> torch.Tensor:
@@ -159,7 +154,7 @@ def hands_from_params(
         p = split_params(select_side(params.float(), side))
         centre = cell_centres(ind, grid_width, stride)
         Kv = virtual_intrinsics(input_size, device=params.device).expand(B, 3, 3)
-        transl = decode_translation(p["transl_raw"], centre, input_size)
+        transl = decode_translation(p["transl"], centre, input_size)
         verts, joints = run_hand_models(hand_models, side, p["global_orient"], p["pose"], p["betas"], transl)
         return {
             "side": side,

@@ -16,15 +16,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from smhr.hands.params import NUM_PARAMS
 from smhr.model.backbones import BACKBONES, Backbone
 from smhr.model.heads import Head, SeparableHead
 from smhr.model.neck import NECKS
 
-__all__ = ["NUM_KEYPOINTS", "PARAMS_PER_SIDE", "SMHRConfig", "SMHRNet", "split_params"]
+__all__ = ["NUM_KEYPOINTS", "SMHRConfig", "SMHRNet"]
 
 NUM_KEYPOINTS = 21
-PARAMS_PER_SIDE = 61  # orient 3 + articulation 45 + betas 10 + translation 3
-NUM_PARAMS = 2 * PARAMS_PER_SIDE  # [0:61] left set, [61:122] right set
 NUM_LIGHT = 27  # 3 colours x 9 SH coefficients
 
 
@@ -77,17 +76,6 @@ class SMHRConfig:
         if unknown:
             raise ValueError(f"SMHRConfig: unknown keys {unknown} (checkpoint from a newer smhr?)")
         return cls(**d)
-
-
-def split_params(params: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Split one side's 61 parameters [..., 61] into global_orient [...,3], pose [...,45],
-    betas [...,10], transl_raw [...,3] (the (a, b, c) of `smhr.model.camera.decode_translation`)."""
-    return {
-        "global_orient": params[..., 0:3],
-        "pose": params[..., 3:48],
-        "betas": params[..., 48:58],
-        "transl_raw": params[..., 58:61],
-    }
 
 
 class SMHRNet(nn.Module):

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from smhr.hands.numpy_model import NumpyHandModel
+from smhr.hands.params import select_side, split_params
 from smhr.records import Hand
 
 __all__ = ["VIRTUAL_FOCAL", "decode_peaks"]
 
 VIRTUAL_FOCAL = 512.0
 DEPTH_OFFSET = 0.8
-PARAMS_PER_SIDE = 61
 
 
 def _virtual_intrinsics(input_size: int) -> np.ndarray:
@@ -63,8 +63,8 @@ def decode_peaks(
     centre = (xy + 0.5) * stride
     side = outputs["handedness"][b_idx, s_idx].argmax(-1)
     params = outputs["params"][b_idx, s_idx].astype(np.float64)
-    p = np.where(side[:, None] == 0, params[:, :PARAMS_PER_SIDE], params[:, PARAMS_PER_SIDE:])
-    go, pose, betas, raw = p[:, :3], p[:, 3:48], p[:, 48:58], p[:, 58:61]
+    p = split_params(select_side(params, side))
+    go, pose, betas, raw = p["global_orient"], p["pose"], p["betas"], p["transl"]
     depth = raw[:, 2] + DEPTH_OFFSET
     uv0 = centre + raw[:, :2]
     transl = np.stack(
