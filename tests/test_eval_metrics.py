@@ -109,11 +109,17 @@ def test_box_iou_and_keypoint_similarity():
     assert M.keypoint_similarity(off, gt[:1], [100.0], kappa=0.5)[0, 0] == pytest.approx(np.exp(-0.5))
 
 
-def test_greedy_match_and_average_precision():
+def test_matching_pairs_and_average_precision():
+    from smhr.eval.matching import match_by_similarity
+
     sim = np.array([[0.6, 0.9], [0.95, 0.0], [0.3, 0.2]])
-    tp = M.greedy_match(sim, [0.5, 0.9, 0.8], threshold=0.5)
-    # det1 (0.9) takes gt0; det2 (0.8) has nothing >= 0.5 left; det0 (0.5) takes gt1
-    assert tp.tolist() == [True, True, False]
+    m = match_by_similarity(sim, [0.5, 0.9, 0.8], threshold=0.5)
+    # det1 (0.9) takes gt0; det2 (0.8) has nothing >= 0.5; det0 (0.5) takes gt1 (gt0 is taken)
+    assert m.tp.tolist() == [True, True, False] and sorted(m.pairs) == [(0, 1), (1, 0)]
+    assert m.false_positives == [2] and m.duplicates == [] and m.missed == []
+    # a prediction whose only good label is taken is a duplicate, never a second pair
+    d = match_by_similarity(np.array([[0.9], [0.8]]), [0.9, 0.8], threshold=0.5)
+    assert d.pairs == [(0, 0)] and d.duplicates == [1]
     scores, flags = [0.9, 0.8, 0.7], [True, False, True]
     # precision [1, .5, .667], recall [.5, .5, 1]
     assert M.average_precision(scores, flags, 2, "voc") == pytest.approx(0.5 + 0.5 * 2 / 3)

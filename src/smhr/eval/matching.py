@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MatchResult", "box_iou", "keypoint_box", "match_hands"]
+__all__ = ["MatchResult", "box_iou", "keypoint_box", "match_by_similarity", "match_hands"]
 
 
 def keypoint_box(keypoints2d: np.ndarray, visibility: np.ndarray | None = None) -> np.ndarray:
@@ -73,38 +73,44 @@ class MatchResult:
         return out
 
 
-def match_hands(
-    pred_boxes: np.ndarray,
-    scores: np.ndarray,
-    gt_boxes: np.ndarray,
-    ignore_boxes: np.ndarray | None = None,
-    iou_threshold: float = 0.5,
-    ignore_cover: float = 0.5,
-) -> MatchResult:
-    """Match predictions [P, 4] (scores [P]) to labels [G, 4]; see the module docstring."""
-    pred = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
-    gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, np.float64).reshape(-1)
-    iou = box_iou(pred, gt)
-    taken = np.zeros(len(gt), bool)
-    res = MatchResult(iou=iou)
-    ign = np.asarray(ignore_boxes if ignore_boxes is not None else np.zeros((0, 4)), np.float64).reshape(
-        -1, 4
-    )
-    cover = (
-        _inter(pred, ign) / np.maximum(_area(pred), 1e-12)[:, None] if len(ign) else np.zeros((len(pred), 0))
-    )
-    for i in np.argsort(-scores, kind="stable"):
-        free = np.where(taken, -1.0, iou[i]) if len(gt) else np.zeros(0)
-        if len(gt) and free.max() >= iou_threshold:
+def match_by_similarity(similarity: np.ndarray, scores: np.ndarray, threshold: float,
+                        ignored: np.ndarray | None = None) -> MatchResult:
+    """Match P predictions to G labels of one image from a similarity matrix [P, G] (box IoU or
+    keypoint similarity) and scores [P]; ignored [P] bool marks predictions that lie in an ignore
+    region (used only for those that match no label). See the module docstring for the rules."""
+    sc = np.asarray(scores, np.float64).reshape(-1)
+    P = sc.shape[0]
+    sim = np.asarray(similarity, np.float64)
+    G = sim.shape[1] if sim.ndim == 2 else 0
+    sim = sim.reshape(P, G)
+    taken = np.zeros(G, bool)
+    res = MatchResult(iou=sim)
+    ign = np.zeros(P, bool) if ignored is None else np.asarray(ignored, bool).reshape(P)
+    for i in np.argsort(-sc, kind="stable"):
+        free = np.where(taken, -np.inf, sim[i]) if G else np.zeros(0)
+        if G and free.max() >= threshold:
             j = int(free.argmax())
             taken[j] = True
             res.pairs.append((int(i), j))
-        elif len(gt) and iou[i].max() >= iou_threshold:
+        elif G and sim[i].max() >= threshold:
             res.duplicates.append(int(i))
-        elif cover.shape[1] and cover[i].max() >= ignore_cover:
+        elif ign[i]:
             res.ignored.append(int(i))
         else:
             res.false_positives.append(int(i))
     res.missed = [int(j) for j in np.flatnonzero(~taken)]
     return res
+
+
+def match_hands(pred_boxes: np.ndarray, scores: np.ndarray, gt_boxes: np.ndarray,
+                ignore_boxes: np.ndarray | None = None, iou_threshold: float = 0.5,
+                ignore_cover: float = 0.5) -> MatchResult:
+    """Match predictions [P, 4] (scores [P]) to labels [G, 4] by box IoU; a prediction counts as
+    inside an ignore region when at least `ignore_cover` of its own area lies in one."""
+    pred = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
+    gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+    ign = np.zeros((0, 4)) if ignore_boxes is None else np.asarray(ignore_boxes, np.float64).reshape(-1, 4)
+    inside = np.zeros(len(pred), bool)
+    if len(ign) and len(pred):
+        inside = (_inter(pred, ign) / np.maximum(_area(pred), 1e-12)[:, None]).max(1) >= ignore_cover
+    return match_by_similarity(box_iou(pred, gt), scores, iou_threshold, inside)

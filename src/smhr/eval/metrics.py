@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from smhr.eval.matching import match_by_similarity
 from smhr.geometry.procrustes import procrustes_align
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -278,33 +279,6 @@ def keypoint_similarity(pred_uv: ArrayLike, gt_uv: ArrayLike, gt_area: ArrayLike
     return ((e * vis[None]).sum(-1) / nv[None]).numpy()
 
 
-def greedy_match(similarity: ArrayLike, scores: ArrayLike, threshold: float) -> np.ndarray:
-    """Match detections to GTs of ONE image: returns [P] bool (true positive flags) in input order.
-
-    Detections are visited by descending score; each takes the still-unmatched GT with the highest
-    similarity (IoU or OKS) if that similarity is >= threshold; otherwise it is a false positive.
-    """
-    sim = np.asarray(_t(similarity).numpy(), dtype=np.float64)
-    sc = np.asarray(_t(scores).numpy(), dtype=np.float64).reshape(-1)
-    P = sc.shape[0]
-    G = sim.shape[1] if sim.ndim == 2 else 0
-    if sim.ndim != 2 and P > 0:
-        raise ValueError("greedy_match: similarity must be [P, G]")
-    tp = np.zeros(P, dtype=bool)
-    if G == 0:
-        return tp
-    if sim.shape[0] != P:
-        raise ValueError(f"greedy_match: similarity has {sim.shape[0]} rows for {P} scores")
-    taken = np.zeros(G, dtype=bool)
-    for i in np.argsort(-sc, kind="stable"):
-        cand = np.where(taken, -np.inf, sim[i])
-        j = int(np.argmax(cand))
-        if cand[j] >= threshold:
-            taken[j] = True
-            tp[i] = True
-    return tp
-
-
 def average_precision(scores: ArrayLike, true_positive: ArrayLike, num_gt: int,
                       method: Literal["coco101", "voc"] = "coco101") -> float:
     """AP from pooled detections (all images): scores [D], true_positive [D] bool, num_gt total GTs.
@@ -353,7 +327,7 @@ def detection_ap(per_image_similarity: Sequence[ArrayLike], per_image_scores: Se
         sc = np.asarray(_t(sc).numpy()).reshape(-1)
         sim = np.asarray(_t(sim).numpy()).reshape(sc.size, int(g))
         all_scores.append(sc)
-        all_tp.append(greedy_match(sim, sc, threshold))
+        all_tp.append(match_by_similarity(sim, sc, threshold).tp)
     return average_precision(np.concatenate(all_scores) if all_scores else np.zeros(0),
                              np.concatenate(all_tp) if all_tp else np.zeros(0, bool),
                              int(sum(per_image_num_gt)), method)

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from smhr.data.augment import letterbox
 from smhr.data.freihand import FreiHAND
+from smhr.geometry.letterbox import letterbox_image
 from smhr.hands.model import HandModel
 from smhr.model.decode import decode
 from smhr.model.net import SMHRNet
@@ -43,9 +43,9 @@ def predict_freihand(
         starts = tqdm(starts, desc="FreiHAND predict", unit="batch")
     for start in starts:
         samples = [ds[i] for i in range(start, min(n, start + batch_size))]
-        boxed = [letterbox(s, R) for s in samples]
-        images = torch.stack([torch.from_numpy(b.image).permute(2, 0, 1) for b, _ in boxed]).to(device)
-        affines = np.stack([np.vstack([A, [0.0, 0.0, 1.0]]) for _, A in boxed])
+        boxed = [letterbox_image(s.image, R) for s in samples]
+        images = torch.stack([torch.from_numpy(b).permute(2, 0, 1) for b, _ in boxed]).to(device)
+        affines = np.stack([A for _, A in boxed])
         K = np.stack([s.K for s in samples])
         hands = decode(net, normalize_images(images), hand_models, max_hands=1, threshold=0.0, affine=affines,
                        K=K, side=1)

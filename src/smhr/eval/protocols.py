@@ -27,6 +27,7 @@ import numpy as np
 
 from smhr.data.sample import Sample
 from smhr.eval import metrics
+from smhr.eval.matching import match_by_similarity
 
 OKS_KAPPA = 0.1
 MATCH_OKS = 0.5
@@ -78,18 +79,11 @@ def score_image(tally: Tally, hands: Sequence[Any], sample: Sample) -> None:
         )
     else:
         oks = np.zeros((len(hands), 0))
-    tp = metrics.greedy_match(oks, scores, MATCH_OKS)
+    match = match_by_similarity(oks, scores, MATCH_OKS)
     tally.scores.append(scores)
-    tally.true_pos.append(tp)
-    taken: dict[int, Any] = {}
-    for i in np.argsort(-scores, kind="stable"):
-        if not gts:
-            break
-        if tp[i]:
-            j = int(np.argmax(np.where([k in taken for k in range(len(gts))], -np.inf, oks[i])))
-            taken[j] = hands[i]
-        elif oks[i].max() >= MATCH_OKS:
-            tally.duplicates += 1
+    tally.true_pos.append(match.tp)
+    tally.duplicates += len(match.duplicates)
+    taken = {j: hands[i] for i, j in match.pairs}
     for j, h in taken.items():
         g = gts[j]
         tally.side_ok.append(int(h.side) == int(g.side))

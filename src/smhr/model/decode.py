@@ -6,8 +6,8 @@ Small named steps in the CenterNet manner (`nms`, `topk`, `gather_feat`, `select
 CPU, in original-image pixels).
 
 Letterbox: `affine` maps ORIGINAL image pixels to NETWORK pixels (2x3 or 3x3, or one per image,
-e.g. `smhr.geometry.crop.letterbox(...).A`); 2D outputs are mapped back with its inverse. With real
-intrinsics `K` (original pixels) hands are re-expressed metrically (`camera.to_real_camera`);
+e.g. `smhr.geometry.letterbox.letterbox_image(...)[1]`); 2D outputs are mapped back with its inverse.
+With real intrinsics `K` (original pixels) hands are re-expressed metrically (`camera.to_real_camera`);
 without, they stay in the 512-px virtual camera and `Hand.K` is that camera in original pixels, so
 `project(hand.joints3d, hand.K) == hand.keypoints2d` either way.
 """
