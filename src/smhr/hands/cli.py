@@ -32,7 +32,7 @@ def show_cmd(
 
     from smhr.hands.errors import HandModelError
     from smhr.hands.model import HandModel
-    from smhr.hands.show import contact_sheet
+    from smhr.render.pose_sheet import contact_sheet
     from smhr.io.atomic import atomic_write
     from smhr.io.messages import echo_error
 

@@ -265,10 +265,6 @@ def _check(cfg: TrainConfig) -> TrainConfig:
 
     if cfg.hand not in HAND_MODELS:
         raise ValueError(f"config: hand must be one of {sorted(HAND_MODELS)}, got {cfg.hand!r}")
-    from smhr.train.data import DATASETS
-
-    if cfg.data.kind not in DATASETS:
-        raise ValueError(f"config: data.kind must be one of {sorted(DATASETS)}, got {cfg.data.kind!r}")
     if cfg.data.val_kind not in ("freihand", "labelled"):
         raise ValueError(f"config: data.val_kind must be freihand or labelled, got {cfg.data.val_kind!r}")
     if cfg.optim.steps < 1 or cfg.optim.batch_size < 1 or cfg.optim.nonfinite_patience < 1:
