@@ -5,8 +5,8 @@ optional mirror x' = W_src - 1 - x (a mirrored right hand IS a left hand: side 0
 flipped, as `augment.flip_horizontal`), and A_sim = [s R(theta) | t] a similarity that takes the
 hand's keypoint-box centre to its layout centre and its box side to its layout size. As in
 `augment.warp`, the new camera of hand k is K_k = [[U, M c + t], [0, 0, 1]] with M K[:2,:2] =
-U Rz(phi), and its 3D points are rotated by Rz(phi) about the optical axis, so
-`project(joints3d_k, K_k) == keypoints2d_k` holds exactly.
+U Rz(phi), and its 3D points are rotated by Rz(phi) about the optical axis
+(`smhr.geometry.affine.move_camera`), so `project(joints3d_k, K_k) == keypoints2d_k` holds exactly.
 
 Visibility: keypoint j of hand k is visible iff it was visible in the source, lies inside the
 canvas, and the instance mask at its (rounded) pixel is not a LATER hand (hands are pasted in slot
@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from smhr.data.compose.layout import Layout
+from smhr.geometry.affine import mirror_camera, move_camera
 
 
 def paste_affines(
@@ -61,31 +62,13 @@ def place_cameras(
     A_sim [...,2,3], mirror [...] bool, K [...,3,3] source intrinsics, src_width [...] px.
     Returns (K_new [...,3,3], R3 [...,3,3]) such that the hand's camera-frame points X become
     X' = R3 @ diag(-1 if mirror else 1, 1, 1) @ X and project(X', K_new) == A(project(X, K)).
-    Same RQ factorisation as `augment.rq_2x2` (M K = U Rz(phi)), batched.
+    The mirror and the move are `smhr.geometry.affine.mirror_camera` and `move_camera`, as in
+    `augment.flip_horizontal` and `augment.warp`.
     """
     dt = A_sim.dtype
     K = K.to(dt)
-    Kf = K.clone()
-    W = src_width.to(dt)
-    Kf[..., 0, 2] = torch.where(mirror, W - 1 - K[..., 0, 2], K[..., 0, 2])
-    Kf[..., 0, 1] = torch.where(mirror, -K[..., 0, 1], K[..., 0, 1])
-    M, t = A_sim[..., :2], A_sim[..., 2]
-    N = M @ Kf[..., :2, :2]
-    a, b, c, d = N[..., 0, 0], N[..., 0, 1], N[..., 1, 0], N[..., 1, 1]
-    r = torch.sqrt(c * c + d * d)
-    det = a * d - b * c
-    K_new = torch.zeros_like(K)
-    K_new[..., 0, 0] = det / r
-    K_new[..., 0, 1] = (a * c + b * d) / r
-    K_new[..., 1, 1] = r
-    K_new[..., :2, 2] = (M @ Kf[..., :2, 2:3])[..., 0] + t
-    K_new[..., 2, 2] = 1
-    phi = torch.atan2(c, d)
-    R3 = torch.zeros_like(K)
-    R3[..., 0, 0], R3[..., 0, 1] = torch.cos(phi), -torch.sin(phi)
-    R3[..., 1, 0], R3[..., 1, 1] = torch.sin(phi), torch.cos(phi)
-    R3[..., 2, 2] = 1
-    return K_new, R3
+    Kf = torch.where(mirror[..., None, None], mirror_camera(K, src_width.to(dt)), K)
+    return move_camera(A_sim, Kf)
 
 
 def apply_affine(A: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
