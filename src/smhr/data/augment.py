@@ -1,7 +1,9 @@
 """Geometric and photometric augmentation that keeps image, masks, keypoints, 3D and K consistent.
 
 The invariant every function here keeps (tested to 1e-3 px):
-    project(hand.joints3d, sample.K) == hand.keypoints2d      (when it held before)
+    project(hand.joints3d, sample.camera_of(hand)) == hand.keypoints2d      (when it held before)
+where a hand's camera is its own `HandLabel.K` (multi-hand composites) or else the sample's K; both
+move the same way.
 
 Geometric steps
 - `flip_horizontal`: x' = W - 1 - x in the image. In 3D the camera-frame x is negated, and
@@ -63,6 +65,8 @@ def flip_horizontal(sample: Sample) -> Sample:
     for h in out.hands:
         h.side = 1 - h.side
         h.keypoints2d[:, 0] = W - 1 - h.keypoints2d[:, 0]
+        if h.K is not None:
+            h.K = mirror_camera(h.K, W)
         if h.joints3d is not None:
             h.joints3d *= neg_x
         if h.vertices is not None:
@@ -105,11 +109,14 @@ def warp(sample: Sample, A: np.ndarray, out_size: tuple[int, int]) -> Sample:
     out.image = cv2.warpAffine(sample.image, A, out_size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     if sample.mask is not None:
         out.mask = cv2.warpAffine(sample.mask, A, out_size, flags=cv2.INTER_NEAREST, borderValue=0)
-    R3 = np.eye(3)
+    R3_sample = np.eye(3)
     if sample.K is not None:
-        out.K, R3 = moved_camera(A, sample.K)
-    rotated = not np.allclose(R3, np.eye(3))
+        out.K, R3_sample = moved_camera(A, sample.K)
     for h in out.hands:
+        R3 = R3_sample
+        if h.K is not None:  # a hand with its own camera turns with that camera
+            h.K, R3 = moved_camera(A, h.K)
+        rotated = not np.allclose(R3, np.eye(3))
         h.keypoints2d = transform_points(A, h.keypoints2d)
         if h.joints3d is not None:
             h.joints3d = (h.joints3d.astype(np.float64) @ R3.T).astype(np.float32)

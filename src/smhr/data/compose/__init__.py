@@ -16,8 +16,8 @@ import ...` is the way in):
   on-the-fly training; `samples_to_sources` stacks its inputs);
 - `folder`: disk I/O (`write_composed`, `ComposedFolder`).
 
-Hands in one composite have different cameras, so the per-hand K is stored with the hand
-(Sample.meta["K_hands"] [M,3,3] until the schema has a per-hand K field); `Sample.K` is None.
+Hands in one composite have different cameras (each paste moves its hand's camera), so each hand
+carries its own, `HandLabel.K`, and `Sample.K` is None.
 """
 
 from smhr.data.compose.batched import compose_batch, samples_to_sources

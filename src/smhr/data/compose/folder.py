@@ -18,11 +18,19 @@ from smhr.data.compose.per_sample import ComposedHands
 from smhr.data.sample import HandLabel, HandParams, Sample, SampleDataset, require
 
 MULTI_JSON = "training_multi.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a hand without a camera has "K": null (version 1 wrote NaN rows)
 
 
 def _jsonable(x: Any) -> Any:
     return np.asarray(x).tolist()
+
+
+def _camera(K: Any) -> np.ndarray | None:
+    """A hand record's K: None for no camera (null, or format 1's NaN rows)."""
+    if K is None:
+        return None
+    K = np.asarray(K, np.float32).reshape(3, 3)
+    return K if np.isfinite(K).all() else None
 
 
 def write_composed(
@@ -71,7 +79,7 @@ def write_composed(
                 "keypoints2d": _jsonable(h.keypoints2d),
                 "visibility": [bool(v) for v in h.visibility],
                 "truncated": bool(s.meta["truncated"][k]),
-                "K": _jsonable(s.meta["K_hands"][k]),
+                "K": None if h.K is None else _jsonable(h.K),
                 "xyz": None if h.joints3d is None else _jsonable(h.joints3d),
                 "params": None
                 if h.params is None
@@ -106,7 +114,8 @@ def write_composed(
 
 
 class ComposedFolder(SampleDataset):
-    """Read back a set written by `write_composed` / `smhr compose` (per-hand K in meta["K_hands"])."""
+    """Read back a set written by `write_composed` / `smhr compose` (each hand's camera in
+    `HandLabel.K`; files of format 1, whose camera-less hands have NaN K rows, read as K None)."""
 
     LAYOUT = "<root>/training/rgb/%08d.jpg, <root>/training/mask/%08d.png, <root>/training_multi.json"
 
@@ -123,7 +132,7 @@ class ComposedFolder(SampleDataset):
         from smhr.io.images import read_gray, read_rgb
 
         rec = self.records[index]
-        hands, Ks, trunc = [], [], []
+        hands, trunc = [], []
         for h in rec["hands"]:
             params = None
             if h.get("params"):
@@ -145,9 +154,9 @@ class ComposedFolder(SampleDataset):
                     joints3d=h["xyz"],
                     vertices=h.get("verts"),
                     params=params,
+                    K=_camera(h.get("K")),
                 )
             )
-            Ks.append(h["K"])
             trunc.append(bool(h["truncated"]))
         return Sample(
             image=read_rgb(self.root / rec["image"]),
@@ -157,5 +166,5 @@ class ComposedFolder(SampleDataset):
             image_path=str(self.root / rec["image"]),
             source="composed",
             id=rec["image"],
-            meta={"K_hands": np.asarray(Ks, np.float32).reshape(-1, 3, 3), "truncated": trunc},
+            meta={"truncated": trunc},
         )

@@ -35,10 +35,12 @@ def source_hand(sample: Sample, where: str) -> tuple[HandLabel, np.ndarray]:
 
 
 def source_intrinsics(sample: Sample) -> np.ndarray:
-    """The source's K, or for a 2D-only source (K None, no 3D labels) a stand-in camera of focal =
-    image width at the image centre: only 2D labels are composed then, which need no camera."""
-    if sample.K is not None:
-        return sample.K
+    """The camera of the source's hand (`Sample.camera_of`), or for a 2D-only source (no camera, no
+    3D labels) a stand-in camera of focal = image width at the image centre: only 2D labels are
+    composed then, which need no camera (the composite's hand gets K None)."""
+    K = sample.camera_of(sample.hands[0])
+    if K is not None:
+        return K
     if any(h.joints3d is not None for h in sample.hands):
         raise ValueError(f"compose: source sample {sample.id} has 3D labels but no intrinsics K")
     H, W = sample.image.shape[:2]
@@ -51,8 +53,9 @@ def compose_sample(
     """Compose one canvas (layout of batch size 1) from `sources` (one Sample per used slot, in slot
     order; each with image, mask (1 = hands[0]), K and hands[0]) on `background` (RxRx3 uint8).
 
-    Returns a Sample: image RxRx3 uint8, mask RxR uint8 instance ids, K None, hands in slot order,
-    meta K_hands [n,3,3] float32, truncated [n] bools, mirrored [n] bools, source ids.
+    Returns a Sample: image RxRx3 uint8, mask RxR uint8 instance ids, K None, hands in slot order
+    each with its own camera `HandLabel.K` (None where the source had none: 2D-only labels), meta
+    truncated [n] bools, mirrored [n] bools, source ids.
     """
     n = int(layout.valid[0].sum())
     if len(sources) != n:
@@ -117,6 +120,7 @@ def compose_sample(
                 joints3d=None if h.joints3d is None else (h.joints3d * flip) @ R3k.T,
                 vertices=None if h.vertices is None else (h.vertices * flip) @ R3k.T,
                 params=params,
+                K=None if sources[k].camera_of(h) is None else K_new[0, k].numpy(),
             )
         )
     truncated = [bool(outside[0, k].any()) or touches[k] for k in range(n)]
@@ -127,9 +131,6 @@ def compose_sample(
         mask=instance,
         source="composed",
         meta={
-            # NaN for hands whose source had no camera (2D-only labels, `_intrinsics`)
-            "K_hands": np.where(np.array([s.K is None for s in sources]).reshape(n, 1, 1), np.nan,
-                                K_new[0].numpy()).astype(np.float32).reshape(n, 3, 3),
             "truncated": truncated,
             "mirrored": [bool(m) for m in lay.mirror[0]],
             "source_ids": list(index_ids) or [s.id for s in sources],
