@@ -63,6 +63,9 @@ def test_config_presets_merge_and_reject_unknown_keys(tmp_path):
         load_config(p)
     with pytest.raises(ValueError, match="loss_weights"):
         load_config(None, {"loss_weights": {"photometrik": 1.0}})
+    p.write_text("stage: 1\nloss_weights:\n  vertices3d: 0\n")  # a removed term (no GT vertices in targets)
+    with pytest.raises(ValueError, match=r"unknown loss_weights \['vertices3d'\]"):
+        load_config(p)
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_overrides(["optim.lr"])
 
