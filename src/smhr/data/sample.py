@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-NUM_KEYPOINTS = 21
-LEFT, RIGHT = 0, 1
+from smhr.hands.keypoints import LEFT, NUM_KEYPOINTS, RIGHT
+
 MASK_UNLABELLED = 255  # instance-mask value for hand pixels that have no `HandLabel` in the sample
 
 # Parameter-space tags for `HandParams.pose_space`:

@@ -38,10 +38,10 @@ import torch
 import torch.nn.functional as F
 
 from smhr.data.backgrounds import procedural_backgrounds
+from smhr.hands.keypoints import NAIL_PART, RIGHT, SIDE_NAMES
 
 CHUNK = 32  # images per random-number stream (fixed, so files do not depend on the batch size)
 SPLIT_IDS = {"training": 0, "evaluation": 1}
-SIDES = ("left", "right")
 
 # Monk Skin Tone scale (Google, CC-BY 4.0), sRGB, lightest to darkest: the ramp we interpolate.
 SKIN_TONES = (
@@ -66,7 +66,6 @@ SKIN_TONES = (
 # up to about 1.4) they would saturate, so they are scaled down.
 ALBEDO_SCALE = 0.75
 NAIL_TINT = (0.95, 0.78, 0.78)  # nails: skin blended toward a light pink
-NAIL_PART = 6  # part_labels value of nail vertices (docs/hand-asset-format.md)
 
 
 @dataclass
@@ -243,7 +242,7 @@ class SynthRenderer:
         self.device = cfg.torch_device()
         from smhr.hands.prior import PosePrior
 
-        sides = ["left", "right"] if cfg.side == "both" else [cfg.side]
+        sides = list(SIDE_NAMES) if cfg.side == "both" else [cfg.side]
         path = cfg.mano_dir if cfg.hand == "mano" else None
         self.models = {s: HandModel.load(cfg.hand, s, path).to(self.device).eval() for s in sides}
         self.priors = {s: PosePrior.from_model(m.cpu()) for s, m in self.models.items()}
@@ -276,8 +275,8 @@ class SynthRenderer:
         post_seed = torch.randint(2**62, (n,), generator=g)
         g_dev = torch.Generator(device=dev).manual_seed(int(torch.randint(2**62, (1,), generator=g)))
         bgs = procedural_backgrounds(n, res, generator=g_dev, device=dev, kinds=cfg.kinds)
-        for side_name in ("left", "right"):
-            idx = torch.nonzero(is_right == (side_name == "right")).flatten()
+        for side, side_name in enumerate(SIDE_NAMES):
+            idx = torch.nonzero(is_right == (side == RIGHT)).flatten()
             if len(idx) == 0:
                 continue
             m = self.models[side_name]
