@@ -164,8 +164,8 @@ class ComposedHands(SampleDataset):
     source: any SampleDataset (or sequence of Samples) whose samples carry image, mask (1 = the
     hand), K and hands[0] - e.g. `FreiHAND(root)` of real or `smhr synth` data. length: number of
     composites. Item i is a pure function of (seed, i): the same index always gives the same
-    composite, in any worker. backgrounds: an image folder, any object with `.sample(rng, size)`
-    (e.g. `MixedBackgrounds`), or None (procedural).
+    composite, in any worker; `set_epoch(e)` moves to epoch e's composites. backgrounds: an image
+    folder, any object with `.sample(rng, size)` (e.g. `MixedBackgrounds`), or None (procedural).
     """
 
     def __init__(
@@ -181,6 +181,7 @@ class ComposedHands(SampleDataset):
         self.length = int(length)
         self.cfg = cfg or ComposeConfig()
         self.seed = int(seed)
+        self.base_seed = self.seed
         if isinstance(backgrounds, (str, Path)):
             backgrounds = BackgroundFolder(backgrounds)
         self.backgrounds = backgrounds  # a folder, a `MixedBackgrounds`, or None (procedural)
@@ -190,6 +191,11 @@ class ComposedHands(SampleDataset):
 
     def __len__(self) -> int:
         return self.length
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw epoch `epoch`'s composites: the seed becomes base_seed * 1_000_003 + epoch, so every
+        epoch sees new layouts and backgrounds while staying a pure function of (seed, epoch, i)."""
+        self.seed = self.base_seed * 1_000_003 + int(epoch)
 
     def _source(self, j: int) -> Sample:
         if isinstance(self.source, SampleDataset):
