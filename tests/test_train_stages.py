@@ -81,3 +81,14 @@ def test_a_file_overrides_its_stage_preset_and_nothing_else(tmp_path):
     cfg = load_config(p)
     assert cfg.loss_weights == {**FORMER["full"]["loss_weights"], "root_depth": 50.0}
     assert cfg.data.max_hands == 2 and cfg.data.kind == "freihand" and cfg.model["input_size"] == 224
+
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_resolves(path):
+    cfg = load_config(path)
+    assert cfg.stage in STAGES
+    if path.name.startswith("preview-cpu"):  # no machine paths; validation off is 0, not a huge period
+        assert not Path(cfg.data.root).is_absolute() and cfg.eval_every == 0
