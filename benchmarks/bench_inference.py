@@ -37,11 +37,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from smhr.hands.keypoints import MANO_PARENTS
 from smhr.model.decode import decode_tensors, to_original
 from smhr.model.graphed import GraphedDecoder
 from smhr.model.net import SMHRNet
-
-MANO_PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14]
 
 
 class StandInHand(nn.Module):

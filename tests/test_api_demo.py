@@ -14,32 +14,14 @@ from typer.testing import CliRunner
 from smhr.api import BadInput, Reconstructor, letterbox_image, to_rgb_uint8
 from smhr.cli import app
 from smhr.io.images import read_rgb
-from smhr.model.net import SMHRConfig, SMHRNet
 
 runner = CliRunner()
 V_ANNY = 1609
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    cfg = SMHRConfig(
-        backbone="mobilenet_v2",
-        num_vertices=V_ANNY,
-        hand_model="anny",
-        input_size=64,
-        neck_channels=32,
-        head_hidden=32,
-        appearance=False,
-    )
-    path = tmp_path_factory.mktemp("w") / "model.pt"
-    torch.save(SMHRNet(cfg).checkpoint(), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def rec(weights):
-    return Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=2)
+def rec(tiny_weights):
+    return Reconstructor.from_pretrained(tiny_weights, "cpu", threshold=0.0, max_hands=2)
 
 
 def _image(h=48, w=64, seed=0):
@@ -133,7 +115,7 @@ def _bad_input_folder(root):
     return root
 
 
-def test_demo_writes_every_output_and_survives_bad_inputs(weights, tmp_path):
+def test_demo_writes_every_output_and_survives_bad_inputs(tiny_weights, tmp_path):
     src = _bad_input_folder(tmp_path / "in")
     out = tmp_path / "out"
     res = runner.invoke(
@@ -145,7 +127,7 @@ def test_demo_writes_every_output_and_survives_bad_inputs(weights, tmp_path):
             "--out",
             str(out),
             "--weights",
-            str(weights),
+            str(tiny_weights),
             "--device",
             "cpu",
             "--threshold",
@@ -182,7 +164,7 @@ def test_demo_writes_every_output_and_survives_bad_inputs(weights, tmp_path):
     assert json.loads((out / "exif.json").read_text())["image_size"] == {"height": 60, "width": 40}  # upright
 
 
-def test_demo_json_vertices_and_exit_code_zero(weights, tmp_path):
+def test_demo_json_vertices_and_exit_code_zero(tiny_weights, tmp_path):
     cv2.imwrite(str(tmp_path / "x.png"), _image())
     res = runner.invoke(
         app,
@@ -192,7 +174,7 @@ def test_demo_json_vertices_and_exit_code_zero(weights, tmp_path):
             "--out",
             str(tmp_path / "o"),
             "--weights",
-            str(weights),
+            str(tiny_weights),
             "--vertices",
             "--no-meshes",
             "--threshold",
@@ -209,26 +191,26 @@ def test_demo_json_vertices_and_exit_code_zero(weights, tmp_path):
     assert res.exit_code == 2 and "none.pt" in res.output
 
 
-def test_packaged_half_precision_weights_load_and_agree(weights, tmp_path):
+def test_packaged_half_precision_weights_load_and_agree(tiny_weights, tmp_path):
     from smhr.train.checkpoint import package_weights
 
-    small = package_weights(weights, tmp_path / "small.pt", note="test")
-    assert small.stat().st_size < 0.6 * weights.stat().st_size
+    small = package_weights(tiny_weights, tmp_path / "small.pt", note="test")
+    assert small.stat().st_size < 0.6 * tiny_weights.stat().st_size
     meta = torch.load(small, weights_only=True)["meta"]
     assert meta["stored_dtype"] == "float16" and meta["note"] == "test"
     img = _image()
-    full = Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=1).predict(img)[0]
+    full = Reconstructor.from_pretrained(tiny_weights, "cpu", threshold=0.0, max_hands=1).predict(img)[0]
     half = Reconstructor.from_pretrained(small, "cpu", threshold=0.0, max_hands=1).predict(img)[0]
     assert abs(full.score - half.score) < 1e-2
     np.testing.assert_allclose(half.keypoints2d, full.keypoints2d, atol=1.0)
 
 
-def test_the_weights_calibrated_threshold_is_the_default_and_an_argument_overrides_it(weights, tmp_path):
+def test_the_weights_calibrated_threshold_is_the_default_and_an_argument_overrides_it(tiny_weights, tmp_path):
     from smhr.api import DEFAULT_THRESHOLD
     from smhr.train.checkpoint import package_weights
 
-    assert Reconstructor.from_pretrained(weights, "cpu").threshold == DEFAULT_THRESHOLD  # no metadata
-    calibrated = package_weights(weights, tmp_path / "cal.pt", score_threshold=0.999)
+    assert Reconstructor.from_pretrained(tiny_weights, "cpu").threshold == DEFAULT_THRESHOLD  # no metadata
+    calibrated = package_weights(tiny_weights, tmp_path / "cal.pt", score_threshold=0.999)
     rec = Reconstructor.from_pretrained(calibrated, "cpu", max_hands=2)
     assert rec.threshold == 0.999
     scores = [h.score for h in Reconstructor.from_pretrained(calibrated, "cpu", threshold=0.0,
@@ -238,10 +220,10 @@ def test_the_weights_calibrated_threshold_is_the_default_and_an_argument_overrid
     assert res.exit_code == 1 and "missing.png" in res.output  # --threshold is optional on the CLI
 
 
-def test_input_size_override_letterboxes_smaller_and_keeps_pixel_coordinates(weights, tmp_path):
+def test_input_size_override_letterboxes_smaller_and_keeps_pixel_coordinates(tiny_weights, tmp_path):
     img = _image(96, 128, seed=3)
-    rec = Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=2, input_size=96)
-    assert rec.input_size == 96 and Reconstructor.from_pretrained(weights, "cpu").input_size == 64
+    rec = Reconstructor.from_pretrained(tiny_weights, "cpu", threshold=0.0, max_hands=2, input_size=96)
+    assert rec.input_size == 96 and Reconstructor.from_pretrained(tiny_weights, "cpu").input_size == 64
     seen = []
     rec.net.backbone.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape)))
     hands = rec.predict(img)
@@ -251,13 +233,13 @@ def test_input_size_override_letterboxes_smaller_and_keeps_pixel_coordinates(wei
         assert h.keypoints2d.shape == (21, 2) and np.isfinite(h.keypoints2d).all()
         assert 0 <= h.center[0] <= 128 and 0 <= h.center[1] <= 96
     with pytest.raises(ValueError, match="multiple of 32"):
-        Reconstructor.from_pretrained(weights, "cpu", input_size=100)
+        Reconstructor.from_pretrained(tiny_weights, "cpu", input_size=100)
     cv2.imwrite(str(tmp_path / "x.png"), img[..., ::-1])
     res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"), "--weights",
-                              str(weights), "--input-size", "100"])  # fmt: skip
+                              str(tiny_weights), "--input-size", "100"])  # fmt: skip
     assert res.exit_code == 2 and "multiple of 32" in res.output
     res = runner.invoke(app, ["demo", str(tmp_path / "x.png"), "--out", str(tmp_path / "o"), "--weights",
-                              str(weights), "--input-size", "96", "--threshold", "0"])  # fmt: skip
+                              str(tiny_weights), "--input-size", "96", "--threshold", "0"])  # fmt: skip
     assert res.exit_code == 0, res.output
 
 
@@ -273,10 +255,10 @@ class _RunsCode:
         return (os.mkdir, (self.marker,))
 
 
-def _bad_weights(root, weights):
+def _bad_weights(root, tiny_weights):
     """name -> (path, text the one-line error must contain)."""
     root.mkdir()
-    good = weights.read_bytes()
+    good = tiny_weights.read_bytes()
     (root / "notes.txt").write_text("these are not weights\n")
     noise = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)
     (root / "random.pt").write_bytes(noise.tobytes())
@@ -301,8 +283,8 @@ def _bad_weights(root, weights):
     }
 
 
-def test_bad_weights_files_are_one_line_errors_and_never_run_code(weights, tmp_path):
-    cases = _bad_weights(tmp_path / "w", weights)
+def test_bad_weights_files_are_one_line_errors_and_never_run_code(tiny_weights, tmp_path):
+    cases = _bad_weights(tmp_path / "w", tiny_weights)
     cv2.imwrite(str(tmp_path / "x.png"), _image())
     for name, (path, text) in cases.items():
         with pytest.raises((ValueError, FileNotFoundError)) as e:
@@ -321,8 +303,8 @@ def test_bad_weights_files_are_one_line_errors_and_never_run_code(weights, tmp_p
     assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob(".*partial"))
 
 
-def _demo(weights, *args):
-    return runner.invoke(app, ["demo", *map(str, args), "--weights", str(weights), "--threshold", "0",
+def _demo(tiny_weights, *args):
+    return runner.invoke(app, ["demo", *map(str, args), "--weights", str(tiny_weights), "--threshold", "0",
                                "--max-hands", "1", "--no-meshes"])  # fmt: skip
 
 
@@ -333,7 +315,7 @@ def _one_error(res, *needles):
     return lines[0]
 
 
-def test_unusable_out_is_one_line_and_exit_code_2_before_any_work(weights, tmp_path, monkeypatch):
+def test_unusable_out_is_one_line_and_exit_code_2_before_any_work(tiny_weights, tmp_path, monkeypatch):
     import errno
     import os
     import tempfile
@@ -341,17 +323,17 @@ def test_unusable_out_is_one_line_and_exit_code_2_before_any_work(weights, tmp_p
     cv2.imwrite(str(tmp_path / "x.png"), _image())
     existing = tmp_path / "existing_file"
     existing.write_text("keep me")
-    res = _demo(weights, tmp_path / "x.png", "--out", existing)
+    res = _demo(tiny_weights, tmp_path / "x.png", "--out", existing)
     assert res.exit_code == 2
     _one_error(res, f"--out {existing} is a file, not a folder")
     assert existing.read_text() == "keep me"
-    res = _demo(weights, tmp_path / "x.png", "--out", existing / "sub")
+    res = _demo(tiny_weights, tmp_path / "x.png", "--out", existing / "sub")
     assert res.exit_code == 2
     _one_error(res, f"{existing} is a file, not a folder")
     # a read-only file system, as the kernel reports it to access(2) ...
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(tmp_path) else real_access(p, m))
-    res = _demo(weights, tmp_path / "x.png", "--out", tmp_path / "ro")
+    res = _demo(tiny_weights, tmp_path / "x.png", "--out", tmp_path / "ro")
     assert res.exit_code == 2
     _one_error(res, f"--out {tmp_path / 'ro'}", "not writable (read-only file system")
     monkeypatch.setattr(os, "access", real_access)
@@ -362,12 +344,14 @@ def test_unusable_out_is_one_line_and_exit_code_2_before_any_work(weights, tmp_p
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    res = _demo(weights, tmp_path / "x.png", "--out", tmp_path / "ro2")
+    res = _demo(tiny_weights, tmp_path / "x.png", "--out", tmp_path / "ro2")
     assert res.exit_code == 2
     _one_error(res, f"--out {tmp_path / 'ro2'}: cannot write there", "Read-only file system")
 
 
-def test_a_failed_write_loses_only_that_image_and_leaves_no_partial_output(weights, tmp_path, monkeypatch):
+def test_a_failed_write_loses_only_that_image_and_leaves_no_partial_output(
+    tiny_weights, tmp_path, monkeypatch
+):
     import errno
 
     import smhr.io.atomic as atomic
@@ -387,7 +371,7 @@ def test_a_failed_write_loses_only_that_image_and_leaves_no_partial_output(weigh
 
     monkeypatch.setattr(atomic, "_write", disk_full_on_img1_json)
     out = tmp_path / "out"
-    res = _demo(weights, src, "--out", out)
+    res = _demo(tiny_weights, src, "--out", out)
     assert res.exit_code == 1
     errors = [line for line in res.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "img1.png: cannot write its outputs" in errors[0]
@@ -410,7 +394,7 @@ def png_header_only(width, height):
     return b"\x89PNG\r\n\x1a\n" + ihdr + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
 
 
-def test_image_whose_header_claims_huge_dimensions_is_refused_before_decoding(weights, tmp_path):
+def test_image_whose_header_claims_huge_dimensions_is_refused_before_decoding(tiny_weights, tmp_path):
     (tmp_path / "bomb.png").write_bytes(png_header_only(60000, 60000))  # 1 kB file, 3.6 gigapixels
     with pytest.raises(BadInput, match=r"bomb\.png: header says 3600 megapixels, over the 250 megapixel"):
         to_rgb_uint8(tmp_path / "bomb.png")
@@ -418,7 +402,7 @@ def test_image_whose_header_claims_huge_dimensions_is_refused_before_decoding(we
     with pytest.raises(BadInput, match=r"big\.png: header says 300x200 px, over the 0 megapixel limit"):
         read_rgb(tmp_path / "big.png", max_pixels=50_000, untrusted=True)
     cv2.imwrite(str(tmp_path / "ok.png"), _image())
-    res = _demo(weights, tmp_path / "bomb.png", tmp_path / "ok.png", "--out", tmp_path / "o")
+    res = _demo(tiny_weights, tmp_path / "bomb.png", tmp_path / "ok.png", "--out", tmp_path / "o")
     assert res.exit_code == 1 and "1 of 2 input(s) done" in res.output
     assert (tmp_path / "o" / "ok.json").exists() and not (tmp_path / "o" / "bomb.json").exists()
 

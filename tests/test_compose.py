@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from smhr.data.augment import crop_affine, flip_horizontal, warp
 from smhr.data.compose import (
     ComposeConfig,
     ComposedFolder,
@@ -19,6 +20,7 @@ from smhr.data.compose import (
     write_composed,
 )
 from smhr.data.sample import LEFT, RIGHT, HandLabel, HandParams, Sample
+from smhr.data.targets import build_targets
 from smhr.geometry.cameras import project, unproject
 
 SRC_H, SRC_W = 90, 100
@@ -27,6 +29,10 @@ PALETTE = np.array(
     [[round(255 * c) for c in colorsys.hsv_to_rgb(j / 21, 1.0, 1.0 if j % 2 else 0.75)] for j in range(21)],
     np.uint8,
 )
+
+
+def _project(X: np.ndarray, K: np.ndarray) -> np.ndarray:
+    return project(torch.from_numpy(X).double(), torch.from_numpy(K).double()).numpy()
 
 
 def dot_source(seed: int) -> Sample:
@@ -100,10 +106,8 @@ def test_every_visible_keypoint_lands_on_its_dot_and_3d_projects_exactly():
         assert not (s.image[s.mask > 0] == 0).all(-1).any()  # nothing outside a source mask pasted
         checked += check_dots(s)
         for k, h in enumerate(s.hands):
-            uv = project(
-                torch.from_numpy(h.joints3d).double(), torch.from_numpy(s.meta["K_hands"][k]).double()
-            )
-            np.testing.assert_allclose(uv.numpy(), h.keypoints2d, atol=1e-3)
+            assert h.K is not None and h.K.dtype == np.float32 and s.K is None
+            np.testing.assert_allclose(_project(h.joints3d, h.K), h.keypoints2d, atol=1e-3)
             if s.meta["mirrored"][k]:
                 mirrored += 1
                 assert h.side == LEFT and h.params.global_orient[1] != pytest.approx(0.2)
@@ -163,6 +167,16 @@ def test_same_seed_same_composite_and_different_seed_differs():
     assert not np.array_equal(a.image, c.image)
 
 
+def test_set_epoch_draws_new_composites_deterministically():
+    ds = ComposedHands(SOURCES, length=4, cfg=CFG, seed=7)
+    first = ds[1]
+    ds.set_epoch(2)
+    again = ComposedHands(SOURCES, length=4, cfg=CFG, seed=7 * 1_000_003 + 2)[1]  # the epoch seed rule
+    assert np.array_equal(ds[1].image, again.image) and not np.array_equal(ds[1].image, first.image)
+    ds.set_epoch(2)  # idempotent: depends on the epoch, not on how often it was called
+    assert np.array_equal(ds[1].image, again.image)
+
+
 def test_batched_path_matches_per_sample_path():
     B = 6
     cfg = ComposeConfig(out_size=128, max_hands=4, gain_range=(0.8, 1.2))
@@ -180,7 +194,8 @@ def test_batched_path_matches_per_sample_path():
         np.testing.assert_allclose(
             out["keypoints2d"][b, :n].numpy(), np.stack([h.keypoints2d for h in s.hands]), atol=1e-3
         )
-        np.testing.assert_allclose(out["K"][b, :n].numpy(), s.meta["K_hands"], rtol=1e-5, atol=1e-3)
+        K_s = np.stack([h.K for h in s.hands])
+        np.testing.assert_allclose(out["K"][b, :n].numpy(), K_s, rtol=1e-5, atol=1e-3)
         np.testing.assert_allclose(
             out["joints3d"][b, :n].numpy(), np.stack([h.joints3d for h in s.hands]), atol=1e-5
         )
@@ -206,12 +221,78 @@ def test_write_and_read_back(tmp_path):
         a, b = ds[i], back[i]
         assert np.array_equal(a.mask, b.mask)
         assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 5  # JPEG of noise textures
-        np.testing.assert_allclose(a.meta["K_hands"], b.meta["K_hands"], rtol=1e-6)
         assert a.meta["truncated"] == b.meta["truncated"]
         for ha, hb in zip(a.hands, b.hands, strict=True):
             np.testing.assert_allclose(ha.keypoints2d, hb.keypoints2d, atol=1e-5)
             assert np.array_equal(ha.visibility, hb.visibility) and ha.side == hb.side
             np.testing.assert_allclose(ha.params.flat(), hb.params.flat(), atol=1e-6)
+            np.testing.assert_allclose(ha.K, hb.K, rtol=1e-6)
+
+
+def test_flips_and_warps_move_each_hands_own_camera():
+    lay = manual_layout([[35, 40], [90, 50], [60, 100]], [45, 50, 40], [0.3, -0.6, 1.2], [False, True, False])
+    s = compose_sample(SOURCES, lay, np.zeros((128, 128, 3), np.uint8))
+    assert s.K is None
+    assert not np.allclose(s.hands[0].K, s.hands[1].K)  # different pastes, different cameras
+    moved = [
+        flip_horizontal(s),
+        warp(s, crop_affine((60.0, 70.0), 100.0, 33.0, 96), (96, 96)),
+        warp(flip_horizontal(s), crop_affine((50.0, 64.0), 140.0, -70.0, 80), (80, 80)),
+    ]
+    for m in moved:
+        assert m.K is None
+        for h0, h in zip(s.hands, m.hands, strict=True):
+            np.testing.assert_allclose(_project(h.joints3d, h.K), h.keypoints2d, atol=1e-3)
+            assert not np.allclose(h.K, h0.K) and h.K[1, 0] == 0
+    assert s.hands[0].K is not moved[0].hands[0].K  # Sample.copy copies the per-hand camera
+    f = moved[0]
+    assert [h.side for h in f.hands] == [1 - h.side for h in s.hands]
+
+
+def test_two_d_only_sources_compose_without_a_camera():
+    flat = []
+    for i in range(2):
+        src = dot_source(i)
+        src.K = None
+        src.hands[0].joints3d = None
+        src.hands[0].params = None
+        flat.append(src)
+    two = manual_layout([[40, 64], [90, 64]], [50, 50], [0.4, 0.0], [False, True])
+    s = compose_sample(flat, two, np.zeros((128, 128, 3), np.uint8))
+    assert [h.K for h in s.hands] == [None, None] and check_dots(s) > 30
+    t = build_targets(s, input_size=128, max_hands=3)
+    assert t["valid"].tolist() == [True, True, False] and not t["has_focal"].any()
+    # a 3D hand next to a 2D-only one: only the 3D one gets a camera
+    mixed = compose_sample([SOURCES[0], flat[1]], two, np.zeros((128, 128, 3), np.uint8))
+    assert mixed.hands[0].K is not None and mixed.hands[1].K is None
+    assert build_targets(mixed, input_size=128, max_hands=2)["has_focal"].tolist() == [True, False]
+
+
+def test_cameras_round_trip_through_disk_and_old_nan_rows_read_as_none(tmp_path):
+    import json
+
+    flat = dot_source(4)
+    flat.K, flat.hands[0].joints3d, flat.hands[0].params = None, None, None
+    ds = ComposedHands([SOURCES[0], flat], length=6, cfg=CFG, seed=3)
+    write_composed(ds, tmp_path, progress=False)
+    back = ComposedFolder(tmp_path)
+    seen = set()
+    for i in range(len(ds)):
+        for ha, hb in zip(ds[i].hands, back[i].hands, strict=True):
+            assert (ha.K is None) == (hb.K is None)
+            seen.add(ha.K is None)
+            if ha.K is not None:
+                np.testing.assert_allclose(ha.K, hb.K, rtol=1e-6)
+    assert seen == {True, False}
+    assert json.loads((tmp_path / "meta.json").read_text())["version"] == 2
+    records = json.loads((tmp_path / "training_multi.json").read_text())
+    for rec in records:  # rewrite as format 1 did: NaN rows for "no camera"
+        for h in rec["hands"]:
+            h["K"] = h["K"] if h["K"] is not None else [[float("nan")] * 3] * 3
+    (tmp_path / "training_multi.json").write_text(json.dumps(records))
+    old = ComposedFolder(tmp_path)
+    for i in range(len(ds)):
+        assert [h.K is None for h in old[i].hands] == [h.K is None for h in back[i].hands]
 
 
 def test_source_without_mask_is_a_one_line_error():

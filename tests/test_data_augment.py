@@ -1,5 +1,6 @@
 """Augmentation keeps image, mask, keypoints, 3D and K consistent."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,6 @@ from smhr.data.augment import (
     crop_affine,
     flip_horizontal,
     letterbox,
-    rq_2x2,
     warp,
 )
 from smhr.data.sample import LEFT, RIGHT, HandLabel, HandParams, Sample
@@ -77,14 +77,26 @@ def test_similarity_with_square_pixels_is_rotation_about_optical_axis():
     assert w.hands[0].params.transl is None  # cannot be re-expressed under rotation without the model
 
 
-def test_rq_decomposition():
-    N = np.array([[3.0, 1.0], [-2.0, 4.0]])
-    U, phi = rq_2x2(N)
-    Q = np.array([[np.cos(phi), -np.sin(phi)], [np.sin(phi), np.cos(phi)]])
-    np.testing.assert_allclose(U @ Q, N, atol=1e-12)
-    assert U[1, 0] == 0 and U[0, 0] > 0 and U[1, 1] > 0
+def test_a_mirroring_warp_is_refused():
+    s = _sample(np.random.default_rng(5))
     with pytest.raises(ValueError, match="det > 0"):
-        rq_2x2(np.array([[-1.0, 0.0], [0.0, 1.0]]))
+        warp(s, np.array([[-1.0, 0.0, 79.0], [0.0, 1.0, 0.0]]), (80, 64))
+
+
+@pytest.mark.parametrize("rotation", [0.0, 90.0])
+def test_crop_affine_moves_a_bright_pixel_where_its_point_goes(rotation):
+    """Pixel centres at integers, as cv2.warpAffine: image and keypoints move together exactly."""
+    img = np.zeros((40, 50), np.float32)
+    img[12, 17] = 1.0  # (u, v) = (17, 12)
+    # scale 2, integer centre and odd output: the pixel lands on an integer destination
+    A = crop_affine((20.0, 15.0), 30.5, rotation, 61)
+    dst = A[:, :2] @ np.array([17.0, 12.0]) + A[:, 2]
+    assert np.allclose(dst, np.round(dst))
+    out = cv2.warpAffine(img, A, (61, 61), flags=cv2.INTER_LINEAR)
+    v, u = np.unravel_index(np.argmax(out), out.shape)
+    assert (u, v) == (round(dst[0]), round(dst[1])) and out[v, u] == pytest.approx(1.0)
+    if rotation == 90.0:  # right of the centre goes below it (clockwise on screen)
+        assert np.allclose(A[:, :2] @ np.array([21.0, 15.0]) + A[:, 2], [30.0, 32.0])
 
 
 def test_flip_swaps_side_and_mirrors_geometry():

@@ -106,14 +106,31 @@ def test_collate_pads_and_masks():
     assert b1["valid"].tolist() == [[False], [True], [True]]
 
 
-def test_focal_per_slot_from_the_sample_or_the_composers_per_hand_cameras():
+def test_collate_carries_each_hands_camera():
+    composite = _sample([_hand(RIGHT, (10, 10)), _hand(LEFT, (30, 30))])
+    composite.K = None
+    composite.hands[0].K = np.diag([200.0, 220.0, 1.0])  # hands[1]: a 2D-only source, no camera
+    plain = _sample([_hand(LEFT, (5, 5))])
+    plain.K = np.diag([300.0, 300.0, 1.0])
+    b = collate_samples([composite, plain])
+    assert b["has_K_hand"].tolist() == [[True, False], [True, False]] and b["has_K"].tolist() == [False, True]
+    assert b["K_hand"][0, 0, 1, 1] == 220.0 and b["K_hand"][1, 0, 0, 0] == 300.0
+
+
+def test_focal_per_slot_from_each_hands_camera():
     s = _sample([_hand(RIGHT, (30.5, 10.2)), _hand(LEFT, (9.0, 50.0))])
     s.K = np.array([[300.0, 0, 32], [0, 310.0, 32], [0, 0, 1]], np.float32)
     t = build_targets(s, input_size=64, max_hands=3)
     assert t["focal"].tolist() == [305.0, 305.0, 0.0] and t["has_focal"].tolist() == [True, True, False]
-    s.K = None  # a composite: each hand has its own camera
-    s.meta = {"K_hands": np.array([np.diag([200.0, 220.0, 1.0]), np.diag([400.0, 400.0, 1.0])], np.float32)}
+    s.hands[1].K = np.diag([400.0, 400.0, 1.0])  # a hand's own camera wins over the sample's
+    t = build_targets(s, input_size=64, max_hands=3)
+    assert t["focal"].tolist() == [305.0, 400.0, 0.0] and t["has_focal"].tolist() == [True, True, False]
+    s.K = None  # a composite: each hand has its own camera, or none (a 2D-only source)
+    s.hands[0].K = np.diag([200.0, 220.0, 1.0])
     t = build_targets(s, input_size=64, max_hands=3)
     assert t["focal"].tolist() == [210.0, 400.0, 0.0] and t["has_focal"].tolist() == [True, True, False]
-    s.meta = {}
+    s.hands[1].K = None
+    t = build_targets(s, input_size=64, max_hands=3)
+    assert t["focal"].tolist() == [210.0, 0.0, 0.0] and t["has_focal"].tolist() == [True, False, False]
+    s.hands[0].K = None
     assert not build_targets(s, input_size=64, max_hands=3)["has_focal"].any()

@@ -21,10 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import smhr
-from smhr.model.net import SMHRConfig, SMHRNet
 
 TIMEOUT_S = 240
 MAX_RSS_MB = 2000
@@ -156,12 +154,7 @@ def _run_on_a_terminal(cmd, env, cwd):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="pseudo-terminal and /proc memory figures: Linux")
-def test_hundreds_of_damaged_images_through_one_demo_process(tmp_path):
-    torch.manual_seed(0)
-    cfg = SMHRConfig(backbone="mobilenet_v2", num_vertices=1609, hand_model="anny", input_size=64,
-                     neck_channels=16, head_hidden=16, appearance=False)  # fmt: skip
-    weights = tmp_path / "tiny.pt"
-    torch.save(SMHRNet(cfg).checkpoint(), weights)
+def test_hundreds_of_damaged_images_through_one_demo_process(tiny_weights, tmp_path):
     src = tmp_path / "fuzz"
     src.mkdir()
     files = _corpus(src)
@@ -170,8 +163,9 @@ def test_hundreds_of_damaged_images_through_one_demo_process(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(smhr.__file__).parents[1]),
                                                          os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}  # fmt: skip  (one thread: no OpenMP spinning against the test runner)
-    cmd = [sys.executable, "-m", "smhr.cli", "demo", str(src), "--out", str(out), "--weights", str(weights),
-           "--device", "cpu", "--threshold", "1", "--no-meshes"]  # fmt: skip  (no hands: a fast batch)
+    cmd = [sys.executable, "-m", "smhr.cli", "demo", str(src), "--out", str(out), "--weights",
+           str(tiny_weights), "--device", "cpu", "--threshold", "1",  # threshold 1: no hands, a fast batch
+           "--no-meshes"]  # fmt: skip
     code, stdout, terminal, seconds, rss_mb = _run_on_a_terminal(cmd, env, tmp_path)
 
     assert seconds < TIMEOUT_S, "the demo hung"

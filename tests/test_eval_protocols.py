@@ -4,7 +4,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from smhr.cli import app
@@ -76,23 +75,11 @@ def test_rhd_protocol_uses_labelled_root_and_scale():
     assert r["epe3d_mm"] == pytest.approx(0.0, abs=1e-6) and r["pck3d_auc_20_50mm"] == pytest.approx(1.0)
 
 
-def test_eval_dataset_command_on_a_freihand_layout_set(tmp_path):
+def test_eval_dataset_command_on_a_freihand_layout_set(tiny_weights, tmp_path):
     from smhr.data.testing import write_skeleton_freihand
     from smhr.hands.model import HandModel
-    from smhr.model.net import SMHRConfig, SMHRNet
 
     root = write_skeleton_freihand(tmp_path / "fh", HandModel.load("anny", "right"), 2, 3, 64, 0)
-    torch.manual_seed(0)
-    cfg = SMHRConfig(
-        backbone="mobilenet_v2",
-        num_vertices=1609,
-        hand_model="anny",
-        input_size=64,
-        neck_channels=32,
-        head_hidden=32,
-        appearance=False,
-    )
-    torch.save(SMHRNet(cfg).checkpoint(), tmp_path / "m.pt")
     res = CliRunner().invoke(
         app,
         [
@@ -103,7 +90,7 @@ def test_eval_dataset_command_on_a_freihand_layout_set(tmp_path):
             "--root",
             str(root),
             "--checkpoint",
-            str(tmp_path / "m.pt"),
+            str(tiny_weights),
             "--threshold",
             "0",
             "--device",

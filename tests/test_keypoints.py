@@ -120,9 +120,25 @@ def test_mano21_to_freihand():
     assert kp.mano21_to_freihand(x)[:, 0].tolist() == kp.MANO21_TO_FREIHAND.astype(float).tolist()
 
 
-def test_dataset_readers_agree():
-    """The dataset readers keep their own tables; they must equal ours."""
-    rhd = pytest.importorskip("smhr.data.rhd")
-    ih = pytest.importorskip("smhr.data.interhand")
-    assert np.array_equal(rhd.RHD_TO_FREIHAND, kp.RHD_TO_FREIHAND)
-    assert np.array_equal(ih.IH_TO_FREIHAND, kp.INTERHAND_TO_FREIHAND)
+def test_hand_checked_joints_of_each_dataset_layout():
+    """Single joints looked up by hand in each dataset's own documentation (not through our names)."""
+    fh = {name: i for i, name in enumerate(kp.FREIHAND_NAMES)}
+    # RHD README: 0 wrist, 1-4 thumb tip..MCP, 5-8 index tip..MCP, ..., 17-20 pinky tip..MCP
+    assert kp.RHD_TO_FREIHAND[fh["wrist"]] == 0
+    assert kp.RHD_TO_FREIHAND[fh["thumb_tip"]] == 1 and kp.RHD_TO_FREIHAND[fh["thumb_mcp"]] == 4
+    assert kp.RHD_TO_FREIHAND[fh["index_tip"]] == 5 and kp.RHD_TO_FREIHAND[fh["little_mcp"]] == 20
+    # InterHand2.6M skeleton.txt: thumb4 (tip) 0 .. thumb1 3, index4 4, ..., pinky1 19, wrist 20
+    assert kp.INTERHAND_TO_FREIHAND[fh["wrist"]] == 20 and kp.INTERHAND_TO_FREIHAND[fh["thumb_tip"]] == 0
+    assert kp.INTERHAND_TO_FREIHAND[fh["middle_mcp"]] == 11
+    assert kp.INTERHAND_TO_FREIHAND[fh["little_tip"]] == 16
+    # MANO: 16 native joints (thumb CMC = 13), tips appended as thumb 16 .. little 20
+    assert kp.MANO21_TO_FREIHAND[fh["thumb_mcp"]] == 13 and kp.MANO21_TO_FREIHAND[fh["little_tip"]] == 20
+    assert kp.MANO21_TO_FREIHAND[fh["ring_mcp"]] == 10 and kp.MANO21_TO_FREIHAND[fh["little_mcp"]] == 7
+
+
+def test_side_ids_and_part_codes():
+    assert (kp.LEFT, kp.RIGHT) == (0, 1)
+    assert kp.SIDE_NAMES[kp.LEFT] == "left" and kp.SIDE_NAMES[kp.RIGHT] == "right"
+    # part_labels codes: 0 palm, 1 thumb .. 5 little, then nails
+    assert kp.FINGER_OF_KEYPOINT[kp.FREIHAND_NAMES.index("ring_tip")] == 4
+    assert kp.NAIL_PART == 6 and kp.NAIL_PART not in set(kp.FINGER_OF_KEYPOINT) | set(kp.MANO_FINGER_OF_JOINT)

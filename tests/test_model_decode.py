@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from smhr.geometry.cameras import project
-from smhr.geometry.crop import apply_to_points, invert, letterbox
 from smhr.model.decode import decode, decode_tensors, gather_feat, hands_from_params, nms, select_side, topk
 from smhr.model.net import SMHRNet
 
@@ -121,18 +120,20 @@ def test_decode_handcrafted_heatmap_returns_exactly_the_right_hands():
 
 
 def test_decode_undoes_letterbox_and_reexpresses_with_real_intrinsics():
-    lb = letterbox((48, 80), R)  # 80x48 image -> 64x64 network input, scale 0.8, padded top/bottom
+    # 80x48 image -> 64x64 network input: scale 0.8, padded 12.8 px top and bottom (pixel centres at
+    # integers: u' = (u + 0.5) 0.8 - 0.5 + pad)
+    A = np.array([[0.8, 0.0, -0.1], [0.0, 0.8, 12.7], [0.0, 0.0, 1.0]])
+    inv = np.linalg.inv(A)
     K_orig = np.array([[100.0, 0, 40], [0, 100.0, 24], [0, 0, 1]])
     net = crafted_net()
     images = torch.zeros(2, 3, R, R)
-    virt = decode(net, images, HANDS, max_hands=4, threshold=0.5, affine=lb.A[:2])[0][0]
-    inv = invert(lb.A)
-    np.testing.assert_allclose(virt.center, apply_to_points(inv, np.array([14.0, 18.0])), atol=1e-4)
-    np.testing.assert_allclose(virt.keypoints2d[0], apply_to_points(inv, np.array([15.5, 16.0])), atol=1e-3)
+    virt = decode(net, images, HANDS, max_hands=4, threshold=0.5, affine=A[:2])[0][0]
+    np.testing.assert_allclose(virt.center, inv[:2, :2] @ [14.0, 18.0] + inv[:2, 2], atol=1e-4)
+    np.testing.assert_allclose(virt.keypoints2d[0], inv[:2, :2] @ [15.5, 16.0] + inv[:2, 2], atol=1e-3)
     proj = project(torch.from_numpy(virt.joints3d), torch.from_numpy(virt.K)).numpy()
     np.testing.assert_allclose(proj, virt.keypoints2d, atol=1e-3)
     # real intrinsics, one affine per image: same pixel ray, depth scaled by f_net / 512
-    affines = np.stack([lb.A, lb.A])
+    affines = np.stack([A, A])
     real = decode(net, images, HANDS, max_hands=4, threshold=0.5, affine=affines, K=K_orig)[0][0]
     assert real.transl[2] == pytest.approx(1.0 * (100 * 0.8) / 512, rel=1e-5)
     np.testing.assert_allclose(real.K, K_orig, atol=1e-5)

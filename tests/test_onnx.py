@@ -2,35 +2,24 @@
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from smhr.cli import app
-from smhr.model.net import SMHRConfig, SMHRNet
 
 pytest.importorskip("onnxruntime")
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(2)
-    cfg = SMHRConfig(backbone="mobilenet_v2", num_vertices=1609, hand_model="anny", input_size=64,
-                     neck_channels=32, head_hidden=32, appearance=True)  # fmt: skip
-    path = tmp_path_factory.mktemp("w") / "model.pt"
-    torch.save(SMHRNet(cfg).checkpoint(), path)
-    return path
-
-
-def test_export_matches_pytorch_and_decodes_to_the_same_hands(weights, tmp_path):
+def test_export_matches_pytorch_and_decodes_to_the_same_hands(tiny_weights, tmp_path):
     from smhr.api import Reconstructor
 
     out = tmp_path / "smhr.onnx"
-    res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(weights)])
+    res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
     assert res.exit_code == 0, res.output
     assert "max |onnxruntime - pytorch|" in res.output and out.stat().st_size > 1e5
     image = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
-    torch_hands = Reconstructor.from_pretrained(weights, "cpu", threshold=0.0, max_hands=3).predict(image)
+    torch_rec = Reconstructor.from_pretrained(tiny_weights, "cpu", threshold=0.0, max_hands=3)
+    torch_hands = torch_rec.predict(image)
     onnx_hands = Reconstructor.from_pretrained(out, "cpu", threshold=0.0, max_hands=3).predict(image)
     assert len(torch_hands) == len(onnx_hands) == 3
     for a, b in zip(torch_hands, onnx_hands, strict=True):
@@ -46,17 +35,17 @@ def test_export_errors_are_one_line(tmp_path):
     assert res.exit_code == 2 and "no.pt" in res.output
 
 
-def test_export_carries_the_weights_calibrated_threshold(weights, tmp_path):
+def test_export_carries_the_weights_calibrated_threshold(tiny_weights, tmp_path):
     from smhr.api import Reconstructor
     from smhr.train.checkpoint import package_weights
 
-    calibrated = package_weights(weights, tmp_path / "cal.pt", score_threshold=0.25)
+    calibrated = package_weights(tiny_weights, tmp_path / "cal.pt", score_threshold=0.25)
     out = tmp_path / "cal.onnx"
     res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(calibrated), "--no-check"])
     assert res.exit_code == 0, res.output
     assert Reconstructor.from_pretrained(out, "cpu").threshold == 0.25
     assert Reconstructor.from_pretrained(out, "cpu", threshold=0.5).threshold == 0.5
-    zero = package_weights(weights, tmp_path / "zero.pt", score_threshold=0.0)  # a stored 0 is a value
+    zero = package_weights(tiny_weights, tmp_path / "zero.pt", score_threshold=0.0)  # a stored 0 is a value
     out0 = tmp_path / "zero.onnx"
     res = runner.invoke(app, ["export", "--onnx", str(out0), "--weights", str(zero), "--no-check"])
     assert res.exit_code == 0, res.output

@@ -145,7 +145,7 @@ def test_same_seed_gives_identical_files(tmp_path):
 
 
 def test_place_in_view_frames_the_box_as_asked():
-    from smhr.data.synth import place_in_view
+    from smhr.data.synth_scene import place_in_view
 
     g = torch.Generator().manual_seed(0)
     v = torch.randn(6, 300, 3, generator=g) * torch.tensor([0.04, 0.08, 0.03])

@@ -22,8 +22,8 @@ from smhr.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from smhr.train.config import load_config, parse_overrides
-from smhr.train.data import collate_targets
+from smhr.train.config import DataConfig, load_config, parse_overrides
+from smhr.train.data import TrainingSet, collate_targets
 from smhr.train.loop import Trainer
 
 
@@ -63,8 +63,31 @@ def test_config_presets_merge_and_reject_unknown_keys(tmp_path):
         load_config(p)
     with pytest.raises(ValueError, match="loss_weights"):
         load_config(None, {"loss_weights": {"photometrik": 1.0}})
+    p.write_text("stage: 1\nloss_weights:\n  vertices3d: 0\n")  # a removed term (no GT vertices in targets)
+    with pytest.raises(ValueError, match=r"unknown loss_weights \['vertices3d'\]"):
+        load_config(p)
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_overrides(["optim.lr"])
+
+
+def test_training_set_passes_the_epoch_to_its_composer():
+    from smhr.data.compose import ComposeConfig, ComposedHands
+    from smhr.data.sample import HandLabel, Sample
+
+    rng = np.random.default_rng(0)
+    kp = rng.uniform(8, 40, (21, 2))
+    mask = np.zeros((48, 48), np.uint8)
+    mask[8:40, 8:40] = 1
+    src = [Sample(image=rng.integers(0, 255, (48, 48, 3), dtype=np.uint8), K=None, mask=mask,
+                  hands=[HandLabel(side=1, keypoints2d=kp, visibility=np.ones(21, bool))])]
+    cfg = ComposeConfig(out_size=64, max_hands=2)
+    comp = ComposedHands(src, 4, cfg, seed=11)
+    ts = TrainingSet(comp, 64, DataConfig(max_hands=2), seed=11, geometric=False)
+    before = comp[0].image
+    ts.set_epoch(3)
+    after = ComposedHands(src, 4, cfg, seed=11)
+    after.set_epoch(3)
+    assert np.array_equal(comp[0].image, after[0].image) and not np.array_equal(comp[0].image, before)
 
 
 def test_init_weights_are_strict_and_list_every_mismatch(tmp_path):

@@ -9,7 +9,6 @@ import torch
 from typer.testing import CliRunner
 
 from smhr.cli import app
-from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.video import OneEuro
 
 runner = CliRunner()
@@ -33,17 +32,7 @@ def test_one_euro_smooths_jitter_and_follows_motion():
     assert all(np.allclose(const(np.full(4, 2.5), ti), 2.5) for ti in t[:20])
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(1)
-    cfg = SMHRConfig(backbone="mobilenet_v2", num_vertices=1609, hand_model="anny", input_size=64,
-                     neck_channels=32, head_hidden=32, appearance=False)  # fmt: skip
-    path = tmp_path_factory.mktemp("w") / "model.pt"
-    torch.save(SMHRNet(cfg).checkpoint(), path)
-    return path
-
-
-def test_demo_on_a_video_writes_annotated_mp4_and_tracked_json(weights, tmp_path):
+def test_demo_on_a_video_writes_annotated_mp4_and_tracked_json(tiny_weights, tmp_path):
     src = tmp_path / "clip.mp4"
     writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (96, 64))
     base = np.random.default_rng(0).integers(0, 255, (64, 96, 3), dtype=np.uint8)
@@ -52,8 +41,8 @@ def test_demo_on_a_video_writes_annotated_mp4_and_tracked_json(weights, tmp_path
     writer.release()
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
     out = tmp_path / "out"
-    res = runner.invoke(app, ["demo", str(src), str(tmp_path / "broken.mp4"), "--out", str(out),
-                              "--weights", str(weights), "--threshold", "0", "--max-hands", "2"])  # fmt: skip
+    res = runner.invoke(app, ["demo", str(src), str(tmp_path / "broken.mp4"), "--out", str(out), "--weights",
+                              str(tiny_weights), "--threshold", "0", "--max-hands", "2"])  # fmt: skip
     assert res.exit_code == 1 and "broken.mp4: cannot read video" in res.output
     doc = json.loads((out / "clip_frames.json").read_text())
     assert len(doc["frames"]) == 6 and doc["fps"] == pytest.approx(10.0)

@@ -24,6 +24,7 @@ import typer
 
 from smhr.errors import BadInput
 from smhr.io.images import IMAGE_EXTENSIONS
+from smhr.records import DEFAULT_THRESHOLD
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
@@ -220,7 +221,7 @@ def demo_command(
     max_hands: Annotated[int, typer.Option("--max-hands", min=1, max=64)] = 10,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=1.0, help="Minimum detection score (default: the weights' calibrated "
-        "value, else 0.3).")] = None,
+        f"value, else {DEFAULT_THRESHOLD}).")] = None,
     input_size: Annotated[int | None, typer.Option(
         "--input-size", min=64, max=2048, help="Network input side, a multiple of 32 (default: the size "
         "the weights were trained at; smaller is faster, e.g. 256 for the bundled 320 px model).")] = None,

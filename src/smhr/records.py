@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Hand"]
+__all__ = ["DEFAULT_THRESHOLD", "Hand"]
+
+DEFAULT_THRESHOLD = 0.3
+"""Minimum `Hand.score` kept when neither the caller nor the weights' metadata gives a threshold
+(every inference path: the Python API, the torch-free runtime, decode, the command line)."""
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """Geometric and photometric augmentation that keeps image, masks, keypoints, 3D and K consistent.
 
 The invariant every function here keeps (tested to 1e-3 px):
-    project(hand.joints3d, sample.K) == hand.keypoints2d      (when it held before)
+    project(hand.joints3d, sample.camera_of(hand)) == hand.keypoints2d      (when it held before)
+where a hand's camera is its own `HandLabel.K` (multi-hand composites) or else the sample's K; both
+move the same way.
 
 Geometric steps
 - `flip_horizontal`: x' = W - 1 - x in the image. In 3D the camera-frame x is negated, and
@@ -12,9 +14,10 @@ Geometric steps
 - `warp`: any 2x3 affine A = [M | t] with det(M) > 0 (crop, scale, rotation, translation, or
   letterbox). Pixels: p' = M p + t (cv2.warpAffine; masks with nearest). For 3D we factor
   M @ K[:2,:2] = U @ Q (RQ decomposition: U upper triangular with positive diagonal, Q a 2D
-  rotation by angle phi). Points are rotated about the camera's optical (z) axis by phi,
-  X' = Rz(phi) X, and K' = [[U, M c + t], [0, 0, 1]] with c the old principal point. Then
-  project(X', K') = U Q x_n + M c + t = M (K x_n) + t = p' exactly, for any K (skew included).
+  rotation by angle phi; `smhr.geometry.affine.move_camera`). Points are rotated about the
+  camera's optical (z) axis by phi, X' = Rz(phi) X, and K' = [[U, M c + t], [0, 0, 1]] with c the
+  old principal point. Then project(X', K') = U Q x_n + M c + t = M (K x_n) + t = p' exactly, for
+  any K (skew included).
   With square pixels (fx = fy, no skew) and a similarity M = s R(theta), this is simply: 3D rotated
   by theta about the optical axis, focal multiplied by s, principal point moved with the image.
   The hand-model orientation is rotated the same way (R' = Rz R). A known `transl` can only be
@@ -31,6 +34,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from smhr.data.sample import HandParams, Sample
+from smhr.geometry.affine import mirror_camera, move_camera
 
 MIRROR_AXIS_ANGLE = np.array([1.0, -1.0, -1.0], np.float32)  # (x, y, z) -> (x, -y, -z)
 
@@ -56,12 +60,13 @@ def flip_horizontal(sample: Sample) -> Sample:
     if sample.mask is not None:
         out.mask = np.ascontiguousarray(sample.mask[:, ::-1])
     if out.K is not None:
-        out.K[0, 2] = W - 1 - out.K[0, 2]
-        out.K[0, 1] = -out.K[0, 1]
+        out.K = mirror_camera(out.K, W)
     neg_x = np.array([-1.0, 1.0, 1.0], np.float32)
     for h in out.hands:
         h.side = 1 - h.side
         h.keypoints2d[:, 0] = W - 1 - h.keypoints2d[:, 0]
+        if h.K is not None:
+            h.K = mirror_camera(h.K, W)
         if h.joints3d is not None:
             h.joints3d *= neg_x
         if h.vertices is not None:
@@ -82,23 +87,14 @@ def flip_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- affine warps
-def rq_2x2(N: np.ndarray) -> tuple[np.ndarray, float]:
-    """N [2,2] with det > 0 -> (U upper triangular, phi) with N = U @ R(phi), R(phi) = [[c,-s],[s,c]]."""
-    a, b = N[0]
-    c, d = N[1]
-    r = math.hypot(c, d)
-    det = a * d - b * c
-    if r == 0 or det <= 0:
+def moved_camera(A: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K' [3,3] float32, R3 [3,3] float64) of the camera K after the image moved by the 2x3 affine A
+    (`smhr.geometry.affine.move_camera`); a mirroring A is refused (use `flip_horizontal`)."""
+    N = A[:, :2] @ np.asarray(K, np.float64)[:2, :2]
+    if not N[0, 0] * N[1, 1] - N[0, 1] * N[1, 0] > 0:
         raise ValueError(f"affine warp must preserve orientation (det > 0); got linear part {N.tolist()}")
-    U = np.array([[det / r, (a * c + b * d) / r], [0.0, r]])
-    phi = math.atan2(c, d)  # Q's second row is (sin phi, cos phi) = (c, d) / r
-    return U, phi
-
-
-def rot_z(phi: float) -> np.ndarray:
-    """[3,3] rotation about the camera z axis by phi (x towards y, i.e. clockwise on screen)."""
-    c, s = math.cos(phi), math.sin(phi)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    K_new, R3 = move_camera(A, K)
+    return K_new.astype(np.float32), R3
 
 
 def transform_points(A: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -109,22 +105,18 @@ def transform_points(A: np.ndarray, points: np.ndarray) -> np.ndarray:
 def warp(sample: Sample, A: np.ndarray, out_size: tuple[int, int]) -> Sample:
     """Warp a sample by the 2x3 affine A (src px -> dst px) into an image of out_size = (W, H)."""
     A = np.asarray(A, np.float64).reshape(2, 3)
-    M, t = A[:, :2], A[:, 2]
     out = sample.copy()
     out.image = cv2.warpAffine(sample.image, A, out_size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     if sample.mask is not None:
         out.mask = cv2.warpAffine(sample.mask, A, out_size, flags=cv2.INTER_NEAREST, borderValue=0)
-    R3 = np.eye(3)
+    R3_sample = np.eye(3)
     if sample.K is not None:
-        K = sample.K.astype(np.float64)
-        U, phi = rq_2x2(M @ K[:2, :2])
-        R3 = rot_z(phi)
-        K_new = np.eye(3)
-        K_new[:2, :2] = U
-        K_new[:2, 2] = M @ K[:2, 2] + t
-        out.K = K_new.astype(np.float32)
-    rotated = not np.allclose(R3, np.eye(3))
+        out.K, R3_sample = moved_camera(A, sample.K)
     for h in out.hands:
+        R3 = R3_sample
+        if h.K is not None:  # a hand with its own camera turns with that camera
+            h.K, R3 = moved_camera(A, h.K)
+        rotated = not np.allclose(R3, np.eye(3))
         h.keypoints2d = transform_points(A, h.keypoints2d)
         if h.joints3d is not None:
             h.joints3d = (h.joints3d.astype(np.float64) @ R3.T).astype(np.float32)

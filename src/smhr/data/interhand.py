@@ -49,8 +49,7 @@ from smhr.data.sample import (
 from smhr.hands.keypoints import INTERHAND_TO_FREIHAND
 from smhr.io.images import read_rgb
 
-# FreiHAND keypoint i = InterHand (per-hand) keypoint IH_TO_FREIHAND[i]
-IH_TO_FREIHAND = INTERHAND_TO_FREIHAND
+# FreiHAND keypoint i = InterHand (per-hand) keypoint INTERHAND_TO_FREIHAND[i]
 HAND_OFFSET = {RIGHT: 0, LEFT: 21}  # right hand = joints 0-20, left = 21-41
 HAND_TYPES = {"right": (RIGHT,), "left": (LEFT,), "interacting": (RIGHT, LEFT)}
 SPLITS = ("train", "val", "test")
@@ -134,8 +133,8 @@ class InterHand26M(SampleDataset):
         hands = []
         for side in HAND_TYPES[ann["hand_type"]]:
             sel = slice(HAND_OFFSET[side], HAND_OFFSET[side] + 21)
-            j = xyz[sel][IH_TO_FREIHAND]
-            vis = valid[sel][IH_TO_FREIHAND]
+            j = xyz[sel][INTERHAND_TO_FREIHAND]
+            vis = valid[sel][INTERHAND_TO_FREIHAND]
             hands.append(
                 HandLabel(
                     side=side,

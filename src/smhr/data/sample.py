@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-NUM_KEYPOINTS = 21
-LEFT, RIGHT = 0, 1
+from smhr.hands.keypoints import LEFT, NUM_KEYPOINTS, RIGHT
+
 MASK_UNLABELLED = 255  # instance-mask value for hand pixels that have no `HandLabel` in the sample
 
 # Parameter-space tags for `HandParams.pose_space`:
@@ -61,7 +61,10 @@ class HandLabel:
     keypoints2d [21,2] float32 px; visibility [21] bool = "this 2D keypoint may be supervised"
     (each loader documents what it means for its dataset); joints3d [21,3] float32 m or None;
     vertices [V,3] float32 m or None; bbox [4] x1,y1,x2,y2 px or None (only where a dataset gives
-    a box but no keypoints, e.g. HO3D evaluation).
+    a box but no keypoints, e.g. HO3D evaluation). K [3,3] float32: the camera this hand's 3D
+    labels (joints3d, vertices, params) live in, so project(joints3d, K) == keypoints2d, when it
+    is not the sample's: the hands of a multi-hand composite were each moved by their own paste,
+    so each has its own camera; None = the sample's K (`Sample.camera_of`).
     """
 
     side: int
@@ -71,6 +74,7 @@ class HandLabel:
     vertices: np.ndarray | None = None
     params: HandParams | None = None
     bbox: np.ndarray | None = None
+    K: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.side not in (LEFT, RIGHT):
@@ -83,6 +87,8 @@ class HandLabel:
             self.vertices = np.asarray(self.vertices, np.float32).reshape(-1, 3)
         if self.bbox is not None:
             self.bbox = np.asarray(self.bbox, np.float32).reshape(4)
+        if self.K is not None:
+            self.K = np.asarray(self.K, np.float32).reshape(3, 3)
 
 
 @dataclass
@@ -90,7 +96,8 @@ class Sample:
     """One image and all its hands.
 
     image: HxWx3 uint8 RGB, or None until `load_image` reads `image_path` (lazy samples).
-    K: [3,3] float32 intrinsics, or None where unknown (plain image folders).
+    K: [3,3] float32 intrinsics, or None where unknown (plain image folders, composites whose
+    hands carry their own `HandLabel.K`).
     hands: any number of `HandLabel`, including none (a hand-less image is a valid sample).
     mask: HxW uint8 instance mask or None: 0 background, i+1 = pixels of hands[i],
     MASK_UNLABELLED = hand pixels with no label (e.g. an RHD hand below the presence rule).
@@ -132,6 +139,7 @@ class Sample:
                 vertices=None if h.vertices is None else h.vertices.copy(),
                 params=None if h.params is None else replace(h.params),
                 bbox=None if h.bbox is None else h.bbox.copy(),
+                K=None if h.K is None else h.K.copy(),
             )
             for h in self.hands
         ]
@@ -144,6 +152,11 @@ class Sample:
             ignore=self.ignore.copy(),
             meta=dict(self.meta),
         )
+
+
+    def camera_of(self, hand: HandLabel) -> np.ndarray | None:
+        """[3,3] camera of `hand`'s 3D labels: its own K, else the sample's; None when unknown."""
+        return hand.K if hand.K is not None else self.K
 
 
 def load_image(sample: Sample) -> Sample:
@@ -203,7 +216,8 @@ def collate_samples(samples: Sequence[Sample], max_hands: int | None = None) -> 
 
     Returns tensors: valid [B,M] bool, side [B,M] long, keypoints2d [B,M,21,2], visibility
     [B,M,21] bool, joints3d [B,M,21,3] + has_joints3d [B,M], params [B,M,61] + has_params [B,M] +
-    has_transl [B,M], K [B,3,3] + has_K [B]; images [B,H,W,3] uint8 and masks [B,H,W] uint8 when all
+    has_transl [B,M], K [B,3,3] + has_K [B], K_hand [B,M,3,3] + has_K_hand [B,M] (each hand's
+    camera, `Sample.camera_of`); images [B,H,W,3] uint8 and masks [B,H,W] uint8 when all
     images (masks) share one size, else lists; vertices [B,M,V,3] + has_vertices when every
     vertex-carrying hand has the same V; meta: list of dicts (source, id, meta). Padded slots are 0.
     """
@@ -221,6 +235,8 @@ def collate_samples(samples: Sequence[Sample], max_hands: int | None = None) -> 
         "has_transl": torch.zeros(B, M, dtype=torch.bool),
         "K": torch.zeros(B, 3, 3),
         "has_K": torch.zeros(B, dtype=torch.bool),
+        "K_hand": torch.zeros(B, M, 3, 3),
+        "has_K_hand": torch.zeros(B, M, dtype=torch.bool),
     }
     vert_counts = {h.vertices.shape[0] for s in samples for h in s.hands[:M] if h.vertices is not None}
     if len(vert_counts) == 1:
@@ -236,6 +252,10 @@ def collate_samples(samples: Sequence[Sample], max_hands: int | None = None) -> 
             out["side"][b, k] = h.side
             out["keypoints2d"][b, k] = torch.from_numpy(h.keypoints2d)
             out["visibility"][b, k] = torch.from_numpy(h.visibility)
+            K_hand = s.camera_of(h)
+            if K_hand is not None:
+                out["K_hand"][b, k] = torch.from_numpy(K_hand)
+                out["has_K_hand"][b, k] = True
             if h.joints3d is not None:
                 out["joints3d"][b, k] = torch.from_numpy(h.joints3d)
                 out["has_joints3d"][b, k] = True

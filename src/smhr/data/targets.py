@@ -126,8 +126,8 @@ def build_targets(
       center [M,2] px, center_offset [M,2] (sub-cell, in cells), radius [M], keypoints2d [M,21,2] px,
       visibility [M,21], local_keypoints [M,21,2] (keypoints/stride - centre cell, in cells),
       joints3d [M,21,3] + has_joints3d [M], params [M,61] + has_params [M] + has_transl [M],
-      focal [M] px (mean of fx, fy of the camera the hand's joints3d live in: the sample's K, or
-      the composer's per-hand meta["K_hands"], NaN = unknown) + has_focal [M], K [3,3] + has_K,
+      focal [M] px (mean of fx, fy of the camera the hand's joints3d live in, `Sample.camera_of`:
+      its own `HandLabel.K`, else the sample's K) + has_focal [M] (False: no camera), K [3,3] + has_K,
       mask [H,W] float
       (any hand pixel) + instance_mask [H,W] long (slot+1 of kept hands, 0 elsewhere) + has_mask (an
       exact mask; False for meta["mask_approx"] masks drawn from keypoints),
@@ -166,7 +166,6 @@ def build_targets(
         "focal": torch.zeros(M),
         "has_focal": torch.zeros(M, dtype=torch.bool),
     }
-    hand_K = sample.meta.get("K_hands") if sample.meta else None
     instance = np.zeros((H, W), np.int64)
     slot = 0
     for i, h in enumerate(sample.hands):
@@ -199,8 +198,8 @@ def build_targets(
         if h.joints3d is not None:
             t["joints3d"][slot] = torch.from_numpy(h.joints3d)
             t["has_joints3d"][slot] = True
-        K_h = hand_K[i] if hand_K is not None else sample.K
-        if K_h is not None and np.isfinite(K_h).all():
+        K_h = sample.camera_of(h)
+        if K_h is not None:
             t["focal"][slot] = 0.5 * (float(K_h[0][0]) + float(K_h[1][1]))
             t["has_focal"][slot] = True
         if h.params is not None:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from smhr.records import DEFAULT_THRESHOLD
+
 eval_app = typer.Typer(no_args_is_help=True, add_completion=False,
                        help="Evaluate predictions on public benchmarks (official protocols).")
 
@@ -102,7 +104,7 @@ def dataset_cmd(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="First N images only.")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=1.0, help="Minimum detection score (default: the weights' calibrated "
-        "value, else 0.3).")] = None,
+        f"value, else {DEFAULT_THRESHOLD}).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     out: Annotated[Path | None, typer.Option("--out", help="Write the JSON report here.")] = None,
     curve: Annotated[Path | None, typer.Option("--curve", help="Write the 3D PCK curve (PNG) here.")] = None,

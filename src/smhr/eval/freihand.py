@@ -42,8 +42,8 @@ from tqdm import tqdm
 
 from smhr.eval import metrics
 from smhr.geometry.procrustes import procrustes_align
+from smhr.hands.keypoints import NUM_KEYPOINTS
 
-NUM_JOINTS = 21
 F_THRESHOLDS = (0.005, 0.015)  # metres (official f_threshs)
 OFFICIAL_NUM_SAMPLES = 3960  # utils/fh_utils.py db_size('evaluation')
 _NORM_EPS = 1e-8  # official align_w_scale adds this to both Frobenius norms
@@ -87,7 +87,7 @@ def load_ground_truth(root: str | Path, set_name: str = "evaluation") -> tuple[n
     V = 778 for FreiHAND itself, 1609 for `smhr synth --hand anny` sets."""
     root = Path(root)
     xyz_path, verts_path = root / f"{set_name}_xyz.json", root / f"{set_name}_verts.json"
-    xyz = _stack(_read_json(xyz_path), xyz_path, "joints", NUM_JOINTS)
+    xyz = _stack(_read_json(xyz_path), xyz_path, "joints", NUM_KEYPOINTS)
     verts = _stack(_read_json(verts_path), verts_path, "vertices", None)
     if xyz.shape[0] != verts.shape[0]:
         raise FreiHandInputError(
@@ -108,7 +108,7 @@ def load_predictions(path: str | Path, num_samples: int) -> tuple[np.ndarray, np
             raise FreiHandInputError(
                 f"{path}: {what} must have {num_samples} entries (one per GT sample), got {got}"
             )
-    xyz = _stack(pred[0], path, "xyz_list", NUM_JOINTS)
+    xyz = _stack(pred[0], path, "xyz_list", NUM_KEYPOINTS)
     verts = _stack(pred[1], path, "verts_list", None)
     return xyz, verts
 

@@ -32,7 +32,6 @@ from smhr.geometry.procrustes import procrustes_align
 ArrayLike = np.ndarray | torch.Tensor
 
 FREIHAND_THRESHOLDS = np.linspace(0.0, 0.05, 100)  # metres; official PCK/AUC range 0-50 mm, 100 steps
-ROOT_INDEX = 9  # middle-finger MCP, the package's root joint
 
 
 def _t(x: ArrayLike | Sequence, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -74,7 +73,8 @@ def _masked_mean(err: np.ndarray, mask: ArrayLike | None) -> float:
 def mpjpe(pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None, root: int | None = None) -> float:
     """Mean per-joint position error over all valid points of [B, N, 3] (input units).
 
-    root: if given, both sets are first made relative to that joint (e.g. ROOT_INDEX = 9).
+    root: if given, both sets are first made relative to that joint (e.g.
+    `smhr.hands.keypoints.ROOT_INDEX` = 9).
     """
     p, g = _t(pred), _t(gt)
     _check_pair(p, g, "mpjpe")
@@ -101,15 +101,9 @@ def pa_errors(pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None) -> 
 
 
 def pa_mpjpe(pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None) -> float:
-    """Procrustes-aligned MPJPE: mean of `pa_errors` over valid joints ([B, 21, 3], input units)."""
-    return _masked_mean(pa_errors(pred, gt, mask), mask)
-
-
-def pa_mpvpe(pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None) -> float:
-    """Procrustes-aligned mean per-vertex error ([B, V, 3], same topology; input units).
-
-    Vertices are aligned with their own Procrustes fit (as the FreiHAND script does for MANO meshes).
-    """
+    """Procrustes-aligned mean point error: the mean of `pa_errors` over valid points of [B, N, 3]
+    (input units). For joints this is PA-MPJPE; for same-topology vertices it is PA-MPVPE (each
+    set aligned with its own fit, as the FreiHAND script does for MANO meshes)."""
     return _masked_mean(pa_errors(pred, gt, mask), mask)
 
 
@@ -171,20 +165,6 @@ def nearest_distances(a: ArrayLike, b: ArrayLike, chunk: int = 4096) -> np.ndarr
         for i in range(0, ta.shape[0], chunk)
     ]
     return torch.cat(out).cpu().numpy()
-
-
-def nearest_distances_batched(a: ArrayLike, b: ArrayLike, chunk: int = 16) -> np.ndarray:
-    """Batched `nearest_distances`: a [B, M, 3], b [B, K, 3] -> [B, M], chunked over B."""
-    ta, tb = _t(a), _t(b)
-    if ta.ndim != 3 or tb.ndim != 3 or ta.shape[0] != tb.shape[0] or ta.shape[2] != tb.shape[2]:
-        raise ValueError(f"nearest_distances_batched: need [B, M, D] and [B, K, D], got "
-                         f"{tuple(ta.shape)}, {tuple(tb.shape)}")
-    out = [
-        torch.cdist(ta[i : i + chunk], tb[i : i + chunk], compute_mode="donot_use_mm_for_euclid_dist")
-        .min(dim=2).values
-        for i in range(0, ta.shape[0], chunk)
-    ]
-    return torch.cat(out).numpy() if out else np.zeros(ta.shape[:2])
 
 
 def fscore_batched(pred: ArrayLike, gt: ArrayLike, thresholds: Sequence[float]) -> np.ndarray:

@@ -32,9 +32,9 @@ def show_cmd(
 
     from smhr.hands.errors import HandModelError
     from smhr.hands.model import HandModel
-    from smhr.render.pose_sheet import contact_sheet
     from smhr.io.atomic import atomic_write
     from smhr.io.messages import echo_error
+    from smhr.render.pose_sheet import contact_sheet
 
     if kind is not None:  # the option's old name; every command now calls it --hand
         typer.echo("note: --kind is deprecated, use --hand", err=True)

@@ -32,6 +32,9 @@ FREIHAND_NAMES: tuple[str, ...] = (
 """21 FreiHAND keypoint names. For the thumb, "mcp", "pip", "dip" are the CMC, MCP and IP joints
 (FreiHAND's naming follows the other fingers)."""
 
+LEFT, RIGHT = 0, 1  # side ids: `HandLabel.side`, `Hand.side`, the handedness map's channels
+SIDE_NAMES: tuple[str, ...] = ("left", "right")  # SIDE_NAMES[side id]
+
 NUM_KEYPOINTS = 21
 ROOT_INDEX = 9  # middle MCP: root for root-relative metrics
 WRIST_INDEX = 0
@@ -45,6 +48,9 @@ BONES: tuple[tuple[int, int], ...] = tuple((FREIHAND_PARENTS[k], k) for k in ran
 
 FINGER_OF_KEYPOINT: tuple[int, ...] = (0, *(1 + (k - 1) // 4 for k in range(1, NUM_KEYPOINTS)))
 """0 palm/wrist, 1 thumb .. 5 little: the `part_labels` code of each FreiHAND keypoint."""
+
+NAIL_PART = 6
+"""The `part_labels` code of nail vertices (after the finger codes 0-5; docs/hand-asset-format.md)."""
 
 MANO_PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
 """Kinematic tree of the 16 MANO-native joints."""

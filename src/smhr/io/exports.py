@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from smhr.hands.keypoints import SIDE_NAMES
 from smhr.io.atomic import atomic_write
 from smhr.records import Hand
 
-SIDE_NAMES = ("left", "right")
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange
 JSON_SCHEMA_VERSION = 1
 OPENCV_TO_GLTF = np.diag([1.0, -1.0, -1.0])

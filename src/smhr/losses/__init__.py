@@ -15,7 +15,7 @@ from smhr.losses.keypoints import (
     reprojection_loss,
 )
 from smhr.losses.priors import default_limit_violation, hand_prior_loss, pose_prior, shape_prior
-from smhr.losses.supervised3d import align_to_root, joints3d_loss, root_depth_loss, vertices3d_loss
+from smhr.losses.supervised3d import align_to_root, joints3d_loss, root_depth_loss
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "center": 100.0,
@@ -26,7 +26,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "keypoint_offsets": 1.0,
     "consistency": 1.0,
     "joints3d": 0.0,  # 1e4 for fully supervised training (official multi-hand: 10 x 1000)
-    "vertices3d": 0.0,  # idem
     "root_depth": 0.0,  # 100 where 3D joints and the camera are known (pins the depth; ours)
 }
 
@@ -45,5 +44,4 @@ __all__ = [
     "reprojection_loss",
     "root_depth_loss",
     "shape_prior",
-    "vertices3d_loss",
 ]

@@ -1,6 +1,6 @@
-"""Optional 3D losses for fully-supervised data (spec §5.6): joints and vertices, root-relative.
+"""Optional 3D losses for fully-supervised data (spec §5.6): root-relative joints, and the root depth.
 
-Both sets are made root-relative at joint 9 (middle MCP); with align="scale" the prediction is also
+Joints are made root-relative at joint 9 (middle MCP); with align="scale" the prediction is also
 scaled by |J9 - J0|_gt / |J9 - J0|_pred (the official rule), which removes the depth/scale
 ambiguity of weak supervision. Losses are mean absolute errors in METRES over valid slots
 (the official code multiplied by 1000 inside; that factor is in `DEFAULT_WEIGHTS`).
@@ -12,10 +12,8 @@ import torch
 
 from smhr.hands.keypoints import ROOT_INDEX, WRIST_INDEX
 
-__all__ = ["ROOT", "align_to_root", "joints3d_loss", "root_depth_loss", "vertices3d_loss"]
+__all__ = ["align_to_root", "joints3d_loss", "root_depth_loss"]
 
-ROOT = ROOT_INDEX  # 9, middle-finger MCP in FreiHAND order
-WRIST = WRIST_INDEX
 SCALE_EPS = 1e-6  # m
 
 
@@ -24,10 +22,10 @@ def align_to_root(
 ) -> torch.Tensor:
     """points [...,N,3] minus joints[..., 9]; if ref_joints is given, also scaled by
     |J9 - J0|_ref / |J9 - J0| (bone 0-9 of `joints` matched to the reference's)."""
-    out = points - joints[..., ROOT : ROOT + 1, :]
+    out = points - joints[..., ROOT_INDEX : ROOT_INDEX + 1, :]
     if ref_joints is not None:
-        own = (joints[..., ROOT, :] - joints[..., WRIST, :]).norm(dim=-1)
-        ref = (ref_joints[..., ROOT, :] - ref_joints[..., WRIST, :]).norm(dim=-1)
+        own = (joints[..., ROOT_INDEX, :] - joints[..., WRIST_INDEX, :]).norm(dim=-1)
+        ref = (ref_joints[..., ROOT_INDEX, :] - ref_joints[..., WRIST_INDEX, :]).norm(dim=-1)
         out = out * (ref / own.clamp(min=SCALE_EPS))[..., None, None]
     return out
 
@@ -54,18 +52,6 @@ def joints3d_loss(
     return _l1(align_to_root(pred, pred, ref), align_to_root(target, target), valid)
 
 
-def vertices3d_loss(
-    pred_vertices: torch.Tensor, target_vertices: torch.Tensor, pred_joints: torch.Tensor,
-    target_joints: torch.Tensor, valid: torch.Tensor, align: str = "scale",
-) -> torch.Tensor:
-    """Mean |V_pred - V_gt| (m) of vertices [B,K,V,3] made root-relative with their own joints
-    [B,K,21,3] (and scaled as in `joints3d_loss`)."""
-    pj, tj = _clean(pred_joints, valid), _clean(target_joints, valid)
-    ref = _ref(tj, align)
-    pred = align_to_root(_clean(pred_vertices, valid), pj, ref)
-    return _l1(pred, align_to_root(_clean(target_vertices, valid), tj), valid)
-
-
 def root_depth_loss(
     pred_joints: torch.Tensor, target_joints: torch.Tensor, target_focal: torch.Tensor,
     valid: torch.Tensor, virtual_focal: float,
@@ -86,8 +72,8 @@ def root_depth_loss(
     """
     v = valid.bool()
     one = torch.ones((), device=pred_joints.device)  # stands in for invalid slots: no NaN gradients
-    z_pred = torch.where(v, pred_joints[..., ROOT, 2].float(), one)
-    z_gt = torch.where(v, target_joints[..., ROOT, 2].float(), one)
+    z_pred = torch.where(v, pred_joints[..., ROOT_INDEX, 2].float(), one)
+    z_gt = torch.where(v, target_joints[..., ROOT_INDEX, 2].float(), one)
     f_gt = torch.where(v, target_focal.float(), one * float(virtual_focal))
     ratio = z_pred.clamp(min=1e-3) * f_gt / (z_gt.clamp(min=1e-3) * virtual_focal)
     per = torch.where(v, ratio.log().abs(), one * 0.0)

@@ -3,7 +3,8 @@
 Why presets: the paper trains in stages (spec §6.2) and the official repo encodes them only as
 scattered shell flags. Here a YAML names its `stage` and overrides only what differs; everything
 else comes from the stage's preset, and the resolved config is written next to the checkpoints
-so a run can be reproduced from its output folder alone.
+so a run can be reproduced from its output folder alone. Presets are data, one YAML file per stage
+in `smhr/train/stages/` (`stage_preset`).
 
 Stages:
   "1"    single hand at 224, 2D losses (centre, reprojection, bone direction, prior, local keypoint
@@ -17,9 +18,10 @@ Unknown keys anywhere are an error that names them (a typo must not silently tra
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import importlib.resources
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -159,49 +161,27 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _weights(**changes: float) -> dict[str, float]:
-    w = {k: 0.0 for k in LOSS_TERMS}
-    w.update({k: v for k, v in DEFAULT_WEIGHTS.items()})
-    w.update(changes)
-    return w
+def _stage_files() -> dict[str, Traversable]:
+    """Stage name -> its preset file (`smhr/train/stages/<name>.yaml`, shipped as package data)."""
+    folder = importlib.resources.files("smhr.train") / "stages"
+    return {f.name[: -len(".yaml")]: f for f in folder.iterdir() if f.name.endswith(".yaml")}
 
 
-STAGES: dict[str, dict[str, Any]] = {
-    "1": {
-        "out_dir": "runs/stage1",
-        "model": {"backbone": "mobilenet_v2", "input_size": 224, "appearance": False},
-        "data": {"kind": "freihand", "max_hands": 1},
-        "loss_weights": _weights(handedness=20.0),
-    },
-    "2": {
-        "out_dir": "runs/stage2",
-        "model": {"backbone": "mobilenet_v2", "input_size": 224, "appearance": True},
-        "data": {"kind": "freihand", "max_hands": 1},
-        "optim": {"lr": 5e-5},
-        "loss_weights": _weights(handedness=20.0, photometric=100.0, silhouette=20.0),
-    },
-    "3": {
-        "out_dir": "runs/stage3",
-        "model": {"backbone": "mobilenet_v2", "input_size": 384, "appearance": True},
-        "data": {"kind": "composed", "max_hands": 6, "hand_fraction": (0.5, 1.0), "rotation_deg": 12.0},
-        "optim": {"lr": 5e-5},
-        "loss_weights": _weights(photometric=100.0, silhouette=20.0),
-    },
-    "full": {
-        "out_dir": "runs/full",
-        "model": {"backbone": "mobilenet_v2", "input_size": 224, "appearance": False},
-        "data": {"kind": "freihand", "max_hands": 1},
-        "loss_weights": _weights(handedness=20.0, joints3d=1e4, root_depth=100.0),
-    },
-}
+STAGES: tuple[str, ...] = tuple(sorted(_stage_files()))
+"""The stage presets there are ("1", "2", "3", "full"): one YAML file each, a new stage is a new file."""
 
 
 def stage_preset(stage: str | int) -> dict[str, Any]:
-    """A deep copy of the preset for `stage` ("1", "2", "3" or "full")."""
+    """The preset of `stage` as a config dict: its YAML file, with loss_weights completed to every
+    term (`DEFAULT_WEIGHTS` changed by the file's loss_weights; terms neither names are 0)."""
     key = str(stage)
-    if key not in STAGES:
-        raise ValueError(f"config: stage must be one of {sorted(STAGES)}, got {stage!r}")
-    return copy.deepcopy({"stage": key, **STAGES[key]})
+    files = _stage_files()
+    if key not in files:
+        raise ValueError(f"config: stage must be one of {sorted(files)}, got {stage!r}")
+    preset = yaml.safe_load(files[key].read_text()) or {}
+    weights = {name: 0.0 for name in LOSS_TERMS} | DEFAULT_WEIGHTS
+    weights.update({name: float(w) for name, w in (preset.pop("loss_weights", None) or {}).items()})
+    return {"stage": key, **preset, "loss_weights": weights}
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

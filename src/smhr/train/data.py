@@ -37,8 +37,9 @@ class TrainingSet(Dataset):
     """Wraps a `SampleDataset`: sample -> augmentation (random crop to input_size, or colour only
     for composites that are already laid out) -> `build_targets` dict.
 
-    `set_epoch(e)` changes every sample's random draw (call it before each epoch's DataLoader
-    iterator is created, so worker processes copy the new value)."""
+    `set_epoch(e)` changes every sample's random draw, and is passed on to a base that has one
+    (`ComposedHands`); call it before each epoch's DataLoader iterator is created, so worker
+    processes copy the new value."""
 
     def __init__(
         self, base: SampleDataset, input_size: int, cfg: DataConfig, seed: int, geometric: bool = True,
@@ -59,10 +60,9 @@ class TrainingSet(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
-        from smhr.data.compose import ComposedHands
-
-        if isinstance(self.base, ComposedHands):  # composers draw their layouts from their own seed
-            self.base.seed = self.seed * 1_000_003 + self.epoch
+        base_set_epoch = getattr(self.base, "set_epoch", None)
+        if base_set_epoch is not None:  # a base with its own random draws (a composer's layouts)
+            base_set_epoch(self.epoch)
 
     def __len__(self) -> int:
         return self.length

@@ -117,6 +117,8 @@ class Trainer:
         self.saved_step: int | None = None
         self.skipped_nonfinite = 0
         self.nonfinite_streak = 0
+        # the latest step's (batch, objective extras), drawn every `image_every` steps
+        self._last: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         self.rank, self.world, local = _distributed()
         if self.world > 1 and not torch.distributed.is_initialized():
             backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
@@ -417,7 +419,7 @@ class Trainer:
         if step % cfg.log_every == 0 or step == 1 or values["skipped"]:  # a skipped step is always logged
             log.scalars(step, {**values, "nonfinite_skipped": self.skipped_nonfinite,
                                "lr": self.scheduler.get_last_lr()[0], "images_per_s": images_per_s})
-        if cfg.image_every and step % cfg.image_every == 0 and self.rank == 0:
+        if cfg.image_every and step % cfg.image_every == 0 and self.rank == 0 and self._last is not None:
             batch, extras = self._last
             grid = keypoint_grid(batch["image"], batch["keypoints2d"], extras["hands"]["keypoints2d"],
                                  batch["valid"])

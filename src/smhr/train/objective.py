@@ -86,12 +86,8 @@ class Objective:
         }
         has3d = valid & batch["has_joints3d"]
         terms["joints3d"] = joints3d_loss(hands["joints3d"], batch["joints3d"], has3d)
-        if "focal" in batch:
-            terms["root_depth"] = root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
-                                                  has3d & batch["has_focal"], VIRTUAL_FOCAL)
-        if self.weights.get("vertices3d", 0) > 0:
-            raise ValueError("vertices3d loss: the target builder does not carry GT vertices yet; "
-                             "set its weight to 0")
+        terms["root_depth"] = root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
+                                              has3d & batch["has_focal"], VIRTUAL_FOCAL)
         extras: dict[str, Any] = {"hands": hands, "local_keypoints2d": local}
         if self.needs_render:
             self._appearance(batch, g, hands, terms, extras, R)

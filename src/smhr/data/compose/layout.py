@@ -1,0 +1,114 @@
+"""Where the hands of a composite go: random settings (`ComposeConfig`) -> a `Layout` of B canvases.
+
+The canvas of hand count n is cut into g x g cells, g = ceil(sqrt(n)); the n hands take distinct
+random cells, their centres jitter by +-`jitter` of a cell (so neighbours may overlap and border
+hands may be cut), their keypoint-box side is `size_range` x cell side, their rotation is uniform
+in +-rotation_deg and each is mirrored into a left hand with probability `left_prob`. A layout is
+drawn once, in torch, and both executions (`per_sample`, `batched`) read it, so they agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+@dataclass
+class ComposeConfig:
+    """Random layout settings (see the module docstring).
+
+    out_size: canvas side px. min_hands / max_hands: hand count, uniform. size_range: hand
+    keypoint-box side as a fraction of its layout cell. jitter: centre jitter as a fraction of the
+    cell. rotation_deg: max |in-plane rotation|. left_prob: probability to mirror a source hand
+    into a left hand. gain_range: per-hand brightness gain (so pasted hands do not all share the
+    source's exposure); (1, 1) disables it.
+    """
+
+    out_size: int = 384
+    min_hands: int = 1
+    max_hands: int = 6
+    size_range: tuple[float, float] = (0.4, 0.8)
+    jitter: float = 0.25
+    rotation_deg: float = 45.0
+    left_prob: float = 0.5
+    gain_range: tuple[float, float] = (0.75, 1.25)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_hands <= self.max_hands:
+            raise ValueError(f"need 1 <= min_hands <= max_hands, got {self.min_hands}, {self.max_hands}")
+        if self.out_size < 16:
+            raise ValueError(f"out_size must be >= 16 px, got {self.out_size}")
+
+
+@dataclass
+class Layout:
+    """Random placement of up to M hands on B canvases (all tensors on one device).
+
+    valid [B,M] bool (slot used; slots k < count are used), src [B,M] long (source index),
+    mirror [B,M] bool (becomes a left hand), size [B,M] px (keypoint-box side on the canvas),
+    angle [B,M] rad (in-plane rotation, + = clockwise on screen), center [B,M,2] px, gain [B,M].
+    """
+
+    valid: torch.Tensor
+    src: torch.Tensor
+    mirror: torch.Tensor
+    size: torch.Tensor
+    angle: torch.Tensor
+    center: torch.Tensor
+    gain: torch.Tensor
+
+    def select(self, b: int) -> Layout:
+        """The layout of canvas b alone (batch size 1)."""
+        return Layout(**{k: v[b : b + 1] for k, v in asdict(self).items()})
+
+    def to(self, device: torch.device | str) -> Layout:
+        return Layout(**{k: v.to(device) for k, v in asdict(self).items()})
+
+
+def sample_layout(
+    batch: int,
+    num_sources: int,
+    cfg: ComposeConfig,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Layout:
+    """Draw B random layouts of up to cfg.max_hands hands from `num_sources` source hands."""
+    if num_sources < 1:
+        raise ValueError("compose: the source has no samples; point it at a dataset with masked hands")
+    dev = (
+        torch.device(device)
+        if device is not None
+        else (generator.device if generator is not None else torch.device("cpu"))
+    )
+    B, M, R = batch, cfg.max_hands, float(cfg.out_size)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator, device=dev)
+
+    count = torch.randint(cfg.min_hands, cfg.max_hands + 1, (B,), generator=generator, device=dev)
+    g = torch.ceil(torch.sqrt(count.float())).long()  # grid side per canvas
+    G = math.ceil(math.sqrt(cfg.max_hands))
+    # random distinct cells of each canvas' g x g grid: sort random keys, unusable cells last
+    cell_ids = torch.arange(G * G, device=dev).expand(B, -1)
+    keys = rand(B, G * G) + (cell_ids >= (g * g)[:, None]).float() * 2.0
+    cells = torch.argsort(keys, dim=1)[:, :M]
+    gf = g[:, None].float()
+    cell = R / gf  # [B,1] cell side px
+    col, row = (cells % g[:, None]).float(), torch.div(cells, g[:, None], rounding_mode="floor").float()
+    jit = (rand(B, M, 2) * 2 - 1) * cfg.jitter
+    center = torch.stack([(col + 0.5 + jit[..., 0]) * cell, (row + 0.5 + jit[..., 1]) * cell], dim=-1)
+    lo, hi = cfg.size_range
+    size = (lo + (hi - lo) * rand(B, M)) * cell
+    angle = (rand(B, M) * 2 - 1) * math.radians(cfg.rotation_deg)
+    glo, ghi = cfg.gain_range
+    return Layout(
+        valid=torch.arange(M, device=dev)[None, :] < count[:, None],
+        src=torch.randint(num_sources, (B, M), generator=generator, device=dev),
+        mirror=rand(B, M) < cfg.left_prob,
+        size=size,
+        angle=angle,
+        center=center,
+        gain=glo + (ghi - glo) * rand(B, M),
+    )

@@ -1,0 +1,126 @@
+"""What a synthetic hand image shows besides the pose (`smhr synth`, `smhr.data.synth`): skin
+albedo and SH lighting, drawn from a torch generator (so a chunk of images is reproducible from
+its seed), and the camera that frames the hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from smhr.hands.keypoints import NAIL_PART
+
+# Monk Skin Tone scale (Google, CC-BY 4.0), sRGB, lightest to darkest: the ramp we interpolate.
+SKIN_TONES = (
+    np.array(
+        [
+            [246, 237, 228],
+            [243, 231, 219],
+            [247, 234, 208],
+            [234, 218, 186],
+            [215, 189, 150],
+            [160, 126, 86],
+            [130, 92, 67],
+            [96, 65, 52],
+            [58, 49, 42],
+            [41, 36, 32],
+        ],
+        np.float32,
+    )
+    / 255.0
+)
+# Swatch colours are how skin looks in a well-exposed photo; as albedo under our lights (irradiance
+# up to about 1.4) they would saturate, so they are scaled down.
+ALBEDO_SCALE = 0.75
+NAIL_TINT = (0.95, 0.78, 0.78)  # nails: skin blended toward a light pink
+
+
+# ----------------------------------------------------------------------------- random appearance
+def skin_albedo(
+    part_labels: torch.Tensor, rest_vertices: torch.Tensor, n: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Per-vertex albedo [n, V, 3] in [0, 1] (sRGB-like), drawn on the generator's device (CPU).
+
+    A tone interpolated along SKIN_TONES (light to dark, uniform), a small per-hand colour cast,
+    low-frequency variation (4 random plane waves over the rest mesh, wavelengths 2-8 cm, +-6 %),
+    2 % per-vertex noise, and nails (part NAIL_PART) blended 45 % toward NAIL_TINT.
+    """
+    tones = torch.from_numpy(SKIN_TONES)
+    t = torch.rand(n, generator=generator) * (len(tones) - 1)
+    i0 = t.floor().long().clamp(max=len(tones) - 2)
+    frac = (t - i0.float())[:, None]
+    tone = ALBEDO_SCALE * (tones[i0] * (1 - frac) + tones[i0 + 1] * frac)  # [n,3]
+    tone = tone * (1 + 0.04 * torch.randn(n, 3, generator=generator))
+    rest = rest_vertices.float().cpu()
+    V = rest.shape[0]
+    dirs = F.normalize(torch.randn(n, 4, 3, generator=generator), dim=-1)
+    wavelength = 0.02 + 0.06 * torch.rand(n, 4, 1, generator=generator)
+    phase = torch.rand(n, 4, 1, generator=generator) * 2 * math.pi
+    waves = torch.sin(2 * math.pi * (dirs @ rest.T) / wavelength + phase).mean(1)  # [n,V]
+    shade = 1 + 0.12 * waves[..., None] + 0.02 * torch.randn(n, V, 1, generator=generator)
+    albedo = tone[:, None, :] * shade
+    nails = (part_labels.cpu() == NAIL_PART)[None, :, None]
+    albedo = torch.where(nails, 0.55 * albedo + 0.45 * torch.tensor(NAIL_TINT), albedo)
+    return albedo.clamp(0, 1)
+
+
+def random_sh(n: int, generator: torch.Generator) -> torch.Tensor:
+    """SH-9 lighting [n, 27] (colour-major, as `smhr.render` takes it): irradiance
+    cast * (ambient + strength * (n . d)) plus a small random second band. Ambient 0.45-0.85, a
+    +-8 % colour cast, strength 0.15-0.55 from a random direction on the camera's side."""
+    from smhr.render.shading import SH_CONSTANTS, directional_sh
+
+    amb = 0.45 + 0.4 * torch.rand(n, generator=generator)
+    cast = 1 + 0.08 * (torch.rand(n, 3, generator=generator) * 2 - 1)
+    d = F.normalize(torch.randn(n, 3, generator=generator), dim=-1)
+    d[:, 2] = -d[:, 2].abs() - 0.2  # towards the camera (OpenCV z forward): lit from the front-ish
+    strength = 0.15 + 0.4 * torch.rand(n, generator=generator)
+    sh = directional_sh(d, amb, strength, cast).reshape(n, 3, 9)
+    band2 = 0.06 * torch.randn(n, 1, 5, generator=generator) / SH_CONSTANTS["a2c2"]
+    sh[:, :, 4:] = band2 * cast[:, :, None]
+    return sh.reshape(n, 27)
+
+
+# ----------------------------------------------------------------------------- camera
+def place_in_view(
+    vertices: torch.Tensor,
+    focal: torch.Tensor,
+    fill: torch.Tensor,
+    shift: torch.Tensor,
+    res: int,
+    iters: int = 8,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translation [n,3] and intrinsics [n,3,3] that frame each hand.
+
+    vertices [n,V,3] posed at zero translation (metres); focal [n] px; fill [n] wanted side of
+    the projected vertex box / res; shift [n,2] wanted box-centre offset / res. The box centre
+    (3D) is put at depth d on the ray of normalised image offset (a, b); each of `iters` iterations rescales d
+    by (box side / wanted side) and moves (a, b) by the remaining centre error / focal. Eight
+    iterations reach ~0.1 % of the side and ~0.1 px. Principal point: the image centre
+    ((res - 1) / 2 in pixel-centre coordinates).
+    """
+    n = vertices.shape[0]
+    dev, dt = vertices.device, vertices.dtype
+    f = focal.to(dev, dt)
+    c = (res - 1) / 2.0
+    K = torch.zeros(n, 3, 3, device=dev, dtype=dt)
+    K[:, 0, 0] = K[:, 1, 1] = f
+    K[:, 0, 2] = K[:, 1, 2] = c
+    K[:, 2, 2] = 1
+    local = vertices - (vertices.amin(1, keepdim=True) + vertices.amax(1, keepdim=True)) / 2
+    target = c + shift.to(dev, dt) * res
+    ab = (target - c) / f[:, None]
+    d = torch.full((n,), 0.5, device=dev, dtype=dt)
+    for _ in range(iters):
+        t = torch.cat([ab * d[:, None], d[:, None]], -1)
+        p = local + t[:, None]
+        uv = p[..., :2] / p[..., 2:3].clamp(min=1e-3) * f[:, None, None] + c
+        lo, hi = uv.amin(1), uv.amax(1)
+        d = d * (hi - lo).amax(-1) / (fill.to(dev, dt) * res)
+        ab = ab + (target - (lo + hi) / 2) / f[:, None]
+    t = torch.cat([ab * d[:, None], d[:, None]], -1)
+    centre3 = (vertices.amin(1) + vertices.amax(1)) / 2
+    return t - centre3, K
