@@ -26,7 +26,7 @@ import numpy as np
 from smhr.errors import BadInput
 from smhr.geometry.letterbox import letterbox_image
 from smhr.io.images import to_rgb_uint8
-from smhr.records import Hand
+from smhr.records import DEFAULT_THRESHOLD, Hand
 
 if TYPE_CHECKING:  # the PyTorch path imports torch only when it is used
     import torch
@@ -54,8 +54,6 @@ def _onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-DEFAULT_THRESHOLD = 0.3
-"""Minimum centre score when neither the caller nor the weights' metadata gives one."""
 
 
 def stored_score_threshold(checkpoint: dict[str, Any]) -> float | None:

@@ -35,6 +35,7 @@ from smhr.data.sample import (
     project_np,
     require,
 )
+from smhr.hands.params import split_params
 from smhr.io.images import read_gray, read_rgb
 
 SPLITS = {"train": "training", "eval": "evaluation"}
@@ -122,17 +123,19 @@ class FreiHAND(SampleDataset):
             xyz = self.xyz[rec]
             params = None
             if self.mano is not None:
-                theta = self.mano[rec].reshape(-1)
+                # FreiHAND's 61 numbers share our layout's first three fields; its last three are
+                # uv_root (2, px) and scale (1) instead of a translation
+                p = split_params(self.mano[rec].reshape(-1))
                 params = HandParams(
-                    global_orient=theta[:3],
-                    pose=theta[3:48],
-                    betas=theta[48:58],
+                    global_orient=p["global_orient"],
+                    pose=p["pose"],
+                    betas=p["betas"],
                     transl=None,
                     model="mano",
                     pose_space=POSE_MANO_MEAN,
                 )
-                meta["mano_uv_root"] = theta[58:60].copy()
-                meta["mano_scale"] = float(theta[60])
+                meta["mano_uv_root"] = p["transl"][:2].copy()
+                meta["mano_scale"] = float(p["transl"][2])
             hands.append(
                 HandLabel(
                     side=RIGHT,

@@ -50,8 +50,10 @@ class HandParams:
 
     def flat(self) -> np.ndarray:
         """[61] = orient 3, pose 45, betas 10, transl 3 (zeros when transl is unknown)."""
+        from smhr.hands.params import join_params
+
         transl = np.zeros(3, np.float32) if self.transl is None else self.transl
-        return np.concatenate([self.global_orient, self.pose, self.betas, transl]).astype(np.float32)
+        return join_params(self.global_orient, self.pose, self.betas, transl).astype(np.float32)
 
 
 @dataclass

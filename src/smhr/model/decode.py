@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from smhr.geometry.cameras import project
+from smhr.hands.keypoints import LEFT, RIGHT
 from smhr.hands.params import select_side, split_params
 from smhr.model.camera import (
     cell_centres,
@@ -31,7 +32,7 @@ from smhr.model.camera import (
     virtual_intrinsics,
 )
 from smhr.model.net import SMHRNet
-from smhr.records import Hand
+from smhr.records import DEFAULT_THRESHOLD, Hand
 
 if TYPE_CHECKING:  # numpy only for the records; the tensor path runs on torch alone
     import numpy as np
@@ -50,7 +51,6 @@ __all__ = [
     "topk",
 ]
 
-LEFT, RIGHT = 0, 1
 
 
 def nms(heat: torch.Tensor, kernel: int = 5) -> torch.Tensor:
@@ -177,7 +177,7 @@ def decode_network(
     hand_models: Sequence[nn.Module],
     *,
     max_hands: int = 10,
-    threshold: float = 0.3,
+    threshold: float = DEFAULT_THRESHOLD,
     kernel: int = 5,
     with_appearance: bool = False,
     side: int | None = None,

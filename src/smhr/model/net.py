@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from smhr.hands.keypoints import NUM_KEYPOINTS
 from smhr.hands.params import NUM_PARAMS
 from smhr.model.backbones import BACKBONES, Backbone
 from smhr.model.heads import Head, SeparableHead
@@ -23,7 +24,6 @@ from smhr.model.neck import NECKS
 
 __all__ = ["NUM_KEYPOINTS", "SMHRConfig", "SMHRNet"]
 
-NUM_KEYPOINTS = 21
 NUM_LIGHT = 27  # 3 colours x 9 SH coefficients
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from smhr.geometry.letterbox import letterbox_image
 from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
-from smhr.records import Hand
+from smhr.records import DEFAULT_THRESHOLD, Hand
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.network import PeakNetwork
 
@@ -47,7 +47,7 @@ class Runtime:
         hand: str | None = None,
         mano_dir: str | os.PathLike | None = None,
         threads: int | None = None,
-        default_threshold: float = 0.3,
+        default_threshold: float = DEFAULT_THRESHOLD,
     ) -> Runtime:
         """Load an `smhr export --onnx` file. threshold None: the file's calibrated one, else
         `default_threshold`; max_hands is capped by the export's slot count."""

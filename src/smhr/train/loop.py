@@ -12,7 +12,6 @@ have seen, and on the same device reproduces its losses exactly.
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -24,8 +23,6 @@ import torch
 import yaml
 from torch import nn
 
-from smhr.hands.assets import user_files
-from smhr.hands.model import HandModel
 from smhr.io.atomic import atomic_write
 from smhr.io.torchfiles import load_smhr_checkpoint, reason
 from smhr.model.net import SMHRConfig, SMHRNet
@@ -40,6 +37,7 @@ from smhr.train.config import TrainConfig, config_differences
 from smhr.train.data import ResumableSampler, build_training_set, build_validation_set, collate_targets
 from smhr.train.logs import RunLog, keypoint_grid
 from smhr.train.objective import Objective
+from smhr.train.setup import GatheringModel, distributed, load_hand_models, select_device
 from smhr.train.validate import validate
 
 __all__ = ["ConfigChangedError", "GatheringModel", "NonFiniteLossError", "Trainer"]
@@ -58,42 +56,6 @@ class NonFiniteLossError(FloatingPointError):
     def __init__(self, message: str, values: dict[str, float]) -> None:
         super().__init__(message)
         self.values = values
-
-
-class GatheringModel(nn.Module):
-    """forward(images, ind) = dense maps + heads gathered at `ind`, in ONE forward call, so DDP sees
-    every parameter used inside forward (gathering outside forward breaks its gradient hooks)."""
-
-    def __init__(self, net: SMHRNet) -> None:
-        super().__init__()
-        self.net = net
-        self.stride = net.stride
-
-    def forward(self, images: torch.Tensor, ind: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = self.net(images)
-        return {**out, **self.net.gather(out["features"], ind)}
-
-
-def _distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) without it."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def _device(spec: str, local_rank: int) -> torch.device:
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("config: device cuda asked for but CUDA is not available; use device: cpu")
-        return torch.device("cuda", local_rank)
-    return torch.device(spec)
-
-
-def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> list[HandModel]:
-    """(left, right) hand models of `kind` on `device`."""
-    return [HandModel.load(kind, side, path=user_files(kind, mano_dir)).to(device)
-            for side in ("left", "right")]
 
 
 class Trainer:
@@ -119,11 +81,11 @@ class Trainer:
         self.nonfinite_streak = 0
         # the latest step's (batch, objective extras), drawn every `image_every` steps
         self._last: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
-        self.rank, self.world, local = _distributed()
+        self.rank, self.world, local = distributed()
         if self.world > 1 and not torch.distributed.is_initialized():
             backend = "nccl" if cfg.device != "cpu" and torch.cuda.is_available() else "gloo"
             torch.distributed.init_process_group(backend)
-        self.device = _device(cfg.device, local)
+        self.device = select_device(cfg.device, local)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         torch.manual_seed(cfg.seed + self.rank)

@@ -62,7 +62,7 @@ class Objective:
             raise ValueError("photometric/silhouette losses are weighted but no renderer was given")
 
     def __call__(self, model: Callable, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict, dict]:
-        """model(images, ind) -> dense maps and heads gathered at ind (`smhr.train.loop.GatheringModel`,
+        """model(images, ind) -> dense maps and heads gathered at ind (`smhr.train.setup.GatheringModel`,
         possibly DDP-wrapped); batch: collated `build_targets` dicts on the model's device."""
         images = batch["image"]
         R = images.shape[-1]

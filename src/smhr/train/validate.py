@@ -23,6 +23,7 @@ from smhr.eval.real import Detection, RealScores
 from smhr.geometry.letterbox import letterbox_image
 from smhr.model.decode import decode
 from smhr.model.normalize import normalize_images
+from smhr.records import DEFAULT_THRESHOLD
 
 __all__ = ["validate"]
 
@@ -37,7 +38,7 @@ def validate(
     `smhr eval`: AP50 at OKS 0.5 (the `smhr eval dataset` rule) with handedness accuracy, mean 2D
     keypoint error (px, original image) and PA-MPJPE (mm, where 3D labels exist) of the matched
     hands; and the real-photo scores (`smhr.eval.real`: keypoint-box IoU 0.5 matching, recall,
-    precision, PCK@0.2 of the box) of the detections scoring at least 0.3."""
+    precision, PCK@0.2 of the box) of the detections scoring at least DEFAULT_THRESHOLD (0.3)."""
     was_training = net.training
     net.eval()
     n = len(dataset) if limit is None else min(limit, len(dataset))
@@ -54,7 +55,8 @@ def validate(
         preds = decode(net, normalize_images(images), hand_models, max_hands=max_hands, threshold=threshold,
                        affine=affines, K=K)
         for s, hands in zip(samples, preds, strict=True):
-            real.add(s, [Detection(h.keypoints2d, h.side, h.score) for h in hands if h.score >= 0.3])
+            kept = [Detection(h.keypoints2d, h.side, h.score) for h in hands if h.score >= DEFAULT_THRESHOLD]
+            real.add(s, kept)
             gts = s.hands
             num_gt += len(gts)
             if not hands:

@@ -16,6 +16,7 @@ import numpy as np
 
 from smhr.data.compose.per_sample import ComposedHands
 from smhr.data.sample import HandLabel, HandParams, Sample, SampleDataset, require
+from smhr.hands.params import split_params
 
 MULTI_JSON = "training_multi.json"
 FORMAT_VERSION = 2  # 2: a hand without a camera has "K": null (version 1 wrote NaN rows)
@@ -136,13 +137,12 @@ class ComposedFolder(SampleDataset):
         for h in rec["hands"]:
             params = None
             if h.get("params"):
-                th = np.asarray(h["params"]["theta"], np.float32)
-                transl = th[58:61] if h["params"]["has_transl"] else None
+                p = split_params(np.asarray(h["params"]["theta"], np.float32))
                 params = HandParams(
-                    th[:3],
-                    th[3:48],
-                    th[48:58],
-                    transl,
+                    p["global_orient"],
+                    p["pose"],
+                    p["betas"],
+                    p["transl"] if h["params"]["has_transl"] else None,
                     model=h["params"]["model"],
                     pose_space=h["params"]["pose_space"],
                 )
