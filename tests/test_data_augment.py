@@ -142,6 +142,13 @@ def test_letterbox_and_color_jitter():
     assert lb.image.shape == (40, 40, 3) and A[0, 0] == pytest.approx(0.5)
     assert _reprojection_error(lb) < 1e-3
     assert lb.image[:3].max() == 0 and lb.image[-3:].max() == 0  # 80x64 -> 40x32, padded top/bottom
+    # the training-time letterbox is the inference-time one: same pixels, and K moves by its affine
+    from smhr.geometry.letterbox import letterbox_image
+
+    pixels, A_inf = letterbox_image(s.image, 40)
+    np.testing.assert_array_equal(lb.image, pixels)
+    np.testing.assert_allclose(A, A_inf)
+    np.testing.assert_allclose(lb.K, A_inf @ s.K, rtol=1e-5, atol=1e-4)
     img = np.full((8, 8, 3), 100, np.uint8)
     out = color_jitter(img, rng, brightness=0.5, contrast=0.0, saturation=0.0, hue=0.0)
     assert out.dtype == np.uint8 and 50 <= out[0, 0, 0] <= 150 and out[0, 0, 0] != 100

@@ -102,11 +102,14 @@ def transform_points(A: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (points.astype(np.float64) @ A[:, :2].T + A[:, 2]).astype(np.float32)
 
 
-def warp(sample: Sample, A: np.ndarray, out_size: tuple[int, int]) -> Sample:
-    """Warp a sample by the 2x3 affine A (src px -> dst px) into an image of out_size = (W, H)."""
+def warp(sample: Sample, A: np.ndarray, out_size: tuple[int, int], image: np.ndarray | None = None) -> Sample:
+    """Warp a sample by the 2x3 affine A (src px -> dst px) into an image of out_size = (W, H).
+    image: the already warped pixels, when the caller resampled them its own way (`letterbox`)."""
     A = np.asarray(A, np.float64).reshape(2, 3)
     out = sample.copy()
-    out.image = cv2.warpAffine(sample.image, A, out_size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    if image is None:
+        image = cv2.warpAffine(sample.image, A, out_size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    out.image = image
     if sample.mask is not None:
         out.mask = cv2.warpAffine(sample.mask, A, out_size, flags=cv2.INTER_NEAREST, borderValue=0)
     R3_sample = np.eye(3)
@@ -152,20 +155,14 @@ def crop_affine(center: tuple[float, float], size: float, rotation_deg: float, o
     return np.concatenate([M, t[:, None]], axis=1)
 
 
-def letterbox_affine(hw: tuple[int, int], out_size: int) -> np.ndarray:
-    """2x3 affine that scales an HxW image to fit out_size x out_size, centred (pad equally)."""
-    H, W = hw
-    s = out_size / float(max(H, W))
-    tx = (out_size - s * W) / 2.0 + 0.5 * s - 0.5  # pixel-centre convention
-    ty = (out_size - s * H) / 2.0 + 0.5 * s - 0.5
-    return np.array([[s, 0.0, tx], [0.0, s, ty]])
-
-
 def letterbox(sample: Sample, out_size: int) -> tuple[Sample, np.ndarray]:
-    """Deterministic resize-and-pad for evaluation/inference; returns the sample and its affine
-    (invert it with cv2.invertAffineTransform to map predictions back to the original image)."""
-    A = letterbox_affine(sample.hw, out_size)
-    return warp(sample, A, (out_size, out_size)), A
+    """A whole sample in the network frame: the pixels of THE letterbox
+    (`smhr.geometry.letterbox.letterbox_image`, what inference feeds the network) and every label
+    and camera moved by its affine; returns the sample and the 3x3 original->network affine."""
+    from smhr.geometry.letterbox import letterbox_image
+
+    pixels, A = letterbox_image(sample.image, out_size)
+    return warp(sample, A[:2], (out_size, out_size), image=pixels), A
 
 
 def hands_box(sample: Sample) -> np.ndarray | None:

@@ -84,18 +84,12 @@ def freihand_cmd(
         typer.echo(f"curve: {report.plot_pck(curves, pck['thresholds_mm'], curve, 'FreiHAND 3D PCK', aucs)}")
 
 
-_DATASETS = {
-    "rhd": ("smhr.data.rhd", "RHD", "rhd"),
-    "ho3d": ("smhr.data.ho3d", "HO3D", "ho3d"),
-    "interhand": ("smhr.data.interhand", "InterHand26M", "interhand"),
-    "composed": ("smhr.data.compose", "ComposedFolder", "multihand"),
-    "freihand": ("smhr.data.freihand", "FreiHAND", "freihand"),
-}
 
 
 @eval_app.command("dataset")
 def dataset_cmd(
-    kind: Annotated[str, typer.Option("--kind", help="rhd | ho3d | interhand | composed | freihand")],
+    kind: Annotated[str, typer.Option("--kind", help="A registered loader: rhd | ho3d | interhand | "
+                                      "composed | freihand | labelled | coco_hands.")],
     root: Annotated[Path, typer.Option("--root", help="The dataset folder, in its original layout.")],
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="model.pt or .onnx "
                                                     "(default: the bundled weights).")] = None,
@@ -111,21 +105,18 @@ def dataset_cmd(
 ) -> None:
     """Run a model over a dataset loader and score detection, handedness, 2D and 3D accuracy with
     the dataset's protocol (docs/evaluation.md)."""
-    import importlib
-
     from smhr.api import Reconstructor
+    from smhr.data.registry import LOADERS, open_dataset
     from smhr.data.sample import DatasetLayoutError
     from smhr.eval import report
     from smhr.eval.protocols import evaluate_dataset
 
-    if kind not in _DATASETS:
-        typer.echo(f"error: --kind must be one of {sorted(_DATASETS)}, got {kind!r}", err=True)
+    if kind not in LOADERS:
+        typer.echo(f"error: --kind must be one of {sorted(LOADERS)}, got {kind!r}", err=True)
         raise typer.Exit(2)
-    module, cls_name, protocol = _DATASETS[kind]
-    cls = getattr(importlib.import_module(module), cls_name)
-    defaults = {"rhd": "eval", "ho3d": "train", "interhand": "test", "freihand": "eval"}
+    protocol = LOADERS[kind].protocol
     try:
-        dataset = cls(root) if kind == "composed" else cls(root, split or defaults[kind])
+        dataset = open_dataset(kind, root, split)
         rec = Reconstructor.from_pretrained(checkpoint, device, threshold=threshold)
     except (DatasetLayoutError, FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)

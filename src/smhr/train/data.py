@@ -175,9 +175,9 @@ def _require_root(cfg: DataConfig) -> str:
 
 
 def _freihand(root: str, split: str) -> SampleDataset:
-    from smhr.data.freihand import FreiHAND
+    from smhr.data.registry import open_dataset
 
-    return FreiHAND(root, split)
+    return open_dataset("freihand", root, split)
 
 
 _LOADED: dict[tuple, SampleDataset] = {}
