@@ -130,3 +130,22 @@ def test_real_scores_pck_handedness_and_recall():
     assert out["recall"] == 0.5 and out["precision"] == 1.0 and out["handedness_acc"] == 0.0
     assert out["pck0.2_matched"] == pytest.approx(16 / 21) and out["pck0.2_all"] == pytest.approx(16 / 42)
     assert pck(h.keypoints2d, h.keypoints2d, np.zeros(21, bool)) == (0, 0)
+
+
+def test_keypoint_matching_scores_partly_labelled_hands():
+    # a human label with only 6 visible keypoints: its visible-keypoint box is far smaller than the
+    # predicted full hand, so box IoU rejects a good prediction; keypoint matching keeps it
+    h = _hand(50, 50, 40)
+    vis = np.zeros(21, bool)
+    vis[[0, 1, 2, 5, 9, 13]] = True
+    partial = HandLabel(side=1, keypoints2d=h.keypoints2d, visibility=vis)
+    s = Sample(image=np.zeros((100, 100, 3), np.uint8), K=None, hands=[partial])
+    det = [Detection(h.keypoints2d + 1.0, 1, 0.9), Detection(h.keypoints2d + 60.0, 0, 0.8)]
+    box, kps = RealScores(), RealScores(match="keypoints")
+    box.add(s, det)
+    kps.add(s, det)
+    assert box.summary()["recall"] == 0.0
+    out = kps.summary()
+    assert out["recall"] == 1.0 and out["false_positives"] == 1 and out["pck0.2_matched"] == 1.0
+    with pytest.raises(ValueError, match="match"):
+        RealScores(match="iou")

@@ -40,18 +40,21 @@ def _side(ann: dict[str, Any], file_name: str) -> int | None:
 class CocoHands(SampleDataset):
     """Images of a COCO-style hand keypoint JSON with their labelled hands (see module docstring).
 
-    Annotations without 21 keypoints are skipped. Visibility = v > 0 and inside the image."""
+    Annotations without 21 keypoints are skipped. Visibility = v > 0 and inside the image. side:
+    the side of every hand when the set is one-sided (FreiHAND's hands are all right)."""
 
     def __init__(
-        self, json_path: str | Path, image_dir: str | Path | None = None, name: str | None = None
+        self, json_path: str | Path, image_dir: str | Path | None = None, name: str | None = None,
+        side: str | None = None,
     ) -> None:
         self.json_path = require(Path(json_path), "coco-hands", LAYOUT)
         self.image_dir = Path(image_dir) if image_dir is not None else self.json_path.parent
         self.name = name or self.json_path.parent.name
+        self.side = side  # "left" / "right" when every hand of the set has that side (e.g. FreiHAND)
         data = json.loads(self.json_path.read_text())
         anns: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for a in data.get("annotations", []):
-            if len(a.get("keypoints", [])) == 63:
+            if np.asarray(a.get("keypoints", []), np.float64).size == 63:  # flat, or 21 (x, y, v)
                 anns[a["image_id"]].append(a)
         self.images = [
             im for im in sorted(data["images"], key=lambda im: im["file_name"]) if im["id"] in anns
@@ -72,6 +75,8 @@ class CocoHands(SampleDataset):
             k = np.asarray(a["keypoints"], np.float32).reshape(21, 3)
             inside = (k[:, 0] >= 0) & (k[:, 0] <= W - 1) & (k[:, 1] >= 0) & (k[:, 1] <= H - 1)
             side = _side(a, im["file_name"])
+            if side is None and self.side is not None:
+                side = LEFT if self.side == "left" else RIGHT
             known.append(side is not None)
             x, y, w, h = (float(v) for v in a.get("bbox", [0, 0, 0, 0]))
             hands.append(

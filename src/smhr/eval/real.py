@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smhr.data.sample import Sample
-from smhr.eval.matching import keypoint_box, match_hands
+from smhr.eval.matching import keypoint_box, match_by_similarity, match_hands
 
 __all__ = ["Detection", "RealScores", "pck"]
 
@@ -43,11 +43,17 @@ def pck(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray, alpha: float = 0.2) -
 class RealScores:
     """Accumulates matches image by image; `summary()` gives the numbers.
 
-    iou_threshold: box IoU (keypoint boxes) needed for a match. side_known: per labelled hand,
-    whether its side is known (hands of unknown side are left out of the handedness accuracy).
+    iou_threshold: box IoU (keypoint boxes) needed for a match. match: "box" (keypoint-box IoU, for
+    labels with every keypoint, e.g. the teacher's) or "keypoints" (mean distance of the labelled
+    visible keypoints below half the labelled box diagonal, for human labels of partly occluded
+    hands, whose visible-keypoint box can be much smaller than the hand). side_known: per labelled
+    hand, whether its side is known (hands of unknown side are left out of the handedness accuracy).
     """
 
-    def __init__(self, iou_threshold: float = 0.5, alpha: float = 0.2) -> None:
+    def __init__(self, iou_threshold: float = 0.5, alpha: float = 0.2, match: str = "box") -> None:
+        if match not in ("box", "keypoints"):
+            raise ValueError(f"RealScores match must be 'box' or 'keypoints', got {match!r}")
+        self.match = match
         self.iou_threshold = iou_threshold
         self.alpha = alpha
         self.n_images = self.n_gt = self.n_pred = 0
@@ -64,9 +70,17 @@ class RealScores:
         known = [k for k, h in zip(known, sample.hands, strict=True) if h.visibility.any()]
         gt_boxes = np.array([keypoint_box(h.keypoints2d, h.visibility) for h in gts]).reshape(-1, 4)
         pred_boxes = np.array([keypoint_box(d.keypoints2d) for d in detections]).reshape(-1, 4)
-        res = match_hands(
-            pred_boxes, np.array([d.score for d in detections]), gt_boxes, sample.ignore, self.iou_threshold
-        )
+        scores = np.array([d.score for d in detections])
+        if self.match == "box":
+            res = match_hands(pred_boxes, scores, gt_boxes, sample.ignore, self.iou_threshold)
+        else:
+            sim = np.zeros((len(detections), len(gts)))
+            for j, g in enumerate(gts):
+                half_diag = 0.5 * float(np.linalg.norm(gt_boxes[j, 2:] - gt_boxes[j, :2])) + 1e-9
+                for i, d in enumerate(detections):
+                    dist = np.linalg.norm(d.keypoints2d - g.keypoints2d, axis=1)[g.visibility].mean()
+                    sim[i, j] = 1.0 - dist / half_diag
+            res = match_by_similarity(sim, scores, 1e-9)
         self.n_images += 1
         self.n_gt += len(gts)
         self.n_pred += len(detections)
