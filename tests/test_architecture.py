@@ -8,7 +8,7 @@ SRC = Path(__file__).parents[1] / "src"
 
 # Layer of each package or module (longest prefix wins); lower layers never import higher ones.
 LAYERS = {
-    "smhr.errors": 0, "smhr.records": 0, "smhr.io.atomic": 0, "smhr.io.messages": 0,
+    "smhr.errors": 0, "smhr.records": 0, "smhr.lazy": 0, "smhr.io.atomic": 0, "smhr.io.messages": 0,
     "smhr.io": 1, "smhr.io.exports": 4,  # exports write Hand records with the hands' side names
     "smhr.geometry": 2,
     "smhr.hands": 3,

@@ -5,8 +5,7 @@ PyTorch, which the command line's `--help` should not pay for)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from smhr.lazy import lazy_attributes
 
 _LAZY = {
     "DatasetLayoutError": "smhr.data.sample",
@@ -20,7 +19,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'smhr.data' has no attribute {name!r}")
+__getattr__ = lazy_attributes("smhr.data", _LAZY)

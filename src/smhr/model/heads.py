@@ -44,6 +44,21 @@ def neighbourhoods(features: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
     return out.reshape(B, K, 9 * C)
 
 
+def init_head(convs: tuple[nn.Conv2d, ...], init: str) -> None:
+    """Initialise a head's convolutions (the last one is the output): "heatmap" keeps PyTorch's
+    default and sets the output bias to HEATMAP_BIAS; "regression" draws every weight from
+    N(0, 0.001) with zero biases, so every output is ~0 at initialisation (official
+    `fill_fc_weights`)."""
+    if init == "heatmap":
+        nn.init.constant_(convs[-1].bias, HEATMAP_BIAS)
+    elif init == "regression":
+        for m in convs:
+            nn.init.normal_(m.weight, std=0.001)
+            nn.init.zeros_(m.bias)
+    else:
+        raise ValueError(f"head init must be 'heatmap' or 'regression', got {init!r}")
+
+
 class Head(nn.Module):
     """One head. forward(features [B,Cin,H,W]) -> [B,C,H,W]; gather(features, ind [B,K]) -> [B,K,C].
 
@@ -57,14 +72,7 @@ class Head(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, hidden, 3, padding=1, bias=True)
         self.out = nn.Conv2d(hidden, out_channels, 1, bias=True)
-        if init == "heatmap":
-            nn.init.constant_(self.out.bias, HEATMAP_BIAS)
-        elif init == "regression":
-            for m in (self.conv, self.out):
-                nn.init.normal_(m.weight, std=0.001)
-                nn.init.zeros_(m.bias)
-        else:
-            raise ValueError(f"Head init must be 'heatmap' or 'regression', got {init!r}")
+        init_head((self.conv, self.out), init)
         self.out_channels = out_channels
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -91,14 +99,7 @@ class SeparableHead(nn.Module):
         self.depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=True)
         self.pointwise = nn.Conv2d(in_channels, hidden, 1, bias=True)
         self.out = nn.Conv2d(hidden, out_channels, 1, bias=True)
-        if init == "heatmap":
-            nn.init.constant_(self.out.bias, HEATMAP_BIAS)
-        elif init == "regression":
-            for m in (self.depthwise, self.pointwise, self.out):
-                nn.init.normal_(m.weight, std=0.001)
-                nn.init.zeros_(m.bias)
-        else:
-            raise ValueError(f"SeparableHead init must be 'heatmap' or 'regression', got {init!r}")
+        init_head((self.depthwise, self.pointwise, self.out), init)
         self.out_channels = out_channels
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,7 @@ pictures) does not import PyTorch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from smhr.lazy import lazy_attributes
 
 _LAZY = {
     "Fragments": "smhr.render.rasterizer",
@@ -26,7 +25,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'smhr.render' has no attribute {name!r}")
+__getattr__ = lazy_attributes("smhr.render", _LAZY)
