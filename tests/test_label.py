@@ -155,3 +155,39 @@ def test_labelled_set_reads_back_the_records(labelled):
     np.testing.assert_allclose(t.ignore, s.ignore * 0.5)
     n_train, n_test = len(LabelledSet(out, "train")), len(LabelledSet(out, "test"))
     assert n_train + n_test == 3
+
+
+def test_label_reads_a_registered_dataset(tmp_path):
+    """`--dataset KIND`: the images come from the same loader registry that training and
+    evaluation use (each file once, in the loader's order)."""
+    pytest.importorskip("onnxruntime")
+    from smhr.data.testing import write_skeleton_freihand
+    from smhr.hands.model import HandModel
+
+    root = write_skeleton_freihand(tmp_path / "frei", HandModel.load("anny", "right"), n_train=2, n_eval=3)
+    shutil.copy(FIXTURES / "right_hand.jpg", root / "evaluation" / "rgb" / "00000001.jpg")  # a real hand
+    out = tmp_path / "labels"
+    args = ["label", str(root), "--out", str(out), "--name", "frei"]
+    args += ["--dataset", "freihand", "--split", "eval"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    recs = list(read_records(out))
+    assert read_meta(out)["counts"]["files"] == 3
+    assert sorted(r["path"] for r in recs) == [f"evaluation/rgb/{i:08d}.jpg" for i in range(3)]
+    real = [r for r in recs if r["path"] == "evaluation/rgb/00000001.jpg"]
+    assert len(real) == 1 and [h["side"] for h in real[0]["hands"]] == [1]
+
+    bad = CliRunner().invoke(app, [*args[:6], "--dataset", "nosuch"])
+    assert bad.exit_code == 2 and "--dataset 'nosuch'" in bad.output and "freihand" in bad.output
+
+
+def test_every_registered_loader_names_its_image_files():
+    """A loader added to the registry without `image_path` could not be labelled."""
+    import importlib
+
+    from smhr.data.registry import LOADERS
+    from smhr.data.sample import SampleDataset
+
+    for name, spec in LOADERS.items():
+        cls = getattr(importlib.import_module(spec.module), spec.cls)
+        assert cls.image_path is not SampleDataset.image_path, name

@@ -64,11 +64,14 @@ class CocoHands(SampleDataset):
     def __len__(self) -> int:
         return len(self.images)
 
+    def image_path(self, index: int) -> Path:
+        return self.image_dir / self.images[index]["file_name"]
+
     def load(self, index: int) -> Sample:
         from smhr.io.images import read_rgb
 
         im = self.images[index]
-        image = read_rgb(self.image_dir / im["file_name"])
+        image = read_rgb(self.image_path(index))
         H, W = image.shape[:2]
         hands, known = [], []
         for a in self.anns[im["id"]]:
@@ -91,7 +94,7 @@ class CocoHands(SampleDataset):
             image=image,
             K=None,
             hands=hands,
-            image_path=str(self.image_dir / im["file_name"]),
+            image_path=str(self.image_path(index)),
             source=self.name,
             id=im["file_name"],
             meta={"side_known": known},

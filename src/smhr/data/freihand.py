@@ -82,7 +82,7 @@ class FreiHAND(SampleDataset):
             versions = 1
         elif versions is None:
             versions = 1
-            while versions < NUM_VERSIONS and self._rgb_path(self.num_records * versions).exists():
+            while versions < NUM_VERSIONS and self.image_path(self.num_records * versions).exists():
                 versions += 1
         if not 1 <= versions <= NUM_VERSIONS:
             raise ValueError(f"FreiHAND versions must be in 1..{NUM_VERSIONS}, got {versions}")
@@ -105,7 +105,7 @@ class FreiHAND(SampleDataset):
             )
         return arr
 
-    def _rgb_path(self, index: int) -> Path:
+    def image_path(self, index: int) -> Path:
         return self.root / self.set_name / "rgb" / f"{index:08d}.jpg"
 
     def __len__(self) -> int:
@@ -114,7 +114,7 @@ class FreiHAND(SampleDataset):
     def load(self, index: int) -> Sample:
         rec = index % self.num_records  # the 4 versions repeat the N annotations
         K = self.K[rec]
-        image = read_rgb(self._rgb_path(index))
+        image = read_rgb(self.image_path(index))
         meta: dict[str, Any] = {"record": rec, "version": index // self.num_records}
         if self.scale is not None:
             meta["scale"] = float(np.asarray(self.scale[rec]).reshape(-1)[0])
@@ -158,7 +158,7 @@ class FreiHAND(SampleDataset):
             K=K,
             hands=hands,
             mask=mask,
-            image_path=str(self._rgb_path(index)),
+            image_path=str(self.image_path(index)),
             source="freihand",
             id=f"{self.set_name}/{index:08d}",
             meta=meta,

@@ -84,7 +84,8 @@ class HO3D(SampleDataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def _image_path(self, seq: str, fid: str) -> Path:
+    def image_path(self, index: int) -> Path:
+        seq, fid = self.entries[index].split("/")
         base = self.root / self.split / seq / "rgb" / fid
         for ext in (".png", ".jpg"):
             if base.with_suffix(ext).exists():
@@ -95,7 +96,7 @@ class HO3D(SampleDataset):
         seq, fid = self.entries[index].split("/")
         meta_path = require(self.root / self.split / seq / "meta" / f"{fid}.pkl", "HO3D", LAYOUT)
         anno = load_meta(meta_path)
-        img_path = self._image_path(seq, fid)
+        img_path = self.image_path(index)
         K = np.asarray(anno["camMat"], np.float32)
         meta: dict[str, Any] = {"seq": seq, "frame": fid, "labelled": True}
         joints = anno.get("handJoints3D")

@@ -110,6 +110,10 @@ class InterHand26M(SampleDataset):
     def __len__(self) -> int:
         return len(self.annotations)
 
+    def image_path(self, index: int) -> Path:
+        img = self.images[self.annotations[index]["image_id"]]
+        return self.root / "images" / self.split / img["file_name"]
+
     def load(self, index: int) -> Sample:
         ann = self.annotations[index]
         img = self.images[ann["image_id"]]
@@ -144,7 +148,7 @@ class InterHand26M(SampleDataset):
                     params=self._params(capture, frame, side, camrot, meta),
                 )
             )
-        img_path = self.root / "images" / self.split / img["file_name"]
+        img_path = self.image_path(index)
         return Sample(
             image=read_rgb(img_path),
             K=K,

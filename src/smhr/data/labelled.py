@@ -148,6 +148,9 @@ class LabelledSet(SampleDataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def image_path(self, index: int) -> Path:
+        return self.image_root / self.records[index]["path"]
+
     def _read(self, index: int) -> tuple[np.ndarray, float]:
         """(image, scale applied) of record `index`."""
         import cv2
@@ -155,7 +158,7 @@ class LabelledSet(SampleDataset):
         from smhr.io.images import read_rgb
 
         rec = self.records[index]
-        image = read_rgb(self.image_root / rec["path"])
+        image = read_rgb(self.image_path(index))
         if image.shape[1] != rec["width"] or image.shape[0] != rec["height"]:
             raise DatasetLayoutError(
                 f"{self.image_root / rec['path']}: {image.shape[1]}x{image.shape[0]} px but the labels "
@@ -189,7 +192,7 @@ class LabelledSet(SampleDataset):
             hands=hands,
             ignore=ignore,
             mask=silhouettes(hands, image.shape[:2]),
-            image_path=str(self.image_root / rec["path"]),
+            image_path=str(self.image_path(index)),
             source=self.name,
             id=rec["path"],
             meta={"group": rec["group"], "scale": scale, "mask_approx": True},

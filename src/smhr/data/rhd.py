@@ -65,13 +65,16 @@ class RHD(SampleDataset):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def image_path(self, index: int) -> Path:
+        return self.root / self.set_name / "color" / f"{self.ids[index]:05d}.png"
+
     def load(self, index: int) -> Sample:
         sid = self.ids[index]
         anno = self.anno[sid]
         uv_vis = np.asarray(anno["uv_vis"], np.float32).reshape(42, 3)
         xyz = np.asarray(anno["xyz"], np.float32).reshape(42, 3)
         K = np.asarray(anno["K"], np.float32)
-        img_path = self.root / self.set_name / "color" / f"{sid:05d}.png"
+        img_path = self.image_path(index)
         hands: list[HandLabel] = []
         present = {}
         for side, start in ((LEFT, 0), (RIGHT, 21)):

@@ -187,6 +187,11 @@ class SampleDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def image_path(self, index: int) -> Path:
+        """The image file of item `index`, without reading it: `smhr label --dataset` walks a
+        registered dataset through this (several items may share one file)."""
+        raise NotImplementedError(f"{type(self).__name__} does not name its image files")
+
     def __getitem__(self, index: int) -> Any:
         if index < 0:
             index += len(self)

@@ -30,6 +30,23 @@ def _images(inputs: list[Path]) -> list[Path]:
     return out
 
 
+def _dataset_images(kind: str, inputs: list[Path], split: str | None) -> list[Path]:
+    """The image files of the registered dataset `kind` at the one root in `inputs` (each file
+    once, in the dataset's order): labelling reads the same loader registry as training and
+    evaluation (`smhr.data.registry`)."""
+    from smhr.data.registry import LOADERS, open_dataset
+
+    if kind not in LOADERS:
+        _fail(f"--dataset {kind!r}: choose one of {', '.join(sorted(LOADERS))}")
+    if len(inputs) != 1 or not inputs[0].is_dir():
+        _fail(f"--dataset {kind}: pass exactly one input, the dataset's root folder")
+    try:
+        dataset = open_dataset(kind, inputs[0], split)
+    except (FileNotFoundError, ValueError) as exc:  # DatasetLayoutError is a FileNotFoundError
+        _fail(f"--dataset {kind} at {inputs[0]}: {exc}")
+    return list(dict.fromkeys(dataset.image_path(i) for i in range(len(dataset))))
+
+
 def label_command(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder: meta.json + labels.jsonl.gz.")],
@@ -62,6 +79,17 @@ def label_command(
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="Held-out share of groups.")] = 0.1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
     max_hands: Annotated[int, typer.Option("--max-hands", help="Most hands per image.")] = 4,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Read the images through a registered dataset loader (freihand, rhd, ho3d, interhand, "
+            "composed, labelled, coco_hands): the one input is that dataset's root.",
+        ),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="With --dataset: the split to read (default: the loader's).")
+    ] = None,
 ) -> None:
     """Label photos with the 2D teacher (MediaPipe Hands' models, offline): per hand 21 keypoints,
     side, scores and relative 3D; per image provenance, held-out split and ignore regions (the
@@ -79,7 +107,7 @@ def label_command(
         _fail(f"--test-fraction {test_fraction}: must be in [0, 1)")
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: exists and is not a folder; choose a folder path")
-    images = _images(inputs)
+    images = _images(inputs) if dataset is None else _dataset_images(dataset, inputs, split)
     if not images:
         _fail("no images found in the inputs; pass .jpg/.png files or folders that hold them")
     base = root if root is not None else next((p for p in inputs if p.is_dir()), images[0].parent)

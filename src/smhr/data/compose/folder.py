@@ -129,6 +129,9 @@ class ComposedFolder(SampleDataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def image_path(self, index: int) -> Path:
+        return self.root / self.records[index]["image"]
+
     def load(self, index: int) -> Sample:
         from smhr.io.images import read_gray, read_rgb
 
@@ -159,11 +162,11 @@ class ComposedFolder(SampleDataset):
             )
             trunc.append(bool(h["truncated"]))
         return Sample(
-            image=read_rgb(self.root / rec["image"]),
+            image=read_rgb(self.image_path(index)),
             K=None,
             hands=hands,
             mask=read_gray(self.root / rec["mask"]),
-            image_path=str(self.root / rec["image"]),
+            image_path=str(self.image_path(index)),
             source="composed",
             id=rec["image"],
             meta={"truncated": trunc},
