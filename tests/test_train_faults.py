@@ -256,3 +256,18 @@ def test_config_differences_count_new_keys_at_their_default():
     assert config_differences(old, new.to_dict()) == ["optim.nonfinite_patience: 5 -> 2"]
     assert config_differences(old, load_config(None, {"stage": "2"}).to_dict())[0].startswith("loss_weights.")
 
+
+
+def test_resume_with_a_changed_schedule_follows_the_new_one(tiny, tmp_path):
+    """The saved scheduler state carries its own milestones and lr; after --allow-config-change the
+    configured schedule must hold from the resumed step on (decay earlier, or a new base lr)."""
+    out = tmp_path / "run"
+    first = Trainer(_cfg(tiny, out, optim={"steps": 2, "lr_steps": [100]}))
+    first.fit()
+    assert first.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    changed = _cfg(tiny, out, optim={"steps": 4, "lr": 2e-3, "lr_steps": [1, 3]})
+    resumed = Trainer(changed, resume=True, allow_config_change=True)
+    assert resumed.step == 2
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(2e-4)  # one milestone passed
+    resumed.fit()
+    assert resumed.step == 4 and resumed.optimizer.param_groups[0]["lr"] == pytest.approx(2e-5)

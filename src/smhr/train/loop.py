@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -175,6 +176,7 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
             self.step = int(state["step"])
             set_rng_state(state["rng"])
+            self._follow_configured_schedule()
         else:  # a weights-only snapshot: the data order still follows the step; Adam starts afresh
             self.step = int(state.get("meta", {}).get("step", 0))
             self.weights_only_resume = True
@@ -183,6 +185,18 @@ class Trainer:
                 for _ in range(self.step):
                     self.scheduler.step()
         self.resumed_from = path
+
+    def _follow_configured_schedule(self) -> None:
+        """The saved scheduler state carries its own lr, milestones and gamma; a resume with a
+        changed schedule (--allow-config-change) must follow the config from this step on."""
+        o = self.cfg.optim
+        self.scheduler.milestones = Counter(o.lr_steps)
+        self.scheduler.gamma = o.lr_gamma
+        self.scheduler.base_lrs = [o.lr] * len(self.optimizer.param_groups)
+        lr = o.lr * o.lr_gamma ** sum(1 for m in o.lr_steps if m <= self.step)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"], group["lr"] = o.lr, lr
+        self.scheduler._last_lr = [lr] * len(self.optimizer.param_groups)
 
     def _fallback_hint(self, bad: Path) -> str:
         """What to do when `bad` (out_dir/last.pt) cannot be read: the newest readable step_*.pt."""
