@@ -8,6 +8,7 @@ import torch
 
 from smhr.api import Reconstructor, bundled_weights
 from smhr.demo import bundled_samples
+from smhr.hands.keypoints import SIDE_NAMES
 
 
 def test_bundled_weights_are_small_fp16_with_metadata():
@@ -37,3 +38,38 @@ def test_bundled_weights_find_every_hand_of_a_multi_hand_sample_at_its_size():
         assert 0.4 < np.linalg.norm(np.ptp(h.keypoints2d, axis=0)) / diag < 2.5
         assert 0.2 < h.transl[2] < 3.0  # metres, virtual camera
     assert len(taken) >= len(labels) - 1
+
+
+
+def _match_real_sample(name: str) -> list[tuple[str, str, float, float]]:
+    """(labelled side, predicted side, PCK@0.2 of the hand's size, mean error / size) per labelled hand
+    of a bundled real photo, each matched to its nearest detection; the detections must be one per hand."""
+    rec = Reconstructor.from_pretrained(device="cpu")
+    sample = next(p for p in bundled_samples() if p.name == name)
+    labels = json.loads((sample.parent / "labels.json").read_text())["images"][sample.name]
+    hands = rec.predict(sample)
+    assert len(hands) == len(labels)
+    out, taken = [], set()
+    for gt in labels:
+        kp = np.asarray(gt["keypoints2d_px"])
+        size = np.ptp(kp, axis=0).max()
+        err = [np.linalg.norm(h.keypoints2d - kp, axis=1) for h in hands]
+        best = int(np.argmin([e.mean() for e in err]))
+        assert best not in taken
+        taken.add(best)
+        out.append((gt["side"], SIDE_NAMES[hands[best].side], float((err[best] < 0.2 * size).mean()),
+                    float(err[best].mean() / size)))
+    return out
+
+
+def test_bundled_weights_find_both_hands_of_real_photos_with_their_sides():
+    """Held-out webcam photos (never trained on), the teacher's labels as reference (the
+    synthetic-only preview matched 1 of the 6 hands of the four real samples). real_2: both sides
+    right and >= 85 % of the keypoints within 0.2 of the hand's size. real_1: both hands found where
+    they are, but the open right palm is taken for the back of a left hand (the mirror ambiguity
+    docs/training.md names); its side is not asserted."""
+    for labelled, predicted, pck, _ in _match_real_sample("real_2.jpg"):
+        assert predicted == labelled and pck >= 0.85
+    matches = _match_real_sample("real_1.jpg")
+    assert all(rel_err < 0.35 for *_, rel_err in matches)
+    assert max(pck for _, _, pck, _ in matches) >= 0.9
