@@ -224,7 +224,8 @@ def demo_command(
         f"value, else {DEFAULT_THRESHOLD}).")] = None,
     input_size: Annotated[int | None, typer.Option(
         "--input-size", min=64, max=2048, help="Network input side, a multiple of 32 (default: the size "
-        "the weights were trained at; smaller is faster, e.g. 256 for the bundled 320 px model).")] = None,
+        "the weights were trained at, 256 for the bundled ones; smaller is faster, larger finds smaller "
+        "hands).")] = None,
     focal: Annotated[float | None, typer.Option("--focal", min=1.0, help="Focal length in pixels of the "
                                                 "input images: places hands metrically.")] = None,
     backend: Annotated[str, typer.Option(
