@@ -11,6 +11,13 @@ from smhr.demo import bundled_samples
 from smhr.hands.keypoints import SIDE_NAMES
 
 
+def _predict_sample(name: str) -> tuple[list, list[dict]]:
+    """The shipped model's hands on a bundled sample, and the sample's labels (labels.json)."""
+    sample = next(p for p in bundled_samples() if p.name == name)
+    labels = json.loads((sample.parent / "labels.json").read_text())["images"][sample.name]
+    return Reconstructor.from_pretrained(device="cpu").predict(sample), labels
+
+
 def test_bundled_weights_are_small_fp16_with_metadata():
     path = bundled_weights()
     assert path.is_file() and path.stat().st_size <= 16 * 2**20
@@ -22,10 +29,7 @@ def test_bundled_weights_are_small_fp16_with_metadata():
 
 
 def test_bundled_weights_find_every_hand_of_a_multi_hand_sample_at_its_size():
-    rec = Reconstructor.from_pretrained(device="cpu")
-    sample = next(p for p in bundled_samples() if p.name == "multi_1.jpg")
-    labels = json.loads((sample.parent / "labels.json").read_text())["images"][sample.name]
-    hands = rec.predict(sample)
+    hands, labels = _predict_sample("multi_1.jpg")
     taken = set()
     for h in sorted(hands, key=lambda h: -h.score):
         d = [np.linalg.norm(h.keypoints2d - np.asarray(g["keypoints2d_px"]), axis=1).mean() for g in labels]
@@ -40,14 +44,10 @@ def test_bundled_weights_find_every_hand_of_a_multi_hand_sample_at_its_size():
     assert len(taken) >= len(labels) - 1
 
 
-
 def _match_real_sample(name: str) -> list[tuple[str, str, float, float]]:
     """(labelled side, predicted side, PCK@0.2 of the hand's size, mean error / size) per labelled hand
     of a bundled real photo, each matched to its nearest detection; the detections must be one per hand."""
-    rec = Reconstructor.from_pretrained(device="cpu")
-    sample = next(p for p in bundled_samples() if p.name == name)
-    labels = json.loads((sample.parent / "labels.json").read_text())["images"][sample.name]
-    hands = rec.predict(sample)
+    hands, labels = _predict_sample(name)
     assert len(hands) == len(labels)
     out, taken = [], set()
     for gt in labels:
