@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,7 +24,7 @@ import yaml
 from torch import nn
 
 from smhr.io.atomic import atomic_write
-from smhr.io.torchfiles import load_smhr_checkpoint, reason
+from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, reason
 from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.train.checkpoint import (
     load_checkpoint,
@@ -162,8 +161,12 @@ class Trainer:
             if not isinstance(resume, bool):
                 raise FileNotFoundError(f"--resume-from {path}: no such checkpoint")
             return
-        fix = self._fallback_hint(path) if path == last else None
-        state = load_checkpoint(path, fix) if fix else load_checkpoint(path)
+        try:
+            state = load_checkpoint(path)
+        except NotATorchFileError:
+            if path != last:
+                raise
+            state = load_checkpoint(path, self._fallback_hint(path))  # raises again, now with the way out
         self._check_config(state, path)
         try:
             self.net.load_state_dict(state["model"])
@@ -172,31 +175,27 @@ class Trainer:
                              "the config it was trained with") from exc
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
             self.step = int(state["step"])
             set_rng_state(state["rng"])
-            self._follow_configured_schedule()
         else:  # a weights-only snapshot: the data order still follows the step; Adam starts afresh
             self.step = int(state.get("meta", {}).get("step", 0))
             self.weights_only_resume = True
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
-                for _ in range(self.step):
-                    self.scheduler.step()
+        self._replay_schedule()
         self.resumed_from = path
 
-    def _follow_configured_schedule(self) -> None:
-        """The saved scheduler state carries its own lr, milestones and gamma; a resume with a
-        changed schedule (--allow-config-change) must follow the config from this step on."""
-        o = self.cfg.optim
-        self.scheduler.milestones = Counter(o.lr_steps)
-        self.scheduler.gamma = o.lr_gamma
-        self.scheduler.base_lrs = [o.lr] * len(self.optimizer.param_groups)
-        lr = o.lr * o.lr_gamma ** sum(1 for m in o.lr_steps if m <= self.step)
+    def _replay_schedule(self) -> None:
+        """The learning rate is a function of the configured schedule and the step, not state to
+        restore: start the configured schedule again and step it to self.step. This computes the
+        same chained products as an uninterrupted run (bit-identical rates), and a resume with a
+        changed schedule (--allow-config-change) follows the config. The saved scheduler state
+        (kept in last.pt) is not read."""
         for group in self.optimizer.param_groups:
-            group["initial_lr"], group["lr"] = o.lr, lr
-        self.scheduler._last_lr = [lr] * len(self.optimizer.param_groups)
+            group["lr"] = group["initial_lr"] = self.cfg.optim.lr
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
+            for _ in range(self.step):
+                self.scheduler.step()
 
     def _fallback_hint(self, bad: Path) -> str:
         """What to do when `bad` (out_dir/last.pt) cannot be read: the newest readable step_*.pt."""
