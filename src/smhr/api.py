@@ -26,7 +26,7 @@ import numpy as np
 from smhr.errors import BadInput
 from smhr.geometry.letterbox import letterbox_image
 from smhr.io.images import to_rgb_uint8
-from smhr.records import DEFAULT_THRESHOLD, Hand
+from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
 
 if TYPE_CHECKING:  # the PyTorch path imports torch only when it is used
     import torch
@@ -61,13 +61,6 @@ def stored_score_threshold(checkpoint: dict[str, Any]) -> float | None:
     or None."""
     value = checkpoint.get("meta", {}).get("score_threshold")
     return None if value is None else float(value)
-
-
-def _pick_threshold(given: float | None, stored: float | None) -> float:
-    """The caller's threshold, else the weights' calibrated one, else DEFAULT_THRESHOLD."""
-    if given is not None:
-        return given
-    return stored if stored is not None else DEFAULT_THRESHOLD
 
 
 @dataclass
@@ -147,7 +140,7 @@ class Reconstructor:
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            ("cpu" if device == "auto" else device))  # fmt: skip
         ckpt = load_smhr_checkpoint(path)  # weights only: a model.pt from elsewhere cannot run code
-        threshold = _pick_threshold(threshold, stored_score_threshold(ckpt))
+        threshold = pick_threshold(threshold, stored_score_threshold(ckpt))
         net, models = load_network(ckpt, hand, mano_dir, str(dev), source=str(path))
         # BatchNorms folded into their convolutions (same outputs, ~1.3x on CPU), NHWC convolutions (~1.7x)
         net, _ = fuse_conv_bn(net.eval(), inplace=True)
@@ -214,7 +207,7 @@ def _load_runtime(path: Path, given: bool, *, threshold: float | None, max_hands
     from smhr.runtime.reconstructor import Runtime
 
     rt = Runtime.from_onnx(path, threshold=threshold, max_hands=max_hands, hand=hand, mano_dir=mano_dir,
-                           threads=threads, default_threshold=DEFAULT_THRESHOLD)
+                           threads=threads)
     if input_size not in (None, rt.input_size):
         raise ValueError(f"{path}: an ONNX export has a fixed input size ({rt.input_size}); "
                          f"use the model.pt (backend='torch') for input_size={input_size}")

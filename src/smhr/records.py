@@ -7,11 +7,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_THRESHOLD", "Hand"]
+__all__ = ["DEFAULT_THRESHOLD", "Hand", "pick_threshold"]
 
 DEFAULT_THRESHOLD = 0.3
 """Minimum `Hand.score` kept when neither the caller nor the weights' metadata gives a threshold
 (every inference path: the Python API, the torch-free runtime, decode, the command line)."""
+
+
+def pick_threshold(given: float | None, stored: float | None) -> float:
+    """The caller's threshold, else the weights' calibrated one, else DEFAULT_THRESHOLD (one rule for
+    the PyTorch and the onnxruntime paths)."""
+    if given is not None:
+        return float(given)
+    return float(stored) if stored is not None else DEFAULT_THRESHOLD
 
 
 @dataclass

@@ -19,7 +19,7 @@ import numpy as np
 from smhr.geometry.letterbox import letterbox_image
 from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
-from smhr.records import DEFAULT_THRESHOLD, Hand
+from smhr.records import Hand, pick_threshold
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.network import PeakNetwork
 
@@ -47,16 +47,14 @@ class Runtime:
         hand: str | None = None,
         mano_dir: str | os.PathLike | None = None,
         threads: int | None = None,
-        default_threshold: float = DEFAULT_THRESHOLD,
     ) -> Runtime:
         """Load an `smhr export --onnx` file. threshold None: the file's calibrated one, else
-        `default_threshold`; max_hands is capped by the export's slot count."""
+        DEFAULT_THRESHOLD; max_hands is capped by the export's slot count."""
         net = PeakNetwork(path, threads)
         kind = hand or net.hand_model
         models = [NumpyHandModel.load(kind, s, user_files(kind, mano_dir)) for s in ("left", "right")]
-        if threshold is None:
-            threshold = net.score_threshold if net.score_threshold is not None else default_threshold
-        return cls(net, models, float(threshold), min(int(max_hands), net.max_hands))
+        threshold = pick_threshold(threshold, net.score_threshold)
+        return cls(net, models, threshold, min(int(max_hands), net.max_hands))
 
     @property
     def input_size(self) -> int:
