@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from smhr.model.decode import nms
 from smhr.model.net import SMHRNet
 from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
 
@@ -50,7 +51,7 @@ class PeakHeads(nn.Module):
         net = self.net
         f = net.neck(net.backbone(x, stride4=net.neck.uses_stride4))
         heat = torch.sigmoid(net.center(f))
-        peaks = heat * (nn.functional.max_pool2d(heat, NMS_KERNEL, 1, NMS_KERNEL // 2) == heat).float()
+        peaks = nms(heat, NMS_KERNEL)
         scores, cells = peaks.flatten(1).topk(self.max_hands, dim=1)
         return (
             scores,

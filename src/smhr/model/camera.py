@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 
 from smhr.geometry.cameras import project, unproject
+from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL
 
 __all__ = [
     "DEPTH_OFFSET",
@@ -37,8 +38,6 @@ __all__ = [
     "virtual_intrinsics",
 ]
 
-VIRTUAL_FOCAL = 512.0  # px, the official fixed focal for every input size
-DEPTH_OFFSET = 0.8  # m, Z = c + 0.8 so a zero-initialised head starts 0.8 m away
 
 
 def virtual_intrinsics(

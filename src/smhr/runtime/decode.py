@@ -14,14 +14,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.hands.params import select_side, split_params
 from smhr.records import Hand
 
 __all__ = ["VIRTUAL_FOCAL", "decode_peaks"]
 
-VIRTUAL_FOCAL = 512.0
-DEPTH_OFFSET = 0.8
 
 
 def _virtual_intrinsics(input_size: int) -> np.ndarray:
