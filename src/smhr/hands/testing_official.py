@@ -29,21 +29,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from smhr.hands.mano import SYNTHETIC_TIPS_KEY
+from smhr.hands.testing import _FakeCh as _Ch  # the plain chumpy `Ch` stand-in, pickled the same way
 from smhr.hands.testing import synthetic_mano_arrays
 
 __all__ = ["Py2Pickler", "official_select", "write_official_structure_mano_pickle"]
 
 _CHUMPY_BOOKKEEPING = {"_dirty_vars": set(), "_itr": None, "_depends_on_deps": {}}
-
-
-class _Ch:
-    """Stand-in for `chumpy.ch.Ch`: pickles its `__dict__` with the value under "x"."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = np.asarray(x, dtype=np.float64)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"x": self.x, **_CHUMPY_BOOKKEEPING, "_make_dense": False, "_make_sparse": False}
 
 
 class _Select:

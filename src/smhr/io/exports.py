@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from smhr.hands.keypoints import SIDE_NAMES
-from smhr.io.atomic import atomic_write
 from smhr.records import Hand
 
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange
@@ -68,11 +66,6 @@ def image_record(source: str, image_hw: tuple[int, int], hands: Sequence[Hand], 
 def json_text(record: dict[str, Any]) -> str:
     """The JSON file content of a record (indented, newline-terminated)."""
     return json.dumps(record, indent=1) + "\n"
-
-
-def write_json(path: str | Path, record: dict[str, Any]) -> Path:
-    """Write a record as JSON, atomically (a reader never sees half a file)."""
-    return atomic_write(path, json_text(record))
 
 
 def obj_bytes(vertices: np.ndarray, faces: np.ndarray, rgb: Sequence[int]) -> bytes:
@@ -159,11 +152,3 @@ def hand_mesh_files(
         files[f"{stem}.glb"] = glb_bytes(scene)
     return files
 
-
-def write_hand_meshes(
-    out_dir: str | Path, stem: str, hands: Sequence[Hand], faces: dict[int, np.ndarray],
-    formats: Sequence[str] = ("obj", "ply", "glb"),
-) -> list[Path]:
-    """Write `hand_mesh_files` into out_dir, each file atomically; returns the written paths."""
-    files = hand_mesh_files(stem, hands, faces, formats)
-    return [atomic_write(Path(out_dir) / name, data) for name, data in files.items()]
