@@ -10,9 +10,10 @@ runtime. This script records exactly how the shipped files in `src/smhr/assets/t
    --opset 13`, in a separate venv with tensorflow-cpu 2.21),
 3. store every float32 initializer as float16 plus a Cast node (this script): the TFLite files hold
    float16 weights, so every value is exactly representable and the outputs are unchanged, while the
-   files are half the size (`smhr.onnx_export.exact_float16`).
+   files are half the size (`smhr.io.onnx_float16.exact_float16`, numpy + onnx only).
 
-Usage (in a venv with `onnx`): python tools/build_teacher.py CONVERTED.onnx OUT.onnx
+Usage (any venv with numpy and `onnx`, no PyTorch needed):
+    PYTHONPATH=src python tools/build_teacher.py CONVERTED.onnx OUT.onnx
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 
 import onnx
 
-from smhr.onnx_export import exact_float16
+from smhr.io.onnx_float16 import exact_float16
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:

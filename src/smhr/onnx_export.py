@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from smhr.io.onnx_float16 import exact_float16
 from smhr.model.decode import nms
 from smhr.model.net import SMHRNet
 from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
@@ -101,30 +101,6 @@ def export_onnx(
         entry.key, entry.value = k, v
     onnx.save(exact_float16(model), str(path))
     return path
-
-
-def exact_float16(model: Any, min_size: int = 16) -> Any:
-    """Float32 initializers of at least `min_size` values that are exactly float16 values -> float16
-    plus a Cast node (onnxruntime folds the casts at load: same outputs, half the bytes); others stay."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    g = model.graph
-    casts, keep = [], []
-    for init in g.initializer:
-        a = numpy_helper.to_array(init)
-        h = a.astype(np.float16) if a.dtype == np.float32 and a.size >= min_size else None
-        if h is None or not np.array_equal(h.astype(np.float32), a):
-            keep.append(init)
-            continue
-        keep.append(numpy_helper.from_array(h, init.name + "__f16"))
-        casts.append(helper.make_node("Cast", [init.name + "__f16"], [init.name], to=onnx.TensorProto.FLOAT))
-    del g.initializer[:]
-    g.initializer.extend(keep)
-    nodes = casts + list(g.node)
-    del g.node[:]
-    g.node.extend(nodes)
-    return model
 
 
 def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2,
