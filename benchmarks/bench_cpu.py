@@ -68,14 +68,13 @@ for line in sys.stdin:
 class Worker:
     """A process that answers one image per input line with a JSON line."""
 
-    def __init__(self, python: str, code: str, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, python: str, code: str, args: list[str]) -> None:
         self.proc = subprocess.Popen(
             [python, "-c", code, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env=env,
         )
 
     def ask(self, line: str) -> dict[str, Any]:
@@ -146,11 +145,11 @@ def run_latency(workers: dict[str, Worker], images: dict[int, list[str]], rounds
     return res
 
 
-def startup(cmd: list[str], env: dict[str, str] | None = None, repeats: int = 3) -> float:
+def startup(cmd: list[str], repeats: int = 3) -> float:
     ts = []
     for _ in range(repeats):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ts.append(time.perf_counter() - t)
     return round(statistics.median(ts), 3)
 
@@ -209,7 +208,6 @@ def main() -> None:
             f"model_complexity=1); h.process(cv2.imread({first!r})[:, :, ::-1].copy())"
         )
         out["startup_s"]["mediapipe_import_load_first_image"] = startup([mp_python, "-c", mp_one])
-    if "mediapipe" in workers:
         q, c = out["quiet"], out["contended"]
         out["ratios"] = {
             **{

@@ -20,10 +20,12 @@ import numpy as np
 
 from smhr.data.sample import HandLabel, Sample
 from smhr.eval.real import Detection, RealScores
+from smhr.hands.keypoints import SIDE_NAMES
+from smhr.io.images import read_rgb
 
 
 def labelled_sample(image_shape: tuple[int, ...], labels: list[dict]) -> Sample:
-    hands = [HandLabel(side=("left", "right").index(h["side"]), keypoints2d=h["keypoints2d_px"],
+    hands = [HandLabel(side=SIDE_NAMES.index(h["side"]), keypoints2d=h["keypoints2d_px"],
                        visibility=np.ones(21, bool)) for h in labels]
     return Sample(image=np.zeros(image_shape, np.uint8), K=None, hands=hands)
 
@@ -36,8 +38,6 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated value")
     args = ap.parse_args()
-    import cv2
-
     from smhr.api import Reconstructor
     from smhr.demo import bundled_samples
 
@@ -47,7 +47,7 @@ def main() -> None:
     labels = json.loads((samples[0].parent / "labels.json").read_text())["images"]
     groups = {"synthetic": RealScores(), "real": RealScores()}
     for path in samples:
-        image = cv2.imread(str(path))[:, :, ::-1].copy()
+        image = read_rgb(path)
         hands = rec.predict(image)
         group = "real" if path.name.startswith("real") else "synthetic"
         groups[group].add(labelled_sample(image.shape, labels[path.name]),
