@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from smhr.data.augment import crop_affine
 from smhr.geometry.affine import mirror_camera, move_camera, rot_z, rq_2x2
 from smhr.geometry.cameras import project
 
@@ -13,13 +14,6 @@ from smhr.geometry.cameras import project
 def _points(seed=0, n=30):
     rng = np.random.default_rng(seed)
     return np.c_[rng.uniform(-0.1, 0.1, (n, 2)), rng.uniform(0.4, 0.9, n)]
-
-
-def _crop(center, size, out_size, rotation_deg):
-    """2x3 affine of a rotated square crop (the form `augment.crop_affine` and the composer use)."""
-    s, th = out_size / size, math.radians(rotation_deg)
-    M = s * np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
-    return np.c_[M, (out_size - 1) / 2.0 - M @ np.asarray(center)]
 
 
 def _apply(A, uv):
@@ -42,7 +36,7 @@ def test_rq_reconstructs_n_with_a_proper_upper_triangle():
 def test_projection_through_the_moved_camera_lands_on_the_moved_pixels(rotation):
     K = np.array([[500.0, 3.0, 311.5], [0.0, 520.0, 239.5], [0.0, 0.0, 1.0]])  # skew on purpose
     X = _points()
-    A = _crop((300.0, 250.0), 180.0, 224, rotation)
+    A = crop_affine((300.0, 250.0), 180.0, rotation, 224)
     moved = _apply(A, project(torch.from_numpy(X), torch.from_numpy(K)).numpy())
     Kn, R3 = move_camera(A, K)
     assert Kn.dtype == np.float64 and Kn[1, 0] == 0 and Kn[2].tolist() == [0.0, 0.0, 1.0]
@@ -59,7 +53,7 @@ def test_torch_batched_equals_numpy_per_item():
     Ks = np.stack([
         np.array([[f, sk, 40.0], [0.0, 1.1 * f, 30.0], [0, 0, 1]]) for f, sk in [(60, 0), (90, 2)]
     ])
-    As = np.stack([_crop((30.0, 20.0), 50.0, 64, r) for r in (10.0, -75.0)])
+    As = np.stack([crop_affine((30.0, 20.0), 50.0, r, 64) for r in (10.0, -75.0)])
     Kt, Rt = move_camera(torch.from_numpy(As), torch.from_numpy(Ks))
     assert isinstance(Kt, torch.Tensor) and Kt.shape == (2, 3, 3) and Rt.shape == (2, 3, 3)
     for i in range(2):
