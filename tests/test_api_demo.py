@@ -11,8 +11,9 @@ import torch
 import trimesh
 from typer.testing import CliRunner
 
-from smhr.api import BadInput, Reconstructor, letterbox_image, to_rgb_uint8
+from smhr.api import BadInput, Reconstructor, to_rgb_uint8
 from smhr.cli import app
+from smhr.geometry.letterbox import letterbox_image
 from smhr.io.images import read_rgb
 
 runner = CliRunner()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from smhr.errors import BadInput
-from smhr.geometry.letterbox import letterbox_image
+from smhr.geometry.letterbox import network_inputs
 from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
 
@@ -175,18 +175,10 @@ class Reconstructor:
         from smhr.model.decode import decode
         from smhr.model.normalize import normalize_images
 
-        rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
-        if not rgb:
+        if not len(images):
             return []
-        boxed = [letterbox_image(im, self.input_size) for im in rgb]
-        batch = torch.stack([torch.from_numpy(b).permute(2, 0, 1) for b, _ in boxed]).to(self.device)
-        affines = np.stack([A for _, A in boxed])
-        Ks = None
-        if K is not None:
-            Ks = np.stack([np.asarray(k, np.float64) for k in K])
-        elif focal is not None:
-            Ks = np.stack([np.array([[focal, 0.0, (im.shape[1] - 1) / 2], [0.0, focal, (im.shape[0] - 1) / 2],
-                                     [0.0, 0.0, 1.0]]) for im in rgb])  # fmt: skip
+        boxed, affines, Ks = network_inputs(images, self.input_size, focal=focal, K=K)
+        batch = torch.from_numpy(boxed).permute(0, 3, 1, 2).to(self.device)
         x = normalize_images(batch).contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             return decode(self.net, x, self.hand_models, max_hands=self.max_hands,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from smhr.geometry.letterbox import letterbox_image
+from smhr.geometry.letterbox import network_inputs
 from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.records import Hand, pick_threshold
@@ -78,36 +78,17 @@ class Runtime:
         self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None
     ) -> list[list[Hand]]:
         """Hands per image for several images in one network run."""
-        from smhr.io.images import to_rgb_uint8
-
-        rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
-        if not rgb:
+        if not len(images):
             return []
-        boxed = [letterbox_image(im, self.input_size) for im in rgb]
-        outputs = self.network.run(np.stack([b for b, _ in boxed]))
-        Ks = None
-        if K is not None:
-            Ks = np.stack([np.asarray(k, np.float64) for k in K])
-        elif focal is not None:
-            Ks = np.stack(
-                [
-                    np.array(
-                        [
-                            [focal, 0.0, (im.shape[1] - 1) / 2],
-                            [0.0, focal, (im.shape[0] - 1) / 2],
-                            [0.0, 0.0, 1.0],
-                        ]
-                    )
-                    for im in rgb
-                ]
-            )
+        boxed, affines, Ks = network_inputs(images, self.input_size, focal=focal, K=K)
+        outputs = self.network.run(boxed)
         outputs = {k: v[:, : self.max_hands] for k, v in outputs.items()}
         return decode_peaks(
             outputs,
             self.hand_models,
             self.input_size,
             self.input_size // 4,
-            np.stack([A for _, A in boxed]),
+            affines,
             self.threshold,
             Ks,
         )
