@@ -37,7 +37,7 @@ COUNTS = (1, 2, 4, 6, 9)
 SMHR_WORKER = r"""
 import json, sys, time
 import cv2
-from smhr.api import Reconstructor
+from smhr.app.api import Reconstructor
 rec = Reconstructor.from_pretrained(sys.argv[1] or None, max_hands=10)
 for line in sys.stdin:
     path = line.strip()
@@ -194,7 +194,7 @@ def main() -> None:
         w.close()
     first = images[1][0]
     load_one = (
-        "import cv2, sys; from smhr.api import Reconstructor; "
+        "import cv2, sys; from smhr.app.api import Reconstructor; "
         f"rec = Reconstructor.from_pretrained({args.weights!r} or None); "
         f"rec.predict(cv2.imread({first!r})[:, :, ::-1].copy())"
     )

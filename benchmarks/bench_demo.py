@@ -38,8 +38,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated value")
     args = ap.parse_args()
-    from smhr.api import Reconstructor
-    from smhr.demo import bundled_samples
+    from smhr.app.api import Reconstructor
+    from smhr.app.demo import bundled_samples
 
     rec = Reconstructor.from_pretrained(args.weights, "cpu", threshold=args.threshold, backend=args.backend,
                                         threads=args.threads)

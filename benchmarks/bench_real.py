@@ -37,7 +37,7 @@ Predictor = Callable[[np.ndarray], list[Detection]]
 
 
 def smhr_predictor(weights: str | None, input_size: int | None, threshold: float | None) -> Predictor:
-    from smhr.api import Reconstructor
+    from smhr.app.api import Reconstructor
 
     rec = Reconstructor.from_pretrained(weights, device="cpu", input_size=input_size, threshold=threshold)
 
@@ -189,7 +189,7 @@ def main() -> None:
 
 
 def _bundled() -> Path:
-    from smhr.api import bundled_weights
+    from smhr.app.api import bundled_weights
 
     return bundled_weights()
 

@@ -11,7 +11,7 @@ import torch
 import trimesh
 from typer.testing import CliRunner
 
-from smhr.api import BadInput, Reconstructor, to_rgb_uint8
+from smhr.app.api import BadInput, Reconstructor, to_rgb_uint8
 from smhr.cli import app
 from smhr.geometry.letterbox import letterbox_image
 from smhr.io.images import read_rgb
@@ -207,7 +207,7 @@ def test_packaged_half_precision_weights_load_and_agree(tiny_weights, tmp_path):
 
 
 def test_the_weights_calibrated_threshold_is_the_default_and_an_argument_overrides_it(tiny_weights, tmp_path):
-    from smhr.api import DEFAULT_THRESHOLD
+    from smhr.app.api import DEFAULT_THRESHOLD
     from smhr.train.checkpoint import package_weights
 
     assert Reconstructor.from_pretrained(tiny_weights, "cpu").threshold == DEFAULT_THRESHOLD  # no metadata
@@ -487,7 +487,7 @@ def test_the_demo_default_output_folder_is_git_ignored():
     import inspect
     from pathlib import Path
 
-    from smhr.demo import demo_command
+    from smhr.app.demo import demo_command
 
     default = inspect.signature(demo_command).parameters["out"].default
     gitignore = Path(__file__).parents[1] / ".gitignore"

@@ -17,11 +17,11 @@ LAYERS = {
     "smhr.model": 6, "smhr.losses": 6, "smhr.runtime": 6,
     "smhr.eval": 7, "smhr.label": 7,
     "smhr.train": 8,
-    "smhr.api": 9, "smhr.onnx_export": 9, "smhr.video": 9,
-    "smhr.demo": 10,
+    "smhr.app": 9, "smhr.onnx_export": 9,
+    "smhr.app.demo": 10,
 }  # fmt: skip
 TOP = 99  # command-line modules may import anything
-CLI = ("smhr.cli", "smhr.export_cli")
+CLI = ("smhr.cli", "smhr.app.export_cli")
 
 
 def _module_name(path: Path) -> str:

@@ -11,7 +11,7 @@ runner = CliRunner()
 
 
 def test_export_matches_pytorch_and_decodes_to_the_same_hands(tiny_weights, tmp_path):
-    from smhr.api import Reconstructor
+    from smhr.app.api import Reconstructor
 
     out = tmp_path / "smhr.onnx"
     res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
@@ -36,7 +36,7 @@ def test_export_errors_are_one_line(tmp_path):
 
 
 def test_export_carries_the_weights_calibrated_threshold(tiny_weights, tmp_path):
-    from smhr.api import Reconstructor
+    from smhr.app.api import Reconstructor
     from smhr.train.checkpoint import package_weights
 
     calibrated = package_weights(tiny_weights, tmp_path / "cal.pt", score_threshold=0.25)

@@ -65,7 +65,7 @@ def test_painter_covers_the_pixels_the_rasterizer_covers():
 
 def test_shipped_onnx_answers_like_the_shipped_model_pt():
     pytest.importorskip("onnxruntime")
-    from smhr.api import Reconstructor, bundled_weights
+    from smhr.app.api import Reconstructor, bundled_weights
 
     assert bundled_weights(onnx=True).is_file()
     runtime = Reconstructor.from_pretrained()
@@ -84,7 +84,7 @@ def test_shipped_onnx_answers_like_the_shipped_model_pt():
 def test_inference_path_and_cli_help_do_not_import_torch():
     code = (
         "import sys\n"
-        "import smhr.api, smhr.runtime.reconstructor, smhr.render.overlay, smhr.io.exports, smhr.cli\n"
+        "import smhr.app.api, smhr.runtime.reconstructor, smhr.render.overlay, smhr.io.exports, smhr.cli\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

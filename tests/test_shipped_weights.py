@@ -6,8 +6,8 @@ import json
 import numpy as np
 import torch
 
-from smhr.api import Reconstructor, bundled_weights
-from smhr.demo import bundled_samples
+from smhr.app.api import Reconstructor, bundled_weights
+from smhr.app.demo import bundled_samples
 from smhr.hands.keypoints import SIDE_NAMES
 
 

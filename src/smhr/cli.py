@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import typer
 
+from smhr.app.demo import demo_command
+from smhr.app.export_cli import export_command
 from smhr.data.cli import compose_command, synth_command
-from smhr.demo import demo_command
 from smhr.eval.cli import eval_app
-from smhr.export_cli import export_command
 from smhr.hands.cli import hands_app
 from smhr.label.cli import label_command
 from smhr.train.cli import train_command

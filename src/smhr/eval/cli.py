@@ -105,7 +105,7 @@ def dataset_cmd(
 ) -> None:
     """Run a model over a dataset loader and score detection, handedness, 2D and 3D accuracy with
     the dataset's protocol (docs/evaluation.md)."""
-    from smhr.api import Reconstructor
+    from smhr.app.api import Reconstructor
     from smhr.data.registry import LOADERS, open_dataset
     from smhr.data.sample import DatasetLayoutError
     from smhr.eval import report
@@ -146,7 +146,7 @@ def ho3d_codalab_cmd(
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
 ) -> None:
     """Write HO-3D's Codalab pred.json (OpenGL axes, HO-3D joint order) for the evaluation split."""
-    from smhr.api import Reconstructor
+    from smhr.app.api import Reconstructor
     from smhr.data.sample import DatasetLayoutError
     from smhr.eval.ho3d import write_codalab
 

@@ -1,8 +1,8 @@
 """`Runtime`: image(s) in, `Hand` records out, with onnxruntime and NumPy only (no PyTorch import).
 
-Same calls and results as `smhr.api.Reconstructor` (tested equal to its PyTorch path): the one
+Same calls and results as `smhr.app.api.Reconstructor` (tested equal to its PyTorch path): the one
 letterbox (`smhr.geometry.letterbox`), the exported peaks-v1 network (`PeakNetwork`), the NumPy
-hand models and the NumPy decode. `smhr.api.Reconstructor.from_pretrained` returns one of these
+hand models and the NumPy decode. `smhr.app.api.Reconstructor.from_pretrained` returns one of these
 for `.onnx` weights and, by default, for the bundled weights.
 """
 

@@ -133,7 +133,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     returns the number of hands."""
     import cv2
 
-    from smhr.api import to_rgb_uint8
+    from smhr.app.api import to_rgb_uint8
     from smhr.io.atomic import StagedFiles
     from smhr.io.exports import hand_mesh_files, image_record, json_text
     from smhr.render.overlay import overlay_hands
@@ -171,7 +171,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
 
 def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, with_vertices: bool = False,
              meshes: bool = True, progress: bool = True) -> DemoReport:  # fmt: skip
-    """Process every file (images; videos through `smhr.video`), collecting failures: each is one
+    """Process every file (images; videos through `smhr.app.video`), collecting failures: each is one
     line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only."""
     from tqdm import tqdm
 
@@ -190,7 +190,7 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
         stem = path.stem if n == 0 else f"{path.stem}_{n}"
         try:
             if path.suffix.lower() in VIDEO_EXTENSIONS:
-                from smhr.video import process_video
+                from smhr.app.video import process_video
 
                 report.hands += process_video(rec, path, out, stem=stem, focal=focal, progress=False)
             else:
@@ -237,7 +237,7 @@ def demo_command(
                                          "meshes, write).")] = False,
 ) -> None:
     """Find every hand in the inputs and write overlays, meshes and JSON to --out."""
-    from smhr.api import Reconstructor
+    from smhr.app.api import Reconstructor
     from smhr.io.messages import echo_error, native_stderr_filtered
 
     if device not in ("auto", "cpu", "cuda"):

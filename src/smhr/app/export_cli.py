@@ -20,7 +20,7 @@ def export_command(
     """Export the network (uint8 images -> top-K centre peaks with the hand parameters, keypoint
     offsets and handedness gathered there) to ONNX for the torch-free onnxruntime backend:
     `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
-    from smhr.api import bundled_weights, stored_score_threshold
+    from smhr.app.api import bundled_weights, stored_score_threshold
     from smhr.io.torchfiles import load_smhr_checkpoint, reason
 
     path = weights or bundled_weights()
