@@ -46,10 +46,10 @@ def freihand_cmd(
     try:
         if checkpoint is not None:
             from smhr.eval.predict import predict_freihand
-            from smhr.model.loading import load_network
+            from smhr.runtime.reconstructor import Reconstructor
 
-            net, models = load_network(checkpoint, hand, mano_dir, device)
-            xyz, verts = predict_freihand(net, models, root, progress=True)
+            rec = Reconstructor.from_pretrained(checkpoint, device, hand=hand, mano_dir=mano_dir)
+            xyz, verts = predict_freihand(rec, root, progress=True)
             pred = write_pred or ((out.parent if out is not None else Path(".")) / "pred.json")
             freihand.write_predictions(pred, xyz, verts)
             typer.echo(f"predictions: {pred}")
