@@ -156,3 +156,19 @@ def test_graphed_peaks_match_eager_on_cuda():
     assert torch.equal(got["cells"], ref["cells"])
     for k in ("scores", "params", "handedness"):
         torch.testing.assert_close(got[k], ref[k], atol=1e-4, rtol=1e-4)
+
+
+def test_auto_backend_is_onnxruntime_on_the_cpu_and_torch_for_a_gpu_or_a_model_pt(monkeypatch, tmp_path):
+    from smhr.runtime import loading
+
+    monkeypatch.setattr(loading, "cuda_present", lambda: False)
+    assert loading.choose_backend("auto", None, "auto", None) == "onnxruntime"
+    assert loading.choose_backend("auto", None, "cuda", None) == "torch"
+    assert loading.choose_backend("auto", None, "auto", 320) == "torch"  # an ONNX export has one size
+    assert loading.choose_backend("auto", tmp_path / "m.pt", "cpu", None) == "torch"
+    assert loading.choose_backend("auto", tmp_path / "m.onnx", "auto", None) == "onnxruntime"
+    monkeypatch.setattr(loading, "cuda_present", lambda: True)
+    assert loading.choose_backend("auto", None, "auto", None) == "torch"
+    assert loading.choose_backend("auto", None, "cpu", None) == "onnxruntime"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        loading.choose_backend("tensorrt", None, "auto", None)

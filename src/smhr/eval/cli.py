@@ -26,8 +26,8 @@ def _eval_group() -> None:
 def freihand_cmd(
     root: Annotated[Path, typer.Option("--root", help=_ROOT_HELP)],
     pred: Annotated[Path | None, typer.Option("--pred", help=_PRED_HELP)] = None,
-    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="Predict with this model.pt "
-                                                    "first (instead of --pred).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="Predict with this model.pt or .onnx first (instead of --pred).")] = None,
     write_pred: Annotated[Path | None, typer.Option(
         "--write-pred", help="pred.json written by --checkpoint (default: beside --out)")] = None,
     hand: Annotated[str | None, typer.Option("--hand", help="anny | mano (default: checkpoint's)")] = None,

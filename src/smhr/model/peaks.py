@@ -27,13 +27,13 @@ __all__ = ["PeakNet", "TorchPeaks"]
 
 class PeakNet(nn.Module):
     """forward(images [B,R,R,3] uint8 RGB) -> {"scores" [B,K], "cells" [B,K] int64, head [B,K,C]...}
-    with K = max_hands and one entry per name of `heads` (see the module docstring)."""
+    with K = max_hands and one entry per name of `heads` that the net has (module docstring)."""
 
     def __init__(self, net: SMHRNet, max_hands: int = 16, heads: Sequence[str] = PEAK_HEADS) -> None:
         super().__init__()
         self.net = net
         self.max_hands = int(max_hands)
-        self.heads = tuple(heads)
+        self.heads = tuple(h for h in heads if hasattr(net, h))  # a net built without a head omits it
         # `normalize_images`' arithmetic (x / 255 - mean) / std, bit for bit, with the statistics as
         # buffers: no host->device copy per call, so the module can be captured in a CUDA graph
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -44,8 +44,9 @@ class PeakNet(nn.Module):
         x = (images.permute(0, 3, 1, 2).float() / 255.0 - self.mean) / self.std
         if next(net.parameters()).is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)
-        f = net.neck(net.backbone(x, stride4=net.neck.uses_stride4))
-        peaks = nms(torch.sigmoid(net.center(f).float()), NMS_KERNEL).flatten(1)
+        out = net(x, handedness=False)  # features and the dense centre map; heads below at the peaks
+        f = out["features"]
+        peaks = nms(torch.sigmoid(out["center"].float()), NMS_KERNEL).flatten(1)
         scores, cells = peaks.topk(min(self.max_hands, peaks.shape[1]), dim=1)
         return {"scores": scores, "cells": cells,
                 **{name: getattr(net, name).gather(f, cells).float() for name in self.heads}}

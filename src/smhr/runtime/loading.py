@@ -34,16 +34,28 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def cuda_present() -> bool:
+    """A CUDA GPU that PyTorch can use. PyTorch is imported only when it is installed and an NVIDIA
+    driver is loaded, so a CPU machine never pays its import for this question."""
+    if not (Path("/proc/driver/nvidia/version").exists() and _installed("torch")):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def choose_backend(backend: str, path: Path | None, device: str, input_size: int | None) -> str:
-    """"auto" -> "onnxruntime" for ONNX files, and for the bundled weights unless a device or an
-    input size asks for PyTorch (or onnxruntime is missing); "torch" for a model.pt."""
+    """"auto" -> "onnxruntime" for ONNX files, and for the bundled weights on the CPU; "torch" for a
+    model.pt, and for the bundled weights when a device, an input size or a usable GPU asks for it
+    (or onnxruntime is missing)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend != "auto":
         return backend
     if path is not None:
         return "onnxruntime" if path.suffix.lower() == ".onnx" else "torch"
-    wants_torch = device not in ("auto", "cpu") or input_size is not None
+    gpu = device not in ("auto", "cpu") or (device == "auto" and cuda_present())
+    wants_torch = gpu or input_size is not None
     if not wants_torch and _installed("onnxruntime") and bundled_weights(onnx=True).is_file():
         return "onnxruntime"
     return "torch"

@@ -56,8 +56,9 @@ class Reconstructor:
 
         backend: "onnxruntime" (no PyTorch, CPU: the fastest start-up and CPU latency,
         docs/network.md), "torch" (CPU or CUDA, any input size; needs the `train` extra), or
-        "auto": onnxruntime for ONNX files, and for the bundled weights unless a device or an input
-        size asks for PyTorch; torch for a model.pt. device: "auto" (CUDA when available), "cpu" or
+        "auto": onnxruntime for ONNX files, and for the bundled weights on the CPU; torch for a
+        model.pt, and for the bundled weights on a GPU (device "cuda", or "auto" with a usable one)
+        or with an input size. device: "auto" (CUDA when available), "cpu" or
         "cuda" (torch backend). threads: CPU threads of the onnxruntime backend.
         threshold: minimum centre score of a hand. None takes the weights' own calibrated value
         (written when they were packaged: detection scores of different trainings are not on one
