@@ -12,9 +12,10 @@ tools/rebuild_real.py, the fixtures with tools/rebuild_fixtures.sh):
   Scored split: the held-out split of a set whose role is "train", every image of a test-only set
   (meta.json role "test": never in any training mixture). One image per augmented-copy group of a
   Roboflow export; the teacher's labels as reference, ignore regions respected. `pooled`: per status.
-- `stress`: frame-filling views (hand scaled to 60-130 % of the frame, cut by the border) and upright
-  close-ups cut below the wrist (no arm: handedness from the hand alone) of the single-hand photos of
-  the scored splits (`smhr.data.stress`), per status; matched by visible keypoints.
+- `stress`: frame-filling views (hand scaled to 60-130 % of the frame, cut by the border), the same
+  views inside a black border (half their side on every side), and upright close-ups cut below the
+  wrist (no arm: handedness from the hand alone) of the single-hand photos of the scored splits
+  (`smhr.data.stress`), per status; matched by visible keypoints.
 - `gt_fixtures`: human/motion-capture 2D ground truth (mmpose's OneHand10K, CMU Panoptic, FreiHAND).
 - `fixtures_3d`: InterHand2.6M frames with 3D joints and cameras (mmpose's fixture), predicted in
   the true K: PCK@0.2, MPJPE (camera frame), PA-MPJPE, root-relative MPJPE, wrist depth error.
@@ -146,9 +147,10 @@ def composed_set(sets: Sequence[Any], n: int, seed: int = 7) -> list[Sample]:
 def stress_sets(sources: dict[str, Any], limit: int) -> dict[str, dict[str, list[Sample]]]:
     """{stress kind: {status: samples}} from the scored splits' single-hand photos (up to `limit`
     source photos per status, spread over the sets)."""
-    from smhr.data.stress import closeup_no_arm, frame_filling
+    from smhr.data.stress import closeup_no_arm, frame_filling, with_border
 
-    out: dict[str, dict[str, list[Sample]]] = {"frame_filling": {}, "closeup_no_arm": {}}
+    out: dict[str, dict[str, list[Sample]]] = {"frame_filling": {}, "frame_filling_bordered": {},
+                                               "closeup_no_arm": {}}
     for status in (TRAINED, NEVER):
         pool = [ds[i] for ds, head in sources.values() if head["status"] == status
                 for i in range(len(ds)) if len(ds.records[i]["hands"]) == 1]
@@ -156,6 +158,7 @@ def stress_sets(sources: dict[str, Any], limit: int) -> dict[str, dict[str, list
         pool = [pool[i] for i in sorted(rng.permutation(len(pool))[:limit])]
         if pool:
             out["frame_filling"][status] = frame_filling(pool, seed=3)
+            out["frame_filling_bordered"][status] = with_border(out["frame_filling"][status])
             out["closeup_no_arm"][status] = closeup_no_arm(pool)
     return out
 

@@ -64,3 +64,14 @@ def test_closeup_is_upright_and_leaves_out_what_lies_below_the_wrist():
         assert 0.9 * 128 < kp[0, 1] < 128  # the wrist sits just above the bottom edge
         assert (kp[1:, 1] < kp[0, 1]).all()
     assert closeup_no_arm([_sample()], min_hand_px=500) == []  # too small a hand: not used
+
+
+def test_border_keeps_labels_on_their_pixels_and_blackens_the_frame():
+    from smhr.data.stress import with_border
+
+    (f,) = frame_filling([_sample()], size=64, seed=0, min_hand_px=10)
+    (b,) = with_border([f], 0.5)
+    assert b.image.shape == (128, 128, 3) and b.image[:32].max() == 0 and b.image[:, -32:].max() == 0
+    np.testing.assert_allclose(b.hands[0].keypoints2d, f.hands[0].keypoints2d + 32, atol=1e-4)
+    np.testing.assert_array_equal(b.image[32:96, 32:96], f.image)
+    assert b.hands[0].visibility.sum() == f.hands[0].visibility.sum()

@@ -10,6 +10,8 @@ the labels follow exactly and no new photo is needed:
 - `closeup_no_arm`: the image is rotated so the hand points up (wrist -> middle-finger MCP) and
   cropped square with the bottom edge just below the wrist, the hand filling ~85 % of the side;
   nothing of the forearm is left.
+- `with_border`: the frame-filling views inside a black border (half their side on every side),
+  which tells whether a miss is the framing or the hand.
 
 Keypoints outside the output are invisible (scored by their visible part); `Sample.ignore` regions
 (unlabelled hands) follow the warp. Only hands with all 21 keypoints inside the source image and a
@@ -24,18 +26,20 @@ import numpy as np
 
 from smhr.data.sample import HandLabel, Sample
 
-__all__ = ["closeup_no_arm", "frame_filling", "single_hands", "warp_sample"]
+__all__ = ["closeup_no_arm", "frame_filling", "single_hands", "warp_sample", "with_border"]
 
 WRIST, MIDDLE_MCP = 0, 9
 
 
-def warp_sample(sample: Sample, A: np.ndarray, size: int, tag: str) -> Sample:
-    """`sample` through the 2x3 affine A (source px -> output px) into a size x size image."""
+def warp_sample(sample: Sample, A: np.ndarray, size: int, tag: str, black_border: bool = False) -> Sample:
+    """`sample` through the 2x3 affine A (source px -> output px) into a size x size image; outside
+    the source, its edge pixels are repeated (or black with `black_border`)."""
     import cv2
 
     A = np.asarray(A, np.float64).reshape(2, 3)
+    border = cv2.BORDER_CONSTANT if black_border else cv2.BORDER_REPLICATE
     image = cv2.warpAffine(sample.image, A, (size, size), flags=cv2.INTER_AREA if _zoom(A) < 1
-                           else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                           else cv2.INTER_LINEAR, borderMode=border, borderValue=(0, 0, 0))
     hands = []
     for h in sample.hands:
         kp = _apply(A, h.keypoints2d)
@@ -87,6 +91,18 @@ def frame_filling(samples: Iterable[Sample], size: int = 256, scale_range: tuple
         A = np.array([[z, 0, 0], [0, z, 0]], np.float64)
         A[:, 2] = centre - z * 0.5 * (lo + hi)
         out.append(warp_sample(s, A, size, f"fill{frac:.2f}"))
+    return out
+
+
+def with_border(samples: Iterable[Sample], frac: float = 0.5) -> list[Sample]:
+    """Each (square) sample framed by a black border `frac` x its side wide on every side: the
+    known remedy for frame-filling hands, measured beside them."""
+    out = []
+    for s in samples:
+        side = s.image.shape[0]
+        pad = round(frac * side)
+        A = np.array([[1.0, 0, pad], [0, 1.0, pad]])
+        out.append(warp_sample(s, A, side + 2 * pad, "border", black_border=True))
     return out
 
 
