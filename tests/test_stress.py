@@ -75,3 +75,17 @@ def test_border_keeps_labels_on_their_pixels_and_blackens_the_frame():
     np.testing.assert_allclose(b.hands[0].keypoints2d, f.hands[0].keypoints2d + 32, atol=1e-4)
     np.testing.assert_array_equal(b.image[32:96, 32:96], f.image)
     assert b.hands[0].visibility.sum() == f.hands[0].visibility.sum()
+
+
+def test_frame_filling_stays_inside_the_photo_where_it_fits():
+    s = _sample()  # 240 x 200 px, hand about 60 px, moved into the bottom-right corner
+    s.hands[0].keypoints2d += np.array([238.0, 198.0]) - s.hands[0].keypoints2d.max(0)
+    n_fit = 0
+    for o in frame_filling([s] * 20, size=64, seed=2, min_hand_px=10):
+        frac = float(o.meta["stress"][4:])
+        z = frac * 64 / float(np.ptp(s.hands[0].keypoints2d, axis=0).max())
+        if 64 / z <= 200:  # the frame fits: no repeated edge pixels, every pixel from the photo
+            A_inv_origin = (o.hands[0].keypoints2d[0] - s.hands[0].keypoints2d[0] * z) / -z
+            assert (A_inv_origin >= -0.5).all() and (A_inv_origin + 64 / z <= [240.5, 200.5]).all()  # (z from the rounded tag)
+            n_fit += 1
+    assert n_fit == 20

@@ -6,7 +6,8 @@ come from the hand alone. Both are made from real single-hand photos by one affi
 the labels follow exactly and no new photo is needed:
 
 - `frame_filling`: the hand's keypoint box is scaled to s x the frame side, s uniform in
-  [0.6, 1.3], its centre moved up to 20 % of the frame off-centre; above s = 1 the border cuts it.
+  [0.6, 1.3], its centre moved up to 20 % of the frame off-centre, then the frame shifted to lie
+  inside the photo where the photo is large enough; above s = 1 the border cuts the hand.
 - `closeup_no_arm`: the image is rotated so the hand points up (wrist -> middle-finger MCP) and
   cropped square with the bottom edge just below the wrist, the hand filling ~85 % of the side;
   nothing of the forearm is left.
@@ -88,8 +89,12 @@ def frame_filling(samples: Iterable[Sample], size: int = 256, scale_range: tuple
         frac = rng.uniform(*scale_range)
         z = frac * size / float((hi - lo).max())
         centre = 0.5 * size + rng.uniform(-shift, shift, 2) * size
-        A = np.array([[z, 0, 0], [0, z, 0]], np.float64)
-        A[:, 2] = centre - z * 0.5 * (lo + hi)
+        origin = 0.5 * (lo + hi) - centre / z  # the frame's top-left corner in source pixels
+        H, W = s.image.shape[:2]
+        for d, extent in ((0, W), (1, H)):  # keep the frame inside the photo where it fits
+            span = size / z
+            origin[d] = np.clip(origin[d], 0, extent - span) if span <= extent else 0.5 * (extent - span)
+        A = np.array([[z, 0, -z * origin[0]], [0, z, -z * origin[1]]], np.float64)
         out.append(warp_sample(s, A, size, f"fill{frac:.2f}"))
     return out
 
