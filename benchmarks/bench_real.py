@@ -97,7 +97,9 @@ def sweep(samples_sets: Sequence[Any], predict: Predictor, iou: float,
 def trained_sources(weights: str | None) -> set[str] | None:
     """Names of the labelled sets the weights' training config used (any mixture part, composer or
     background), from the checkpoint's meta; None when the file records none (.onnx)."""
-    path = Path(weights) if weights else _bundled()
+    from smhr.runtime.loading import bundled_weights
+
+    path = Path(weights) if weights else bundled_weights()
     if path.suffix != ".pt":
         return None
     meta = torch.load(path, map_location="cpu", weights_only=False).get("meta", {})
@@ -316,12 +318,11 @@ def main() -> None:
         out["smhr"]["threshold_sweep"] = sweep([ds for ds, _ in sources.values()], low, args.iou,
                                               [round(0.05 * k, 2) for k in range(2, 13)])
     if args.synth:
+        from smhr.app.api import Reconstructor
         from smhr.eval import freihand
         from smhr.eval.predict import predict_freihand
-        from smhr.model.loading import load_network
 
-        net, models = load_network(args.weights or str(_bundled()), device="cpu")
-        xyz, verts = predict_freihand(net, models, args.synth)
+        xyz, verts = predict_freihand(Reconstructor.from_pretrained(args.weights, "cpu"), args.synth)
         gt_xyz, gt_verts = freihand.load_ground_truth(args.synth)
         s = freihand.evaluate(gt_xyz, gt_verts, xyz, verts)["summary"]
         out["smhr"]["synthetic_freihand"] = {
@@ -330,12 +331,6 @@ def main() -> None:
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out, indent=2, default=float))
     print(table(out), file=sys.stderr)
-
-
-def _bundled() -> Path:
-    from smhr.app.api import bundled_weights
-
-    return bundled_weights()
 
 
 if __name__ == "__main__":

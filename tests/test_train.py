@@ -261,7 +261,7 @@ def test_mixed_real_and_synthetic_training_runs_and_resumes_exactly(tiny_set, tm
 
     trained = trained_sources(vars(trainer.cfg.data))
     assert {"labels", "skeleton"} <= trained  # folder and source name of the labelled set
-    rows = [validate(trainer.net, trainer.hand_models, trainer.val_set, 64, torch.device("cpu"),
+    rows = [validate(trainer.net, trainer.val_set, hand=trainer.cfg.hand, mano_dir=trainer.cfg.mano_dir,
                      trained=t)["sources"]["skeleton"] for t in (trained, set())]
     assert [r["status"] for r in rows] == ["trained on", "never trained on"] and rows[0]["images"] == 4
     assert rows[0]["hands"] == 4 and 0.0 <= rows[0]["recall"] <= 1.0
