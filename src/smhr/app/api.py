@@ -182,7 +182,8 @@ class Reconstructor:
         x = normalize_images(batch).contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             return decode(self.net, x, self.hand_models, max_hands=self.max_hands,
-                          threshold=self.threshold, affine=affines, K=Ks)  # fmt: skip
+                          threshold=self.threshold, affine=affines, K=Ks,
+                          with_appearance=self.net.config.appearance)  # fmt: skip
 
 
 def _load_runtime(path: Path, given: bool, *, threshold: float | None, max_hands: int, hand: str | None,
