@@ -212,7 +212,8 @@ def cost(weights: str | None, image: np.ndarray, rounds: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--weights", default=None, help="an .onnx or model.pt (default: bundled)")
-    ap.add_argument("--source", action="append", default=[], help="NAME=FOLDER (never trained on)")
+    ap.add_argument("--source", action="append", default=[],
+                    help="NAME=FOLDER or NAME=FOLDER@LIMIT (never trained on)")
     ap.add_argument("--limit", type=int, default=40, help="images per source (evenly spread)")
     ap.add_argument("--max-side", type=int, default=640)
     ap.add_argument("--overlays", type=Path, default=None, help="write textured overlays here")
@@ -231,8 +232,9 @@ def main() -> None:
     first = None
     for spec in args.source:
         name, folder = spec.split("=", 1)
+        folder, _, limit = folder.partition("@")
         rows: list[dict] = []
-        files = list_images(Path(folder), args.limit)
+        files = list_images(Path(folder), int(limit) if limit else args.limit)
         unconfirmed = 0
         for path in files:
             image = shrink(read_rgb(path), args.max_side)
