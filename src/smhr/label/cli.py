@@ -98,13 +98,21 @@ def label_command(
             "hands from body pose; finds small and distant hands).",
         ),
     ] = "v2",
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="'train' (may enter training mixtures) or 'test' (test only: every training mixture "
+            "refuses it); default: the role already in --out's meta.json, else 'train'.",
+        ),
+    ] = None,
 ) -> None:
     """Label photos with the 2D teacher (MediaPipe's hand and pose models, offline): per hand 21 keypoints,
     side, scores and relative 3D; per image provenance, held-out split and ignore regions (the
     source's boxed hands the teacher missed). Needs onnxruntime (`pip install 'smhr\\[label]'`)."""
     from tqdm import tqdm
 
-    from smhr.data.labelled import write_labelled_set
+    from smhr.data.labelled import ROLES, previous_role, write_labelled_set
     from smhr.label.boxes import BOX_READERS
     from smhr.label.writer import LabelOptions, SourceInfo, label_source
     from smhr.teacher import TEACHER_VERSIONS, make_teacher, model_files
@@ -117,6 +125,9 @@ def label_command(
         _fail(f"--test-fraction {test_fraction}: must be in [0, 1)")
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: exists and is not a folder; choose a folder path")
+    if role is not None and role not in ROLES:
+        _fail(f"--role {role!r}: choose one of {', '.join(ROLES)}")
+    role = role or previous_role(out)
     images = _images(inputs) if dataset is None else _dataset_images(dataset, inputs, split)
     if not images:
         _fail("no images found in the inputs; pass .jpg/.png files or folders that hold them")
@@ -147,6 +158,7 @@ def label_command(
     teacher = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in model_files(teacher_version)}
     meta = {
         "source": {"name": name, "repo": repo, "commit": commit, "licence": licence, "url": url},
+        "role": role,
         "image_root": str(base),
         "teacher": {
             "version": teacher_version,
