@@ -8,9 +8,7 @@ leaves its numbers). Measured per (device, backbone, batch, dtype, compile):
                    keypoint offsets 42) evaluated densely over the stride-4 map
   end_to_end_1     decode_tensors with max_hands=1 (threshold 0: one hand per image)
   end_to_end_10    decode_tensors with max_hands=10 (threshold 0: ten hands per image)
-Modes: eager; cudagraph (`smhr.model.graphed.GraphedDecoder`: the decode captured once in a CUDA
-graph and replayed; `graph_check` = max |vertex| difference to eager, metres); compile
-(--compile: torch.compile of the network, default mode).
+Modes: eager; compile (--compile: torch.compile of the network, default mode).
 Each entry has the median latency of one call (synchronised) and images/s. CPU runs only
 MobileNetV2 at batch 1 (the machine is shared); CUDA runs ResNet-50 and MobileNetV2 at batch 1 and
 32, fp32 and bf16 autocast, channels-last, and optionally torch.compile.
@@ -38,8 +36,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from smhr.hands.keypoints import MANO_PARENTS
-from smhr.model.decode import decode_tensors, to_original
-from smhr.model.graphed import GraphedDecoder
+from smhr.model.decode import decode_tensors
 from smhr.model.net import SMHRNet
 
 
@@ -170,7 +167,6 @@ def main() -> None:
         "channels_last": True,
         "tf32_convolutions": bool(torch.backends.cudnn.allow_tf32) if device.type == "cuda" else None,
         "results": [],
-        "graph_check": {},
         "skipped": [],
     }
 
@@ -184,8 +180,7 @@ def main() -> None:
         grid = [(bb, b, d) for bb in ("resnet50", "mobilenet_v2") for b in (1, 32) for d in ("fp32", "bf16")]
     else:
         grid = [("mobilenet_v2", 1, "fp32")]
-    modes = ["eager"] + (["cudagraph"] if device.type == "cuda" else [])
-    modes += ["compile"] if args.compile and device.type == "cuda" else []
+    modes = ["eager"] + (["compile"] if args.compile and device.type == "cuda" else [])
     for mode in modes:
         for backbone, batch, dtype in grid:
             if mode == "compile" and dtype != "bf16":
@@ -214,18 +209,6 @@ def main() -> None:
                         cases[f"end_to_end_{k}"] = lambda k=k, net=net, images=images: decode_tensors(
                             net, images, hands, max_hands=k, threshold=0.0
                         )
-                elif mode == "cudagraph":
-                    for k in (1, 10):
-                        g = GraphedDecoder(
-                            net, hands, tuple(images.shape), bf16=bf16, max_hands=k, threshold=0.0
-                        )
-                        with torch.no_grad(), amp:
-                            ref = decode_tensors(net, images, hands, max_hands=k, threshold=0.0)
-                        got = to_original(g(images))
-                        report["graph_check"][f"{backbone}/b{batch}/{dtype}/k{k}"] = float(
-                            (got["vertices"] - ref["vertices"]).abs().max()
-                        )
-                        cases[f"end_to_end_{k}"] = lambda g=g, images=images: to_original(g(images))
                 else:
                     cnet = torch.compile(net)
                     cases["network"] = lambda cnet=cnet, images=images: cnet(images)

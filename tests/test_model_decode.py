@@ -174,23 +174,6 @@ def test_hands_from_params_is_differentiable_and_uses_the_given_side():
     assert g[1, 58:60].abs().min() > 0 and g[1, 61:].abs().max() == 0  # left set of slot 1
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_graphed_decoder_matches_eager_on_cuda():
-    from smhr.model.decode import decode_network
-    from smhr.model.graphed import GraphedDecoder
-
-    torch.manual_seed(0)
-    net = SMHRNet(backbone="mobilenet_v2", num_vertices=30, input_size=R).eval().cuda()
-    hands = [h.cuda() for h in HANDS]
-    graphed = GraphedDecoder(net, hands, (2, 3, R, R), max_hands=3, threshold=0.0)
-    images = torch.randn(2, 3, R, R, device="cuda")
-    got = {k: v.clone() for k, v in graphed(images).items()}
-    ref = decode_network(net, images, hands, max_hands=3, threshold=0.0)
-    for k in ("score", "vertices", "keypoints2d"):
-        torch.testing.assert_close(got[k], ref[k], atol=1e-4, rtol=1e-4)
-
-
 def test_decode_with_synthetic_mano_hand_models(tmp_path):
     from smhr.hands.model import HandModel
     from smhr.hands.testing import write_synthetic_mano_pickle

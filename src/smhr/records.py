@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_THRESHOLD", "Hand", "pick_threshold"]
+__all__ = ["DEFAULT_THRESHOLD", "SIDE_NAMES", "Hand", "pick_threshold"]
+
+SIDE_NAMES: tuple[str, ...] = ("left", "right")
+"""SIDE_NAMES[side id]: `Hand.side`, `HandLabel.side`, the handedness map's channels (0 left, 1 right)."""
 
 DEFAULT_THRESHOLD = 0.3
 """Minimum `Hand.score` kept when neither the caller nor the weights' metadata gives a threshold

@@ -1,2 +1,3 @@
 """smhr.eval: metrics (`metrics`), benchmark protocols (one module each: `freihand`, ...), and
-report writing (`report`). The `smhr eval` command lives in `smhr.eval.cli`."""
+report writing (`report`). The `smhr eval` command lives in `smhr.app.eval_cli` (it drives the
+product's `Reconstructor`)."""

@@ -1,4 +1,4 @@
-"""Appearance losses that compare a rendering of the predicted hands with the photo (spec §5.7).
+"""Appearance losses that compare a rendering of the predicted hands with the photo (SMHR paper).
 
     photometric = sum_p ||I_r(p) - I(p)||_2 * M(p) / (sum_p M(p) + 1e-4),  M = hard_mask_r * skin_mask
     silhouette  = mean over images with a mask of mean_p |S_soft(p) - skin_mask(p)|
@@ -20,8 +20,8 @@ import torch
 __all__ = ["ALBEDO_MEAN", "AMBIENT_DC", "albedo_from_texture", "photometric_loss", "sh_from_light",
            "silhouette_loss"]
 
-ALBEDO_MEAN = (0.45, 0.35, 0.30)  # official mean skin albedo added to the texture head (spec §4)
-AMBIENT_DC = 0.8  # official offset on each colour's first SH coefficient (spec §4)
+ALBEDO_MEAN = (0.45, 0.35, 0.30)  # official mean skin albedo added to the texture head
+AMBIENT_DC = 0.8  # official offset on each colour's first SH coefficient
 PHOTO_EPS = 1e-4
 
 

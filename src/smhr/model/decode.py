@@ -188,9 +188,8 @@ def decode_network(
     (for single-hand data whose side is known, e.g. FreiHAND right hands).
 
     Fixed shapes (max_hands slots per image), no host synchronisation and no host->device copy, so
-    this call can be captured once in a CUDA graph (`smhr.model.graphed.GraphedDecoder`) and
-    replayed. Returns the keys of `decode_tensors` with pixels in network coordinates and K the
-    virtual intrinsics [B,3,3].
+    this call can be captured once in a CUDA graph and replayed. Returns the keys of
+    `decode_tensors` with pixels in network coordinates and K the virtual intrinsics [B,3,3].
     """
     R = images.shape[-1]
     stride = int(getattr(net, "stride", 4))
