@@ -9,8 +9,8 @@ import torch
 from scipy.linalg import orthogonal_procrustes
 from typer.testing import CliRunner
 
-from smhr.app.eval_cli import eval_app
 from smhr.eval import freihand
+from smhr.eval.cli import eval_app
 
 
 # ----------------------------------------------------------------------------- the official logic

@@ -1,3 +1,2 @@
 """smhr.eval: metrics (`metrics`), benchmark protocols (one module each: `freihand`, ...), and
-report writing (`report`). The `smhr eval` command lives in `smhr.app.eval_cli` (it drives the
-product's `Reconstructor`)."""
+report writing (`report`). The `smhr eval` command lives in `smhr.eval.cli`."""
