@@ -1,5 +1,7 @@
 """`smhr demo INPUTS... --out DIR`: reconstruct every hand in images (files, folders, globs) and
-write, per image, an overlay PNG, meshes (OBJ + PLY per hand, one GLB) and a JSON record.
+write, per image, an overlay PNG, a textured overlay PNG (the photo beside the hands drawn with
+their predicted albedo and lighting), meshes (OBJ + PLY per hand, one GLB; vertex colours = the
+predicted albedo) and a JSON record.
 
 Bad inputs never stop the batch: each failure is one line on stderr naming the file and the fix,
 the run goes on, and the exit code is 1 when anything failed. Bad options (`--out` a file or
@@ -127,12 +129,20 @@ def make_out_dir(out: Path) -> str | None:
     return None
 
 
-def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool, meshes: bool,
-                  stem: str | None = None, report: DemoReport | None = None) -> int:  # fmt: skip
-    """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`);
-    returns the number of hands."""
+def _png(picture: np.ndarray) -> bytes:
     import cv2
 
+    ok, png = cv2.imencode(".png", picture[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise RuntimeError("PNG encoding of the overlay failed")
+    return png.tobytes()
+
+
+def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool, meshes: bool,
+                  stem: str | None = None, report: DemoReport | None = None,
+                  textured: bool = True) -> int:  # fmt: skip
+    """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`);
+    returns the number of hands."""
     from smhr.app.api import to_rgb_uint8
     from smhr.io.atomic import StagedFiles
     from smhr.io.exports import hand_mesh_files, image_record, json_text
@@ -153,15 +163,18 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
         keypoints2d=[h.keypoints2d * A[0, 0] + A[0, 2] for h in hands], sides=[h.side for h in hands],
         side_view=True,
     )  # fmt: skip
-    ok, png = cv2.imencode(".png", picture[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise RuntimeError("PNG encoding of the overlay failed")
+    pngs = {f"{stem}_overlay.png": _png(picture)}
+    if textured:
+        from smhr.render.textured import overlay_textured_hands
+
+        pngs[f"{stem}_textured.png"] = _png(overlay_textured_hands(small, hands, faces, A))
     t = report.timed("overlay", t)
     mesh_files = hand_mesh_files(stem, hands, faces) if meshes else {}
     t = report.timed("meshes", t)
     record = image_record(str(path), image.shape[:2], hands, rec.hand_model, with_vertices)
     with StagedFiles() as staged:
-        staged.write(out / f"{stem}_overlay.png", png.tobytes())
+        for name, data in pngs.items():
+            staged.write(out / name, data)
         for name, data in mesh_files.items():
             staged.write(out / name, data)
         staged.write(out / f"{stem}.json", json_text(record))
@@ -170,7 +183,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
 
 
 def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, with_vertices: bool = False,
-             meshes: bool = True, progress: bool = True) -> DemoReport:  # fmt: skip
+             meshes: bool = True, progress: bool = True, textured: bool = True) -> DemoReport:  # fmt: skip
     """Process every file (images; videos through `smhr.app.video`), collecting failures: each is one
     line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only."""
     from tqdm import tqdm
@@ -195,7 +208,8 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
                 report.hands += process_video(rec, path, out, stem=stem, focal=focal, progress=False)
             else:
                 report.hands += process_image(rec, path, out, focal=focal, with_vertices=with_vertices,
-                                              meshes=meshes, stem=stem, report=report)  # fmt: skip
+                                              meshes=meshes, stem=stem, report=report,
+                                              textured=textured)  # fmt: skip
             report.processed += 1
         except BadInput as e:
             msg = one_line(e)
@@ -233,6 +247,9 @@ def demo_command(
         "ONNX export, docs/network.md).")] = "auto",
     vertices: Annotated[bool, typer.Option("--vertices", help="Also put vertices in the JSON.")] = False,
     meshes: Annotated[bool, typer.Option("--meshes/--no-meshes", help="Write OBJ/PLY/GLB.")] = True,
+    textured: Annotated[bool, typer.Option("--textured/--no-textured", help="Also write NAME_textured.png: "
+                                           "the photo beside the hands drawn with their predicted albedo "
+                                           "and lighting.")] = True,
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write).")] = False,
 ) -> None:
@@ -261,7 +278,8 @@ def demo_command(
     for p in problems:
         echo_error(p)
     with native_stderr_filtered():  # libjpeg's own warnings would name no file: our one line says it all
-        report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes)
+        report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes,
+                          textured=textured)
     failed = len(report.failures) + len(problems)
     typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
                f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip
