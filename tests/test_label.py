@@ -190,3 +190,18 @@ def test_every_registered_loader_names_its_image_files():
     for name in openable():
         cls = DATASETS[name].loader_class()
         assert cls.image_path is not SampleDataset.image_path, name
+
+
+def test_role_is_recorded_and_kept_when_relabelling(tmp_path):
+    pytest.importorskip("onnxruntime")
+    img = tmp_path / "src" / "left_hand.jpg"
+    img.parent.mkdir()
+    shutil.copy(FIXTURES / "left_hand.jpg", img)
+    out = tmp_path / "labels"
+    base = ["label", str(img), "--out", str(out), "--name", "x", "--root", str(img.parent)]
+    res = CliRunner().invoke(app, [*base, "--role", "holdout"])
+    assert res.exit_code != 0 and "--role 'holdout'" in res.output
+    assert CliRunner().invoke(app, [*base, "--role", "test"]).exit_code == 0
+    assert read_meta(out)["role"] == "test"
+    assert CliRunner().invoke(app, base).exit_code == 0  # relabelled without --role: still test only
+    assert read_meta(out)["role"] == "test"

@@ -100,11 +100,14 @@ _LOADED: dict[tuple, Any] = {}
 
 def labelled_sets(roots: list[str], split: str, photos: PhotoSettings) -> list[Any]:
     """The labelled sets of `roots`; each (root, split, image root, size, preload) is read once per
-    process, so mixture parts and validation that share photos share one copy in memory."""
-    from smhr.data.labelled import LabelledSet, read_meta
+    process, so mixture parts and validation that share photos share one copy in memory. Test-only
+    sets (meta.json role "test") are refused for anything but the held-out split (validation)."""
+    from smhr.data.labelled import LabelledSet, read_meta, require_trainable
 
     sets = []
     for root in roots:
+        if split != "test":
+            require_trainable(root)
         image_root = photos.image_roots.get(read_meta(root)["source"]["name"])
         key = (str(root), split, image_root, photos.max_side, photos.preload)
         if key not in _LOADED:

@@ -86,13 +86,21 @@ def label_command(
     split: Annotated[
         str | None, typer.Option("--split", help="With --dataset: the split to read (default: the loader's).")
     ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="'train' (may enter training mixtures) or 'test' (test only: every training mixture "
+            "refuses it); default: the role already in --out's meta.json, else 'train'.",
+        ),
+    ] = None,
 ) -> None:
     """Label photos with the 2D teacher (MediaPipe Hands' models, offline): per hand 21 keypoints,
     side, scores and relative 3D; per image provenance, held-out split and ignore regions (the
     source's boxed hands the teacher missed). The teacher runs in onnxruntime, which smhr installs."""
     from tqdm import tqdm
 
-    from smhr.data.labelled import write_labelled_set
+    from smhr.data.labelled import ROLES, previous_role, write_labelled_set
     from smhr.label.boxes import BOX_READERS
     from smhr.label.writer import LabelOptions, SourceInfo, label_source
     from smhr.teacher import HandTeacher, teacher_files
@@ -103,6 +111,9 @@ def label_command(
         fail(f"--test-fraction {test_fraction}: must be in [0, 1)")
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: exists and is not a folder; choose a folder path")
+    if role is not None and role not in ROLES:
+        fail(f"--role {role!r}: choose one of {', '.join(ROLES)}")
+    role = role or previous_role(out)
     images = _images(inputs) if dataset is None else _dataset_images(dataset, inputs, split)
     if not images:
         fail("no images found in the inputs; pass .jpg/.png files or folders that hold them")
@@ -132,6 +143,7 @@ def label_command(
     teacher = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in teacher_files()}
     meta = {
         "source": {"name": name, "repo": repo, "commit": commit, "licence": licence, "url": url},
+        "role": role,
         "image_root": str(base),
         "teacher": {"models": teacher, "max_hands": max_hands, "min_palm_score": 0.5, "min_presence": 0.5},
         "split": {

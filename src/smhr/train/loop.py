@@ -11,6 +11,7 @@ have seen, and on the same device reproduces its losses exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -45,7 +46,7 @@ from smhr.train.setup import (
     load_hand_models,
     select_device,
 )
-from smhr.train.validate import validate
+from smhr.train.validate import trained_sources, validate
 
 __all__ = ["ConfigChangedError", "GatheringModel", "NonFiniteLossError", "Trainer"]
 
@@ -385,7 +386,8 @@ class Trainer:
             log.image(step, "train_keypoints", grid)
         if cfg.eval_every and step % cfg.eval_every == 0 and self.val_set is not None and self.rank == 0:
             scores = validate(self.net, self.val_set, hand=cfg.hand, mano_dir=cfg.mano_dir,
-                              max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit)
+                              max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit,
+                              trained=trained_sources(dataclasses.asdict(cfg.data)))
             log.scalars(step, scores, prefix="val")
         if cfg.ckpt_every and step % cfg.ckpt_every == 0:
             self.save()
