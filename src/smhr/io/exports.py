@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from smhr.hands.keypoints import SIDE_NAMES
 from smhr.io.appearance import appearance_record, linear_from_srgb, vertex_rgba
-from smhr.records import Hand
+from smhr.records import SIDE_NAMES, Hand
 
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange
 JSON_SCHEMA_VERSION = 1
