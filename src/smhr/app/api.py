@@ -16,6 +16,7 @@ point at the image centre) or an explicit `K`, hands are placed metrically in th
 from __future__ import annotations
 
 import importlib.resources
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,36 @@ def _onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_options(device: str, threshold: float | None, max_hands: int) -> None:
+    """One-line ValueErrors for options that would otherwise fail deep inside PyTorch (a device
+    string) or silently return no hands (threshold outside [0, 1], max_hands < 1)."""
+    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+        raise ValueError(f"threshold is a detection score in [0, 1], got {threshold!r}")
+    if isinstance(max_hands, bool) or not isinstance(max_hands, (int, np.integer)) or max_hands < 1:
+        raise ValueError(f"max_hands must be an integer >= 1, got {max_hands!r}")
+
+
+def check_cuda(device: str, cli: bool = False) -> None:
+    """Refuse a CUDA device that PyTorch cannot use with one line naming the option and the fix
+    (`--device` on the command line, `device=` in Python) instead of PyTorch's driver message."""
+    import torch
+
+    said, fix = f"device={device!r}", "device='cpu'"
+    if cli:
+        said, fix = f"--device {device}", "--device cpu (or auto)"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"{said}: PyTorch finds no CUDA device on this machine (no GPU, no driver, or a "
+                           f"CPU-only torch build); use {fix}")
+    n = torch.cuda.device_count()
+    if device.startswith("cuda:") and int(device[5:]) >= n:
+        raise RuntimeError(f"{said}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
 
 
 def stored_score_threshold(checkpoint: dict[str, Any]) -> float | None:
@@ -102,6 +133,7 @@ class Reconstructor:
         input_size: side of the square network input (a multiple of 32); None = the size the
         weights were trained at. The network is fully convolutional, so a smaller input trades
         accuracy on small hands for speed (torch backend; an ONNX export has a fixed size)."""
+        check_options(device, threshold, max_hands)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
@@ -137,6 +169,7 @@ class Reconstructor:
         if path.suffix.lower() == ".onnx":
             raise ValueError(f"{path}: an ONNX export runs in onnxruntime; use backend='onnxruntime' "
                              "(or 'auto'), or pass the model.pt for the torch backend")
+        check_cuda(device)
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            ("cpu" if device == "auto" else device))  # fmt: skip
         ckpt = load_smhr_checkpoint(path)  # weights only: a model.pt from elsewhere cannot run code
@@ -163,7 +196,8 @@ class Reconstructor:
         return {i: m.faces.cpu().numpy() for i, m in enumerate(self.hand_models)}
 
     def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None) -> list[Hand]:
-        """Hands in one image, best score first."""
+        """Hands in one image, best score first. NumPy images are RGB (an OpenCV `imread` result is
+        BGR: pass `img[..., ::-1]`); several images: `predict_batch`."""
         return self.predict_batch([image], focal=focal, K=None if K is None else [K])[0]
 
     def predict_batch(
