@@ -1,24 +1,24 @@
 #!/usr/bin/env python
-"""Inference speed, image -> meshes: SMHRNet + decode (NMS, top-K, gathered heads) + hand model.
+"""Inference speed, image -> meshes: the peaks module (SMHRNet, NMS, top-K, gathered heads) on the
+device, then the one NumPy decode with the NumPy hand models (the inference path of both backends).
 
 Prints one JSON document (and writes it to --out after every measurement, so a run cut short still
 leaves its numbers). Measured per (device, backbone, batch, dtype, compile):
   network          backbone + neck + dense centre/handedness heads
   network_dense    the official layout for reference: every head (params 122, texture V*3, light 27,
                    keypoint offsets 42) evaluated densely over the stride-4 map
-  end_to_end_1     decode_tensors with max_hands=1 (threshold 0: one hand per image)
-  end_to_end_10    decode_tensors with max_hands=10 (threshold 0: ten hands per image)
-Modes: eager; cudagraph (`smhr.model.graphed.GraphedDecoder`: the decode captured once in a CUDA
-graph and replayed; `graph_check` = max |vertex| difference to eager, metres); compile
-(--compile: torch.compile of the network, default mode).
+  end_to_end_1     PeakNet with max_hands=1 + decode_peaks (threshold 0: one hand per image)
+  end_to_end_10    PeakNet with max_hands=10 + decode_peaks (threshold 0: ten hands per image)
+Modes: eager; cudagraph (`smhr.model.graphed.GraphedPeaks`: the peaks module captured once in a
+CUDA graph and replayed; `graph_check` = max |vertex| difference to eager, metres); compile
+(--compile: torch.compile of the peaks module, default mode).
 Each entry has the median latency of one call (synchronised) and images/s. CPU runs only
 MobileNetV2 at batch 1 (the machine is shared); CUDA runs ResNet-50 and MobileNetV2 at batch 1 and
 32, fp32 and bf16 autocast, channels-last, and optionally torch.compile.
 
 Usage: PYTHONPATH=src python benchmarks/bench_inference.py [--device cuda] [--compile] [--out f.json]
-Hand model: smhr.hands.model.HandModel ("anny" asset, else a synthetic MANO written to a temp
-dir); where that package is not importable (e.g. a bare GPU box without numpy) a torch-only LBS
-stand-in of the same size (16 joints, V vertices) is used and the JSON says so.
+Hand model: smhr.hands.numpy_model.NumpyHandModel ("anny" asset, else a synthetic MANO written to a
+temp dir), on the CPU as in inference.
 """
 
 from __future__ import annotations
@@ -32,95 +32,42 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from smhr.hands.keypoints import MANO_PARENTS
-from smhr.model.decode import decode_tensors, to_original
-from smhr.model.graphed import GraphedDecoder
+from smhr.hands.numpy_model import NumpyHandModel
+from smhr.model.graphed import GraphedPeaks
 from smhr.model.net import SMHRNet
+from smhr.model.peaks import PeakNet
+from smhr.runtime.decode import decode_peaks
 
 
-class StandInHand(nn.Module):
-    """Torch-only LBS of the hand models' size (cost proxy only: random rig, same tensor shapes)."""
-
-    def __init__(self, num_vertices: int, seed: int = 0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.register_buffer("v_template", torch.randn(num_vertices, 3, generator=g) * 0.03)
-        self.register_buffer("shapedirs", torch.randn(num_vertices, 3, 10, generator=g) * 1e-3)
-        self.register_buffer("posedirs", torch.randn(135, num_vertices * 3, generator=g) * 1e-4)
-        self.register_buffer("J_regressor", torch.softmax(torch.randn(16, num_vertices, generator=g), 1))
-        self.register_buffer("weights", torch.softmax(torch.randn(num_vertices, 16, generator=g) * 3, 1))
-        self.register_buffer("tips", torch.arange(5) * 7)
-        self.register_buffer("last_row", torch.tensor([0.0, 0.0, 0.0, 1.0]))
-        self.num_vertices = num_vertices
-
-    @staticmethod
-    def _rodrigues(aa: torch.Tensor) -> torch.Tensor:
-        angle = aa.norm(dim=-1, keepdim=True).clamp(min=1e-8)
-        k = aa / angle
-        K = torch.zeros(*aa.shape[:-1], 3, 3, device=aa.device, dtype=aa.dtype)
-        K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
-        K = K - K.transpose(-1, -2)
-        s, c = torch.sin(angle)[..., None], torch.cos(angle)[..., None]
-        return torch.eye(3, device=aa.device, dtype=aa.dtype) + s * K + (1 - c) * K @ K
-
-    def forward(self, global_orient, pose, betas, transl):
-        N = pose.shape[0]
-        v = self.v_template + torch.einsum("vck,nk->nvc", self.shapedirs, betas)
-        J = torch.einsum("jv,nvc->njc", self.J_regressor, v)
-        rot = self._rodrigues(torch.cat([global_orient, pose], 1).view(N, 16, 3))
-        eye = torch.eye(3, device=pose.device)
-        v = v + ((rot[:, 1:] - eye).reshape(N, 135) @ self.posedirs).view(N, -1, 3)
-        T = [None] * 16
-        for j, p in enumerate(MANO_PARENTS):
-            local = torch.cat([rot[:, j], (J[:, j] - (J[:, p] if p >= 0 else 0))[..., None]], 2)
-            local = torch.cat([local, self.last_row.expand(N, 1, 4)], 1)
-            T[j] = local if p < 0 else T[p] @ local
-        T = torch.stack(T, 1)
-        posed_J = T[:, :, :3, 3]
-        T_rest = T.clone()
-        T_rest[:, :, :3, 3] = posed_J - (T[:, :, :3, :3] @ J[..., None])[..., 0]
-        A = torch.einsum("vj,njab->nvab", self.weights, T_rest)
-        verts = (A[..., :3, :3] @ v[..., None])[..., 0] + A[..., :3, 3] + transl[:, None]
-        joints = torch.cat([posed_J + transl[:, None], verts[:, self.tips]], 1)
-        from types import SimpleNamespace
-
-        return SimpleNamespace(vertices=verts, joints=joints)
-
-
-def load_hands(kind: str, device: torch.device) -> tuple[list[nn.Module], str]:
-    """(left, right) hand models and a description: the bundled Anny hand, else a synthetic MANO
-    written to a temp dir (kind "mano" goes there directly), else the torch-only stand-in."""
-    errors = []
-    try:
-        from smhr.hands.model import HandModel
-    except Exception as exc:  # the hand package (or numpy) is not available here
-        HandModel = None
-        errors.append(f"{type(exc).__name__}: {exc}")
-    if HandModel is not None and kind == "anny":
+def load_hands(kind: str) -> tuple[list[NumpyHandModel], str]:
+    """(left, right) NumPy hand models and a description: the bundled Anny hand, else a synthetic
+    MANO written to a temp dir (kind "mano" goes there directly)."""
+    if kind == "anny":
         try:
-            return [HandModel.load("anny", s).to(device).eval() for s in ("left", "right")], "anny"
-        except Exception as exc:
-            errors.append(f"anny: {type(exc).__name__}: {exc}")
-    if HandModel is not None:
-        try:
-            from smhr.hands.testing import write_synthetic_mano_pickle
+            return [NumpyHandModel.load("anny", s) for s in ("left", "right")], "anny"
+        except Exception as exc:  # the asset is missing: fall back to a synthetic MANO, and say so
+            print(f"anny unavailable ({type(exc).__name__}: {exc}); using a synthetic MANO", file=sys.stderr)
+    from smhr.hands.testing import write_synthetic_mano_pickle
 
-            tmp = Path(tempfile.mkdtemp())
-            models = []
-            for s in ("left", "right"):
-                path = tmp / f"MANO_{s.upper()}.pkl"
-                write_synthetic_mano_pickle(path, s, num_vertices=778)
-                models.append(HandModel.load("mano", s, path=path).to(device).eval())
-            return models, "synthetic-mano"
-        except Exception as exc:
-            errors.append(f"synthetic mano: {type(exc).__name__}: {exc}")
-    V = 1609 if kind == "anny" else 778
-    return [StandInHand(V, s).to(device) for s in (0, 1)], f"standin-lbs-{V} ({'; '.join(errors)[:300]})"
+    tmp = Path(tempfile.mkdtemp())
+    models = []
+    for s in ("left", "right"):
+        path = tmp / f"MANO_{s.upper()}.pkl"
+        write_synthetic_mano_pickle(path, s, num_vertices=778)
+        models.append(NumpyHandModel.load("mano", s, path=path))
+    return models, "synthetic-mano"
+
+
+def decode(outputs: dict[str, torch.Tensor], hands: list[NumpyHandModel], size: int) -> list:
+    """The NumPy decode of a peaks run (identity letterbox, threshold 0)."""
+    arrays = {k: v.float().cpu().numpy() for k, v in outputs.items()}
+    B = arrays["scores"].shape[0]
+    return decode_peaks(arrays, hands, size, size // 4, np.stack([np.eye(3)] * B), 0.0)
 
 
 def time_call(fn, device: torch.device, iters: int, warmup: int) -> float:
@@ -156,8 +103,8 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
         if args.strict_fp32:  # PyTorch's defaults let cuDNN convolutions use TF32 for fp32 inputs
             torch.backends.cudnn.allow_tf32 = False
-    hands, hand_desc = load_hands(args.hand_model, device)
-    V = int(getattr(hands[0], "num_vertices", 778))
+    hands, hand_desc = load_hands(args.hand_model)
+    V = hands[0].num_vertices
     report = {
         "benchmark": "inference image->meshes",
         "device": (
@@ -198,6 +145,8 @@ def main() -> None:
             images = torch.randn(batch, 3, args.size, args.size, device=device).contiguous(
                 memory_format=torch.channels_last
             )
+            pixels = torch.randint(0, 256, (batch, args.size, args.size, 3), dtype=torch.uint8, device=device)
+            R = args.size
             bf16 = dtype == "bf16"
             amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
             cases = {}
@@ -211,28 +160,25 @@ def main() -> None:
 
                     cases["network_dense"] = dense
                     for k in (1, 10):
-                        cases[f"end_to_end_{k}"] = lambda k=k, net=net, images=images: decode_tensors(
-                            net, images, hands, max_hands=k, threshold=0.0
-                        )
+                        peaks = PeakNet(net, k).to(device)
+                        cases[f"end_to_end_{k}"] = lambda p=peaks, x=pixels, R=R: decode(p(x), hands, R)
                 elif mode == "cudagraph":
                     for k in (1, 10):
-                        g = GraphedDecoder(
-                            net, hands, tuple(images.shape), bf16=bf16, max_hands=k, threshold=0.0
-                        )
+                        g = GraphedPeaks(net, tuple(pixels.shape), bf16=bf16, max_hands=k)
                         with torch.no_grad(), amp:
-                            ref = decode_tensors(net, images, hands, max_hands=k, threshold=0.0)
-                        got = to_original(g(images))
-                        report["graph_check"][f"{backbone}/b{batch}/{dtype}/k{k}"] = float(
-                            (got["vertices"] - ref["vertices"]).abs().max()
+                            ref = decode(PeakNet(net, k).to(device)(pixels), hands, R)
+                        got = decode(g(pixels), hands, R)
+                        report["graph_check"][f"{backbone}/b{batch}/{dtype}/k{k}"] = max(
+                            float(np.abs(a.vertices - b.vertices).max())
+                            for ga, gb in zip(got, ref, strict=True) for a, b in zip(ga, gb, strict=True)
                         )
-                        cases[f"end_to_end_{k}"] = lambda g=g, images=images: to_original(g(images))
+                        cases[f"end_to_end_{k}"] = lambda g=g, x=pixels, R=R: decode(g(x), hands, R)
                 else:
                     cnet = torch.compile(net)
                     cases["network"] = lambda cnet=cnet, images=images: cnet(images)
                     for k in (1, 10):
-                        cases[f"end_to_end_{k}"] = lambda k=k, cnet=cnet, images=images: decode_tensors(
-                            cnet, images, hands, max_hands=k, threshold=0.0
-                        )
+                        cpeaks = torch.compile(PeakNet(net, k).to(device))
+                        cases[f"end_to_end_{k}"] = lambda p=cpeaks, x=pixels, R=R: decode(p(x), hands, R)
             except Exception as exc:  # capture / compile unavailable: record, go on
                 key = f"{backbone}/b{batch}/{dtype}/{mode}"
                 report["results"].append({"key": key, "error": repr(exc)[:300]})
@@ -251,7 +197,7 @@ def main() -> None:
                 except Exception as exc:
                     report["results"].append({"key": key, "error": repr(exc)[:300]})
                 emit()
-            del net, images, cases
+            del net, images, pixels, cases
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     by = {r["key"]: r for r in report["results"] if "ms" in r}

@@ -173,12 +173,11 @@ def main() -> None:
         out["smhr"]["threshold_sweep"] = sweep(list(held.values()), low, args.iou,
                                               [round(0.05 * k, 2) for k in range(2, 13)])
     if args.synth:
+        from smhr.app.api import Reconstructor
         from smhr.eval import freihand
         from smhr.eval.predict import predict_freihand
-        from smhr.model.loading import load_network
 
-        net, models = load_network(args.weights or str(_bundled()), device="cpu")
-        xyz, verts = predict_freihand(net, models, args.synth)
+        xyz, verts = predict_freihand(Reconstructor.from_pretrained(args.weights, "cpu"), args.synth)
         gt_xyz, gt_verts = freihand.load_ground_truth(args.synth)
         s = freihand.evaluate(gt_xyz, gt_verts, xyz, verts)["summary"]
         out["smhr"]["synthetic_freihand"] = {
@@ -186,12 +185,6 @@ def main() -> None:
         }
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out, indent=2, default=float))
-
-
-def _bundled() -> Path:
-    from smhr.app.api import bundled_weights
-
-    return bundled_weights()
 
 
 if __name__ == "__main__":

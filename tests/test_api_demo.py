@@ -226,7 +226,8 @@ def test_input_size_override_letterboxes_smaller_and_keeps_pixel_coordinates(tin
     rec = Reconstructor.from_pretrained(tiny_weights, "cpu", threshold=0.0, max_hands=2, input_size=96)
     assert rec.input_size == 96 and Reconstructor.from_pretrained(tiny_weights, "cpu").input_size == 64
     seen = []
-    rec.net.backbone.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape)))
+    backbone = rec.network.module.net.backbone
+    backbone.register_forward_hook(lambda m, args, out: seen.append(tuple(args[0].shape)))
     hands = rec.predict(img)
     assert seen == [(1, 3, 96, 96)]  # the letterbox really targets the override
     assert len(hands) == 2

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from smhr.geometry.cameras import project
-from smhr.model.camera import cell_centres, decode_translation, to_real_camera, virtual_intrinsics
+from smhr.model.camera import cell_centres, decode_translation, virtual_intrinsics
 
 
 def test_cell_centres():
@@ -21,12 +21,3 @@ def test_decode_translation_matches_official_formula_and_pixel():
     assert t[0].tolist() == pytest.approx(expected, rel=1e-6)
     uv = project(t[:, None], virtual_intrinsics(224))[0, 0]
     assert uv.tolist() == pytest.approx([53.0, 28.5], abs=1e-4)
-
-
-def test_to_real_camera_keeps_the_pixel_and_scales_depth():
-    Kv = virtual_intrinsics(384)
-    K = torch.tensor([[1000.0, 0, 150], [0, 1100.0, 200], [0, 0, 1]])
-    t = torch.tensor([[0.05, -0.02, 0.9], [0.0, 0.1, 0.7]])
-    r = to_real_camera(t, Kv, K)
-    assert r[:, 2].tolist() == pytest.approx((t[:, 2] * 1050 / 512).tolist(), rel=1e-6)
-    torch.testing.assert_close(project(r[:, None], K)[:, 0], project(t[:, None], Kv)[:, 0], atol=1e-3, rtol=0)

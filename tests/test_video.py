@@ -5,7 +5,6 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from smhr.app.video import OneEuro
@@ -56,26 +55,25 @@ def test_demo_on_a_video_writes_annotated_mp4_and_tracked_json(tiny_weights, tmp
 
 
 def _hand(model, side, shift, score=0.9):
-    from smhr.model.decode import Hand
+    from smhr.records import Hand
 
-    with torch.no_grad():
-        res = model(torch.tensor([[0.0, 0.0, 0.0]]), torch.zeros(1, 45), torch.zeros(1, 10),
-                    torch.tensor([[shift, 0.0, 0.5]]))  # fmt: skip
+    verts, joints = model(np.zeros((1, 3)), np.zeros((1, 45)), np.zeros((1, 10)),
+                          np.array([[shift, 0.0, 0.5]]))
     K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
-    j = res.joints[0].numpy()
+    j = joints[0]
     uv = (j @ K.T)[:, :2] / (j @ K.T)[:, 2:]
     z = np.zeros(3, np.float32)
     return Hand(side=side, score=score, center=uv[9], global_orient=z, pose=np.zeros(45, np.float32),
                 betas=np.zeros(10, np.float32), transl=np.array([shift, 0.0, 0.5], np.float32),
-                vertices=res.vertices[0].numpy(), joints3d=j, keypoints2d=uv.astype(np.float32),
+                vertices=verts[0], joints3d=j, keypoints2d=uv.astype(np.float32),
                 local_keypoints2d=uv.astype(np.float32), K=K)  # fmt: skip
 
 
 def test_tracker_keeps_ids_and_smooths_parameters():
     from smhr.app.video import HandTracker
-    from smhr.hands.model import HandModel
+    from smhr.hands.numpy_model import NumpyHandModel
 
-    models = [HandModel.load("anny", s) for s in ("left", "right")]
+    models = [NumpyHandModel.load("anny", s) for s in ("left", "right")]
     tr = HandTracker(models, max_missing=2)
     rng = np.random.default_rng(0)
     seen = []

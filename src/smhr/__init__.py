@@ -7,7 +7,7 @@ z forward), 21 keypoints in FreiHAND order, handedness 0 = left / 1 = right.
 __version__ = "0.1.0.dev0"
 
 
-def __getattr__(name: str):  # lazy: `import smhr` stays light; `smhr.Reconstructor` loads torch
+def __getattr__(name: str):  # lazy: `import smhr` imports nothing heavy
     if name in ("Reconstructor", "Hand"):
         from smhr.app import api
 

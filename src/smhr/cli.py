@@ -6,6 +6,8 @@ Imports are inside the registration helpers' modules' own functions where they a
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from smhr.app.demo import demo_command
@@ -48,8 +50,27 @@ app.command("export")(export_command)
 app.command("label")(label_command)
 
 
-def main() -> None:  # pragma: no cover - thin entry point
-    app()
+TORCH_STACK = ("torch", "torchvision", "scipy", "roma", "tensorboard", "matplotlib", "onnx")
+"""Packages of the `train` extra: a command that needs one of them names the extra instead of a
+traceback when the light install (`pip install smhr`) lacks it."""
+
+
+def main() -> None:
+    """The `smhr` entry point: the app, with a missing `train` extra as one line and exit code 2."""
+    from smhr.errors import TRAIN_EXTRA, MissingExtra
+    from smhr.io.messages import echo_error
+
+    try:
+        app()
+    except MissingExtra as exc:
+        echo_error(exc)
+        raise SystemExit(2) from None
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TORCH_STACK:
+            raise
+        command = " ".join(["smhr", *sys.argv[1:2]])
+        echo_error(f"`{command}` needs {exc.name}, which the light install leaves out: {TRAIN_EXTRA}")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,18 +1,12 @@
-"""ONNX export of the whole network up to the per-hand parameters, for the torch-free runtime.
+"""ONNX export of the peaks contract, for the torch-free runtime: `smhr.model.peaks.PeakNet` traced.
 
-What is exported (`PeakHeads`): letterboxed images [B,R,R,3] uint8 RGB -> ImageNet normalisation
--> backbone -> neck -> centre heatmap -> 5x5 max-pool NMS -> top-K peaks -> the per-hand heads
-evaluated only at those K cells:
-  scores [B,K] (sigmoid peak), cells [B,K] (flat index y*W + x), params [B,K,122],
-  kp_offsets [B,K,42], handedness [B,K,2] (logits),
-with a dynamic batch size and K = max_hands fixed at export. Why the heads are gathered inside the
-graph: evaluated densely (the previous export) the parameter heads cost more than the backbone on
-a CPU, and the decode then had to gather in Python; here one onnxruntime call returns everything
-the hand models need (`smhr.runtime`). BatchNorms stay separate nodes (onnxruntime folds them when
-it loads the file), so the weights can be stored as float16 exactly when they are float16 values
-(our packaged model.pt files are): `exact_float16` halves the file without changing an output.
-The texture / lighting heads are not exported (no use at inference). `smhr_config`,
-`smhr_max_hands`, `smhr_score_threshold` and `smhr_format` ("peaks-v1") are stored as metadata.
+What is exported is exactly what the PyTorch backend runs (`PeakNet`: normalisation, network, NMS,
+top-K, the heads of `smhr.runtime.contract.PEAK_HEADS` gathered at the peaks), with a dynamic batch
+size and K = max_hands fixed at export; the outputs are named as in the contract. BatchNorms stay
+separate nodes (onnxruntime folds them when it loads the file), so the weights can be stored as
+float16 exactly when they are float16 values (our packaged model.pt files are): `exact_float16`
+halves the file without changing an output. `smhr_config`, `smhr_max_hands`,
+`smhr_score_threshold` and `smhr_format` (`FORMAT`) are stored as metadata.
 """
 
 from __future__ import annotations
@@ -25,41 +19,23 @@ import torch
 from torch import nn
 
 from smhr.io.onnx_float16 import exact_float16
-from smhr.model.decode import nms
 from smhr.model.net import SMHRNet
-from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
+from smhr.model.peaks import PeakNet
+from smhr.runtime.contract import FORMAT, OUTPUT_NAMES
 
-__all__ = ["FORMAT", "OUTPUT_NAMES", "PeakHeads", "compare_with_torch", "exact_float16", "export_onnx"]
-
-FORMAT = "peaks-v1"
-OUTPUT_NAMES = ("scores", "cells", "params", "kp_offsets", "handedness")
-NMS_KERNEL = 5
+__all__ = ["FORMAT", "OUTPUT_NAMES", "compare_with_torch", "exact_float16", "export_onnx"]
 
 
-class PeakHeads(nn.Module):
-    """uint8 images -> top-K peaks and the heads gathered there (see the module docstring)."""
+class _Outputs(nn.Module):
+    """`PeakNet`'s dict as a tuple in `OUTPUT_NAMES` order (the tracer names outputs by position)."""
 
-    def __init__(self, net: SMHRNet, max_hands: int = 16) -> None:
+    def __init__(self, peaks: PeakNet) -> None:
         super().__init__()
-        self.net = net
-        self.max_hands = max_hands
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("inv_std", 1.0 / (torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0))
+        self.peaks = peaks
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = (images.permute(0, 3, 1, 2).float() - self.mean) * self.inv_std
-        net = self.net
-        f = net.neck(net.backbone(x, stride4=net.neck.uses_stride4))
-        heat = torch.sigmoid(net.center(f))
-        peaks = nms(heat, NMS_KERNEL)
-        scores, cells = peaks.flatten(1).topk(self.max_hands, dim=1)
-        return (
-            scores,
-            cells,
-            net.params.gather(f, cells),
-            net.kp_offsets.gather(f, cells),
-            net.handedness.gather(f, cells),
-        )
+        out = self.peaks(images)
+        return tuple(out[name] for name in OUTPUT_NAMES)
 
 
 def export_onnx(
@@ -78,7 +54,7 @@ def export_onnx(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation / tracer notes
         torch.onnx.export(
-            PeakHeads(net, max_hands),
+            _Outputs(PeakNet(net, max_hands)),
             dummy,
             str(path),
             input_names=["images"],
@@ -117,8 +93,7 @@ def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2,
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     max_hands = int(session.get_modelmeta().custom_metadata_map["smhr_max_hands"])
     with torch.no_grad():
-        ref = dict(zip(OUTPUT_NAMES, [t.numpy() for t in PeakHeads(net.cpu().float().eval(), max_hands)(x)],
-                       strict=True))
+        ref = {k: v.numpy() for k, v in PeakNet(net.cpu().float().eval(), max_hands)(x).items()}
     got = dict(zip(OUTPUT_NAMES, session.run(list(OUTPUT_NAMES), {"images": x.numpy()}), strict=True))
     same = ref["cells"] == got["cells"]
     out = {"scores": float(np.abs(got["scores"] - ref["scores"]).max())}

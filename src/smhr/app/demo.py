@@ -319,7 +319,7 @@ def demo_command(
         echo_error(f"--device must be auto, cpu or cuda, got {device!r}")
         raise typer.Exit(2)
     if device != "auto" and device != "cpu":
-        from smhr.app.api import check_cuda
+        from smhr.runtime.options import check_cuda
 
         try:
             check_cuda(device, cli=True)

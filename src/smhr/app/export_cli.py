@@ -20,7 +20,10 @@ def export_command(
     """Export the network (uint8 images -> top-K centre peaks with the hand parameters, keypoint
     offsets and handedness gathered there) to ONNX for the torch-free onnxruntime backend:
     `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
-    from smhr.app.api import bundled_weights, stored_score_threshold
+    from smhr.errors import require_torch
+    from smhr.runtime.loading import bundled_weights, stored_score_threshold
+
+    require_torch("`smhr export`")  # one line naming the extra (smhr.cli.main prints it)
     from smhr.io.torchfiles import load_smhr_checkpoint, reason
 
     path = weights or bundled_weights()
@@ -31,7 +34,7 @@ def export_command(
         ckpt = load_smhr_checkpoint(path)  # weights only; one-line error naming the file
         net = network_from_checkpoint(ckpt, str(path))
     except ImportError as e:
-        typer.echo(f"error: ONNX export needs onnx and onnxruntime: pip install 'smhr[onnx]' ({e})", err=True)
+        typer.echo(f"error: ONNX export needs onnx: pip install 'smhr[train]' ({e})", err=True)
         raise typer.Exit(2) from None
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
         typer.echo(f"error: {e}", err=True)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from smhr.errors import BadInput
+from smhr.hands.numpy_model import NumpyHandModel
 from smhr.hands.params import join_params, split_params
 from smhr.records import Hand
 
@@ -72,20 +73,11 @@ class Track:
     filt: OneEuro = field(default_factory=OneEuro)
 
 
-def run_hand_model(model: Any, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(vertices [V,3], joints [21,3]) of one hand from theta [61] (orient, pose, betas, transl),
-    with a NumPy hand model (the onnxruntime backend's) or a PyTorch one."""
+def run_hand_model(model: NumpyHandModel, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices [V,3], joints [21,3]) of one hand from theta [61] (orient, pose, betas, transl)."""
     p = split_params(theta)
-    parts = (p["global_orient"], p["pose"], p["betas"], p["transl"])
-    if not hasattr(model, "v_template") or isinstance(model.v_template, np.ndarray):
-        verts, joints = model(*[p[None] for p in parts])
-        return verts[0], joints[0]
-    import torch
-
-    with torch.no_grad():
-        dev = model.v_template.device
-        res = model(*[torch.from_numpy(np.ascontiguousarray(p))[None].to(dev) for p in parts])
-    return res.vertices[0].cpu().numpy(), res.joints[0].cpu().numpy()
+    verts, joints = model(*[p[k][None] for k in ("global_orient", "pose", "betas", "transl")])
+    return verts[0], joints[0]
 
 
 class HandTracker:
@@ -93,7 +85,7 @@ class HandTracker:
 
     def __init__(
         self,
-        hand_models,
+        hand_models: list[NumpyHandModel],
         max_jump: float = 0.15,
         max_missing: int = 5,
         min_cutoff: float = 1.0,

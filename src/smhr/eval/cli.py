@@ -26,8 +26,8 @@ def _eval_group() -> None:
 def freihand_cmd(
     root: Annotated[Path, typer.Option("--root", help=_ROOT_HELP)],
     pred: Annotated[Path | None, typer.Option("--pred", help=_PRED_HELP)] = None,
-    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="Predict with this model.pt "
-                                                    "first (instead of --pred).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="Predict with this model.pt or .onnx first (instead of --pred).")] = None,
     write_pred: Annotated[Path | None, typer.Option(
         "--write-pred", help="pred.json written by --checkpoint (default: beside --out)")] = None,
     hand: Annotated[str | None, typer.Option("--hand", help="anny | mano (default: checkpoint's)")] = None,
@@ -46,10 +46,10 @@ def freihand_cmd(
     try:
         if checkpoint is not None:
             from smhr.eval.predict import predict_freihand
-            from smhr.model.loading import load_network
+            from smhr.runtime.reconstructor import Reconstructor
 
-            net, models = load_network(checkpoint, hand, mano_dir, device)
-            xyz, verts = predict_freihand(net, models, root, progress=True)
+            rec = Reconstructor.from_pretrained(checkpoint, device, hand=hand, mano_dir=mano_dir)
+            xyz, verts = predict_freihand(rec, root, progress=True)
             pred = write_pred or ((out.parent if out is not None else Path(".")) / "pred.json")
             freihand.write_predictions(pred, xyz, verts)
             typer.echo(f"predictions: {pred}")

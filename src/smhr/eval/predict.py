@@ -12,30 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from smhr.data.freihand import FreiHAND
-from smhr.geometry.letterbox import letterbox_image
-from smhr.hands.model import HandModel
-from smhr.model.decode import decode
-from smhr.model.net import SMHRNet
-from smhr.model.normalize import normalize_images
+from smhr.runtime.reconstructor import Reconstructor
 
 __all__ = ["predict_freihand"]
 
 
-@torch.no_grad()
 def predict_freihand(
-    net: SMHRNet, hand_models: list[HandModel], root: str | Path, split: str = "eval", batch_size: int = 16,
+    rec: Reconstructor, root: str | Path, split: str = "eval", batch_size: int = 16,
     limit: int | None = None, progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(xyz [N,21,3], verts [N,V,3]) metres, camera frame, one per image of `split`."""
+    """(xyz [N,21,3], verts [N,V,3]) metres, camera frame, one per image of `split`, predicted by
+    `rec` (either backend) with threshold 0 and every hand decoded as a right hand."""
     ds = FreiHAND(root, split, load_masks=False)
     n = len(ds) if limit is None else min(limit, len(ds))
-    device = next(net.parameters()).device
-    R = net.config.input_size
+    rec = Reconstructor(rec.network, rec.hand_models, threshold=0.0, max_hands=1)
     xyz = np.zeros((n, 21, 3), np.float32)
-    verts = np.zeros((n, hand_models[1].num_vertices, 3), np.float32)
+    verts = np.zeros((n, rec.hand_models[1].num_vertices, 3), np.float32)
     starts = range(0, n, batch_size)
     if progress:
         from tqdm import tqdm
@@ -43,12 +37,7 @@ def predict_freihand(
         starts = tqdm(starts, desc="FreiHAND predict", unit="batch")
     for start in starts:
         samples = [ds[i] for i in range(start, min(n, start + batch_size))]
-        boxed = [letterbox_image(s.image, R) for s in samples]
-        images = torch.stack([torch.from_numpy(b).permute(2, 0, 1) for b, _ in boxed]).to(device)
-        affines = np.stack([A for _, A in boxed])
-        K = np.stack([s.K for s in samples])
-        hands = decode(net, normalize_images(images), hand_models, max_hands=1, threshold=0.0, affine=affines,
-                       K=K, side=1)
+        hands = rec.predict_batch([s.image for s in samples], K=[s.K for s in samples], side=1)
         for j, found in enumerate(hands):
             xyz[start + j] = found[0].joints3d
             verts[start + j] = found[0].vertices

@@ -1,9 +1,9 @@
-"""SMHR network (backbone, CSP neck, heads), translation decoding and peak decoding to hands."""
+"""SMHR network (backbone, neck, heads), its peaks module for inference (`peaks`) and the training-side
+translation and peak decoding."""
 
 from smhr.hands.params import split_params
 from smhr.model.backbones import BACKBONES, Backbone, BackboneWeightsError, build_backbone
-from smhr.model.camera import decode_translation, to_real_camera, virtual_intrinsics
-from smhr.model.decode import Hand, decode, decode_tensors
+from smhr.model.camera import decode_translation, virtual_intrinsics
 from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.model.weights import find_mobilenet_v2_imagenet, resolve_backbone_weights
 
@@ -11,16 +11,12 @@ __all__ = [
     "BACKBONES",
     "Backbone",
     "BackboneWeightsError",
-    "Hand",
     "SMHRConfig",
     "SMHRNet",
     "build_backbone",
-    "decode",
-    "decode_tensors",
     "decode_translation",
     "find_mobilenet_v2_imagenet",
     "resolve_backbone_weights",
     "split_params",
-    "to_real_camera",
     "virtual_intrinsics",
 ]

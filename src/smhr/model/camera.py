@@ -14,17 +14,16 @@ and bounded by s/2, and the regression head's zero initialisation already places
 half a cell of its centre; with the corner anchor every hand starts biased by +s/2 in x and y.
 (Official checkpoints are not loadable anyway: different tensor names, stride-4 HEAD vs older.)
 
-Real intrinsics: with a known K (expressed in network pixels, e.g. letterbox A @ K), `to_real_camera`
-keeps the hand on the same pixel ray and scales its depth by f_real / f_virtual, which reproduces
-the same image size of the hand (exactly under weak perspective); the hand's shape and orientation
-are unchanged because the mesh is metric already.
+This module is the PyTorch form of the rule for training (differentiable, on the device); inference
+decodes the same rule in NumPy (`smhr.runtime.decode`), which also re-expresses hands in a real
+camera: same pixel ray, depth scaled by f_real / f_virtual.
 """
 
 from __future__ import annotations
 
 import torch
 
-from smhr.geometry.cameras import project, unproject
+from smhr.geometry.cameras import unproject
 from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "cell_centres",
     "cell_coords",
     "decode_translation",
-    "to_real_camera",
     "virtual_intrinsics",
 ]
 
@@ -82,14 +80,3 @@ def decode_translation(
     uv = anchor_pixels(raw, centre_px)
     return unproject(uv[..., None, :], depth[..., None], K)[..., 0, :]
 
-
-def to_real_camera(transl: torch.Tensor, K_virtual: torch.Tensor, K_real: torch.Tensor) -> torch.Tensor:
-    """Re-express virtual-camera translations [..., 3] in a camera with intrinsics K_real [..., 3, 3]
-    (same pixel frame as K_virtual [3,3]; leading dims broadcast against transl's): same ray
-    through the projected origin, depth scaled by f_real / f_virtual (focals = mean of fx and fy).
-    Returns [..., 3] metres."""
-    uv = project(transl[..., None, :], K_virtual)[..., 0, :]
-    f_v = 0.5 * (K_virtual[..., 0, 0] + K_virtual[..., 1, 1])
-    f_r = 0.5 * (K_real[..., 0, 0] + K_real[..., 1, 1])
-    depth = transl[..., 2] * (f_r / f_v)
-    return unproject(uv[..., None, :], depth[..., None], K_real)[..., 0, :]

@@ -1,6 +1,5 @@
-"""Torch-free CPU inference: the exported network in onnxruntime, the hand models in NumPy.
-
-Why: importing PyTorch alone costs more start-up time and memory than a whole CPU inference of
-ours (docs/network.md); `smhr.runtime.Runtime` answers the same `predict` calls as the PyTorch
-`Reconstructor` without importing it.
+"""Inference: the peaks contract (`contract`), its onnxruntime backend (`network`; the PyTorch one is
+`smhr.model.peaks`), the one NumPy decode (`decode`), loading (`loading`) and the one
+`Reconstructor`. Nothing here imports PyTorch unless the torch backend is asked for: the light
+install (`pip install smhr`) runs the demo with onnxruntime and NumPy alone.
 """

@@ -1,11 +1,13 @@
-"""From the peaks-v1 network outputs to `Hand` records, in NumPy (the torch decode's twin).
+"""From the peaks contract's outputs to `Hand` records, in NumPy: the one inference decode.
 
-Same rules as `smhr.model.decode` (tested equal): a slot is kept when its peak score reaches the
-threshold; its side is the larger handedness logit; its parameter set (left 0:61, right 61:122)
-is orient 3, articulation 45, betas 10 and (a, b, c); the hand-model origin sits on the ray
-through pixel (cell centre + (a, b)) of the 512-px virtual camera at depth c + 0.8 m; 2D points
-go back to the original image through the inverse letterbox, and with real intrinsics K the hand
-moves along its ray, depth scaled by f_real / 512.
+Both backends (onnxruntime and PyTorch, `smhr.runtime.contract`) end here. A slot is kept when its
+peak score reaches the threshold; its side is the larger handedness logit (or the caller's, for
+single-side data); its parameter set (left 0:61, right 61:122, `smhr.hands.params`) is orient 3,
+articulation 45, betas 10 and (a, b, c); the hand-model origin sits on the ray through pixel
+(cell centre + (a, b)) of the 512-px virtual camera at depth c + 0.8 m (`smhr.model.camera` has
+the same rule in PyTorch for training); 2D points go back to the original image through the
+inverse letterbox, and with real intrinsics K the hand moves along its ray, depth scaled by
+f_real / 512 (a rigid shift: the hand models need not run again).
 """
 
 from __future__ import annotations
@@ -14,24 +16,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL
+from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL, project_points, virtual_intrinsics
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.hands.params import select_side, split_params
 from smhr.records import Hand
+from smhr.runtime.contract import STRIDE
 
-__all__ = ["VIRTUAL_FOCAL", "decode_peaks"]
-
-
-
-def _virtual_intrinsics(input_size: int) -> np.ndarray:
-    c = input_size / 2.0
-    return np.array([[VIRTUAL_FOCAL, 0.0, c], [0.0, VIRTUAL_FOCAL, c], [0.0, 0.0, 1.0]])
-
-
-def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """points [..., P, 3] through K [..., 3, 3] (broadcast) -> pixels [..., P, 2]."""
-    p = points.astype(np.float64) @ np.swapaxes(K, -1, -2)
-    return p[..., :2] / p[..., 2:3]
+__all__ = ["decode_peaks"]
 
 
 def decode_peaks(
@@ -42,17 +33,20 @@ def decode_peaks(
     affines: np.ndarray,
     threshold: float,
     K: np.ndarray | None = None,
-    stride: int = 4,
+    side: int | None = None,
+    stride: int = STRIDE,
 ) -> list[list[Hand]]:
-    """Hands per image (best score first) from one peaks-v1 run.
+    """Hands per image (best score first) from one run of the peaks contract.
 
     outputs: scores [B,S], cells [B,S], params [B,S,122], kp_offsets [B,S,42], handedness [B,S,2];
-    hand_models (left, right); affines [B,3,3] original->network; K [B,3,3] real intrinsics in
-    original pixels or None (then `Hand.K` is the virtual camera in original pixels).
+    hand_models (left, right); grid_width: cells per row of the output map (input_size / stride);
+    affines [B,3,3] original->network; K [B,3,3] real intrinsics in original pixels or None (then
+    `Hand.K` is the virtual camera in original pixels); side None = each hand's side from its
+    handedness logits, 0 / 1 = every hand is decoded as left / right (e.g. FreiHAND's right hands).
     """
     keep = outputs["scores"] >= threshold
     B = keep.shape[0]
-    Kv = _virtual_intrinsics(input_size)
+    Kv = virtual_intrinsics(input_size)
     b_idx, s_idx = np.nonzero(keep)
     result: list[list[Hand]] = [[] for _ in range(B)]
     if not len(b_idx):
@@ -60,7 +54,8 @@ def decode_peaks(
     cells = outputs["cells"][b_idx, s_idx].astype(np.int64)
     xy = np.stack([cells % grid_width, cells // grid_width], -1).astype(np.float64)
     centre = (xy + 0.5) * stride
-    side = outputs["handedness"][b_idx, s_idx].argmax(-1)
+    forced = None if side is None else np.full(len(b_idx), int(side))
+    side = outputs["handedness"][b_idx, s_idx].argmax(-1) if forced is None else forced
     params = outputs["params"][b_idx, s_idx].astype(np.float64)
     p = split_params(select_side(params, side))
     go, pose, betas, raw = p["global_orient"], p["pose"], p["betas"], p["transl"]
@@ -96,10 +91,10 @@ def decode_peaks(
         shift = (new_t - transl).astype(np.float32)[:, None]
         verts, joints, transl = verts + shift, joints + shift, new_t
         K_hand = K_orig[b_idx]
-        kp = _project(joints, K_net)
+        kp = project_points(joints, K_net)
     else:
         K_hand = A_inv[b_idx] @ Kv
-        kp = _project(joints, Kv)
+        kp = project_points(joints, Kv)
     Ai = A_inv[b_idx]  # [n,3,3]
     kp = _apply_batch(Ai, kp)
     local = _apply_batch(Ai, local)

@@ -1,4 +1,5 @@
-"""An exported peaks-v1 network (`smhr.onnx_export`) in onnxruntime, with a CPU thread policy.
+"""The onnxruntime backend: an exported peaks-contract network (`smhr.onnx_export`), with a CPU
+thread policy.
 
 Thread policy (measured in docs/network.md): onnxruntime's worker threads spin while they wait for
 work; on a machine whose other cores are busy that spinning steals the very cores the network
@@ -16,14 +17,18 @@ from pathlib import Path
 import numpy as np
 
 from smhr.io.messages import MODEL_FIX, reason
+from smhr.runtime.contract import FORMAT
 
-__all__ = ["DEFAULT_THREADS", "PeakNetwork"]
+__all__ = ["DEFAULT_THREADS", "OnnxPeaks"]
 
 DEFAULT_THREADS = 2
 
 
-class PeakNetwork:
-    """run(images [B,R,R,3] uint8) -> dict of scores, cells, params, kp_offsets, handedness."""
+class OnnxPeaks:
+    """run(images [B,R,R,3] uint8) -> the contract's named outputs (`smhr.runtime.contract`), in
+    onnxruntime on the CPU; the facts `Reconstructor` needs come from the file's metadata."""
+
+    backend = "onnxruntime"
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -39,8 +44,8 @@ class PeakNetwork:
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise ValueError(f"{self.path} is not an smhr ONNX export ({reason(exc)}); {MODEL_FIX}") from exc
         meta = self.session.get_modelmeta().custom_metadata_map
-        if meta.get("smhr_format") != "peaks-v1" or "smhr_config" not in meta:
-            raise ValueError(f"{self.path} is not an smhr ONNX export of this version (no peaks-v1 "
+        if meta.get("smhr_format") != FORMAT or "smhr_config" not in meta:
+            raise ValueError(f"{self.path} is not an smhr ONNX export of this version (no {FORMAT} "
                              "metadata); "
                              "re-export it with `smhr export --onnx OUT.onnx --weights model.pt`")
         self.config = json.loads(meta["smhr_config"])

@@ -400,8 +400,8 @@ class Trainer:
                                  batch["valid"])
             log.image(step, "train_keypoints", grid)
         if cfg.eval_every and step % cfg.eval_every == 0 and self.val_set is not None and self.rank == 0:
-            scores = validate(self.net, self.hand_models, self.val_set, self.net.config.input_size,
-                              self.device, max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit)
+            scores = validate(self.net, self.val_set, hand=cfg.hand, mano_dir=cfg.mano_dir,
+                              max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit)
             log.scalars(step, scores, prefix="val")
         if cfg.ckpt_every and step % cfg.ckpt_every == 0:
             self.save()

@@ -1,5 +1,6 @@
-"""Held-out scoring during training: the real inference path (letterbox -> network -> NMS ->
-decode -> original pixels), matched to the ground truth by keypoint similarity.
+"""Held-out scoring during training: the real inference path (`smhr.runtime.Reconstructor` around the
+net being trained: letterbox -> peaks -> NumPy decode -> original pixels), matched to the ground
+truth by keypoint similarity.
 
 Why not just the training losses on held-out data: those are measured at GT centres with GT sides,
 so they never see a missed, duplicated or wrongly-handed detection. These numbers do (the full
@@ -8,53 +9,43 @@ protocols live in `smhr.eval`; this is their quick subset for training curves).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
 from typing import Any
-
-import numpy as np
-import torch
-from torch import nn
 
 from smhr.data.sample import SampleDataset
 from smhr.eval.protocols import Tally, score_image, summarise
 from smhr.eval.real import Detection, RealScores
-from smhr.geometry.letterbox import letterbox_image
-from smhr.model.decode import decode
-from smhr.model.normalize import normalize_images
+from smhr.model.net import SMHRNet
+from smhr.model.peaks import TorchPeaks
 from smhr.records import DEFAULT_THRESHOLD
+from smhr.runtime.reconstructor import Reconstructor
 
 __all__ = ["validate"]
 
 
-@torch.no_grad()
 def validate(
-    net: nn.Module, hand_models: Sequence[nn.Module], dataset: SampleDataset, input_size: int,
-    device: torch.device, max_hands: int = 10, limit: int | None = 256, batch_size: int = 16,
-    threshold: float = 0.05,
+    net: SMHRNet, dataset: SampleDataset, *, hand: str | None = None,
+    mano_dir: str | os.PathLike | None = None, max_hands: int = 10, limit: int | None = 256,
+    batch_size: int = 16, threshold: float = 0.05,
 ) -> dict[str, Any]:
-    """Scores on up to `limit` samples, with the same letterbox, decode and scoring as inference and
+    """Scores on up to `limit` samples, with the same predictor as inference and the scoring of
     `smhr eval dataset` (its `score_image`): AP50 at OKS 0.5 with handedness accuracy, mean 2D
     keypoint error (px, original image) and PA-MPJPE (mm, where 3D labels exist) of the matched
     hands; and the real-photo scores (`smhr.eval.real`: keypoint-box IoU 0.5 matching, recall,
     precision, PCK@0.2 of the box) of the detections scoring at least DEFAULT_THRESHOLD (0.3)."""
-    was_training = net.training
-    net.eval()
+    rec = Reconstructor.for_network(TorchPeaks(net, max_hands), threshold=threshold, max_hands=max_hands,
+                                    hand=hand, mano_dir=mano_dir)
     n = len(dataset) if limit is None else min(limit, len(dataset))
     tally, real = Tally(), RealScores()
     for start in range(0, n, batch_size):
         samples = [dataset[i] for i in range(start, min(n, start + batch_size))]
-        boxed = [letterbox_image(s.image, input_size) for s in samples]
-        images = torch.stack([torch.from_numpy(b).permute(2, 0, 1) for b, _ in boxed]).to(device)
-        affines = np.stack([A for _, A in boxed])
         Ks = [s.K for s in samples]
-        K = np.stack(Ks) if all(k is not None for k in Ks) else None
-        preds = decode(net, normalize_images(images), hand_models, max_hands=max_hands, threshold=threshold,
-                       affine=affines, K=K)
+        known = all(k is not None for k in Ks)
+        preds = rec.predict_batch([s.image for s in samples], K=Ks if known else None)
         for s, hands in zip(samples, preds, strict=True):
             kept = [Detection(h.keypoints2d, h.side, h.score) for h in hands if h.score >= DEFAULT_THRESHOLD]
             real.add(s, kept)
             score_image(tally, hands, s)
-    net.train(was_training)
     o = {k: float("nan") if v is None else v for k, v in summarise(tally, "multihand").items()}
     r = real.summary()
     return {

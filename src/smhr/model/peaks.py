@@ -1,0 +1,85 @@
+"""The peaks contract (`smhr.runtime.contract`) in PyTorch: `PeakNet`, and `TorchPeaks` to run it.
+
+`PeakNet` is the one definition of what the network answers at inference: uint8 letterboxed
+images -> ImageNet normalisation (as `normalize_images`) -> backbone -> neck -> centre heatmap ->
+5x5 max-pool NMS -> top-K peaks -> each head of `PEAK_HEADS` evaluated only at those K cells.
+The ONNX export is this module traced (`smhr.onnx_export`), and the PyTorch backend runs it
+as is (`TorchPeaks`), so both backends hand the same named outputs to the one NumPy decode
+(`smhr.runtime.decode`). Why the heads are gathered inside: evaluated densely, the parameter heads
+cost more than the backbone on a CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from smhr.model.decode import nms
+from smhr.model.net import SMHRNet
+from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
+from smhr.runtime.contract import NMS_KERNEL, PEAK_HEADS
+
+__all__ = ["PeakNet", "TorchPeaks"]
+
+
+class PeakNet(nn.Module):
+    """forward(images [B,R,R,3] uint8 RGB) -> {"scores" [B,K], "cells" [B,K] int64, head [B,K,C]...}
+    with K = max_hands and one entry per name of `heads` that the net has (module docstring)."""
+
+    def __init__(self, net: SMHRNet, max_hands: int = 16, heads: Sequence[str] = PEAK_HEADS) -> None:
+        super().__init__()
+        self.net = net
+        self.max_hands = int(max_hands)
+        self.heads = tuple(h for h in heads if hasattr(net, h))  # a net built without a head omits it
+        # `normalize_images`' arithmetic (x / 255 - mean) / std, bit for bit, with the statistics as
+        # buffers: no host->device copy per call, so the module can be captured in a CUDA graph
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        net = self.net
+        x = (images.permute(0, 3, 1, 2).float() / 255.0 - self.mean) / self.std
+        if next(net.parameters()).is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = net(x, handedness=False)  # features and the dense centre map; heads below at the peaks
+        f = out["features"]
+        peaks = nms(torch.sigmoid(out["center"].float()), NMS_KERNEL).flatten(1)
+        scores, cells = peaks.topk(min(self.max_hands, peaks.shape[1]), dim=1)
+        return {"scores": scores, "cells": cells,
+                **{name: getattr(net, name).gather(f, cells).float() for name in self.heads}}
+
+
+class TorchPeaks:
+    """The PyTorch backend of `smhr.runtime.Reconstructor`: run(images uint8 [B,R,R,3] numpy) ->
+    the contract's outputs as numpy arrays, computed on `device` (CPU or CUDA).
+
+    input_size: the side the images are letterboxed to (None = the size the net was trained at;
+    the network is fully convolutional). The net is put in eval mode for each run and back."""
+
+    backend = "torch"
+
+    def __init__(self, net: SMHRNet, max_hands: int = 10, *, input_size: int | None = None,
+                 score_threshold: float | None = None) -> None:
+        self.module = PeakNet(net, max_hands)
+        self.max_hands = int(max_hands)
+        self.input_size = int(input_size or net.config.input_size)
+        self.hand_model = str(net.config.hand_model)
+        self.score_threshold = score_threshold
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    @torch.no_grad()
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        net = self.module.net
+        was_training = net.training
+        net.eval()
+        try:
+            out = self.module(torch.from_numpy(np.ascontiguousarray(images, np.uint8)).to(self.device))
+        finally:
+            net.train(was_training)
+        return {k: v.cpu().numpy() for k, v in out.items()}

@@ -1,0 +1,41 @@
+"""The network contract both inference backends serve: the gathered-peaks outputs ("peaks-v1").
+
+One contract, two servers: the exported ONNX graph in onnxruntime (`smhr.runtime.network`, the CPU
+default, no PyTorch) and the same module in PyTorch (`smhr.model.peaks`, on a GPU or on request).
+Both take letterboxed images [B,R,R,3] uint8 RGB and return a dict of named arrays:
+  scores [B,K]    sigmoid centre score of the K best 5x5-NMS peaks, best first
+  cells  [B,K]    their flat stride-4 cell index y*W + x (int64)
+and one entry per head of `PEAK_HEADS`, evaluated only at those cells:
+  params [B,K,122], kp_offsets [B,K,42], handedness [B,K,2] (logits).
+Everything after the network (decode, hand model, un-letterbox) is one NumPy path
+(`smhr.runtime.decode`). A new per-peak output is one more name in `PEAK_HEADS` (a head of
+`SMHRNet` with a `gather(features, cells)`); the decode reads the heads it knows by name.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["FORMAT", "NMS_KERNEL", "OUTPUT_NAMES", "PEAK_HEADS", "STRIDE", "PeakBackend"]
+
+FORMAT = "peaks-v1"
+PEAK_HEADS: tuple[str, ...] = ("params", "kp_offsets", "handedness")
+OUTPUT_NAMES: tuple[str, ...] = ("scores", "cells", *PEAK_HEADS)
+NMS_KERNEL = 5  # px of the stride-4 map: peaks closer than 2 cells merge
+STRIDE = 4  # network pixels per output cell
+
+
+class PeakBackend(Protocol):
+    """What `smhr.runtime.Reconstructor` needs of a network: the contract above and a few facts."""
+
+    backend: str  # "onnxruntime" | "torch"
+    input_size: int  # side R of the square network input
+    hand_model: str  # kind of hand model the parameters drive ("anny" | "mano")
+    max_hands: int  # K, the number of peak slots one run returns
+    score_threshold: float | None  # the weights' calibrated detection threshold, if stored
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """images [B,R,R,3] uint8 RGB -> the named outputs of the module docstring."""
+        ...
