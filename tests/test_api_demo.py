@@ -379,8 +379,9 @@ def test_a_failed_write_loses_only_that_image_and_leaves_no_partial_output(
     assert len(errors) == 1 and "img1.png: cannot write its outputs" in errors[0]
     assert "No space left on device" in errors[0]
     assert "2 of 3 input(s) done" in res.output and "1 failed" in res.output
-    assert sorted(p.name for p in out.iterdir()) == ["img0.json", "img0_overlay.png", "img2.json",
-                                                     "img2_overlay.png", "index.html"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["img0.json", "img0_overlay.png", "img0_textured.png",
+                                                     "img2.json", "img2_overlay.png",
+                                                     "img2_textured.png", "index.html"]  # fmt: skip
     assert any(c.startswith(".img1_overlay.") for c in calls)  # its overlay was staged, then dropped
 
 

@@ -78,3 +78,33 @@ def test_interacting_gives_two_hands_with_handedness(root):
     expected = [FOCAL[0] * X / Z + PRINC[0], FOCAL[1] * Y / Z + PRINC[1]]
     np.testing.assert_allclose(left.keypoints2d[4], expected, atol=1e-3)
     assert s.meta["hand_type"] == "interacting"
+
+
+def test_mmpose_fixture_layout_reads_the_same_hands(root, tmp_path):
+    """mmpose's flat fixture layout (test_interhand2.6m_*.json beside the images) gives the same
+    cameras and 3D joints as the original layout."""
+    from smhr.data.interhand import InterHandFixture
+
+    base, _ = root
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for kind in ("data", "camera", "joint_3d"):
+        text = (base / "annotations" / "train" / f"InterHand2.6M_train_{kind}.json").read_text()
+        if kind == "data":
+            d = json.loads(text)
+            for im in d["images"]:
+                im["file_name"] = im["file_name"].split("/")[-1]
+            text = json.dumps(d)
+        (flat / f"test_interhand2.6m_{kind}.json").write_text(text)
+    for f in (base / "images" / "train").rglob("*.jpg"):
+        (flat / f.name).write_bytes(f.read_bytes())
+    ref, fix = InterHand26M(base, "train", load_mano=False), InterHandFixture(flat)
+    assert len(fix) == len(ref) == 2
+    for i in range(2):
+        a, b = ref[i], fix[i]
+        np.testing.assert_allclose(b.K, a.K)
+        assert [h.side for h in b.hands] == [h.side for h in a.hands]
+        for ha, hb in zip(a.hands, b.hands, strict=True):
+            np.testing.assert_allclose(hb.keypoints2d, ha.keypoints2d)
+            assert (ha.joints3d is None) == (hb.joints3d is None)
+        assert b.image.shape == (32, 32, 3)

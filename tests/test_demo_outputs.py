@@ -94,7 +94,7 @@ def test_out_inside_the_input_folder_does_not_reprocess_its_own_overlays(tmp_pat
     for _ in range(2):
         res = _demo(None, tmp_path, "--out", tmp_path, "--no-meshes")
         assert res.exit_code == 0 and "1 of 1 input(s) done" in res.output, res.output
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["a.png", "a_overlay.png"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["a.png", "a_overlay.png", "a_textured.png"]
 
 
 def test_sigterm_during_a_video_leaves_no_hidden_partial_file(tmp_path):

@@ -108,3 +108,13 @@ def test_eval_dataset_command_on_a_freihand_layout_set(tiny_weights, tmp_path):
     assert (rep["auc_pa_0_50mm"] is None) == (rep["matched_hands"] == 0)
     res = CliRunner().invoke(app, ["eval", "dataset", "--kind", "rhd", "--root", str(tmp_path / "none")])
     assert res.exit_code == 2 and "none" in res.output
+
+
+def test_camera_frame_mpjpe_and_wrist_depth_error_are_reported_in_mm():
+    t = Tally()
+    a = _label(1, np.array([100.0, 100]))
+    score_image(t, [_pred(a, 0.9, dz=0.012)], _sample([a]))  # the whole hand 12 mm too far
+    r = summarise(t, "multihand")
+    assert r["mpjpe_mm"] == pytest.approx(12.0) and r["root_depth_error_mm"] == pytest.approx(12.0)
+    assert r["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert summarise(Tally(), "multihand")["root_depth_error_mm"] is None

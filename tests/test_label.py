@@ -137,6 +137,35 @@ def test_label_writes_teacher_labels_with_provenance(labelled):
         len(h["keypoints2d"]) == 21 and len(h["world"]) == 21 for rr in recs.values() for h in rr["hands"]
     )
     assert len(r["sha256"]) == 64 and {rr["split"] for rr in recs.values()} <= {"train", "test"}
+    # the default teacher is v2; the label file records it with the sha256 of each model it ran
+    assert meta["teacher"]["version"] == "v2"
+    assert sorted(meta["teacher"]["models"]) == sorted(
+        [
+            "palm_detection_full.onnx",
+            "hand_landmark_full.onnx",
+            "pose_detection.onnx",
+            "pose_landmark_full.onnx",
+            "hand_recrop.onnx",
+        ]
+    )
+    assert {h["origin"] for rr in recs.values() for h in rr["hands"]} <= {"palm", "tile", "pose"}
+
+
+def test_label_with_teacher_v1_records_v1(tmp_path):
+    pytest.importorskip("onnxruntime")
+    img_dir = tmp_path / "images"
+    img_dir.mkdir()
+    shutil.copy(FIXTURES / "two_hands.jpg", img_dir / "two_hands.jpg")
+    out = tmp_path / "labels"
+    args = ["label", str(img_dir), "--out", str(out), "--name", "t", "--teacher", "v1"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    meta = read_meta(out)
+    assert meta["teacher"]["version"] == "v1" and len(meta["teacher"]["models"]) == 2
+    (rec,) = read_records(out)
+    assert [h["origin"] for h in rec["hands"]] == ["palm", "palm"]
+    bad = CliRunner().invoke(app, [*args[:-1], "v9"])
+    assert bad.exit_code == 2 and "--teacher 'v9'" in bad.output and "v1, v2" in bad.output
 
 
 def test_labelled_set_reads_back_the_records(labelled):
@@ -191,3 +220,18 @@ def test_every_registered_loader_names_its_image_files():
     for name, spec in LOADERS.items():
         cls = getattr(importlib.import_module(spec.module), spec.cls)
         assert cls.image_path is not SampleDataset.image_path, name
+
+
+def test_role_is_recorded_and_kept_when_relabelling(tmp_path):
+    pytest.importorskip("onnxruntime")
+    img = tmp_path / "src" / "left_hand.jpg"
+    img.parent.mkdir()
+    shutil.copy(FIXTURES / "left_hand.jpg", img)
+    out = tmp_path / "labels"
+    base = ["label", str(img), "--out", str(out), "--name", "x", "--root", str(img.parent)]
+    res = CliRunner().invoke(app, [*base, "--role", "holdout"])
+    assert res.exit_code != 0 and "--role 'holdout'" in res.output
+    assert CliRunner().invoke(app, [*base, "--role", "test"]).exit_code == 0
+    assert read_meta(out)["role"] == "test"
+    assert CliRunner().invoke(app, base).exit_code == 0  # relabelled without --role: still test only
+    assert read_meta(out)["role"] == "test"

@@ -26,6 +26,11 @@ def test_export_matches_pytorch_and_decodes_to_the_same_hands(tiny_weights, tmp_
         assert a.side == b.side and abs(a.score - b.score) < 1e-4
         np.testing.assert_allclose(a.keypoints2d, b.keypoints2d, atol=1e-2)
         np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-4)
+        assert a.texture.shape == b.texture.shape == (1609, 3) and b.light.shape == (27,)
+        for name in ("texture", "light"):  # a tiny random net's appearance is ~1e-3: compare relatively
+            x, y = getattr(a, name), getattr(b, name)
+            assert np.abs(x).max() > 0
+            np.testing.assert_allclose(y, x, atol=1e-3 * np.abs(x).max())
 
 
 def test_export_errors_are_one_line(tmp_path):

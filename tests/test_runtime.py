@@ -79,12 +79,16 @@ def test_shipped_onnx_answers_like_the_shipped_model_pt():
             assert x.side == y.side and abs(x.score - y.score) < 1e-3
             np.testing.assert_allclose(x.keypoints2d, y.keypoints2d, atol=0.05)
             np.testing.assert_allclose(x.vertices, y.vertices, atol=1e-4)
+            assert x.albedo.shape == (1609, 3) and x.sh.shape == (27,)  # the appearance heads, both backends
+            np.testing.assert_allclose(x.albedo, y.albedo, atol=1e-4)
+            np.testing.assert_allclose(x.sh, y.sh, atol=1e-4)
 
 
 def test_inference_path_and_cli_help_do_not_import_torch():
     code = (
         "import sys\n"
         "import smhr.app.api, smhr.runtime.reconstructor, smhr.render.overlay, smhr.io.exports, smhr.cli\n"
+        "import smhr.render.textured, smhr.io.appearance\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -255,8 +255,16 @@ def test_mixed_real_and_synthetic_training_runs_and_resumes_exactly(tiny_set, tm
     rest = Trainer(_cfg(tiny_set, tmp_path / "m2", **over), resume=True).fit()
     assert [h["total"] for h in rest] == [h["total"] for h in straight[3:]]
     assert all(np.isfinite(h["total"]) for h in straight)
-    val = Trainer(_cfg(tiny_set, tmp_path / "m3", **over), resume=False).val_set
-    assert len(val) == 4  # the held-out split of the labelled set
+    trainer = Trainer(_cfg(tiny_set, tmp_path / "m3", **over), resume=False)
+    assert len(trainer.val_set) == 4  # the held-out split of the labelled set
+    from smhr.train.validate import trained_sources, validate
+
+    trained = trained_sources(vars(trainer.cfg.data))
+    assert {"labels", "skeleton"} <= trained  # folder and source name of the labelled set
+    rows = [validate(trainer.net, trainer.val_set, hand=trainer.cfg.hand, mano_dir=trainer.cfg.mano_dir,
+                     trained=t)["sources"]["skeleton"] for t in (trained, set())]
+    assert [r["status"] for r in rows] == ["trained on", "never trained on"] and rows[0]["images"] == 4
+    assert rows[0]["hands"] == 4 and 0.0 <= rows[0]["recall"] <= 1.0
 
 
 def test_half_size_render_gives_about_the_full_size_photometric_term(tiny_set, tmp_path):

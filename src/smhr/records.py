@@ -7,7 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_THRESHOLD", "Hand", "pick_threshold"]
+__all__ = ["ALBEDO_MEAN", "AMBIENT_DC", "DEFAULT_THRESHOLD", "Hand", "pick_threshold"]
+
+ALBEDO_MEAN = (0.45, 0.35, 0.30)
+"""Mean skin albedo (RGB, 0-1) the texture head's residual is added to (the official constant)."""
+AMBIENT_DC = 0.8
+"""Offset added to each colour's constant SH coefficient of the lighting head (official prior)."""
 
 DEFAULT_THRESHOLD = 0.3
 """Minimum `Hand.score` kept when neither the caller nor the weights' metadata gives a threshold
@@ -30,7 +35,9 @@ class Hand:
     cell); global_orient [3], pose [45] axis-angle (flat mean), betas [10]; transl [3] m; vertices
     [V,3] m and joints3d [21,3] m (FreiHAND order) in the camera `K` [3,3]; keypoints2d [21,2] px =
     projection of joints3d; local_keypoints2d [21,2] px from the local keypoint-offset head;
-    texture [V,3] (albedo residual) and light [27] raw head outputs when requested, else None.
+    texture [V,3] (albedo residual) and light [27] raw head outputs when the weights carry
+    appearance heads, else None; `albedo` and `sh` turn them into what the renderer uses
+    (docs/rendering.md, "Appearance").
     """
 
     side: int
@@ -47,3 +54,21 @@ class Hand:
     K: np.ndarray
     texture: np.ndarray | None = None
     light: np.ndarray | None = None
+
+    @property
+    def albedo(self) -> np.ndarray | None:
+        """Per-vertex albedo [V,3] float32 (RGB, sRGB-encoded 0-1 like the photos it was trained
+        against; not clipped) = texture residual + ALBEDO_MEAN, or None."""
+        if self.texture is None:
+            return None
+        return (np.asarray(self.texture, np.float32) + np.asarray(ALBEDO_MEAN, np.float32)).astype(np.float32)
+
+    @property
+    def sh(self) -> np.ndarray | None:
+        """SH-9 lighting [27] float32, colour-major (R's 9, G's 9, B's 9) = light head + AMBIENT_DC
+        on each colour's first coefficient, or None (convention: `smhr.render.shading`)."""
+        if self.light is None:
+            return None
+        sh = np.asarray(self.light, np.float32).reshape(3, 9).copy()
+        sh[:, 0] += AMBIENT_DC
+        return sh.reshape(27)

@@ -1,5 +1,7 @@
 """`smhr demo INPUTS... --out DIR`: reconstruct every hand in images (files, folders, globs) and
-write, per image, an overlay PNG, meshes (OBJ + PLY per hand, one GLB) and a JSON record.
+write, per image, an overlay PNG, a textured overlay PNG (the photo beside the hands drawn with
+their predicted albedo and lighting), meshes (OBJ + PLY per hand, one GLB; vertex colours = the
+predicted albedo) and a JSON record.
 
 Bad inputs never stop the batch: each failure is one line on stderr naming the file and the fix,
 the run goes on, and the exit code is 1 when anything failed. Bad options (`--out` a file or
@@ -139,13 +141,20 @@ def make_out_dir(out: Path) -> str | None:
     return None
 
 
-def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool, meshes: bool,
-                  stem: str | None = None, report: DemoReport | None = None, source: str | None = None,
-                  provenance: dict | None = None) -> list:  # fmt: skip
-    """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`), replacing
-    the stem's earlier outputs as a set (`outputs.publish`); returns its hands."""
+def _png(picture: np.ndarray) -> bytes:
     import cv2
 
+    ok, png = cv2.imencode(".png", picture[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise RuntimeError("PNG encoding of the overlay failed")
+    return png.tobytes()
+
+
+def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool, meshes: bool,
+                  stem: str | None = None, report: DemoReport | None = None, source: str | None = None,
+                  provenance: dict | None = None, textured: bool = True) -> list:  # fmt: skip
+    """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`), replacing
+    the stem's earlier outputs as a set (`outputs.publish`); returns its hands."""
     from smhr.app.api import to_rgb_uint8
     from smhr.app.outputs import publish, shown_path
     from smhr.app.provenance import camera_for
@@ -153,6 +162,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     from smhr.app.rig import rigged_hand_glb
     from smhr.hands.keypoints import SIDE_NAMES
     from smhr.hands.params import join_params
+    from smhr.io.appearance import linear_from_srgb, vertex_rgba
     from smhr.io.atomic import StagedFiles
     from smhr.io.exports import SIDE_RGBA, hand_mesh_files, image_record, json_text
     from smhr.render.overlay import overlay_hands
@@ -172,9 +182,11 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
         keypoints2d=[h.keypoints2d * A[0, 0] + A[0, 2] for h in hands], sides=[h.side for h in hands],
         side_view=True,
     )  # fmt: skip
-    ok, png = cv2.imencode(".png", picture[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise RuntimeError("PNG encoding of the overlay failed")
+    pngs = {f"{stem}_overlay.png": _png(picture)}
+    if textured:
+        from smhr.render.textured import overlay_textured_hands
+
+        pngs[f"{stem}_textured.png"] = _png(overlay_textured_hands(small, hands, faces, A))
     t = report.timed("overlay", t)
     mesh_files = hand_mesh_files(stem, hands, faces, formats=("obj", "ply")) if meshes else {}
     if meshes and hands:
@@ -182,8 +194,11 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
         for k, h in enumerate(hands):  # the rigged hand: skeleton, weights, pose as joint rotations
             theta = join_params(h.global_orient, h.pose, h.betas, h.transl)
             name = f"hand{k}_{SIDE_NAMES[h.side]}"
+            albedo = vertex_rgba(h)  # per-vertex albedo (linear, glTF's rule) under a white material
+            colors = None if albedo is None else linear_from_srgb(albedo[:, :3] / 255.0)
+            rgba = SIDE_RGBA[h.side] if albedo is None else (255, 255, 255, 255)
             mesh_files[f"{stem}_{name}.glb"] = rigged_hand_glb(rec.hand_models[h.side], theta, h.side,
-                                                               name=name, rgba=SIDE_RGBA[h.side])
+                                                               name=name, rgba=rgba, colors=colors)
     t = report.timed("meshes", t)
     camera = camera_for(image.shape[:2], rec.input_size, focal)
     record = image_record(shown_path(source if source is not None else path), image.shape[:2], hands,
@@ -191,7 +206,8 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
                           provenance=provenance or make_provenance(rec, None, focal))  # fmt: skip
     staged = StagedFiles()
     try:
-        staged.write(out / f"{stem}_overlay.png", png.tobytes())
+        for name, data in pngs.items():
+            staged.write(out / name, data)
         for name, data in mesh_files.items():
             staged.write(out / name, data)
         staged.write(out / f"{stem}.json", json_text(record))
@@ -211,7 +227,7 @@ def _source(path: Path, bundled: bool) -> str:
 
 def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, with_vertices: bool = False,
              meshes: bool = True, progress: bool = True, weights: Path | None = None, bundled: bool = False,
-             viewer: bool = True) -> DemoReport:  # fmt: skip
+             viewer: bool = True, textured: bool = True) -> DemoReport:  # fmt: skip
     """Process every file (images; videos through `smhr.app.video`), collecting failures: each is one
     line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only. Ends by
     writing the browser viewer (`OUT/index.html`) of the images done."""
@@ -237,7 +253,8 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
             else:
                 source = _source(path, bundled)
                 hands = process_image(rec, path, out, focal=focal, with_vertices=with_vertices, meshes=meshes,
-                                      stem=stem, report=report, source=source, provenance=prov)  # fmt: skip
+                                      stem=stem, report=report, source=source, provenance=prov,
+                                      textured=textured)  # fmt: skip
                 report.hands += len(hands)
                 shown.append((stem, shown_path(source), hands))
             report.processed += 1
@@ -308,6 +325,9 @@ def demo_command(
         "ONNX export, docs/network.md).")] = "auto",
     vertices: Annotated[bool, typer.Option("--vertices", help="Also put vertices in the JSON.")] = False,
     meshes: Annotated[bool, typer.Option("--meshes/--no-meshes", help="Write OBJ/PLY/GLB.")] = True,
+    textured: Annotated[bool, typer.Option("--textured/--no-textured", help="Also write NAME_textured.png: "
+                                           "the photo beside the hands drawn with their predicted albedo "
+                                           "and lighting.")] = True,
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write).")] = False,
 ) -> None:
@@ -346,7 +366,7 @@ def demo_command(
     # libjpeg's own warnings would name no file: our one line says it all
     with native_stderr_filtered(), _terminate_as_exit():
         report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes,
-                          weights=weights, bundled=not inputs)
+                          weights=weights, bundled=not inputs, textured=textured)
     failed = len(report.failures) + len(problems)
     typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
                f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip

@@ -23,7 +23,7 @@ from smhr.io.atomic import StagedFiles
 
 __all__ = ["OUTPUT_MEDIA_SUFFIXES", "is_demo_output", "output_stems", "publish", "shown_path"]
 
-OUTPUT_MEDIA_SUFFIXES = ("_overlay.png", "_annotated.mp4")
+OUTPUT_MEDIA_SUFFIXES = ("_overlay.png", "_textured.png", "_annotated.mp4")
 """Endings of the image / video files the demo writes: never taken as inputs from a folder."""
 
 
@@ -53,7 +53,7 @@ def output_stems(files: Sequence[Path]) -> list[str]:
 def _owned(stem: str) -> re.Pattern[str]:
     """File names the demo writes for `stem` (image and video outputs)."""
     s = re.escape(stem)
-    return re.compile(rf"{s}(\.json|\.glb|_overlay\.png|_hand\d+_(left|right)\.(obj|ply|glb)"
+    return re.compile(rf"{s}(\.json|\.glb|_overlay\.png|_textured\.png|_hand\d+_(left|right)\.(obj|ply|glb)"
                       rf"|_annotated\.mp4|_frames\.json|_track\d+_(left|right)\.glb)")  # fmt: skip
 
 

@@ -179,3 +179,24 @@ class InterHand26M(SampleDataset):
             model="mano",
             pose_space=POSE_MANO_MEAN,
         )
+
+
+class InterHandFixture(InterHand26M):
+    """The InterHand2.6M test fixture of mmpose (`tests/data/interhand2.6m`): a few test-split frames
+    with their 3D joints and cameras, the v1.0 annotation files named
+    test_interhand2.6m_{data,camera,joint_3d}.json beside the images (research licence: evaluation
+    only, rebuilt from the mmpose repository, never committed)."""
+
+    def __init__(self, root: str | Path, transform: Callable[[Sample], Any] | None = None) -> None:
+        self.root = Path(root)
+        self.split = "test"
+        self.transform = transform
+        data = self._json(self.root / "test_interhand2.6m_data.json")
+        self.cameras = self._json(self.root / "test_interhand2.6m_camera.json")
+        self.joints = self._json(self.root / "test_interhand2.6m_joint_3d.json")
+        self.mano = None
+        self.images = {img["id"]: img for img in data["images"]}
+        self.annotations = [a for a in data["annotations"] if a["hand_type"] in HAND_TYPES]
+
+    def image_path(self, index: int) -> Path:
+        return self.root / self.images[self.annotations[index]["image_id"]]["file_name"]

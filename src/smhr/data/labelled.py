@@ -5,8 +5,11 @@ stay out of this repository; what we keep (and commit) is labels plus provenance
 is a folder:
 
     DIR/meta.json         {"format": "smhr-labels", "version", "source": {name, repo, commit,
-                           licence, url}, "image_root", "teacher", "split", "counts"}
+                           licence, url}, "role", "image_root", "teacher", "split", "counts"}
     DIR/labels.jsonl.gz   one JSON record per image (below), gzip-compressed
+
+role: "train" (the default when absent) or "test": a test-only source, reserved to measure transfer
+to photos never trained on; `require_trainable` (called by every training mixture) refuses it.
 
 Record: path (relative to the image root = the source repository's root), sha256, width, height,
 split ("train" | "test", fixed per group by seed), group (near-duplicates share one: frames of one
@@ -38,9 +41,15 @@ __all__ = [
     "FORMAT",
     "LABELS_FILE",
     "META_FILE",
+    "ROLES",
     "LabelledSet",
+    "ReservedSourceError",
+    "previous_role",
+    "previous_source_name",
     "read_meta",
     "read_records",
+    "require_trainable",
+    "role_of",
     "write_labelled_set",
 ]
 
@@ -50,6 +59,43 @@ META_FILE = "meta.json"
 LABELS_FILE = "labels.jsonl.gz"
 SPLITS = ("train", "test", "all")
 LAYOUT = f"<dir>/{META_FILE} and <dir>/{LABELS_FILE}, written by `smhr label`"
+ROLES = ("train", "test")
+
+
+class ReservedSourceError(ValueError):
+    """A test-only labelled set was put into a training mixture."""
+
+
+def role_of(meta: dict[str, Any]) -> str:
+    """"train" or "test" (test only) from a labelled set's meta.json."""
+    return str(meta.get("role") or "train")
+
+
+def previous_role(root: str | Path) -> str:
+    """The role recorded in `root`/meta.json, "train" when there is none (relabelling keeps it)."""
+    path = Path(root) / META_FILE
+    try:
+        return role_of(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return "train"
+
+
+def previous_source_name(root: str | Path) -> str | None:
+    """The source name in `root`/meta.json, or None where there is none to read."""
+    try:
+        return str(json.loads((Path(root) / META_FILE).read_text())["source"]["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def require_trainable(root: str | Path) -> None:
+    """Raise ReservedSourceError (one line naming the set and the fix) for a test-only set."""
+    meta = read_meta(root)
+    if role_of(meta) == "test":
+        raise ReservedSourceError(
+            f"{root}: labelled set {meta['source']['name']!r} is test only (meta.json role 'test'); "
+            "remove it from the training data (it is reserved to measure transfer)"
+        )
 
 
 def write_labelled_set(out: str | Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> Path:

@@ -7,7 +7,8 @@ kappa 0.1 for all 21 keypoints, area = labelled keypoint-box area), greedily by 
 Then, over matched hands:
 - all: detection AP50 (COCO 101-point), recall, precision, duplicates (an unmatched prediction
   whose best OKS >= 0.5 is a hand already taken), handedness accuracy, mean 2D keypoint error (px,
-  visible keypoints), PA-MPJPE (mm; hands with 3D labels);
+  visible keypoints), PA-MPJPE (mm; hands with 3D labels), camera-frame MPJPE and wrist depth error
+  (mm; metric only when predicted in the labels' true K);
 - "rhd": 3D PCK AUC over 20-50 mm of root-relative joints with the labelled root (wrist) and scale
   (index MCP -> PIP bone), the usual protocol of Zimmermann & Brox;
 - "interhand": root-relative MPJPE (mm, root = wrist) per hand and MRRPE (mm) between the left and
@@ -52,6 +53,8 @@ class Tally:
     rr_err: list[np.ndarray] = field(default_factory=list)  # root-relative errors, metres
     rhd_err: list[np.ndarray] = field(default_factory=list)  # root + scale aligned, metres
     mrrpe: list[float] = field(default_factory=list)
+    abs_err: list[np.ndarray] = field(default_factory=list)  # camera-frame joint errors, metres
+    root_depth_err: list[float] = field(default_factory=list)  # |wrist depth error|, metres
 
 
 def _area(kp: np.ndarray) -> float:
@@ -94,6 +97,8 @@ def score_image(tally: Tally, hands: Sequence[Any], sample: Sample) -> None:
             gj, pj = g.joints3d.astype(np.float64), np.asarray(h.joints3d, np.float64)
             tally.pa_err.append(metrics.pa_errors(pj, gj))
             tally.rr_err.append(np.linalg.norm((pj - pj[WRIST]) - (gj - gj[WRIST]), axis=1))
+            tally.abs_err.append(np.linalg.norm(pj - gj, axis=1))
+            tally.root_depth_err.append(abs(float(pj[WRIST, 2] - gj[WRIST, 2])))
             scale = np.linalg.norm(gj[INDEX_PIP] - gj[INDEX_MCP]) / max(
                 np.linalg.norm(pj[INDEX_PIP] - pj[INDEX_MCP]), 1e-9
             )
@@ -128,6 +133,9 @@ def summarise(tally: Tally, protocol: str) -> dict[str, Any]:
         "handedness_accuracy": float(np.mean(tally.side_ok)) if tally.side_ok else None,
         "kp2d_error_px": float(np.mean(tally.kp2d_err)) if tally.kp2d_err else None,
         "pa_mpjpe_mm": mm(tally.pa_err),
+        # camera-frame (metric) errors: meaningful only when predicted in the labels' true K
+        "mpjpe_mm": mm(tally.abs_err),
+        "root_depth_error_mm": float(np.mean(tally.root_depth_err) * 1e3) if tally.root_depth_err else None,
         "match": {"oks_kappa": OKS_KAPPA, "oks_threshold": MATCH_OKS},
     }
     if protocol == "rhd":

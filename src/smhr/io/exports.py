@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from smhr.hands.keypoints import FREIHAND_NAMES, MANO_JOINT_NAMES, SIDE_NAMES
+from smhr.io.appearance import appearance_record, linear_from_srgb, vertex_rgba
 from smhr.records import Hand
 
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange
@@ -58,6 +59,9 @@ def hand_record(hand: Hand, index: int, with_vertices: bool = False) -> dict[str
     }
     if with_vertices:
         rec["vertices_m"] = _list(hand.vertices)
+    appearance = appearance_record(hand, with_vertices)
+    if appearance is not None:
+        rec["appearance"] = appearance
     return rec
 
 
@@ -95,34 +99,44 @@ def json_text(record: dict[str, Any]) -> str:
     return json.dumps(record, indent=1) + "\n"
 
 
-def obj_bytes(vertices: np.ndarray, faces: np.ndarray, rgb: Sequence[int]) -> bytes:
+def _per_vertex(rgba: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
+    """One colour [3|4] or one per vertex [V,3|4] (0-255) -> uint8 RGBA [V,4]."""
+    c = np.asarray(rgba, np.float64)
+    if c.shape[-1] == 3:
+        c = np.concatenate([c, np.full((*c.shape[:-1], 1), 255.0)], -1)
+    return np.broadcast_to(c, (n, 4)).astype(np.uint8)
+
+
+def obj_bytes(vertices: np.ndarray, faces: np.ndarray, rgb: Sequence[int] | np.ndarray) -> bytes:
     """Wavefront OBJ text: `v x y z r g b` lines (colours in [0, 1], the common extension that
-    MeshLab, Blender and Open3D read) and 1-based triangles."""
-    col = np.asarray(rgb[:3], np.float64) / 255.0
-    v = np.concatenate([np.asarray(vertices, np.float64), np.tile(col, (len(vertices), 1))], 1)
+    MeshLab, Blender and Open3D read) and 1-based triangles; rgb one colour or one per vertex."""
+    col = _per_vertex(rgb, len(vertices))[:, :3] / 255.0
+    v = np.concatenate([np.asarray(vertices, np.float64), col], 1)
     lines = ["v " + " ".join(f"{x:.6f}" for x in row) for row in v]
     lines += ["f " + " ".join(str(int(i) + 1) for i in tri) for tri in np.asarray(faces)]
     return ("\n".join(lines) + "\n").encode()
 
 
-def ply_bytes(vertices: np.ndarray, faces: np.ndarray, rgba: Sequence[int]) -> bytes:
-    """Binary little-endian PLY with float vertices, uchar RGBA vertex colours and int triangles."""
+def ply_bytes(vertices: np.ndarray, faces: np.ndarray, rgba: Sequence[int] | np.ndarray) -> bytes:
+    """Binary little-endian PLY with float vertices, uchar RGBA vertex colours (one colour or one per
+    vertex) and int triangles."""
     V, F = len(vertices), len(faces)
     header = ("ply\nformat binary_little_endian 1.0\n"
               f"element vertex {V}\nproperty float x\nproperty float y\nproperty float z\n"
               "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\n"
               f"element face {F}\nproperty list uchar int vertex_indices\nend_header\n")
     vt = np.zeros(V, [("p", "<f4", 3), ("c", "u1", 4)])
-    vt["p"], vt["c"] = np.asarray(vertices, np.float32), np.asarray(rgba, np.uint8)
+    vt["p"], vt["c"] = np.asarray(vertices, np.float32), _per_vertex(rgba, V)
     ft = np.zeros(F, [("n", "u1"), ("i", "<i4", 3)])
     ft["n"], ft["i"] = 3, np.asarray(faces, np.int32)
     return header.encode() + vt.tobytes() + ft.tobytes()
 
 
-def glb_bytes(meshes: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[int]]]) -> bytes:
+def glb_bytes(meshes: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[int] | np.ndarray]]) -> bytes:
     """A binary glTF 2.0 scene with one node per mesh (name, vertices [V,3], faces [F,3], RGBA):
     float positions (with their bounds, which glTF requires), uint32 indices and one coloured
-    material per mesh."""
+    material per mesh; an RGBA per vertex [V,4] (sRGB 0-255) becomes a linear COLOR_0 attribute
+    under a white material."""
     buf, views, accessors, gmeshes, nodes, materials = bytearray(), [], [], [], [], []
 
     def add(data: bytes, target: int) -> int:
@@ -139,9 +153,18 @@ def glb_bytes(meshes: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[int]]
                           "type": "VEC3", "min": pos.min(0).tolist(), "max": pos.max(0).tolist()})
         accessors.append({"bufferView": add(idx.tobytes(), 34963), "componentType": 5125,
                           "count": int(idx.size), "type": "SCALAR"})
-        materials.append({"pbrMetallicRoughness": {"baseColorFactor": [c / 255.0 for c in rgba],
+        attributes = {"POSITION": len(accessors) - 2}
+        indices = len(accessors) - 1
+        base = np.asarray(rgba, np.float64)
+        if base.ndim == 2:  # per-vertex colours: glTF wants them linear
+            col = linear_from_srgb(base[:, :3] / 255.0).astype(np.float32)
+            accessors.append({"bufferView": add(np.ascontiguousarray(col).tobytes(), 34962),
+                              "componentType": 5126, "count": len(col), "type": "VEC3"})
+            attributes["COLOR_0"] = len(accessors) - 1
+            base = np.full(4, 255.0)
+        materials.append({"pbrMetallicRoughness": {"baseColorFactor": (base / 255.0).tolist(),
                                                    "metallicFactor": 0.0}, "doubleSided": True})
-        gmeshes.append({"name": name, "primitives": [{"attributes": {"POSITION": 2 * k}, "indices": 2 * k + 1,
+        gmeshes.append({"name": name, "primitives": [{"attributes": attributes, "indices": indices,
                                                       "material": k}]})
         nodes.append({"name": name, "mesh": k})
     while len(buf) % 4:
@@ -169,7 +192,9 @@ def hand_mesh_files(
     files: dict[str, bytes] = {}
     scene = []
     for k, h in enumerate(hands):
-        name, rgba, f = f"hand{k}_{SIDE_NAMES[h.side]}", SIDE_RGBA[int(h.side)], faces[h.side]
+        name, f = f"hand{k}_{SIDE_NAMES[h.side]}", faces[h.side]
+        albedo = vertex_rgba(h)  # the predicted per-vertex albedo, else the side's colour
+        rgba = albedo if albedo is not None else SIDE_RGBA[int(h.side)]
         if "obj" in formats:
             files[f"{stem}_{name}.obj"] = obj_bytes(h.vertices, f, rgba)
         if "ply" in formats:

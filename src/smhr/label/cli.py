@@ -90,23 +90,44 @@ def label_command(
     split: Annotated[
         str | None, typer.Option("--split", help="With --dataset: the split to read (default: the loader's).")
     ] = None,
+    teacher_version: Annotated[
+        str,
+        typer.Option(
+            "--teacher",
+            help="Teacher version: v1 (MediaPipe Hands' whole-image pipeline, exact) or v2 (v1 + tiles + "
+            "hands from body pose; finds small and distant hands).",
+        ),
+    ] = "v2",
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="'train' (may enter training mixtures) or 'test' (test only: every training mixture "
+            "refuses it); default: the role already in --out's meta.json, else 'train'.",
+        ),
+    ] = None,
 ) -> None:
-    """Label photos with the 2D teacher (MediaPipe Hands' models, offline): per hand 21 keypoints,
+    """Label photos with the 2D teacher (MediaPipe's hand and pose models, offline): per hand 21 keypoints,
     side, scores and relative 3D; per image provenance, held-out split and ignore regions (the
     source's boxed hands the teacher missed). Needs onnxruntime (`pip install 'smhr\\[label]'`)."""
     from tqdm import tqdm
 
-    from smhr.data.labelled import write_labelled_set
+    from smhr.data.labelled import ROLES, previous_role, write_labelled_set
     from smhr.label.boxes import BOX_READERS
     from smhr.label.writer import LabelOptions, SourceInfo, label_source
-    from smhr.teacher import HandTeacher, teacher_files
+    from smhr.teacher import TEACHER_VERSIONS, make_teacher, model_files
 
+    if teacher_version not in TEACHER_VERSIONS:
+        _fail(f"--teacher {teacher_version!r}: choose one of {', '.join(TEACHER_VERSIONS)}")
     if boxes not in BOX_READERS:
         _fail(f"--boxes {boxes!r}: choose one of {', '.join(sorted(BOX_READERS))}")
     if not 0.0 <= test_fraction < 1.0:
         _fail(f"--test-fraction {test_fraction}: must be in [0, 1)")
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: exists and is not a folder; choose a folder path")
+    if role is not None and role not in ROLES:
+        _fail(f"--role {role!r}: choose one of {', '.join(ROLES)}")
+    role = role or previous_role(out)
     images = _images(inputs) if dataset is None else _dataset_images(dataset, inputs, split)
     if not images:
         _fail("no images found in the inputs; pass .jpg/.png files or folders that hold them")
@@ -129,15 +150,23 @@ def label_command(
     def report(msg: str) -> None:
         bar.write(msg, file=__import__("sys").stderr)
 
+    teacher_model = make_teacher(teacher_version, max_hands=max_hands)
     records, counts = label_source(
-        images, source, options, HandTeacher(max_hands=max_hands), report=report, progress=lambda it: bar
+        images, source, options, teacher_model, report=report, progress=lambda it: bar
     )
     bar.close()
-    teacher = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in teacher_files()}
+    teacher = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in model_files(teacher_version)}
     meta = {
         "source": {"name": name, "repo": repo, "commit": commit, "licence": licence, "url": url},
+        "role": role,
         "image_root": str(base),
-        "teacher": {"models": teacher, "max_hands": max_hands, "min_palm_score": 0.5, "min_presence": 0.5},
+        "teacher": {
+            "version": teacher_version,
+            "models": teacher,
+            "max_hands": max_hands,
+            "min_palm_score": 0.5,
+            "min_presence": 0.5,
+        },
         "split": {
             "seed": seed,
             "test_fraction": test_fraction,

@@ -81,7 +81,8 @@ def _r(a: np.ndarray, digits: int) -> list:
 
 
 def hand_record(h: TeacherHand) -> dict[str, Any]:
-    return {
+    """One hand of a label file; `origin` says how the teacher found it (palm / tile / pose)."""
+    rec: dict[str, Any] = {
         "side": h.side,
         "right_prob": round(h.right_prob, 4),
         "presence": round(h.presence, 4),
@@ -91,18 +92,23 @@ def hand_record(h: TeacherHand) -> dict[str, Any]:
         "keypoints2d": _r(h.keypoints2d, 2),
         "depth": _r(h.depth, 2),
         "world": _r(h.world, 5),
+        "origin": h.origin,
     }
+    if h.flip_err is not None:
+        rec["flip_err"] = round(h.flip_err, 4)
+    return rec
 
 
 def label_source(
     images: Iterable[Path],
     source: SourceInfo,
     options: LabelOptions,
-    teacher: HandTeacher | None = None,
+    teacher: Callable[[np.ndarray], list[TeacherHand]] | None = None,
     report: Callable[[str], None] = print,
     progress: Callable[[Iterable], Iterable] = lambda x: x,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Label every image; returns (records, counts). Bad files are reported and counted."""
+    """Label every image with `teacher` (any teacher version; default v1's `HandTeacher`);
+    returns (records, counts). Bad files are reported and counted."""
     teacher = teacher or HandTeacher(max_hands=options.max_hands)
     seen: set[str] = set()
     records: list[dict[str, Any]] = []

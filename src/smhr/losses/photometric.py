@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import torch
 
+from smhr.records import ALBEDO_MEAN, AMBIENT_DC
+
 __all__ = ["ALBEDO_MEAN", "AMBIENT_DC", "albedo_from_texture", "photometric_loss", "sh_from_light",
            "silhouette_loss"]
 
-ALBEDO_MEAN = (0.45, 0.35, 0.30)  # official mean skin albedo added to the texture head (spec §4)
-AMBIENT_DC = 0.8  # official offset on each colour's first SH coefficient (spec §4)
 PHOTO_EPS = 1e-4
 
 

@@ -6,7 +6,9 @@ Both take letterboxed images [B,R,R,3] uint8 RGB and return a dict of named arra
   scores [B,K]    sigmoid centre score of the K best 5x5-NMS peaks, best first
   cells  [B,K]    their flat stride-4 cell index y*W + x (int64)
 and one entry per head of `PEAK_HEADS`, evaluated only at those cells:
-  params [B,K,122], kp_offsets [B,K,42], handedness [B,K,2] (logits).
+  params [B,K,122], kp_offsets [B,K,42], handedness [B,K,2] (logits), and, for weights with
+  appearance heads, texture [B,K,3V] (per-vertex albedo residual, vertex-major RGB) and
+  light [B,K,27] (SH-9 lighting, colour-major; conventions in docs/rendering.md).
 Everything after the network (decode, hand model, un-letterbox) is one NumPy path
 (`smhr.runtime.decode`). A new per-peak output is one more name in `PEAK_HEADS` (a head of
 `SMHRNet` with a `gather(features, cells)`); the decode reads the heads it knows by name.
@@ -18,10 +20,11 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["FORMAT", "NMS_KERNEL", "OUTPUT_NAMES", "PEAK_HEADS", "STRIDE", "PeakBackend"]
+__all__ = ["APPEARANCE_HEADS", "FORMAT", "NMS_KERNEL", "OUTPUT_NAMES", "PEAK_HEADS", "STRIDE", "PeakBackend"]
 
 FORMAT = "peaks-v1"
-PEAK_HEADS: tuple[str, ...] = ("params", "kp_offsets", "handedness")
+PEAK_HEADS: tuple[str, ...] = ("params", "kp_offsets", "handedness", "texture", "light")
+APPEARANCE_HEADS: tuple[str, ...] = ("texture", "light")  # optional: only nets built with appearance
 OUTPUT_NAMES: tuple[str, ...] = ("scores", "cells", *PEAK_HEADS)
 NMS_KERNEL = 5  # px of the stride-4 map: peaks closer than 2 cells merge
 STRIDE = 4  # network pixels per output cell

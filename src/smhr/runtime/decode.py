@@ -38,7 +38,8 @@ def decode_peaks(
 ) -> list[list[Hand]]:
     """Hands per image (best score first) from one run of the peaks contract.
 
-    outputs: scores [B,S], cells [B,S], params [B,S,122], kp_offsets [B,S,42], handedness [B,S,2];
+    outputs: scores [B,S], cells [B,S], params [B,S,122], kp_offsets [B,S,42], handedness [B,S,2],
+    and optionally texture [B,S,3V], light [B,S,27] (then `Hand.texture` / `Hand.light` are set);
     hand_models (left, right); grid_width: cells per row of the output map (input_size / stride);
     affines [B,3,3] original->network; K [B,3,3] real intrinsics in original pixels or None (then
     `Hand.K` is the virtual camera in original pixels); side None = each hand's side from its
@@ -102,6 +103,10 @@ def decode_peaks(
     f32 = np.float32
     go, pose, betas, transl, K_hand = (a.astype(f32) for a in (go, pose, betas, transl, K_hand))
     scores = outputs["scores"][b_idx, s_idx]
+    texture = light = None
+    if "texture" in outputs and "light" in outputs:  # weights with appearance heads
+        texture = outputs["texture"][b_idx, s_idx].astype(f32).reshape(n, -1, 3)
+        light = outputs["light"][b_idx, s_idx].astype(f32)
     for i in np.argsort(-scores, kind="stable"):
         result[int(b_idx[i])].append(
             Hand(
@@ -117,6 +122,8 @@ def decode_peaks(
                 keypoints2d=kp[i],
                 local_keypoints2d=local[i],
                 K=K_hand[i],
+                texture=None if texture is None else texture[i],
+                light=None if light is None else light[i],
             )
         )
     return result

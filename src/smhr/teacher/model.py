@@ -61,7 +61,10 @@ class TeacherHand:
     (same scale as x, wrist-relative up to an offset); world [21, 3] metres, hand-centred (the
     model's world landmarks: x right, y down, z away); presence [0, 1]; right_prob [0, 1] (see
     module docstring); palm_score [0, 1]; palm_box [4] x1, y1, x2, y2 px (the palm detector's box);
-    rect the rotated crop the landmarks were read in.
+    rect the rotated crop the landmarks were read in. origin: how the hand was found ("palm": the
+    whole-image palm detector, as teacher v1; "tile": the palm detector on a tile; "pose": a body
+    pose's wrist); flip_err: for teacher v2's extra hands, the mean distance between the landmarks
+    of the crop and of its mirror image, as a fraction of the crop (None for palm hands).
     """
 
     keypoints2d: np.ndarray
@@ -72,6 +75,8 @@ class TeacherHand:
     palm_score: float
     palm_box: np.ndarray
     rect: HandRect
+    origin: str = "palm"
+    flip_err: float | None = None
 
     @property
     def side(self) -> int:

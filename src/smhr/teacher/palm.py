@@ -72,11 +72,13 @@ def decode_palms(
     anchors: np.ndarray,
     min_score: float = 0.5,
     input_size: int = PALM_INPUT,
+    num_keypoints: int = NUM_PALM_KEYPOINTS,
 ) -> list[PalmDetection]:
     """Raw network outputs -> palms above `min_score`, normalised to the network input.
 
-    regressors [N, 18] (x, y, w, h offsets in input px, then 7 keypoints (x, y)); logits [N] or
-    [N, 1]. Box centre = anchor + offset / input_size, size = value / input_size (no exponential).
+    regressors [N, 4 + 2K] (x, y, w, h offsets in input px, then K keypoints (x, y); K = 7 for
+    palms, 4 for MediaPipe's person detector, which decodes the same way); logits [N] or [N, 1].
+    Box centre = anchor + offset / input_size, size = value / input_size (no exponential).
     """
     reg = np.asarray(regressors, np.float32).reshape(len(anchors), -1)
     raw = np.asarray(logits, np.float32).reshape(-1)
@@ -86,7 +88,7 @@ def decode_palms(
         a = anchors[i]
         cx, cy = reg[i, 0] / input_size + a[0], reg[i, 1] / input_size + a[1]
         w, h = reg[i, 2] / input_size, reg[i, 3] / input_size
-        kp = reg[i, 4 : 4 + 2 * NUM_PALM_KEYPOINTS].reshape(-1, 2) / input_size + a
+        kp = reg[i, 4 : 4 + 2 * num_keypoints].reshape(-1, 2) / input_size + a
         box = np.array([cx - w / 2, cy - h / 2, w, h], np.float32)
         out.append(PalmDetection(float(scores[i]), box, kp.astype(np.float32)))
     return out

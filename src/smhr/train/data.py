@@ -185,13 +185,16 @@ _LOADED: dict[tuple, SampleDataset] = {}
 
 def _labelled_sets(cfg: DataConfig, split: str = "train") -> list[SampleDataset]:
     """The labelled sets of cfg.roots; each (root, split, image root, size, preload) is read once per
-    process, so mixture parts that share photos share one copy in memory."""
-    from smhr.data.labelled import LabelledSet, read_meta
+    process, so mixture parts that share photos share one copy in memory. Test-only sets (meta.json
+    role "test") are refused for anything but the held-out split (validation)."""
+    from smhr.data.labelled import LabelledSet, read_meta, require_trainable
 
     if not cfg.roots:
         raise ValueError(f"config: data.roots (labelled set folders) is required for data.kind {cfg.kind!r}")
     sets = []
     for root in cfg.roots:
+        if split != "test":
+            require_trainable(root)
         name = read_meta(root)["source"]["name"]
         image_root = cfg.image_roots.get(name)
         key = (str(root), split, image_root, cfg.max_side, cfg.preload)

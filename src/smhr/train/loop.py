@@ -38,7 +38,7 @@ from smhr.train.data import ResumableSampler, build_training_set, build_validati
 from smhr.train.logs import RunLog, keypoint_grid
 from smhr.train.objective import Objective
 from smhr.train.setup import GatheringModel, distributed, load_hand_models, select_device
-from smhr.train.validate import validate
+from smhr.train.validate import trained_sources, validate
 
 __all__ = ["ConfigChangedError", "GatheringModel", "NonFiniteLossError", "Trainer"]
 
@@ -401,7 +401,8 @@ class Trainer:
             log.image(step, "train_keypoints", grid)
         if cfg.eval_every and step % cfg.eval_every == 0 and self.val_set is not None and self.rank == 0:
             scores = validate(self.net, self.val_set, hand=cfg.hand, mano_dir=cfg.mano_dir,
-                              max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit)
+                              max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit,
+                              trained=trained_sources(vars(cfg.data)))
             log.scalars(step, scores, prefix="val")
         if cfg.ckpt_every and step % cfg.ckpt_every == 0:
             self.save()
