@@ -1,13 +1,11 @@
 """Data-generation throughput; prints one JSON object.
 
-    PYTHONPATH=src python benchmarks/bench_data.py [--device auto|cpu|cuda] [--batch 256] [--no-synth]
+    PYTHONPATH=src python benchmarks/bench_data.py [--device auto|cpu|cuda] [--no-synth]
 
 - synth_<dev>_images_per_s: `smhr synth` end to end (sample, render, composite, encode, write) at
   224 px into a temporary folder, per device (CPU always, CUDA when present).
 - compose_per_sample_cpu_samples_per_s: `ComposedHands` items (384 px, up to 6 hands, procedural
   backgrounds, OpenCV warps), one process.
-- compose_batched_<dev>_samples_per_s: `compose_batch` (layout + procedural backgrounds + grid_sample
-  compositing + labels) on B canvases of 384 px from 224 px source crops already on the device.
 Source crops for the composer benchmarks are torch-drawn ellipse "hands" (speed does not depend
 on their content), so the composer numbers need torch alone (no numpy/OpenCV on the GPU host).
 """
@@ -51,29 +49,6 @@ def blob_sources(n: int, size: int = 224, device: str = "cpu", seed: int = 0) ->
         "joints3d": xyz,
     }
     return {k: v.to(device) for k, v in out.items()}
-
-
-def bench_compose_batched(device: str, batch: int, iters: int) -> float:
-    from smhr.data.compose import ComposeConfig, compose_batch, sample_layout
-
-    cfg = ComposeConfig(out_size=384, max_hands=6)
-    src = blob_sources(batch, device=device)
-    g = torch.Generator(device=device).manual_seed(0)
-
-    def step() -> None:
-        lay = sample_layout(batch, batch, cfg, generator=g, device=device)
-        out = compose_batch(**src, layout=lay, out_size=cfg.out_size, generator=g)
-        out["images"].sum().item()  # forces completion on any device
-
-    step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(iters):
-        step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return batch * iters / (time.perf_counter() - t)
 
 
 def bench_compose_per_sample(n: int) -> float:
@@ -122,8 +97,6 @@ def bench_synth(device: str, n: int) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    ap.add_argument("--batch", type=int, default=256, help="canvases per batched compose step")
-    ap.add_argument("--iters", type=int, default=20, help="timed batched steps on CUDA (CPU: 2)")
     ap.add_argument("--synth-n", type=int, default=32, help="images per synth timing")
     ap.add_argument("--per-sample-n", type=int, default=40, help="items per per-sample compose timing")
     ap.add_argument("--no-synth", action="store_true")
@@ -139,14 +112,9 @@ def main() -> None:
     }
     if not args.no_cpu:
         res["compose_per_sample_cpu_samples_per_s"] = round(bench_compose_per_sample(args.per_sample_n), 1)
-        res["compose_batched_cpu_samples_per_s"] = round(bench_compose_batched("cpu", 16, 2), 1)
         if not args.no_synth:
             res["synth_cpu_images_per_s"] = bench_synth("cpu", args.synth_n)
     if cuda:
-        res["compose_batch"] = args.batch
-        res["compose_batched_cuda_samples_per_s"] = round(
-            bench_compose_batched("cuda", args.batch, args.iters), 1
-        )
         res["cuda_peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         if not args.no_synth:
             res["synth_cuda_images_per_s"] = bench_synth("cuda", args.synth_n * 8)

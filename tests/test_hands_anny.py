@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from smhr.hands import anny as build
+from smhr.hands import mesh_topology as topo
 from smhr.hands.model import HandModel, anny_asset_path
 
 ASSETS = anny_asset_path("right").parent
@@ -56,17 +57,17 @@ def test_shape_pca_scales_components_to_unit_variance_betas():
 def test_mirror_asset_and_signed_volume():
     tet = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
     outward = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
-    assert build.signed_volume(tet, outward) > 0 > build.signed_volume(tet, outward[:, ::-1])
+    assert topo.signed_volume(tet, outward) > 0 > topo.signed_volume(tet, outward[:, ::-1])
     opened = outward[:3]  # one face missing: a triangular hole
-    assert len(build.boundary_loops(opened)) == 1
-    closed = build.close_boundaries(opened)
-    assert build.boundary_loops(closed) == [] and len(closed) == 4
-    assert build.signed_volume(tet, closed) == pytest.approx(build.signed_volume(tet, outward))
+    assert len(topo.boundary_loops(opened)) == 1
+    closed = topo.close_boundaries(opened)
+    assert topo.boundary_loops(closed) == [] and len(closed) == 4
+    assert topo.signed_volume(tet, closed) == pytest.approx(topo.signed_volume(tet, outward))
     right = {"v_template": tet.astype(np.float32), "shapedirs": np.ones((4, 3, 2), np.float32),
              "faces": outward.astype(np.int32), "side": np.array("right")}  # fmt: skip
     left = build.mirror_asset(right, outward[:, ::-1])
     assert (left["v_template"][:, 0] == -tet[:, 0]).all() and (left["shapedirs"][:, 0] == -1).all()
-    assert build.signed_volume(left["v_template"].astype(float), left["faces"]) > 0
+    assert topo.signed_volume(left["v_template"].astype(float), left["faces"]) > 0
     assert str(left["side"]) == "left" and str(right["side"]) == "right"
 
 
@@ -76,7 +77,7 @@ def test_bundled_asset_is_a_plausible_hand(side):
     out = m(torch.zeros(1, 3), torch.zeros(1, 45))
     j = out.joints[0]
     assert m.num_vertices == 1609 and m.faces.shape == (3214, 3) and m.posedirs.shape[0] == 0
-    assert build.boundary_loops(m.faces.numpy()) == []  # closed (wrist capped)
+    assert topo.boundary_loops(m.faces.numpy()) == []  # closed (wrist capped)
     assert j[0].norm().item() < 0.005  # the wrist sits at the model origin
     fingers = -1.0 if side == "right" else 1.0  # fingers along -x (right) / +x (left), as MANO
     length = (j[12] - j[0])[0].item() * fingers  # wrist -> middle fingertip along the fingers

@@ -1,4 +1,4 @@
-"""Translation decode (spec §3.1 with the cell-centre anchor) and re-expression with real K."""
+"""Translation decode (the paper's rule with the cell-centre anchor) and re-expression with real K."""
 
 import pytest
 import torch

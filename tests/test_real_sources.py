@@ -49,7 +49,7 @@ def _png(seed: int) -> bytes:
 
 
 def test_test_only_sets_are_refused_by_training_and_allowed_for_validation(tmp_path):
-    from smhr.train.config import DataConfig
+    from smhr.train.config import build_data_config
     from smhr.train.data import build_training_set, build_validation_set
 
     (tmp_path / "img.png").write_bytes(_png(0))
@@ -61,11 +61,11 @@ def test_test_only_sets_are_refused_by_training_and_allowed_for_validation(tmp_p
     with pytest.raises(ReservedSourceError, match=r"heldout-src.*test only"):
         require_trainable(test_only)
     for kind in ("labelled", "composed_labelled"):
-        cfg = DataConfig(kind=kind, roots=[str(plain), str(test_only)])
+        cfg = build_data_config({"kind": kind, "roots": [str(plain), str(test_only)]})
         with pytest.raises(ReservedSourceError):
             build_training_set(cfg, 64, 0)
-    val = build_validation_set(DataConfig(kind="labelled", roots=[str(plain)], val_kind="labelled",
-                                          val_roots=[str(test_only)]), 64)
+    val = build_validation_set(build_data_config({"kind": "labelled", "roots": [str(plain)],
+                                                  "val_kind": "labelled", "val_roots": [str(test_only)]}), 64)
     assert len(val) == 1
 
 

@@ -9,7 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 from smhr.cli import app
+from smhr.data.augment import AugmentConfig
 from smhr.data.testing import write_skeleton_freihand
+from smhr.data.training import TrainingSet
 from smhr.hands.model import HandModel
 from smhr.hands.testing import write_synthetic_mano_pickle
 from smhr.io.torchfiles import NotATorchFileError
@@ -22,8 +24,8 @@ from smhr.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from smhr.train.config import DataConfig, load_config, parse_overrides
-from smhr.train.data import TrainingSet, collate_targets
+from smhr.train.config import load_config, parse_overrides
+from smhr.train.data import collate_targets
 from smhr.train.loop import Trainer
 
 
@@ -41,13 +43,15 @@ def _cfg(root, out, **over):
     base = {
         "stage": "1", "hand": "mano", "mano_dir": str(root / "mano"), "out_dir": str(out),
         "model": {"input_size": 64, "head_hidden": 32, "neck_channels": 32}, "backbone_weights": None,
-        "data": {"root": str(root / "fh"), "num_workers": 0, "rotation_deg": 0.0, "hand_fraction": [0.5, 0.6],
-                 "color_prob": 0.0},
+        "data": {"root": str(root / "fh"), "num_workers": 0,
+                 "augment": {"rotation_deg": 0.0, "hand_fraction": [0.5, 0.6], "color_prob": 0.0}},
         "optim": {"batch_size": 4, "steps": 6, "lr": 1e-3}, "progress": False, "log_every": 1,
         "image_every": 0, "eval_every": 0, "ckpt_every": 0,
     }
     for k, v in over.items():
         base[k] = {**base.get(k, {}), **v} if isinstance(v, dict) else v
+    if base["data"].get("kind") == "mixture":  # a mixture has no root of its own; its parts do
+        del base["data"]["root"]
     return load_config(None, base)
 
 
@@ -82,7 +86,7 @@ def test_training_set_passes_the_epoch_to_its_composer():
                   hands=[HandLabel(side=1, keypoints2d=kp, visibility=np.ones(21, bool))])]
     cfg = ComposeConfig(out_size=64, max_hands=2)
     comp = ComposedHands(src, 4, cfg, seed=11)
-    ts = TrainingSet(comp, 64, DataConfig(max_hands=2), seed=11, geometric=False)
+    ts = TrainingSet(comp, 64, AugmentConfig(), max_hands=2, seed=11, geometric=False)
     before = comp[0].image
     ts.set_epoch(3)
     after = ComposedHands(src, 4, cfg, seed=11)
@@ -234,10 +238,11 @@ def _labelled_from_freihand(root, out):
 def test_mixed_real_and_synthetic_training_runs_and_resumes_exactly(tiny_set, tmp_path):
     labels = _labelled_from_freihand(tiny_set / "fh", tmp_path / "labels")
     mixture = {
-        "kind": "mixture", "length": 64, "max_hands": 3, "roots": [str(labels)], "preload": True,
+        "kind": "mixture", "length": 64, "max_hands": 3,
+        "shared": {"roots": [str(labels)], "photos": {"preload": True}},
         "val_kind": "labelled", "val_limit": 4,
         "mixture": [
-            {"kind": "labelled", "weight": 0.4, "flip_prob": 0.5},
+            {"kind": "labelled", "weight": 0.4, "augment": {"flip_prob": 0.5}},
             {"kind": "composed_labelled", "weight": 0.3, "compose": {"max_hands": 3, "length": 32}},
             {"kind": "composed", "weight": 0.3, "root": str(tiny_set / "fh"), "roots": [],
              "compose": {"max_hands": 2, "length": 32}},

@@ -43,7 +43,8 @@ def _settings(root, out, **over):
     base = {
         "stage": "1", "hand": "mano", "mano_dir": str(root / "mano"), "out_dir": str(out),
         "model": {"input_size": 64, "head_hidden": 16, "neck_channels": 16}, "backbone_weights": None,
-        "data": {"root": str(root / "fh"), "num_workers": 0, "rotation_deg": 0.0, "color_prob": 0.0},
+        "data": {"root": str(root / "fh"), "num_workers": 0,
+                 "augment": {"rotation_deg": 0.0, "color_prob": 0.0}},
         "optim": {"batch_size": 4, "steps": 4, "lr": 1e-3}, "progress": False, "log_every": 1,
         "image_every": 0, "eval_every": 0, "ckpt_every": 0,
     }  # fmt: skip

@@ -8,6 +8,8 @@ import pytest
 import yaml
 
 import smhr.train.config as config_module
+from smhr.data.augment import AugmentConfig
+from smhr.data.registry import data_config_class
 from smhr.train.config import LOSS_TERMS, STAGES, TrainConfig, load_config, stage_preset
 
 # The weight table every former preset started from (`_weights()`: DEFAULT_WEIGHTS, all other terms 0).
@@ -33,7 +35,8 @@ FORMER = {
     "3": {
         "out_dir": "runs/stage3",
         "model": {"backbone": "mobilenet_v2", "input_size": 384, "appearance": True},
-        "data": {"kind": "composed", "max_hands": 6, "hand_fraction": (0.5, 1.0), "rotation_deg": 12.0},
+        "data": {"kind": "composed", "max_hands": 6,
+                 "augment": AugmentConfig(hand_fraction=(0.5, 1.0), rotation_deg=12.0)},
         "optim": {"lr": 5e-5},
         "loss_weights": {**BASE, "photometric": 100.0, "silhouette": 20.0},
     },
@@ -53,7 +56,7 @@ def test_each_stage_file_resolves_to_the_former_preset(stage):
     default = TrainConfig()
     want = FORMER[stage]
     assert cfg.stage == stage and cfg.out_dir == want["out_dir"] and cfg.model == want["model"]
-    assert cfg.data == dataclasses.replace(default.data, **want["data"])
+    assert cfg.data == data_config_class(want["data"]["kind"])(**want["data"])
     assert cfg.optim == dataclasses.replace(default.optim, **want["optim"])
     assert cfg.loss_weights == want["loss_weights"] and list(cfg.loss_weights) == list(LOSS_TERMS)
     assert all(isinstance(w, float) for w in cfg.loss_weights.values())

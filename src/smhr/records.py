@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ALBEDO_MEAN", "AMBIENT_DC", "DEFAULT_THRESHOLD", "Hand", "pick_threshold"]
+__all__ = ["ALBEDO_MEAN", "AMBIENT_DC", "DEFAULT_THRESHOLD", "SIDE_NAMES", "Hand", "pick_threshold"]
 
+SIDE_NAMES: tuple[str, ...] = ("left", "right")
+"""SIDE_NAMES[side id]: `Hand.side`, `HandLabel.side`, the handedness map's channels (0 left, 1 right)."""
 ALBEDO_MEAN = (0.45, 0.35, 0.30)
 """Mean skin albedo (RGB, 0-1) the texture head's residual is added to (the official constant)."""
 AMBIENT_DC = 0.8

@@ -157,7 +157,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     the stem's earlier outputs as a set (`outputs.publish`); returns its hands."""
     from smhr.app.api import to_rgb_uint8
     from smhr.app.outputs import publish, shown_path
-    from smhr.app.provenance import camera_for
+    from smhr.app.provenance import NAMES, camera_for
     from smhr.app.provenance import provenance as make_provenance
     from smhr.app.rig import rigged_hand_glb
     from smhr.hands.keypoints import SIDE_NAMES
@@ -203,7 +203,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     camera = camera_for(image.shape[:2], rec.input_size, focal)
     record = image_record(shown_path(source if source is not None else path), image.shape[:2], hands,
                           rec.hand_model, with_vertices, camera=camera,
-                          provenance=provenance or make_provenance(rec, None, focal))  # fmt: skip
+                          provenance=provenance or make_provenance(rec, None, focal), **NAMES)  # fmt: skip
     staged = StagedFiles()
     try:
         for name, data in pngs.items():

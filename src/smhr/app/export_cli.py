@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from smhr.io.messages import fail
 
 
 def export_command(
@@ -21,6 +22,7 @@ def export_command(
     offsets and handedness gathered there) to ONNX for the torch-free onnxruntime backend:
     `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
     from smhr.errors import require_torch
+    from smhr.io.atomic import atomic_path
     from smhr.runtime.loading import bundled_weights, stored_score_threshold
 
     require_torch("`smhr export`")  # one line naming the extra (smhr.cli.main prints it)
@@ -34,24 +36,17 @@ def export_command(
         ckpt = load_smhr_checkpoint(path)  # weights only; one-line error naming the file
         net = network_from_checkpoint(ckpt, str(path))
     except ImportError as e:
-        typer.echo(f"error: ONNX export needs onnx: pip install 'smhr[train]' ({e})", err=True)
-        raise typer.Exit(2) from None
+        fail(f"ONNX export needs onnx: pip install 'smhr[train]' ({e})")
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    tmp = onnx.with_name(f".{onnx.name}.partial")  # a failed export leaves no half-written file behind
-    try:
-        export_onnx(net, tmp, opset, score_threshold=stored_score_threshold(ckpt))
-        os.replace(tmp, onnx)
+        fail(e)
+    try:  # a failed export leaves no half-written file behind
+        with atomic_path(onnx) as tmp:
+            export_onnx(net, tmp, opset, score_threshold=stored_score_threshold(ckpt))
     except OSError as e:
-        typer.echo(f"error: cannot write --onnx {onnx} ({reason(e)}); choose a writable path", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        fail(f"cannot write --onnx {onnx} ({reason(e)}); choose a writable path")
     typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 2**20:.1f} MiB, opset {opset})")
     if check:
         diff = compare_with_torch(net, onnx)
         typer.echo("max |onnxruntime - pytorch|: " + ", ".join(f"{k} {v:.2e}" for k, v in diff.items()))
         if max(diff.values()) > 1e-3:  # heads at the shared peaks, scores, and cells of untied scores
-            typer.echo("error: onnxruntime disagrees with PyTorch by more than 1e-3", err=True)
-            raise typer.Exit(1)
+            fail("onnxruntime disagrees with PyTorch by more than 1e-3", 1)

@@ -16,9 +16,17 @@ import numpy as np
 
 from smhr.app.outputs import shown_path
 from smhr.geometry.letterbox import virtual_camera
+from smhr.hands.keypoints import FREIHAND_NAMES, MANO_JOINT_NAMES
 from smhr.io.exports import camera_record
 
-__all__ = ["camera_for", "provenance", "weights_file"]
+__all__ = ["NAMES", "POSE_JOINTS", "camera_for", "provenance", "weights_file"]
+
+POSE_JOINTS = MANO_JOINT_NAMES[1:]
+"""The 15 joints whose axis-angle rotations `pose` holds, in order (3 numbers each). Every hand model
+(MANO, and Anny whose bones are folded onto the same 16-joint tree) uses this order; the root
+joint's rotation is `global_orient`."""
+NAMES = {"keypoint_names": FREIHAND_NAMES, "pose_joints": POSE_JOINTS}
+"""The name lists every record carries (`image_record(..., **NAMES)`)."""
 
 
 @lru_cache(maxsize=8)

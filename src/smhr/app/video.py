@@ -202,10 +202,10 @@ def process_video(
     from tqdm import tqdm
 
     from smhr.app.outputs import publish, shown_path
-    from smhr.app.provenance import camera_for
+    from smhr.app.provenance import POSE_JOINTS, camera_for
     from smhr.app.provenance import provenance as make_provenance
     from smhr.io.atomic import StagedFiles
-    from smhr.io.exports import JSON_SCHEMA_VERSION, POSE_JOINTS, hand_record
+    from smhr.io.exports import JSON_SCHEMA_VERSION, hand_record
     from smhr.render.overlay import overlay_hands
 
     path, out = Path(path), Path(out)

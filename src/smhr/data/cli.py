@@ -12,10 +12,7 @@ from typing import Annotated
 
 import typer
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+from smhr.io.messages import fail
 
 
 def compose_command(
@@ -47,9 +44,9 @@ def compose_command(
     from smhr.data.freihand import FreiHAND
 
     if not (src / "training" / "mask").is_dir():
-        _fail(f"{src}: no training/mask folder; compose needs a FreiHAND-layout source with hand masks")
+        fail(f"{src}: no training/mask folder; compose needs a FreiHAND-layout source with hand masks")
     if n < 1:
-        _fail(f"--n must be >= 1, got {n}")
+        fail(f"--n must be >= 1, got {n}")
     try:
         cfg = ComposeConfig(
             out_size=res, min_hands=min_hands, max_hands=max_hands, rotation_deg=rotation, left_prob=left_prob
@@ -57,7 +54,7 @@ def compose_command(
         source = FreiHAND(src, "train", versions=1)
         ds = ComposedHands(source, n, cfg=cfg, seed=seed, backgrounds=backgrounds)
     except (ValueError, FileNotFoundError) as e:
-        _fail(str(e))
+        fail(str(e))
     write_composed(ds, out, n, progress=True, with_vertices=with_vertices)
     typer.echo(f"wrote {n} composites to {out}")
 
@@ -90,17 +87,17 @@ def synth_command(
     from smhr.hands.errors import HandModelError
 
     if n < 1:
-        _fail(f"--n must be >= 1, got {n}")
+        fail(f"--n must be >= 1, got {n}")
     from smhr.hands.assets import HAND_MODELS
 
     if hand not in HAND_MODELS:
-        _fail(f"--hand must be one of {', '.join(HAND_MODELS)}, got {hand!r}")
+        fail(f"--hand must be one of {HAND_MODELS.choices()}, got {hand!r}")
     try:
         cfg = SynthConfig(res=res, hand=hand, side=side, device=device,
                           mano_dir=str(mano_dir) if mano_dir is not None else None)  # fmt: skip
         write_synth(out, n, n_eval, cfg=cfg, seed=seed, progress=True)
     except (ValueError, FileNotFoundError, HandModelError) as e:
-        _fail(str(e))
+        fail(str(e))
     if sheet is not None:
         import cv2
 

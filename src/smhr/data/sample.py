@@ -3,7 +3,7 @@
 Why one schema: the official code let every loader invent its own keys and the losses read keys no
 loader wrote. Here every loader returns a `Sample`; everything downstream reads only these fields.
 
-Conventions (see DESIGN.md §2): metres in 3D (OpenCV camera frame: x right, y down, z forward),
+Conventions (docs/datasets.md): metres in 3D (OpenCV camera frame: x right, y down, z forward),
 pixels in 2D, 21 keypoints in FreiHAND order, side 0 = left / 1 = right.
 """
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from smhr.io.messages import fail
 from smhr.records import DEFAULT_THRESHOLD
 
 eval_app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -41,8 +42,7 @@ def freihand_cmd(
     from smhr.eval import freihand, report
 
     if (pred is None) == (checkpoint is None):
-        typer.echo("error: pass exactly one of --pred pred.json or --checkpoint model.pt", err=True)
-        raise typer.Exit(2)
+        fail("pass exactly one of --pred pred.json or --checkpoint model.pt")
     try:
         if checkpoint is not None:
             from smhr.eval.predict import predict_freihand
@@ -55,8 +55,7 @@ def freihand_cmd(
             typer.echo(f"predictions: {pred}")
         res = freihand.evaluate_files(pred, root, progress=True)
     except (freihand.FreiHandInputError, ValueError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        fail(e)
     s = res["summary"]
 
     def fmt(v: float | None, spec: str) -> str:
@@ -88,8 +87,8 @@ def freihand_cmd(
 
 @eval_app.command("dataset")
 def dataset_cmd(
-    kind: Annotated[str, typer.Option("--kind", help="A registered loader: rhd | ho3d | interhand | "
-                                      "composed | freihand | labelled | coco_hands.")],
+    kind: Annotated[str, typer.Option("--kind", help="A registered dataset with a loader "
+                                      "(`smhr list datasets`), e.g. freihand, rhd, labelled.")],
     root: Annotated[Path, typer.Option("--root", help="The dataset folder, in its original layout.")],
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help="model.pt or .onnx "
                                                     "(default: the bundled weights).")] = None,
@@ -105,22 +104,20 @@ def dataset_cmd(
 ) -> None:
     """Run a model over a dataset loader and score detection, handedness, 2D and 3D accuracy with
     the dataset's protocol (docs/evaluation.md)."""
-    from smhr.app.api import Reconstructor
-    from smhr.data.registry import LOADERS, open_dataset
+    from smhr.data.registry import DATASETS, open_dataset, openable
     from smhr.data.sample import DatasetLayoutError
     from smhr.eval import report
     from smhr.eval.protocols import evaluate_dataset
+    from smhr.runtime.reconstructor import Reconstructor
 
-    if kind not in LOADERS:
-        typer.echo(f"error: --kind must be one of {sorted(LOADERS)}, got {kind!r}", err=True)
-        raise typer.Exit(2)
-    protocol = LOADERS[kind].protocol
+    if kind not in openable():
+        fail(f"--kind must be one of {', '.join(openable())}, got {kind!r}")
+    protocol = DATASETS[kind].protocol
     try:
         dataset = open_dataset(kind, root, split)
         rec = Reconstructor.from_pretrained(checkpoint, device, threshold=threshold)
     except (DatasetLayoutError, FileNotFoundError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        fail(e)
     res = evaluate_dataset(rec, dataset, protocol, limit, progress=True)
     shown = ("ap50", "recall", "precision", "duplicates", "handedness_accuracy", "kp2d_error_px",
              "pa_mpjpe_mm", "pck3d_auc_20_50mm", "mpjpe_root_relative_mm", "mrrpe_mm", "auc_pa_0_50mm")
@@ -146,16 +143,15 @@ def ho3d_codalab_cmd(
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
 ) -> None:
     """Write HO-3D's Codalab pred.json (OpenGL axes, HO-3D joint order) for the evaluation split."""
-    from smhr.app.api import Reconstructor
     from smhr.data.sample import DatasetLayoutError
     from smhr.eval.ho3d import write_codalab
+    from smhr.runtime.reconstructor import Reconstructor
 
     try:
         rec = Reconstructor.from_pretrained(checkpoint, device, threshold=0.05)
         info = write_codalab(rec, root, out, limit, progress=True)
     except (DatasetLayoutError, FileNotFoundError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        fail(e)
     typer.echo(f"wrote {out}: {info}")
     if not info["mano_topology"]:
         typer.echo("note: meshes are not MANO topology (778 vertices): Codalab's mesh scores will not apply")

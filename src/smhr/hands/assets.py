@@ -18,6 +18,7 @@ import numpy as np
 
 from smhr.hands.errors import HandModelError, HandModelNotFoundError
 from smhr.hands.keypoints import SIDE_NAMES
+from smhr.registry import Registry
 
 __all__ = [
     "ASSET_KEYS", "HAND_MODELS", "SIDES", "anny_asset_path", "load_hand_arrays", "register_hand_model",
@@ -31,14 +32,19 @@ ASSET_KEYS = (
 )  # fmt: skip
 
 Reader = Callable[[str, "str | os.PathLike | None"], dict[str, Any]]
-HAND_MODELS: dict[str, Reader] = {}
+HAND_MODELS: Registry[Reader] = Registry("hand model")
 USER_FILE_KINDS: set[str] = set()  # kinds whose files the user supplies (licence), e.g. MANO
 
 
-def register_hand_model(kind: str, reader: Reader, user_supplied: bool = False) -> None:
+def register_hand_model(kind: str, reader: Reader | str, user_supplied: bool = False) -> None:
     """Make `kind` loadable by `HandModel.load` / `NumpyHandModel.load` and the `--hand` options.
-    user_supplied: its files come from the user (`--mano-dir` style options reach its reader)."""
-    HAND_MODELS[kind] = reader
+    reader: the function, or "smhr.hands.my_hand:read_my_hand" (imported on first use, so a reader
+    in a new file needs no import line). user_supplied: its files come from the user
+    (`--mano-dir` style options reach its reader)."""
+    if isinstance(reader, str):
+        HAND_MODELS.register(kind, ref=reader)
+    else:
+        HAND_MODELS.register(kind, reader)
     if user_supplied:
         USER_FILE_KINDS.add(kind)
 
@@ -89,7 +95,7 @@ register_hand_model("mano", read_mano, user_supplied=True)
 def load_hand_arrays(kind: str, side: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Asset arrays of hand model `kind` for `side`; one-line HandModelError otherwise."""
     if kind not in HAND_MODELS:
-        raise HandModelError(f"hand model kind must be one of {tuple(HAND_MODELS)}, got {kind!r}")
+        raise HandModelError(f"hand model kind must be one of {HAND_MODELS.choices()}, got {kind!r}")
     if side not in SIDES:
         raise HandModelError(f"side must be one of {SIDES}, got {side!r}")
     return HAND_MODELS[kind](side, path)

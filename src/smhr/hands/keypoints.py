@@ -23,6 +23,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from smhr.records import SIDE_NAMES as SIDE_NAMES  # re-exported: keypoint and side constants in one place
+
 FINGERS = ("thumb", "index", "middle", "ring", "little")
 
 FREIHAND_NAMES: tuple[str, ...] = (
@@ -33,7 +35,7 @@ FREIHAND_NAMES: tuple[str, ...] = (
 (FreiHAND's naming follows the other fingers)."""
 
 LEFT, RIGHT = 0, 1  # side ids: `HandLabel.side`, `Hand.side`, the handedness map's channels
-SIDE_NAMES: tuple[str, ...] = ("left", "right")  # SIDE_NAMES[side id]
+# SIDE_NAMES[side id] is defined with the `Hand` record (layer 0), so exports need no hand model
 
 NUM_KEYPOINTS = 21
 ROOT_INDEX = 9  # middle MCP: root for root-relative metrics

@@ -3,16 +3,22 @@
 Why: a run that is killed, runs out of disk or hits a bad input in the middle of writing must leave
 either the complete new file or no file (or the previous one), never a truncated PNG / JSON / mesh
 that looks valid until opened. `os.replace` within one folder is atomic on POSIX and Windows.
-`StagedFiles` extends this to the several outputs of one input: all of them or none.
+`StagedFiles` extends this to the several outputs of one input: all of them or none; `atomic_file`
+and `atomic_path` are the same for writers that stream into a file object (torch.save of a
+checkpoint) or take a file name (an ONNX export). The one place in the package that publishes
+files this way.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
-__all__ = ["StagedFiles", "atomic_write", "temporary_name"]
+__all__ = ["StagedFiles", "atomic_file", "atomic_path", "atomic_write", "temporary_name"]
 
 
 def temporary_name(path: Path) -> Path:
@@ -29,9 +35,24 @@ def _write(tmp: Path, data: bytes | str, durable: bool) -> None:
             os.fsync(fh.fileno())
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str | Path, data: bytes | str, durable: bool = False) -> Path:
-    """Write `data` (str as UTF-8) to `path` all-or-nothing. durable: fsync before the rename (for
-    files that must survive a power cut, e.g. checkpoints). On any error nothing is left behind."""
+    """Write `data` (str as UTF-8) to `path` all-or-nothing. durable: fsync the file before the
+    rename and the folder after it (files that must survive a power cut). On any error nothing is
+    left behind."""
     path = Path(path)
     tmp = temporary_name(path)
     try:
@@ -40,7 +61,37 @@ def atomic_write(path: str | Path, data: bytes | str, durable: bool = False) -> 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        _fsync_folder(path.parent)
     return path
+
+
+@contextmanager
+def atomic_path(path: str | Path, durable: bool = False, tmp: str | Path | None = None) -> Iterator[Path]:
+    """`with atomic_path(path) as tmp:` let a writer that takes a file name (an ONNX export, an
+    extraction) write `tmp` (a temporary sibling, default `temporary_name(path)`); a normal exit
+    renames it onto `path` (durable: fsync of the file before, of the folder after), any exception
+    (Ctrl-C included) deletes it and leaves `path` as it was."""
+    path = Path(path)
+    tmp = Path(tmp) if tmp is not None else temporary_name(path)
+    try:
+        yield tmp
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        _fsync_folder(path.parent)
+
+
+@contextmanager
+def atomic_file(path: str | Path, durable: bool = False, tmp: str | Path | None = None) -> Iterator[BinaryIO]:
+    """`atomic_path` for writers that stream into a file object (torch.save of a checkpoint)."""
+    with atomic_path(path, durable, tmp) as staged, open(staged, "wb") as fh:
+        yield fh
 
 
 class StagedFiles:

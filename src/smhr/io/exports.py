@@ -17,16 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from smhr.hands.keypoints import FREIHAND_NAMES, MANO_JOINT_NAMES, SIDE_NAMES
 from smhr.io.appearance import appearance_record, linear_from_srgb, vertex_rgba
-from smhr.records import Hand
+from smhr.records import SIDE_NAMES, Hand
 
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange
 JSON_SCHEMA_VERSION = 2
-POSE_JOINTS = MANO_JOINT_NAMES[1:]
-"""The 15 joints whose axis-angle rotations `pose` holds, in order (3 numbers each). Every hand model
-(MANO, and Anny whose bones are folded onto the same 16-joint tree) uses this order; the root
-joint's rotation is `global_orient`."""
 CAMERA_NOTES = {
     "virtual": "the network's virtual camera (focal 512 px at the network input, principal point at "
     "the input's centre) mapped back through the letterbox: the principal point is near, not exactly "
@@ -74,10 +69,12 @@ def camera_record(K: np.ndarray, kind: str) -> dict[str, Any]:
 
 def image_record(source: str, image_hw: tuple[int, int], hands: Sequence[Hand], hand_model: str,
                  with_vertices: bool = False, *, camera: dict[str, Any] | None = None,
-                 provenance: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+                 provenance: dict[str, Any] | None = None, keypoint_names: Sequence[str] = (),
+                 pose_joints: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
     """The per-image JSON document (schema 2, docs/usage.md and smhr/assets/schemas): source as the
     user gave it, size, provenance (which weights / settings made it), hand model and the joint order
-    of its pose, the camera (always, with or without hands), the hands."""
+    of its pose (`keypoint_names` / `pose_joints`: `smhr.app.provenance.NAMES`), the camera (always,
+    with or without hands), the hands."""
     if camera is None:  # callers without the image's camera: the hands carry it
         camera = camera_record(hands[0].K, "virtual") if hands else None
     return {
@@ -87,8 +84,8 @@ def image_record(source: str, image_hw: tuple[int, int], hands: Sequence[Hand], 
         "provenance": provenance,
         "hand_model": hand_model,
         "keypoint_order": "freihand",
-        "keypoint_names": list(FREIHAND_NAMES),
-        "pose_joints": list(POSE_JOINTS),
+        "keypoint_names": list(keypoint_names),
+        "pose_joints": list(pose_joints),
         "camera": camera,
         "hands": [hand_record(h, i, with_vertices) for i, h in enumerate(hands)],
     }

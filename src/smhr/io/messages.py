@@ -14,8 +14,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
-__all__ = ["DECODER_CHATTER", "echo_error", "native_stderr_filtered", "one_line"]
+__all__ = ["DECODER_CHATTER", "echo_error", "fail", "native_stderr_filtered", "one_line"]
 
 
 MODEL_FIX = "pass a model.pt written by `smhr train` (OUT_DIR/model.pt) or an `smhr export --onnx` file"
@@ -42,6 +43,15 @@ def echo_error(message: object) -> None:
 
     with tqdm.external_write_mode(file=sys.stderr):
         typer.echo(f"error: {one_line(message)}", err=True)
+
+
+def fail(message: object, code: int = 2) -> NoReturn:
+    """`echo_error(message)`, then end the command with exit code `code` (2: bad input): what
+    every command does with an input it cannot use."""
+    import typer
+
+    echo_error(message)
+    raise typer.Exit(code)
 
 
 DECODER_CHATTER = re.compile(

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smhr.registry import Registry
+
 __all__ = ["BOX_READERS", "read_boxes", "yolo_label_path"]
 
 
@@ -78,23 +80,20 @@ def _yolo_obb(image: Path, wh: tuple[int, int]) -> np.ndarray | None:
     return np.asarray(out, np.float32).reshape(-1, 4)
 
 
-BOX_READERS: dict[str, Callable[[Path, tuple[int, int]], np.ndarray | None] | None] = {
-    "voc": _voc,
-    "yolo": _yolo,
-    "yolo-obb": _yolo_obb,
-    "none": None,
-}
+BoxReader = Callable[[Path, tuple[int, int]], "np.ndarray | None"]
+BOX_READERS: Registry[BoxReader] = Registry("box format")
+BOX_READERS.register("voc", _voc)
+BOX_READERS.register("yolo", _yolo)
+BOX_READERS.register("yolo-obb", _yolo_obb)
+BOX_READERS.register("none", lambda image, wh: None)  # the source has no boxes
 
 
 def read_boxes(kind: str, image: Path, wh: tuple[int, int]) -> np.ndarray | None:
     """The source's boxes for `image` (of size wh = (W, H)), clipped to the image; None when the
     source has no boxes or this image has no annotation file."""
     if kind not in BOX_READERS:
-        raise ValueError(f"--boxes {kind!r} unknown; choose one of {sorted(BOX_READERS)}")
-    reader = BOX_READERS[kind]
-    if reader is None:
-        return None
-    boxes = reader(image, wh)
+        raise ValueError(f"--boxes {kind!r} unknown; choose one of {BOX_READERS.choices()}")
+    boxes = BOX_READERS[kind](image, wh)
     if boxes is None:
         return None
     W, H = wh

@@ -9,11 +9,7 @@ from typing import Annotated
 import typer
 
 from smhr.io.images import IMAGE_EXTENSIONS
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+from smhr.io.messages import fail
 
 
 def _images(inputs: list[Path]) -> list[Path]:
@@ -26,7 +22,7 @@ def _images(inputs: list[Path]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         else:
-            _fail(f"{p}: no such file or folder; pass image files or folders of images")
+            fail(f"{p}: no such file or folder; pass image files or folders of images")
     return out
 
 
@@ -34,16 +30,16 @@ def _dataset_images(kind: str, inputs: list[Path], split: str | None) -> list[Pa
     """The image files of the registered dataset `kind` at the one root in `inputs` (each file
     once, in the dataset's order): labelling reads the same loader registry as training and
     evaluation (`smhr.data.registry`)."""
-    from smhr.data.registry import LOADERS, open_dataset
+    from smhr.data.registry import open_dataset, openable
 
-    if kind not in LOADERS:
-        _fail(f"--dataset {kind!r}: choose one of {', '.join(sorted(LOADERS))}")
+    if kind not in openable():
+        fail(f"--dataset {kind!r}: choose one of {', '.join(openable())}")
     if len(inputs) != 1 or not inputs[0].is_dir():
-        _fail(f"--dataset {kind}: pass exactly one input, the dataset's root folder")
+        fail(f"--dataset {kind}: pass exactly one input, the dataset's root folder")
     try:
         dataset = open_dataset(kind, inputs[0], split)
     except (FileNotFoundError, ValueError) as exc:  # DatasetLayoutError is a FileNotFoundError
-        _fail(f"--dataset {kind} at {inputs[0]}: {exc}")
+        fail(f"--dataset {kind} at {inputs[0]}: {exc}")
     return list(dict.fromkeys(dataset.image_path(i) for i in range(len(dataset))))
 
 
@@ -109,7 +105,7 @@ def label_command(
 ) -> None:
     """Label photos with the 2D teacher (MediaPipe's hand and pose models, offline): per hand 21 keypoints,
     side, scores and relative 3D; per image provenance, held-out split and ignore regions (the
-    source's boxed hands the teacher missed). Needs onnxruntime (`pip install 'smhr\\[label]'`)."""
+    source's boxed hands the teacher missed). The teacher runs in onnxruntime, which smhr installs."""
     from tqdm import tqdm
 
     from smhr.data.labelled import ROLES, previous_role, write_labelled_set
@@ -118,24 +114,24 @@ def label_command(
     from smhr.teacher import TEACHER_VERSIONS, make_teacher, model_files
 
     if teacher_version not in TEACHER_VERSIONS:
-        _fail(f"--teacher {teacher_version!r}: choose one of {', '.join(TEACHER_VERSIONS)}")
+        fail(f"--teacher {teacher_version!r}: choose one of {', '.join(TEACHER_VERSIONS)}")
     if boxes not in BOX_READERS:
-        _fail(f"--boxes {boxes!r}: choose one of {', '.join(sorted(BOX_READERS))}")
+        fail(f"--boxes {boxes!r}: choose one of {BOX_READERS.choices()}")
     if not 0.0 <= test_fraction < 1.0:
-        _fail(f"--test-fraction {test_fraction}: must be in [0, 1)")
+        fail(f"--test-fraction {test_fraction}: must be in [0, 1)")
     if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: exists and is not a folder; choose a folder path")
+        fail(f"--out {out}: exists and is not a folder; choose a folder path")
     if role is not None and role not in ROLES:
-        _fail(f"--role {role!r}: choose one of {', '.join(ROLES)}")
+        fail(f"--role {role!r}: choose one of {', '.join(ROLES)}")
     role = role or previous_role(out)
     images = _images(inputs) if dataset is None else _dataset_images(dataset, inputs, split)
     if not images:
-        _fail("no images found in the inputs; pass .jpg/.png files or folders that hold them")
+        fail("no images found in the inputs; pass .jpg/.png files or folders that hold them")
     base = root if root is not None else next((p for p in inputs if p.is_dir()), images[0].parent)
     base = base.resolve()
     outside = [p for p in images if not p.resolve().is_relative_to(base)]
     if outside:
-        _fail(f"{outside[0]} is not under --root {base}; pass the source repository's root as --root")
+        fail(f"{outside[0]} is not under --root {base}; pass the source repository's root as --root")
     source = SourceInfo(name=name, root=base, repo=repo, commit=commit, licence=licence, url=url)
     options = LabelOptions(
         boxes=boxes,

@@ -1,6 +1,8 @@
-"""Losses that need no renderer (photometric / silhouette terms live with the renderer).
+"""The training losses. The photometric and silhouette terms (`smhr.losses.photometric`) compare
+images the renderer made (`smhr.render`, called by `smhr.train.objective`) with the photo; they
+import nothing from the renderer themselves, and are not re-exported here.
 
-`DEFAULT_WEIGHTS` is the official weight table (spec §5.10) re-expressed for our loss scales:
+`DEFAULT_WEIGHTS` is the official weight table re-expressed for our loss scales:
 reprojection is plain px^2 MSE here (official x0.01 x10 -> 0.1), 3D losses are in metres
 (official x1000 x10 -> 1e4), keypoint offsets use the official `--off` weight 1 and the consistency
 term (absent from the released code) starts at 1 (L1 px; tune it).

@@ -1,10 +1,10 @@
-"""CenterNet penalty-reduced focal loss for the centre heatmap and the handedness map (spec §5.1-5.2).
+"""CenterNet penalty-reduced focal loss for the centre heatmap and the handedness map (SMHR paper).
 
     L = -1/N_pos * sum_p { (1 - p)^alpha log p                    if y_p = 1
                          { (1 - y_p)^beta p^alpha log(1 - p)      otherwise
 
 with p = sigmoid(logit) clamped to [1e-4, 1 - 1e-4] (as the official code) and alpha = 2, beta = 4.
-Fix of the official `_neg_loss` (spec §11): N_pos is the number of positives in the whole BATCH,
+Fix of the official `_neg_loss`: N_pos is the number of positives in the whole BATCH,
 clamped to >= 1, so an image without hands (N_pos = 0 for that image) contributes its negative
 term only and never divides by zero.
 """

@@ -3,7 +3,7 @@
 Shapes: keypoints [B,K,21,2] pixels (network input pixels), FreiHAND order; visibility [B,K,21]
 bool ("may be supervised"); valid [B,K] bool (the slot holds a hand). Every loss averages over the
 supervised entries of the whole batch with the count clamped to >= 1, so empty slots contribute
-nothing (the official multi-hand code trained them towards a flat hand at pixel (0, 0), spec §11)
+nothing (the official multi-hand code trained them towards a flat hand at pixel (0, 0))
 and a batch without any hand gives exactly 0. Masked entries are removed with `where`, so even NaN
 targets in empty slots cannot leak into the loss or its gradient.
 """
@@ -104,7 +104,7 @@ def keypoint_consistency_loss(
     local: torch.Tensor, global_: torch.Tensor, valid: torch.Tensor, visibility: torch.Tensor | None = None,
     detach: str = "local",
 ) -> torch.Tensor:
-    """The paper's local-vs-global consistency (spec §5.9), L1 per coordinate in pixels.
+    """The paper's local-vs-global consistency, L1 per coordinate in pixels.
 
     local [B,K,21,2]: keypoints from the local head, (centre cell + offsets) * stride
     (`smhr.model.decode.local_keypoints`); global_ [B,K,21,2]: the hand model's joints re-projected.

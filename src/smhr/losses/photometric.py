@@ -1,4 +1,4 @@
-"""Appearance losses that compare a rendering of the predicted hands with the photo (spec §5.7).
+"""Appearance losses that compare a rendering of the predicted hands with the photo (SMHR paper).
 
     photometric = sum_p ||I_r(p) - I(p)||_2 * M(p) / (sum_p M(p) + 1e-4),  M = hard_mask_r * skin_mask
     silhouette  = mean over images with a mask of mean_p |S_soft(p) - skin_mask(p)|

@@ -1,4 +1,4 @@
-"""Pose and shape priors (the official "norm_loss", spec §5.5).
+"""Pose and shape priors (the official code's "norm_loss").
 
     prior = mean_j limit_violation(theta)_j + 0.1 * mean(beta^2)
 

@@ -1,4 +1,4 @@
-"""Optional 3D losses for fully-supervised data (spec §5.6): root-relative joints, and the root depth.
+"""Optional 3D losses for fully-supervised data (SMHR paper): root-relative joints, and the root depth.
 
 Joints are made root-relative at joint 9 (middle MCP); with align="scale" the prediction is also
 scaled by |J9 - J0|_gt / |J9 - J0|_pred (the official rule), which removes the depth/scale

@@ -3,7 +3,7 @@
 Why our own wrapper: the CSP neck needs three scales and their channel counts, whatever the backbone,
 and weights must come from a local torchvision checkpoint file (no download, ever) loaded with strict
 key checking -- the official code loaded ImageNet weights with `strict=False`, which silently keeps
-random tensors when a key does not match (spec §11).
+random tensors when a key does not match (a defect of the official code).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 import torchvision
 from torch import nn
+
+from smhr.registry import Registry
 
 __all__ = [
     "BACKBONES",
@@ -58,12 +60,16 @@ def _mobilenet_v2_stages(net: nn.Module) -> list[nn.Module]:
     return [f[:7], f[7:14], f[14:18]]
 
 
-BACKBONES: dict[str, BackboneSpec] = {}
+BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 
 
-def register_backbone(name: str, spec: BackboneSpec) -> None:
-    """Make `name` usable as `SMHRConfig.backbone` (one line per backbone, see docs/architecture.md)."""
-    BACKBONES[name] = spec
+def register_backbone(name: str, spec: BackboneSpec | str) -> None:
+    """Make `name` usable as `SMHRConfig.backbone` (one line per backbone, see docs/architecture.md);
+    spec: a `BackboneSpec`, or "smhr.model.my_net:SPEC" for one defined in a file of its own."""
+    if isinstance(spec, str):
+        BACKBONES.register(name, ref=spec)
+    else:
+        BACKBONES.register(name, spec)
 
 
 register_backbone("resnet18", BackboneSpec(lambda: torchvision.models.resnet18(weights=None), _resnet_stages,
@@ -143,9 +149,7 @@ class Backbone(nn.Module):
 
     def __init__(self, name: str, weights: str | Path | None = None) -> None:
         super().__init__()
-        if name not in BACKBONES:
-            raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
-        spec = BACKBONES[name]
+        spec = BACKBONES[name]  # an unknown name: one line listing the choices
         self.name = name
         self.channels = spec.channels[1:]
         self.channels4 = spec.channels

@@ -1,4 +1,4 @@
-"""Translation decoding: the official centre-anchored rule (spec §3.1), and its metric re-expression.
+"""Translation decoding: the official centre-anchored rule, and its metric re-expression.
 
 The network does not know the real camera. Each hand's 3 translation outputs (a, b, c) are read in
 a *virtual* camera of the R x R network input: focal f = 512 px, principal point (R/2, R/2). The

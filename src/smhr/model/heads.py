@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HEATMAP_BIAS", "Head", "SeparableHead", "neighbourhoods"]
+from smhr.registry import Registry
+
+__all__ = ["CENTER_HEADS", "HEATMAP_BIAS", "Head", "SeparableHead", "neighbourhoods"]
 
 HEATMAP_BIAS = -4.59  # sigmoid(-4.59) ~ 0.01: CenterNet's prior for rare positives
 
@@ -114,3 +116,10 @@ class SeparableHead(nn.Module):
         dw = (patches * w).sum(2) + self.depthwise.bias
         hidden = F.relu(F.linear(dw, self.pointwise.weight.flatten(1), self.pointwise.bias))
         return F.linear(hidden, self.out.weight.flatten(1), self.out.bias)
+
+
+CENTER_HEADS: Registry[type[nn.Module]] = Registry("centre head")
+"""`SMHRConfig.center_head` -> the class of the dense centre head, built as
+`Cls(in_channels, 1, hidden, init="heatmap")` with `forward` and `gather` like `Head`."""
+CENTER_HEADS.register("conv", Head)
+CENTER_HEADS.register("separable", SeparableHead)

@@ -1,4 +1,11 @@
-"""CSP-style multi-scale fusion to one stride-4, 256-channel map (spec §1.4), for any backbone.
+"""Necks: the backbone's multi-scale maps -> one stride-4 map, and their registry `NECKS`.
+
+The contract every neck keeps (so a new one is one class plus one `NECKS.register` line): it is
+built as `Neck(channels4, out_channels)` from the backbone's channel counts at strides 4/8/16/32,
+declares `uses_stride4` (whether forward receives the stride-4 map too) and `out_stride = 4`, and
+`forward(maps) -> [B, out_channels, H/4, W/4]`.
+
+`CSPNeck` is the paper's CSP-style fusion (docs/network.md):
 
 Each of the stride-8/16/32 maps is upsampled to stride 4 by a transposed convolution, L2-normalised
 over channels with a learnable per-channel scale (init 10, as CSP / the official code: it keeps the
@@ -10,6 +17,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from smhr.registry import Registry
 
 __all__ = ["NECKS", "CSPNeck", "L2Norm", "LiteNeck"]
 
@@ -31,21 +40,15 @@ class L2Norm(nn.Module):
 
 
 class CSPNeck(nn.Module):
-    """Fuse backbone maps at strides `in_strides` (default 8/16/32) into [B, out_channels, H/4, W/4]."""
+    """Fuse the backbone maps at strides 8/16/32 into [B, out_channels, H/4, W/4] (the stride-4
+    channel count of `channels4` is unused; the upsampled maps have out_channels channels each)."""
 
     out_stride = 4
     uses_stride4 = False
 
-    def __init__(
-        self,
-        in_channels: tuple[int, ...],
-        in_strides: tuple[int, ...] = (8, 16, 32),
-        mid_channels: int = 256,
-        out_channels: int = 256,
-    ) -> None:
+    def __init__(self, channels4: tuple[int, ...], out_channels: int = 256) -> None:
         super().__init__()
-        if len(in_channels) != len(in_strides):
-            raise ValueError(f"CSPNeck: {len(in_channels)} channel counts for {len(in_strides)} strides")
+        in_channels, in_strides, mid_channels = tuple(channels4[1:]), (8, 16, 32), out_channels
         ups = []
         for c, s in zip(in_channels, in_strides, strict=True):
             factor = s // self.out_stride
@@ -90,8 +93,9 @@ class LiteNeck(nn.Module):
     out_stride = 4
     uses_stride4 = True
 
-    def __init__(self, in_channels: tuple[int, ...], out_channels: int = 64) -> None:
+    def __init__(self, channels4: tuple[int, ...], out_channels: int = 64) -> None:
         super().__init__()
+        in_channels = tuple(channels4)
         if len(in_channels) != 4:
             raise ValueError(f"LiteNeck needs channels at strides 4/8/16/32, got {in_channels}")
         self.laterals = nn.ModuleList([_conv_bn_relu(c, out_channels) for c in in_channels])
@@ -108,5 +112,8 @@ class LiteNeck(nn.Module):
         return self.smooth(x)
 
 
-NECKS = {"csp": CSPNeck, "lite": LiteNeck}
-"""Neck name (`SMHRConfig.neck`) -> class; every neck maps backbone maps to one stride-4 map."""
+NECKS: Registry[type[nn.Module]] = Registry("neck")
+"""Neck name (`SMHRConfig.neck`) -> class keeping the contract of the module docstring. A neck in
+a file of its own registers here by address: `NECKS.register("my_neck", ref="smhr.model.my_neck:MyNeck")`."""
+NECKS.register("csp", CSPNeck)
+NECKS.register("lite", LiteNeck)

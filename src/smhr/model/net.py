@@ -4,7 +4,7 @@ forward(images) runs everything that is needed at every cell; `gather(features, 
 per-hand heads (parameters, texture, lighting, local keypoint offsets) only at the K chosen cells
 (GT centres in training, NMS peaks at test time). Checkpoints carry `SMHRConfig.to_dict()` so a
 model can be rebuilt exactly (`SMHRNet.from_checkpoint`) and a mismatched file is refused instead
-of loading partially (the official loader skipped mismatched tensors silently, spec §11).
+of loading partially (the official loader skipped mismatched tensors silently).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import nn
 from smhr.hands.keypoints import NUM_KEYPOINTS
 from smhr.hands.params import NUM_PARAMS
 from smhr.model.backbones import BACKBONES, Backbone
-from smhr.model.heads import Head, SeparableHead
+from smhr.model.heads import CENTER_HEADS, Head
 from smhr.model.neck import NECKS
 
 __all__ = ["NUM_KEYPOINTS", "SMHRConfig", "SMHRNet"]
@@ -54,14 +54,14 @@ class SMHRConfig:
 
     def __post_init__(self) -> None:
         if self.neck not in NECKS:
-            raise ValueError(f"SMHRConfig.neck {self.neck!r} unknown; choose one of {sorted(NECKS)}")
-        if self.center_head not in ("conv", "separable"):
+            raise ValueError(f"SMHRConfig.neck {self.neck!r} unknown; choose one of {NECKS.choices()}")
+        if self.center_head not in CENTER_HEADS:
             raise ValueError(
-                f"SMHRConfig.center_head must be 'conv' or 'separable', got {self.center_head!r}"
+                f"SMHRConfig.center_head {self.center_head!r} unknown; choose one of {CENTER_HEADS.choices()}"
             )
         if self.backbone not in BACKBONES:
             raise ValueError(
-                f"SMHRConfig.backbone {self.backbone!r} unknown; choose one of {sorted(BACKBONES)}"
+                f"SMHRConfig.backbone {self.backbone!r} unknown; choose one of {BACKBONES.choices()}"
             )
         if self.input_size % 32:
             raise ValueError(f"SMHRConfig.input_size must be a multiple of 32, got {self.input_size}")
@@ -102,11 +102,8 @@ class SMHRNet(nn.Module):
         self.config = config
         self.backbone = Backbone(config.backbone, backbone_weights)
         c, h = config.neck_channels, config.head_hidden
-        if config.neck == "lite":
-            self.neck = NECKS["lite"](self.backbone.channels4, c)
-        else:
-            self.neck = NECKS["csp"](self.backbone.channels, self.backbone.strides, c, c)
-        center_cls = SeparableHead if config.center_head == "separable" else Head
+        self.neck = NECKS[config.neck](self.backbone.channels4, c)
+        center_cls = CENTER_HEADS[config.center_head]
         self.center = center_cls(c, 1, h, init="heatmap")
         self.handedness = Head(c, 2, h, init="heatmap")
         hp = config.param_hidden or h

@@ -1,7 +1,7 @@
 """Input normalisation the network expects: RGB in [0, 1] minus ImageNet mean, over ImageNet std.
 
 One definition, used by training, the API, the demo and ONNX export, because the official code fed
-BGR images normalised with RGB statistics (spec §11) and that kind of mismatch is silent.
+BGR images normalised with RGB statistics (a defect of the official code) and that kind of mismatch is silent.
 """
 
 from __future__ import annotations

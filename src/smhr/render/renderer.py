@@ -1,7 +1,7 @@
 """Differentiable RGB / soft silhouette / depth of many hands per image (`render`) and the hard,
 no-grad fast path (`render_hard`) for synthetic data and pictures.
 
-RGB = per-vertex albedo x SH-9 irradiance of the vertex normals (spec §4), interpolated with the
+RGB = per-vertex albedo x SH-9 irradiance of the vertex normals (the official code), interpolated with the
 rasterizer's perspective-correct barycentrics, over a background colour or image. Gradients reach
 vertices (through barycentrics, depth and normals), albedo and lighting.
 

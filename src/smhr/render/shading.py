@@ -1,4 +1,4 @@
-"""Vertex normals and SH-9 irradiance: the official SMHR lighting model (spec §4).
+"""Vertex normals and SH-9 irradiance: the official SMHR lighting model.
 
     colour(v) = albedo(v) * L(n_v),   L_c(n) = sum_k Y_k(n) * gamma[c, k]   (c = R, G, B; k < 9)
 
@@ -57,7 +57,7 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 
 def sh_basis(normals: torch.Tensor) -> torch.Tensor:
-    """The 9 SH basis values [..., 9] of unit normals [..., 3] (spec §4 ordering and signs)."""
+    """The 9 SH basis values [..., 9] of unit normals [..., 3] (the official code's ordering and signs)."""
     nx, ny, nz = normals.unbind(-1)
     k = SH_CONSTANTS
     return torch.stack([

@@ -1,17 +1,17 @@
 """Training checkpoints: atomic writes, exact resume, and strict (listed) weight initialisation.
 
 Why atomic: a run killed while writing (a 10-minute GPU slot ending, a pre-empted node, kill -9)
-must leave the previous checkpoint intact, so we write `name.tmp`, fsync it and `os.replace` it
-(atomic on POSIX); a failed write (disk full) is a one-line `CheckpointWriteError`.
+must leave the previous checkpoint intact, so torch.save streams into `name.tmp` through the
+package's one atomic writer (`smhr.io.atomic.atomic_file`: fsync, `os.replace`, fsync of the
+folder); a failed write (disk full) is a one-line `CheckpointWriteError`.
 Why weights only on load: checkpoints are files users pass around; see `smhr.io.torchfiles`.
 Why strict: the official loader skipped tensors whose shapes did not match and kept the random
-init for missing ones, silently (spec §11). Here every mismatch is listed in the error; only heads
-that the previous stage did not have (named by the caller) may start fresh, and they are reported.
+init for missing ones, silently. Here every mismatch is listed in the error; only heads that the
+previous stage did not have (named by the caller) may start fresh, and they are reported.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from smhr.io.atomic import atomic_file
 from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, load_torch_file, reason
 
 __all__ = ["CheckpointMismatchError", "CheckpointWriteError", "load_checkpoint", "load_init_weights",
@@ -88,39 +89,17 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     tmp = path.with_name(path.name + ".tmp")  # a fixed name: a killed save's leftover is overwritten
     recorder = None
     try:
-        with open(tmp, "wb") as fh:
+        with atomic_file(path, durable=True, tmp=tmp) as fh:
             recorder = _WriteRecorder(fh)
             torch.save(state, recorder)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_folder(path.parent)
     except (OSError, RuntimeError) as exc:
-        tmp.unlink(missing_ok=True)
         cause = recorder.error if recorder is not None and recorder.error is not None else exc
         kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
         raise CheckpointWriteError(
             f"could not write {path} ({reason(cause)}); {kept}: free disk space in {path.parent} "
             "(or set out_dir elsewhere) and resume"
         ) from exc
-    except BaseException:  # Ctrl-C during the save: no half file either
-        tmp.unlink(missing_ok=True)
-        raise
     return path
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 _RECONSTRUCT = (getattr(np, "_core", None) or np.core).multiarray._reconstruct

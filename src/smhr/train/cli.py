@@ -28,14 +28,13 @@ def train_command(
     or full (3D supervision). Checkpoints: OUT_DIR/last.pt (resumable) and OUT_DIR/model.pt (weights)."""
     import yaml
 
-    from smhr.io.messages import echo_error
+    from smhr.io.messages import echo_error, fail
     from smhr.train.config import load_config, parse_overrides
 
     try:
         cfg = load_config(config, parse_overrides(set_), stage=stage)
     except (ValueError, FileNotFoundError) as exc:
-        echo_error(exc)
-        raise typer.Exit(2) from exc
+        fail(exc)
     if print_config:
         typer.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         return
@@ -46,8 +45,7 @@ def train_command(
         trainer = Trainer(cfg, resume=resume_from if resume_from is not None else resume,
                           allow_config_change=allow_config_change)  # fmt: skip
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
-        echo_error(exc)
-        raise typer.Exit(2) from exc
+        fail(exc)
     target = cfg.optim.steps if steps is None else steps
     main = trainer.rank == 0
     if main and trainer.resumed_from is not None:

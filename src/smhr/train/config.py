@@ -1,6 +1,6 @@
 """Training configuration: stage presets + a YAML file + command-line overrides -> `TrainConfig`.
 
-Why presets: the paper trains in stages (spec §6.2) and the official repo encodes them only as
+Why presets: the paper trains in stages and the official repo encodes them only as
 scattered shell flags. Here a YAML names its `stage` and overrides only what differs; everything
 else comes from the stage's preset, and the resolved config is written next to the checkpoints
 so a run can be reproduced from its output folder alone. Presets are data, one YAML file per stage
@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from smhr.configdict import from_dict
+from smhr.data.kinds import DataConfig, FolderConfig, build_data_config, upgrade_saved_data_config
 from smhr.losses import DEFAULT_WEIGHTS
 
 __all__ = [
@@ -44,57 +46,6 @@ __all__ = [
 ]
 
 LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette")
-
-
-@dataclass
-class DataConfig:
-    """Where training images come from and how they are augmented.
-
-    kind: "freihand" (any FreiHAND-layout folder: the real set or `smhr synth` output),
-    "composed" (multi-hand images composed on the fly from a FreiHAND-layout `root`, spec §8.6),
-    "composed_folder" (a set written by `smhr compose`). root: that folder. val_root / val_split:
-    an optional held-out FreiHAND-layout set scored every `eval_every` steps. limit: use only the
-    first N samples (tiny runs). hand_fraction / rotation_deg / flip_prob / color_prob: augmentation
-    (official single-hand: 0.3-0.6, 40 deg, no flip, 0.5); max_crop: crop side at most this times the
-    image's longer side (None: unbounded). max_hands: target slots per image.
-    compose: keyword arguments of `smhr.data.compose.ComposeConfig` for the composing kinds.
-    Real photos (kinds "labelled", "composed_labelled"): roots = `smhr label` folders,
-    image_roots = {source name: folder of its images} where they moved since labelling, max_side =
-    shrink larger photos on load, preload = keep them in memory. backgrounds = an image folder for
-    the composers; background_roots = labelled sets whose hand-free regions serve as backgrounds,
-    mixed with procedural ones at background_real_prob. kind "mixture": mixture = a list of
-    {kind, weight, ...overrides} parts (each part is this config with its overrides), length =
-    items per epoch. val_kind: "freihand" (val_root) or "labelled" (held-out split of val_roots,
-    default roots).
-    """
-
-    kind: str = "freihand"
-    root: str | None = None
-    split: str = "train"
-    limit: int | None = None
-    val_root: str | None = None
-    val_split: str = "eval"
-    val_limit: int | None = 256
-    max_hands: int = 1
-    hand_fraction: tuple[float, float] = (0.3, 0.6)
-    rotation_deg: float = 40.0
-    translate: float = 0.05
-    flip_prob: float = 0.0
-    color_prob: float = 0.5
-    max_crop: float | None = None
-    num_workers: int = 2
-    compose: dict[str, Any] = field(default_factory=dict)
-    roots: list[str] = field(default_factory=list)
-    image_roots: dict[str, str] = field(default_factory=dict)
-    max_side: int | None = None
-    preload: bool = False
-    backgrounds: str | None = None
-    background_roots: list[str] = field(default_factory=list)
-    background_real_prob: float = 0.5
-    mixture: list[dict[str, Any]] = field(default_factory=list)
-    length: int | None = None
-    val_kind: str = "freihand"
-    val_roots: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -140,7 +91,7 @@ class TrainConfig:
     mano_dir: str | None = None
     init: str | None = None
     backbone_weights: str | None = "auto"
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig = field(default_factory=FolderConfig)  # the config of data.kind
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss_weights: dict[str, float] = field(default_factory=dict)
     consistency_detach: str = "local"
@@ -158,7 +109,10 @@ class TrainConfig:
     channels_last: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The config as plain data (config.yaml, checkpoints), loadable again by `load_config`."""
+        out = dataclasses.asdict(self)
+        out["data"]["augment"].pop("out_size", None)  # the network's input size, not a setting
+        return out
 
 
 def _stage_files() -> dict[str, Traversable]:
@@ -196,40 +150,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _coerce(value: Any, type_name: str, key: str) -> Any:
-    """Numbers as the field declares them: YAML 1.1 reads `3e-4` (no dot) as a string."""
-    base = type_name.replace(" | None", "")
-    if value is None or base not in ("float", "int"):
-        return value
-    try:
-        return float(value) if base == "float" else int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"config: {key} must be a number, got {value!r}") from None
-
-
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
-    """Dataclass `cls` from a dict, rejecting unknown keys by name."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise ValueError(f"config: unknown key(s) {[f'{where}{k}' for k in unknown]}; known: {sorted(names)}")
-    kwargs = {}
-    for k, v in values.items():
-        if k == "data":
-            v = _build(DataConfig, v or {}, "data.")
-        elif k == "optim":
-            v = _build(OptimConfig, v or {}, "optim.")
-        elif k == "hand_fraction":
-            v = tuple(float(x) for x in v)
-        else:
-            v = _coerce(v, str(names[k].type), f"{where}{k}")
-        kwargs[k] = v
-    return cls(**kwargs)
-
-
-def build_data_config(values: dict[str, Any], where: str = "data.") -> DataConfig:
-    """A `DataConfig` from a dict (unknown keys are an error naming them)."""
-    return _build(DataConfig, values, where)
+def _build(values: dict[str, Any]) -> TrainConfig:
+    """TrainConfig from a resolved dict: unknown keys anywhere are an error naming them, and
+    `data` is the config class of its kind (`smhr.data.kinds`)."""
+    values = dict(values)
+    data = build_data_config(values.pop("data", None) or {}, "data.")
+    cfg = from_dict(TrainConfig, values)
+    cfg.data = data
+    return cfg
 
 
 def _check(cfg: TrainConfig) -> TrainConfig:
@@ -244,9 +172,7 @@ def _check(cfg: TrainConfig) -> TrainConfig:
     from smhr.hands.assets import HAND_MODELS
 
     if cfg.hand not in HAND_MODELS:
-        raise ValueError(f"config: hand must be one of {sorted(HAND_MODELS)}, got {cfg.hand!r}")
-    if cfg.data.val_kind not in ("freihand", "labelled"):
-        raise ValueError(f"config: data.val_kind must be freihand or labelled, got {cfg.data.val_kind!r}")
+        raise ValueError(f"config: hand must be one of {HAND_MODELS.choices()}, got {cfg.hand!r}")
     if cfg.optim.steps < 1 or cfg.optim.batch_size < 1 or cfg.optim.nonfinite_patience < 1:
         raise ValueError("config: optim.steps, optim.batch_size and optim.nonfinite_patience must be >= 1")
     return cfg
@@ -275,6 +201,8 @@ def config_differences(old: dict[str, Any], new: dict[str, Any],
                        free: tuple[str, ...] = RESUME_FREE_KEYS) -> list[str]:  # fmt: skip
     """["optim.batch_size: 4 -> 2", ...] between two `TrainConfig.to_dict()`s, except `free` keys.
     A key only one side has (a checkpoint from an older version) counts at its default."""
+    if isinstance(old.get("data"), dict):
+        old = {**old, "data": upgrade_saved_data_config(old["data"])}
     a, b = flatten_config(old), flatten_config(new)
     defaults = flatten_config(TrainConfig().to_dict())
     changes = []
@@ -321,4 +249,4 @@ def load_config(
     key = str(user.get("stage", stage if stage is not None else "1"))
     resolved = _merge(stage_preset(key), user)
     resolved["stage"] = key
-    return _check(_build(TrainConfig, resolved, ""))
+    return _check(_build(resolved))

@@ -11,6 +11,7 @@ have seen, and on the same device reproduces its losses exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -37,7 +38,14 @@ from smhr.train.config import TrainConfig, config_differences
 from smhr.train.data import ResumableSampler, build_training_set, build_validation_set, collate_targets
 from smhr.train.logs import RunLog, keypoint_grid
 from smhr.train.objective import Objective
-from smhr.train.setup import GatheringModel, distributed, load_hand_models, select_device
+from smhr.train.setup import (
+    GatheringModel,
+    amp_dtype,
+    backbone_weights,
+    distributed,
+    load_hand_models,
+    select_device,
+)
 from smhr.train.validate import trained_sources, validate
 
 __all__ = ["ConfigChangedError", "GatheringModel", "NonFiniteLossError", "Trainer"]
@@ -94,7 +102,7 @@ class Trainer:
         model_cfg = SMHRConfig.from_dict({
             **cfg.model, "num_vertices": self.hand_models[0].num_vertices, "hand_model": cfg.hand,
         })
-        self.net = SMHRNet(model_cfg, backbone_weights=self._backbone_weights(model_cfg)).to(self.device)
+        self.net = SMHRNet(model_cfg, backbone_weights=backbone_weights(cfg, model_cfg)).to(self.device)
         if cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.fresh_heads: list[str] = []
@@ -111,7 +119,7 @@ class Trainer:
                                           weight_decay=cfg.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, cfg.optim.lr_steps,
                                                               cfg.optim.lr_gamma)
-        self.amp_dtype = self._amp_dtype()
+        self.amp_dtype = amp_dtype(cfg.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         weights = cfg.loss_weights
         needs_render = weights.get("photometric", 0) > 0 or weights.get("silhouette", 0) > 0
@@ -127,29 +135,6 @@ class Trainer:
         self._resume(resume)
 
     # ------------------------------------------------------------------ set-up helpers
-    def _backbone_weights(self, model_cfg: SMHRConfig) -> Path | None:
-        spec = self.cfg.backbone_weights
-        if spec is None or self.cfg.init:
-            return None
-        if spec == "auto":
-            if model_cfg.backbone != "mobilenet_v2":
-                return None
-            from smhr.model.weights import find_mobilenet_v2_imagenet
-
-            try:
-                return find_mobilenet_v2_imagenet()
-            except (FileNotFoundError, ImportError):
-                return None  # random init; reported in the run's metadata
-        from smhr.model.weights import resolve_backbone_weights
-
-        return resolve_backbone_weights(spec, model_cfg.backbone)
-
-    def _amp_dtype(self) -> torch.dtype | None:
-        amp = self.cfg.amp
-        if amp == "auto":
-            return torch.bfloat16 if self.device.type == "cuda" else None
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[amp]
-
     def _resume(self, resume: bool | str | Path) -> None:
         last = self.out_dir / "last.pt"
         if resume is False:
@@ -402,7 +387,7 @@ class Trainer:
         if cfg.eval_every and step % cfg.eval_every == 0 and self.val_set is not None and self.rank == 0:
             scores = validate(self.net, self.val_set, hand=cfg.hand, mano_dir=cfg.mano_dir,
                               max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit,
-                              trained=trained_sources(vars(cfg.data)))
+                              trained=trained_sources(dataclasses.asdict(cfg.data)))
             log.scalars(step, scores, prefix="val")
         if cfg.ckpt_every and step % cfg.ckpt_every == 0:
             self.save()

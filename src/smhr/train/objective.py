@@ -2,7 +2,7 @@
 
 The network is evaluated densely for the centre and handedness maps, and its parameter / keypoint
 / appearance heads only at the GT centre cells (`net.gather`), exactly where inference gathers
-them. The GT side picks the parameter set and the hand model (spec §5: the official multi-hand
+them. The GT side picks the parameter set and the hand model (the paper's losses; the official multi-hand
 trainer did the same). Terms whose weight is zero are still computed for logging but add nothing;
 photometric / silhouette terms need the renderer and are computed only when weighted.
 """

@@ -4,15 +4,19 @@ distributed run, its device, the hand models, and the network wrapper that DDP s
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from smhr.hands.assets import user_files
 from smhr.hands.model import HandModel
-from smhr.model.net import SMHRNet
+from smhr.model.net import SMHRConfig, SMHRNet
+from smhr.train.config import TrainConfig
 
-__all__ = ["GatheringModel", "distributed", "load_hand_models", "select_device"]
+__all__ = [
+    "GatheringModel", "amp_dtype", "backbone_weights", "distributed", "load_hand_models", "select_device",
+]
 
 
 class GatheringModel(nn.Module):
@@ -49,3 +53,31 @@ def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> l
     """(left, right) hand models of `kind` on `device`."""
     return [HandModel.load(kind, side, path=user_files(kind, mano_dir)).to(device)
             for side in ("left", "right")]
+
+
+def backbone_weights(cfg: TrainConfig, model_cfg: SMHRConfig) -> Path | None:
+    """The ImageNet file a fresh backbone starts from: none with `init` (the checkpoint has the
+    weights) or backbone_weights None; "auto" = the bundled MobileNetV2 file when installed (else
+    random init, reported in the run's metadata); otherwise the named file."""
+    spec = cfg.backbone_weights
+    if spec is None or cfg.init:
+        return None
+    if spec == "auto":
+        if model_cfg.backbone != "mobilenet_v2":
+            return None
+        from smhr.model.weights import find_mobilenet_v2_imagenet
+
+        try:
+            return find_mobilenet_v2_imagenet()
+        except (FileNotFoundError, ImportError):
+            return None
+    from smhr.model.weights import resolve_backbone_weights
+
+    return resolve_backbone_weights(spec, model_cfg.backbone)
+
+
+def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of config `amp` ("auto": bf16 on CUDA, off elsewhere)."""
+    if amp == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[amp]

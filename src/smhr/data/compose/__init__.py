@@ -12,15 +12,12 @@ import ...` is the way in):
   both executions (`paste_affines`, `place_cameras`, `keypoint_visibility`);
 - `per_sample`: numpy / OpenCV, one composite at a time (`compose_sample`), and the `ComposedHands`
   dataset that draws composite i from a deterministic per-index seed (works in a DataLoader);
-- `batched`: torch, B composites at once with grid_sample (`compose_batch`, on the GPU for
-  on-the-fly training; `samples_to_sources` stacks its inputs);
 - `folder`: disk I/O (`write_composed`, `ComposedFolder`).
 
 Hands in one composite have different cameras (each paste moves its hand's camera), so each hand
 carries its own, `HandLabel.K`, and `Sample.K` is None.
 """
 
-from smhr.data.compose.batched import compose_batch, samples_to_sources
 from smhr.data.compose.folder import FORMAT_VERSION, MULTI_JSON, ComposedFolder, write_composed
 from smhr.data.compose.geometry import keypoint_visibility, paste_affines, place_cameras
 from smhr.data.compose.layout import ComposeConfig, Layout, sample_layout
@@ -33,12 +30,10 @@ __all__ = [
     "ComposedFolder",
     "ComposedHands",
     "Layout",
-    "compose_batch",
     "compose_sample",
     "keypoint_visibility",
     "paste_affines",
     "place_cameras",
     "sample_layout",
-    "samples_to_sources",
     "write_composed",
 ]
