@@ -145,7 +145,7 @@ def test_demo_writes_every_output_and_survives_bad_inputs(tiny_weights, tmp_path
     assert not list(out.glob(".*"))  # no temporary file left behind
     for stem in ("good", "grey", "rgba", "deep", "huge", "exif"):
         rec = json.loads((out / f"{stem}.json").read_text())
-        assert rec["schema"] == 1 and rec["hand_model"] == "anny" and len(rec["hands"]) == 2
+        assert rec["schema"] == 2 and rec["hand_model"] == "anny" and len(rec["hands"]) == 2
         h = rec["hands"][0]
         assert h["side"] in ("left", "right") and len(h["keypoints2d_px"]) == 21 and len(h["pose"]) == 45
         assert np.asarray(h["keypoints3d_m"]).shape == (21, 3) and "vertices_m" not in h
@@ -154,8 +154,8 @@ def test_demo_writes_every_output_and_survives_bad_inputs(tiny_weights, tmp_path
         s = min(1.0, 1600 / max(H, W))  # overlays of huge images are shrunk
         assert overlay.shape == (round(H * s), 2 * round(W * s), 3)  # photo + side view
         for k, hand in enumerate(rec["hands"]):
-            for ext in ("obj", "ply"):
-                mesh = trimesh.load(out / f"{stem}_hand{k}_{hand['side']}.{ext}", process=False)
+            for ext in ("obj", "ply", "glb"):  # the GLB per hand is the rigged one (tests/test_rig.py)
+                mesh = trimesh.load(out / f"{stem}_hand{k}_{hand['side']}.{ext}", process=False, force="mesh")
                 assert mesh.vertices.shape == (V_ANNY, 3) and mesh.faces.shape == (3214, 3)
         scene = trimesh.load(out / f"{stem}.glb")
         assert len(scene.geometry) == 2 and all(
@@ -381,7 +381,7 @@ def test_a_failed_write_loses_only_that_image_and_leaves_no_partial_output(
     assert "2 of 3 input(s) done" in res.output and "1 failed" in res.output
     assert sorted(p.name for p in out.iterdir()) == ["img0.json", "img0_overlay.png", "img0_textured.png",
                                                      "img2.json", "img2_overlay.png",
-                                                     "img2_textured.png"]  # fmt: skip
+                                                     "img2_textured.png", "index.html"]  # fmt: skip
     assert any(c.startswith(".img1_overlay.") for c in calls)  # its overlay was staged, then dropped
 
 

@@ -51,7 +51,7 @@ def test_demo_on_a_video_writes_annotated_mp4_and_tracked_json(tiny_weights, tmp
     n = 0
     while cap.read()[0]:
         n += 1
-    assert n == 6
+    assert n == 16  # 0.5 s at the annotated video's 30 frames per second, each frame at its own time
 
 
 def _hand(model, side, shift, score=0.9):
@@ -91,3 +91,69 @@ def test_tracker_keeps_ids_and_smooths_parameters():
     assert far[0][0] == 2
     back = tr.update([_hand(models[0], 0, -0.1)], 14, 14 / 30.0, (480, 640))
     assert back[0][0] == 3
+
+
+VFR_TIMES = [0.0, 0.04, 0.179, 0.5, 0.52, 1.0]
+
+
+def _vfr_video(path, times):
+    """An MPEG-4 file whose frames sit at `times` seconds (variable frame rate; written with PyAV,
+    which sets each frame's timestamp), frame i a flat grey of value 40 * i."""
+    import fractions
+
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        ms = fractions.Fraction(1, 1000)
+        stream.codec_context.time_base = stream.time_base = ms
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), ms  # (the muxer may change the stream's)
+            for packet in stream.encode(frame):
+                box.mux(packet)
+        for packet in stream.encode():
+            box.mux(packet)
+
+
+def test_variable_frame_rate_video_keeps_true_times_in_json_video_and_animated_glb(tmp_path):
+    import pygltflib
+
+    src = tmp_path / "vfr.mp4"
+    _vfr_video(src, VFR_TIMES)
+    out = tmp_path / "out"
+    # no hand (threshold 1): the annotated frames are the source frames, easy to tell apart
+    res = runner.invoke(app, ["demo", str(src), "--out", str(out), "--threshold", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "vfr_frames.json").read_text())
+    assert [f["time_s"] for f in doc["frames"]] == pytest.approx(VFR_TIMES, abs=1e-3)  # was index / 5.77 fps
+    cap = cv2.VideoCapture(str(out / "vfr_annotated.mp4"))
+    shown = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        shown.append(round(frame.mean() / 40))
+    rate = doc["annotated_video_fps"]
+    assert rate == 30 and len(shown) == 31  # 1.0 s at 30 frames per second, plus the last frame
+    expected = [max(i for i, t in enumerate(VFR_TIMES) if t <= k / rate + 1e-9) for k in range(31)]
+    mismatched = [k for k in range(31) if shown[k] != expected[k]]
+    assert len(mismatched) <= 2, (shown, expected)  # a frame within a tick of the next may round either way
+    # with hands: one animated rigged GLB per track, keyframes at the frames' own times
+    res = runner.invoke(app, ["demo", str(src), "--out", str(out), "--threshold", "0", "--max-hands", "1"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "vfr_frames.json").read_text())
+    tracks = {}
+    for f in doc["frames"]:
+        for h in f["hands"]:
+            tracks.setdefault((h["track_id"], h["side"]), []).append(f["time_s"])
+    glbs = sorted(p.name for p in out.glob("vfr_track*.glb"))
+    assert glbs == sorted(f"vfr_track{t}_{s}.glb" for t, s in tracks)
+    for (tid, side), times in tracks.items():
+        gl = pygltflib.GLTF2().load(str(out / f"vfr_track{tid}_{side}.glb"))
+        if len(times) > 1:
+            acc = gl.accessors[gl.animations[0].samplers[0].input]
+            view = gl.bufferViews[acc.bufferView]
+            keys = np.frombuffer(gl.binary_blob(), np.float32, acc.count, view.byteOffset)
+            np.testing.assert_allclose(keys, times, atol=1e-5)
+        assert len(gl.skins[0].joints) == 16

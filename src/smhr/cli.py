@@ -48,6 +48,24 @@ def list_command(
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="SMHR: multiple 3D hand meshes from one RGB image."
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from smhr import __version__
+
+        typer.echo(f"smhr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the smhr version and exit."),
+) -> None:
+    """SMHR: multiple 3D hand meshes from one RGB image."""
+
+
 # --- further sub-commands are registered below, one line each ---
 app.command("demo")(demo_command)
 app.add_typer(eval_app, name="eval")

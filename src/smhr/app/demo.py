@@ -17,6 +17,8 @@ import glob
 import importlib.resources
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -37,23 +39,33 @@ def bundled_samples() -> list[Path]:
     return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
+def expand_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Path], list[str]]:
     """(files to process, problems): folders give their images and videos (sorted, not recursive);
-    patterns with * ? [ are globbed; a missing path or an empty match is a problem, not a crash."""
+    patterns with * ? [ are globbed; a missing path or an empty match is a problem, not a crash.
+    Overlays and annotated videos that the demo wrote into `out` are skipped when a folder or a
+    pattern reaches them (an `--out` that is also the input folder), not when named one by one."""
+    from smhr.app.outputs import is_demo_output
+
     files: list[Path] = []
     problems: list[str] = []
     media = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+    out_real = out.resolve() if out is not None else None
+
+    def ours(q: Path) -> bool:
+        return out_real is not None and is_demo_output(q) and q.resolve().parent == out_real
+
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in media)
+            found = sorted(q for q in p.iterdir()
+                           if q.is_file() and q.suffix.lower() in media and not ours(q))  # fmt: skip
             if not found:
                 problems.append(f"{p}: folder has no images or videos ({', '.join(media)})")
             files += found
         elif p.is_file():
             files.append(p)
         elif any(c in item for c in "*?["):
-            found = sorted(Path(q) for q in glob.glob(item) if Path(q).is_file())
+            found = sorted(Path(q) for q in glob.glob(item) if Path(q).is_file() and not ours(Path(q)))
             if not found:
                 problems.append(f"{item}: pattern matches no file")
             files += found
@@ -139,13 +151,20 @@ def _png(picture: np.ndarray) -> bytes:
 
 
 def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool, meshes: bool,
-                  stem: str | None = None, report: DemoReport | None = None,
-                  textured: bool = True) -> int:  # fmt: skip
-    """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`);
-    returns the number of hands."""
+                  stem: str | None = None, report: DemoReport | None = None, source: str | None = None,
+                  provenance: dict | None = None, textured: bool = True) -> list:  # fmt: skip
+    """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`), replacing
+    the stem's earlier outputs as a set (`outputs.publish`); returns its hands."""
     from smhr.app.api import to_rgb_uint8
+    from smhr.app.outputs import publish, shown_path
+    from smhr.app.provenance import NAMES, camera_for
+    from smhr.app.provenance import provenance as make_provenance
+    from smhr.app.rig import rigged_hand_glb
+    from smhr.hands.keypoints import SIDE_NAMES
+    from smhr.hands.params import join_params
+    from smhr.io.appearance import linear_from_srgb, vertex_rgba
     from smhr.io.atomic import StagedFiles
-    from smhr.io.exports import hand_mesh_files, image_record, json_text
+    from smhr.io.exports import SIDE_RGBA, hand_mesh_files, image_record, json_text
     from smhr.render.overlay import overlay_hands
 
     report = report or DemoReport()
@@ -169,47 +188,75 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
 
         pngs[f"{stem}_textured.png"] = _png(overlay_textured_hands(small, hands, faces, A))
     t = report.timed("overlay", t)
-    mesh_files = hand_mesh_files(stem, hands, faces) if meshes else {}
+    mesh_files = hand_mesh_files(stem, hands, faces, formats=("obj", "ply")) if meshes else {}
+    if meshes and hands:
+        mesh_files.update(hand_mesh_files(stem, hands, faces, formats=("glb",)))
+        for k, h in enumerate(hands):  # the rigged hand: skeleton, weights, pose as joint rotations
+            theta = join_params(h.global_orient, h.pose, h.betas, h.transl)
+            name = f"hand{k}_{SIDE_NAMES[h.side]}"
+            albedo = vertex_rgba(h)  # per-vertex albedo (linear, glTF's rule) under a white material
+            colors = None if albedo is None else linear_from_srgb(albedo[:, :3] / 255.0)
+            rgba = SIDE_RGBA[h.side] if albedo is None else (255, 255, 255, 255)
+            mesh_files[f"{stem}_{name}.glb"] = rigged_hand_glb(rec.hand_models[h.side], theta, h.side,
+                                                               name=name, rgba=rgba, colors=colors)
     t = report.timed("meshes", t)
-    record = image_record(str(path), image.shape[:2], hands, rec.hand_model, with_vertices)
-    with StagedFiles() as staged:
+    camera = camera_for(image.shape[:2], rec.input_size, focal)
+    record = image_record(shown_path(source if source is not None else path), image.shape[:2], hands,
+                          rec.hand_model, with_vertices, camera=camera,
+                          provenance=provenance or make_provenance(rec, None, focal), **NAMES)  # fmt: skip
+    staged = StagedFiles()
+    try:
         for name, data in pngs.items():
             staged.write(out / name, data)
         for name, data in mesh_files.items():
             staged.write(out / name, data)
         staged.write(out / f"{stem}.json", json_text(record))
+        publish(staged, out, stem)
+    except BaseException:
+        staged.discard()
+        raise
     report.timed("write", t)
-    return len(hands)
+    return hands
+
+
+def _source(path: Path, bundled: bool) -> str:
+    """`source` of a record: the path as the user gave it (or reached through the folder or pattern
+    they gave); a bundled sample is `bundled:NAME`."""
+    return f"bundled:{path.name}" if bundled else str(path)
 
 
 def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, with_vertices: bool = False,
-             meshes: bool = True, progress: bool = True, textured: bool = True) -> DemoReport:  # fmt: skip
+             meshes: bool = True, progress: bool = True, weights: Path | None = None, bundled: bool = False,
+             viewer: bool = True, textured: bool = True) -> DemoReport:  # fmt: skip
     """Process every file (images; videos through `smhr.app.video`), collecting failures: each is one
-    line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only."""
+    line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only. Ends by
+    writing the browser viewer (`OUT/index.html`) of the images done."""
     from tqdm import tqdm
 
+    from smhr.app.outputs import output_stems, shown_path
+    from smhr.app.provenance import provenance
     from smhr.io.messages import echo_error, one_line
 
     out.mkdir(parents=True, exist_ok=True)
     report = DemoReport()
     t0 = time.perf_counter()
-    stems: dict[str, int] = {}
+    prov = provenance(rec, weights, focal)
+    shown: list[tuple[str, str, list]] = []
     bar = tqdm(files, desc="smhr demo", unit="file", disable=None if progress else True)
-
-    for path in bar:
-        # two inputs with the same name (from different folders) must not overwrite each other
-        n = stems.get(path.stem, 0)
-        stems[path.stem] = n + 1
-        stem = path.stem if n == 0 else f"{path.stem}_{n}"
+    for path, stem in zip(bar, output_stems(files), strict=True):  # a stem per input: none overwrites another
         try:
             if path.suffix.lower() in VIDEO_EXTENSIONS:
                 from smhr.app.video import process_video
 
-                report.hands += process_video(rec, path, out, stem=stem, focal=focal, progress=False)
+                report.hands += process_video(rec, path, out, stem=stem, focal=focal, progress=False,
+                                              source=_source(path, bundled), provenance=prov)  # fmt: skip
             else:
-                report.hands += process_image(rec, path, out, focal=focal, with_vertices=with_vertices,
-                                              meshes=meshes, stem=stem, report=report,
-                                              textured=textured)  # fmt: skip
+                source = _source(path, bundled)
+                hands = process_image(rec, path, out, focal=focal, with_vertices=with_vertices, meshes=meshes,
+                                      stem=stem, report=report, source=source, provenance=prov,
+                                      textured=textured)  # fmt: skip
+                report.hands += len(hands)
+                shown.append((stem, shown_path(source), hands))
             report.processed += 1
         except BadInput as e:
             msg = one_line(e)
@@ -221,8 +268,39 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
             continue
         report.failures.append(msg)
         echo_error(msg)
+    if viewer:
+        from smhr.app.viewer import write_viewer
+
+        try:
+            write_viewer(out, shown, rec.faces)
+        except OSError as e:
+            msg = f"{out / 'index.html'}: cannot write the viewer ({one_line(e)}); free space or change --out"
+            report.failures.append(msg)
+            echo_error(msg)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (a `kill`, a job scheduler's stop) raises SystemExit(143) in the main thread, so the
+    cleanup of half-written outputs runs as for Ctrl-C instead of the process vanishing with hidden
+    temporary files left in --out."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def demo_command(
@@ -260,11 +338,19 @@ def demo_command(
     if device not in ("auto", "cpu", "cuda"):
         echo_error(f"--device must be auto, cpu or cuda, got {device!r}")
         raise typer.Exit(2)
+    if device != "auto" and device != "cpu":
+        from smhr.runtime.options import check_cuda
+
+        try:
+            check_cuda(device, cli=True)
+        except RuntimeError as e:
+            echo_error(e)
+            raise typer.Exit(2) from None
     problem = check_out_dir(out)
     if problem:
         echo_error(problem)
         raise typer.Exit(2)
-    files, problems = expand_inputs(inputs) if inputs else (bundled_samples(), [])
+    files, problems = expand_inputs(inputs, out) if inputs else (bundled_samples(), [])
     try:
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
                                             input_size=input_size, backend=backend)
@@ -277,9 +363,10 @@ def demo_command(
         raise typer.Exit(2)
     for p in problems:
         echo_error(p)
-    with native_stderr_filtered():  # libjpeg's own warnings would name no file: our one line says it all
+    # libjpeg's own warnings would name no file: our one line says it all
+    with native_stderr_filtered(), _terminate_as_exit():
         report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes,
-                          textured=textured)
+                          weights=weights, bundled=not inputs, textured=textured)
     failed = len(report.failures) + len(problems)
     typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
                f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip

@@ -9,17 +9,22 @@ track of the same side whose last 2D keypoints are closest (mean distance below 
 image diagonal), otherwise it starts a new track; tracks unseen for `max_missing` frames end.
 Axis-angle vectors are filtered component-wise, which is fine away from 180-degree rotations.
 
-Outputs: `{stem}_annotated.mp4` (overlay + skeleton + track id per hand) and `{stem}_frames.json`
-(per frame: index, time, hands with track_id and the JSON hand record fields).
+Times: every frame is stamped with its container timestamp (`frame_time`), not index / fps, so a
+variable-frame-rate phone video gets true `time_s`, the filter true intervals, and the annotated
+video shows each frame at its time (`TimedWriter`).
+
+Outputs: `{stem}_annotated.mp4` (overlay + skeleton + track id per hand), `{stem}_frames.json`
+(per frame: index, time, hands with track_id and the JSON hand record fields) and
+`{stem}_track{id}_{side}.glb` per track (a rigged hand animated at the frames' times).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +140,48 @@ class HandTracker:
         )
 
 
+VIDEO_RATES = (30, 60)
+"""Frame rate range of the annotated video: frames sit at their true times on this grid."""
+
+
+def frame_time(cap: Any, index: int, fps: float, previous: float | None) -> float:
+    """Seconds of the frame just read: the container's timestamp (true for variable-frame-rate
+    video, where index / fps puts a frame at 0.500 s at 0.179 s), else index / fps when the backend
+    gives none or a non-increasing one."""
+    import cv2
+
+    t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+    if not math.isfinite(t) or (previous is not None and t <= previous) or (index > 0 and t <= 0):
+        t = index / fps if previous is None else max(index / fps, previous + 1.0 / fps)
+    return t
+
+
+class TimedWriter:
+    """Writes frames that arrive at given times into a constant-rate video: each frame is repeated
+    until the next one's time (a frame closer than one tick to the next is skipped), so playback
+    follows the true times of a variable-frame-rate source."""
+
+    def __init__(self, writer: Any, rate: float) -> None:
+        self.writer, self.rate = writer, rate
+        self.pending: np.ndarray | None = None
+        self.t0: float | None = None
+        self.ticks = 0
+
+    def add(self, picture_bgr: np.ndarray, t: float) -> None:
+        if self.t0 is None:
+            self.t0 = t
+        self._flush_until(round((t - self.t0) * self.rate))
+        self.pending = picture_bgr
+
+    def _flush_until(self, tick: int) -> None:
+        while self.pending is not None and self.ticks < tick:
+            self.writer.write(self.pending)
+            self.ticks += 1
+
+    def close(self) -> None:
+        self._flush_until(self.ticks + 1)
+
+
 def process_video(
     rec,
     path: str | Path,
@@ -144,14 +191,21 @@ def process_video(
     focal: float | None = None,
     progress: bool = True,
     max_frames: int | None = None,
+    source: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    rigged: bool = True,
 ) -> int:
-    """Reconstruct every frame of a video file; write the annotated MP4 and the per-frame JSON.
-    Returns the total number of hands over all frames. Raises BadInput for an unreadable video."""
+    """Reconstruct every frame of a video file; write the annotated MP4, the per-frame JSON and (rigged)
+    one animated GLB per track, all or nothing. Returns the total number of hands over all frames.
+    Raises BadInput for an unreadable video."""
     import cv2
     from tqdm import tqdm
 
-    from smhr.io.atomic import atomic_write, temporary_name
-    from smhr.io.exports import hand_record
+    from smhr.app.outputs import publish, shown_path
+    from smhr.app.provenance import POSE_JOINTS, camera_for
+    from smhr.app.provenance import provenance as make_provenance
+    from smhr.io.atomic import StagedFiles
+    from smhr.io.exports import JSON_SCHEMA_VERSION, hand_record
     from smhr.render.overlay import overlay_hands
 
     path, out = Path(path), Path(out)
@@ -165,73 +219,85 @@ def process_video(
         )
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     fps = fps if 1.0 <= fps <= 240.0 else 30.0
+    rate = float(min(VIDEO_RATES[1], max(VIDEO_RATES[0], round(fps))))
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     H, W = frame.shape[:2]
+    staged = StagedFiles()
     video_path = out / f"{stem}_annotated.mp4"
-    partial = temporary_name(video_path)  # renamed when complete: a failure leaves no half video
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
+    partial = staged.adopt(video_path)  # renamed when complete: a failure or a kill leaves no half video
+    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), rate, (W, H))
+    timed = TimedWriter(writer, rate)
     tracker = HandTracker(rec.hand_models)
     faces = rec.faces
-    frames, count, index = [], 0, 0
+    frames, count, index, t = [], 0, 0, None
+    track_keys: dict[int, list[tuple[float, int, np.ndarray]]] = {}
     bar = tqdm(total=total, desc=stem, unit="frame", disable=not progress)
     try:
         while ok and (max_frames is None or index < max_frames):
+            t = frame_time(cap, index, fps, t)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            t = index / fps
             tracked = tracker.update(rec.predict(rgb, focal=focal), index, t, (H, W))
             hands = [h for _, h in tracked]
             K = hands[0].K if hands else np.eye(3)
-            pic = overlay_hands(
-                rgb,
-                [h.vertices for h in hands],
-                [faces[h.side] for h in hands],
-                K,
-                keypoints2d=[h.keypoints2d for h in hands],
-                sides=[h.side for h in hands],
-            )
+            pic = overlay_hands(rgb, [h.vertices for h in hands], [faces[h.side] for h in hands], K,
+                                keypoints2d=[h.keypoints2d for h in hands], sides=[h.side for h in hands])
             for tid, h in tracked:
                 x, y = h.keypoints2d[0]
-                cv2.putText(
-                    pic,
-                    f"#{tid}",
-                    (int(x) + 4, int(y) - 4),
-                    cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5,
-                    (255, 255, 255),
-                    1,
-                    cv2.LINE_AA,
-                )
-            writer.write(pic[..., ::-1])
-            frames.append(
-                {
-                    "frame": index,
-                    "time_s": round(t, 4),
-                    "hands": [{"track_id": tid, **hand_record(h, k)} for k, (tid, h) in enumerate(tracked)],
-                }
-            )
+                cv2.putText(pic, f"#{tid}", (int(x) + 4, int(y) - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                            (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+                theta = join_params(h.global_orient, h.pose, h.betas, h.transl)
+                track_keys.setdefault(tid, []).append((t, h.side, theta))
+            timed.add(pic[..., ::-1], t)
+            records = [{"track_id": tid, **hand_record(h, k)} for k, (tid, h) in enumerate(tracked)]
+            frames.append({"frame": index, "time_s": round(t, 6), "hands": records})
             count += len(hands)
             index += 1
             bar.update(1)
             ok, frame = cap.read()
+        timed.close()
+        writer.release()
+        doc = {
+            "schema": JSON_SCHEMA_VERSION,
+            "source": shown_path(source if source is not None else path),
+            "fps": fps,
+            "annotated_video_fps": rate,
+            "image_size": {"height": H, "width": W},
+            "provenance": provenance or make_provenance(rec, None, focal),
+            "hand_model": rec.hand_model,
+            "keypoint_order": "freihand",
+            "pose_joints": list(POSE_JOINTS),
+            "camera": camera_for((H, W), rec.input_size, focal),
+            "frames": frames,
+        }
+        staged.write(out / f"{stem}_frames.json", json.dumps(doc) + "\n")
+        if rigged:
+            for name, data in track_glbs(rec, track_keys).items():
+                staged.write(out / f"{stem}_{name}", data)
+        publish(staged, out, stem)
     except BaseException:
         writer.release()
-        partial.unlink(missing_ok=True)
+        staged.discard()
         raise
     finally:
         bar.close()
         cap.release()
         writer.release()
-    doc = {
-        "schema": 1,
-        "source": str(path),
-        "fps": fps,
-        "image_size": {"height": H, "width": W},
-        "hand_model": rec.hand_model,
-        "frames": frames,
-    }
-    try:
-        atomic_write(out / f"{stem}_frames.json", json.dumps(doc) + "\n")
-        os.replace(partial, video_path)
-    finally:
-        partial.unlink(missing_ok=True)
     return count
+
+
+def track_glbs(rec, track_keys: dict[int, list[tuple[float, int, np.ndarray]]]) -> dict[str, bytes]:
+    """`track{id}_{side}.glb` -> an animated rigged hand with a keyframe at each of the track's frames
+    (their true times; `smhr.app.rig`)."""
+    from smhr.app.rig import rigged_hand_glb
+    from smhr.hands.keypoints import SIDE_NAMES
+    from smhr.io.exports import SIDE_RGBA
+
+    files = {}
+    for tid, keys in sorted(track_keys.items()):
+        side = keys[0][1]
+        name = f"track{tid}_{SIDE_NAMES[side]}"
+        times = [k[0] for k in keys]
+        thetas = np.stack([k[2] for k in keys])
+        files[f"{name}.glb"] = rigged_hand_glb(rec.hand_models[side], thetas, side, times=times, name=name,
+                                               rgba=SIDE_RGBA[side])  # fmt: skip
+    return files

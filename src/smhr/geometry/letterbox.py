@@ -15,9 +15,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from smhr.geometry.virtual_camera import VIRTUAL_FOCAL
 from smhr.io.images import to_rgb_uint8
 
-__all__ = ["letterbox_affine", "letterbox_image", "network_inputs"]
+__all__ = ["check_camera", "letterbox_affine", "letterbox_image", "network_inputs", "virtual_camera"]
 
 
 def letterbox_affine(hw: tuple[int, int], size: int) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
@@ -48,6 +49,7 @@ def network_inputs(
     `to_rgb_uint8` takes): the letterboxed batch [B,size,size,3] uint8, the original->network affines
     [B,3,3], and the per-image cameras [B,3,3] (the given K, else `focal` with the principal point at
     the image centre, else None for the virtual camera)."""
+    check_camera(focal, K, len(images))
     rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
     boxed = [letterbox_image(im, size) for im in rgb]
     Ks = None
@@ -57,3 +59,43 @@ def network_inputs(
         Ks = np.stack([np.array([[focal, 0.0, (im.shape[1] - 1) / 2], [0.0, focal, (im.shape[0] - 1) / 2],
                                  [0.0, 0.0, 1.0]]) for im in rgb])  # fmt: skip
     return np.stack([b for b, _ in boxed]), np.stack([A for _, A in boxed]), Ks
+
+
+def check_camera(focal: float | None, K: Sequence[Any] | None, n_images: int) -> None:
+    """Refuse camera arguments that would silently give NaN or wrong hands (one-line ValueError
+    naming the argument): focal must be a finite number > 0 (pixels); K one 3x3 matrix per image
+    with finite entries, positive focal lengths and last row (0, 0, 1)."""
+    if focal is not None:
+        try:
+            f = float(focal)
+        except (TypeError, ValueError):
+            raise ValueError(f"focal must be a number of pixels, got {focal!r}") from None
+        if not np.isfinite(f) or f <= 0:
+            raise ValueError(f"focal must be a finite focal length in pixels > 0, got {focal!r}")
+    if K is None:
+        return
+    if len(K) != n_images:
+        raise ValueError(f"K must hold one 3x3 matrix per image: {len(K)} for {n_images} image(s)")
+    for i, k in enumerate(K):
+        try:
+            a = np.asarray(k, dtype=np.float64)
+        except (TypeError, ValueError):
+            a = None
+        if a is None or a.shape != (3, 3):
+            shape = "ragged / not numeric" if a is None else a.shape
+            raise ValueError(f"K of image {i} must be a 3x3 intrinsics matrix [[fx,0,cx],[0,fy,cy],[0,0,1]] "
+                             f"in pixels, got shape {shape}")
+        if not np.isfinite(a).all() or a[0, 0] <= 0 or a[1, 1] <= 0 or not np.allclose(a[2], (0, 0, 1)):
+            raise ValueError(f"K of image {i} must be finite with fx, fy > 0 and last row (0, 0, 1), "
+                             f"got {a.round(4).tolist()}")
+
+
+def virtual_camera(hw: tuple[int, int], size: int) -> np.ndarray:
+    """The network's virtual camera (focal VIRTUAL_FOCAL px at the `size` input, principal point at
+    the input's centre, size / 2) in ORIGINAL pixels of an image of hw = (H, W): what `Hand.K` is
+    without focal or K. Its principal point is not (W - 1) / 2: the official convention puts it at
+    the network input's pixel-edge centre, which maps back to ((size / 2 - pad_x + 0.5) / s - 0.5)."""
+    A, _, _ = letterbox_affine(hw, size)
+    c = size / 2.0
+    Kv = np.array([[VIRTUAL_FOCAL, 0.0, c], [0.0, VIRTUAL_FOCAL, c], [0.0, 0.0, 1.0]])
+    return np.linalg.inv(A) @ Kv

@@ -109,6 +109,13 @@ class StagedFiles:
         _write(tmp, data, durable=False)
         return path
 
+    def adopt(self, path: str | Path) -> Path:
+        """Stage a file that another writer (e.g. a video encoder) is filling at
+        `temporary_name(path)`: it is renamed or deleted with the rest."""
+        path = Path(path)
+        self.pending.append((temporary_name(path), path))
+        return temporary_name(path)
+
     def commit(self) -> list[Path]:
         done = []
         for tmp, path in self.pending:

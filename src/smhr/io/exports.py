@@ -21,7 +21,16 @@ from smhr.io.appearance import appearance_record, linear_from_srgb, vertex_rgba
 from smhr.records import SIDE_NAMES, Hand
 
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
+CAMERA_NOTES = {
+    "virtual": "the network's virtual camera (focal 512 px at the network input, principal point at "
+    "the input's centre) mapped back through the letterbox: the principal point is near, not exactly "
+    "at, the image centre; shape and pose are right, absolute distance is not",
+    "focal": "focal length given by the user (--focal), principal point at the image centre (W-1)/2, "
+    "(H-1)/2; hands are placed metrically",
+    "given": "intrinsics given by the user (K); hands are placed metrically",
+}
+"""What `camera.kind` means, written beside K in every record (why the principal point is where it is)."""
 OPENCV_TO_GLTF = np.diag([1.0, -1.0, -1.0])
 
 
@@ -51,17 +60,33 @@ def hand_record(hand: Hand, index: int, with_vertices: bool = False) -> dict[str
     return rec
 
 
+def camera_record(K: np.ndarray, kind: str) -> dict[str, Any]:
+    """The `camera` block: K [3,3] in original pixels, how it was obtained, and its principal point."""
+    K = np.asarray(K, np.float64)
+    return {"K": _list(K, 4), "kind": kind, "focal_px": _list([K[0, 0], K[1, 1]], 4),
+            "principal_point_px": _list(K[:2, 2], 4), "note": CAMERA_NOTES[kind]}  # fmt: skip
+
+
 def image_record(source: str, image_hw: tuple[int, int], hands: Sequence[Hand], hand_model: str,
-                 with_vertices: bool = False) -> dict[str, Any]:  # fmt: skip
-    """The per-image JSON document: source, size, camera K (original pixels), hands."""
-    K = hands[0].K if hands else None
+                 with_vertices: bool = False, *, camera: dict[str, Any] | None = None,
+                 provenance: dict[str, Any] | None = None, keypoint_names: Sequence[str] = (),
+                 pose_joints: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+    """The per-image JSON document (schema 2, docs/usage.md and smhr/assets/schemas): source as the
+    user gave it, size, provenance (which weights / settings made it), hand model and the joint order
+    of its pose (`keypoint_names` / `pose_joints`: `smhr.app.provenance.NAMES`), the camera (always,
+    with or without hands), the hands."""
+    if camera is None:  # callers without the image's camera: the hands carry it
+        camera = camera_record(hands[0].K, "virtual") if hands else None
     return {
         "schema": JSON_SCHEMA_VERSION,
         "source": source,
         "image_size": {"height": int(image_hw[0]), "width": int(image_hw[1])},
+        "provenance": provenance,
         "hand_model": hand_model,
         "keypoint_order": "freihand",
-        "camera_K": _list(K, 4) if K is not None else None,
+        "keypoint_names": list(keypoint_names),
+        "pose_joints": list(pose_joints),
+        "camera": camera,
         "hands": [hand_record(h, i, with_vertices) for i, h in enumerate(hands)],
     }
 

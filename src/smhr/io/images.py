@@ -139,6 +139,24 @@ def read_gray(path: str | Path) -> np.ndarray:
     return img
 
 
+PIL_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _pil_to_array(image: Any, name: str) -> np.ndarray:
+    """A PIL image as a numpy array in a pixel type `to_rgb_uint8` scales correctly. Why not simply
+    `convert("RGB")`: Pillow clips 16-bit modes ("I;16", "I") to 0-255 instead of scaling them, so a
+    16-bit photo became a white image and gave no hands; those modes go through the uint16 path."""
+    if image.mode in PIL_16BIT_MODES:
+        a = np.asarray(image)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise BadInput(f"{name}: PIL image of mode {image.mode} holds values outside 0-65535; "
+                           "convert it to 8- or 16-bit first")
+        return a.astype(np.uint16)
+    if image.mode == "F":  # 32-bit float: the float rules below apply
+        return np.asarray(image)
+    return np.asarray(image.convert("RGB"))
+
+
 FLOAT_SLACK = 0.05
 """Float pixels may overshoot [0, 1] by this much (resampling ringing) and are clipped; beyond it
 the float image is refused (see `to_rgb_uint8`)."""
@@ -148,6 +166,10 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     """Any supported image (path, numpy grey / RGB / RGBA, uint8 / uint16 / float in [0, 1], PIL)
     -> HxWx3 uint8 RGB. Raises BadInput naming `name` and the fix.
 
+    NumPy arrays are taken as RGB (channel 0 red): an OpenCV `cv2.imread` result is BGR and must be
+    flipped (`img[..., ::-1]`) first, or red and blue swap and fewer hands are found. Files and
+    PIL images are converted by their own colour mode.
+
     Float images must hold values in [0, 1] (within FLOAT_SLACK, clipped). A float image in 0-255
     -- e.g. `img.astype(np.float32)` of a uint8 photo -- or an ImageNet-normalised one is refused
     with a one-line BadInput instead of being guessed: guessing the scale from the pixel values is
@@ -155,8 +177,11 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     wrong guess silently returns no hands or wrong ones, while the fix (`/ 255`) is one call."""
     if isinstance(image, (str, Path)):
         name, image = str(image), read_rgb(image, untrusted=True)
+    if isinstance(image, (list, tuple)):
+        raise BadInput(f"{name}: got a {type(image).__name__} of {len(image)} items, not an image; "
+                       "Reconstructor.predict takes one image, predict_batch([img1, img2, ...]) several")
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
-        image = np.asarray(image.convert("RGB"))
+        image = _pil_to_array(image, name)
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
@@ -170,6 +195,10 @@ def to_rgb_uint8(image: Any, name: str = "image") -> np.ndarray:
     if a.dtype == np.uint8:
         return np.ascontiguousarray(a)
     if a.dtype == np.uint16:
+        if int(a.max()) <= 255 and a.any():
+            raise BadInput(f"{name}: uint16 image whose values are all <= 255 (8-bit data in a 16-bit "
+                           "array: as 16-bit it is black); pass it as uint8 (`img.astype(np.uint8)`) or "
+                           "scale it to 0-65535")
         return (a >> 8).astype(np.uint8)
     if np.issubdtype(a.dtype, np.floating):
         if not np.isfinite(a).all():

@@ -108,6 +108,9 @@ def load_torch(path: Path, given: bool, device: str, *, max_hands: int,
     if path.suffix.lower() == ".onnx":
         raise ValueError(f"{path}: an ONNX export runs in onnxruntime; use backend='onnxruntime' "
                          "(or 'auto'), or pass the model.pt for the torch backend")
+    from smhr.runtime.options import check_cuda
+
+    check_cuda(device)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))  # fmt: skip
     ckpt = load_smhr_checkpoint(path)  # weights only: a model.pt from elsewhere cannot run code

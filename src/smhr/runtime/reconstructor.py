@@ -68,7 +68,9 @@ class Reconstructor:
         size). hand: the hand model the parameters drive (default: the weights'); mano_dir: the
         folder of MANO_*.pkl when that is "mano"."""
         from smhr.runtime import loading
+        from smhr.runtime.options import check_options
 
+        check_options(device, threshold, max_hands)
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else None
@@ -114,7 +116,8 @@ class Reconstructor:
         return {i: m.faces for i, m in enumerate(self.hand_models)}
 
     def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None) -> list[Hand]:
-        """Hands in one image, best score first."""
+        """Hands in one image, best score first. NumPy images are RGB (an OpenCV `imread` result is
+        BGR: pass `img[..., ::-1]`); several images: `predict_batch`."""
         return self.predict_batch([image], focal=focal, K=None if K is None else [K])[0]
 
     def predict_batch(

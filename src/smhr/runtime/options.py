@@ -1,0 +1,44 @@
+"""Checks of the options a `Reconstructor` is loaded with, before any file is read: one-line
+errors naming the option, instead of a failure deep inside PyTorch (a device string, a CUDA
+request on a machine without one) or a predictor that silently finds nothing (threshold outside
+[0, 1], max_hands < 1)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import numpy as np
+
+__all__ = ["check_cuda", "check_options"]
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_options(device: str, threshold: float | None, max_hands: int) -> None:
+    """ValueError (one line) for a bad device string, threshold or max_hands."""
+    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+        raise ValueError(f"threshold is a detection score in [0, 1], got {threshold!r}")
+    if isinstance(max_hands, bool) or not isinstance(max_hands, (int, np.integer)) or max_hands < 1:
+        raise ValueError(f"max_hands must be an integer >= 1, got {max_hands!r}")
+
+
+def check_cuda(device: str, cli: bool = False) -> None:
+    """RuntimeError (one line naming the option and the fix: `--device` on the command line,
+    `device=` in Python) for a CUDA device PyTorch cannot use, instead of PyTorch's driver message.
+    Without PyTorch installed it says nothing: loading the torch backend names the missing extra."""
+    if not device.startswith("cuda") or importlib.util.find_spec("torch") is None:
+        return
+    import torch
+
+    said, fix = f"device={device!r}", "device='cpu'"
+    if cli:
+        said, fix = f"--device {device}", "--device cpu (or auto)"
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"{said}: PyTorch finds no CUDA device on this machine (no GPU, no driver, or a "
+                           f"CPU-only torch build); use {fix}")
+    n = torch.cuda.device_count()
+    if device.startswith("cuda:") and int(device[5:]) >= n:
+        raise RuntimeError(f"{said}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
