@@ -48,7 +48,7 @@ def test_readme_main_command_is_the_light_install_and_ci_runs_its_test_command()
     commands = re.findall(r"```bash\n(python3 -m venv .*)\n```", readme)
     assert len(commands) == 2
     main, tests = commands
-    assert "pip install -q ." in main and "[" not in main and "smhr demo" in main
+    assert "pip install -q --no-compile ." in main and "[" not in main and "smhr demo" in main
     assert "'.[test]'" in tests and "pytest" in tests
     assert tests in (ROOT / ".ci" / "run").read_text().splitlines()
 
