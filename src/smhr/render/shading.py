@@ -10,18 +10,12 @@ its gamma values are not interchangeable with ours, only the functional form is)
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from smhr.render.sh import SH_CONSTANTS, sh_basis_terms
 
 __all__ = ["SH_CONSTANTS", "directional_sh", "face_normals", "sh_basis", "sh_irradiance", "vertex_normals"]
 
-_A0, _A1, _A2 = math.pi, 2 * math.pi / math.sqrt(3.0), 2 * math.pi / math.sqrt(8.0)
-_C0 = 1 / math.sqrt(4 * math.pi)
-_C1 = math.sqrt(3.0) / math.sqrt(4 * math.pi)
-_C2 = 3 * math.sqrt(5.0) / math.sqrt(12 * math.pi)
-_D0 = 0.5 / math.sqrt(3.0)
-SH_CONSTANTS = {"a0c0": _A0 * _C0, "a1c1": _A1 * _C1, "a2c2": _A2 * _C2, "d0": _D0}
 
 
 def face_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -58,19 +52,7 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 def sh_basis(normals: torch.Tensor) -> torch.Tensor:
     """The 9 SH basis values [..., 9] of unit normals [..., 3] (the official code's ordering and signs)."""
-    nx, ny, nz = normals.unbind(-1)
-    k = SH_CONSTANTS
-    return torch.stack([
-        torch.full_like(nx, k["a0c0"]),
-        -k["a1c1"] * ny,
-        k["a1c1"] * nz,
-        -k["a1c1"] * nx,
-        k["a2c2"] * nx * ny,
-        -k["a2c2"] * ny * nz,
-        k["a2c2"] * k["d0"] * (3 * nz * nz - 1),
-        -k["a2c2"] * nx * nz,
-        k["a2c2"] * 0.5 * (nx * nx - ny * ny),
-    ], -1)
+    return torch.stack(sh_basis_terms(*normals.unbind(-1), torch.full_like), -1)
 
 
 def sh_irradiance(normals: torch.Tensor, sh: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,8 @@ re-written in NumPy so the inference install (no PyTorch) can draw it:
     colour(v) = albedo(v) * E(n_v),   E_c(n) = sum_k Y_k(n) * sh[c*9 + k]   (c = R, G, B; k < 9)
 
 n_v the area-weighted unit vertex normal in the OpenCV camera frame, Y_k the 9 real SH basis
-functions with the clamped-cosine constants folded in (`SH_CONSTANTS` below: the same numbers,
-order and signs as `smhr.render.shading.sh_basis`), colours computed per vertex and interpolated
+functions with the clamped-cosine constants folded in (`smhr.render.sh`, shared with
+the PyTorch `smhr.render.shading.sh_basis`), colours computed per vertex and interpolated
 with perspective-correct barycentrics (Gouraud), nothing clipped until the final 8-bit picture.
 Colour space: the photos the heads were trained against were plain 8-bit RGB / 255 (sRGB-encoded,
 no linearisation), so the rendered values are directly comparable with photo pixels / 255.
@@ -16,23 +16,17 @@ no linearisation), so the rendered values are directly comparable with photo pix
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from smhr.records import ALBEDO_MEAN, Hand
 from smhr.render.raster_numpy import rasterize_numpy
+from smhr.render.sh import SH_CONSTANTS, sh_basis_terms
 
 __all__ = ["SH_CONSTANTS", "overlay_textured_hands", "render_textured", "sh_basis", "sh_irradiance",
            "textured_overlay", "vertex_colours", "vertex_normals"]  # fmt: skip
 
-SH_CONSTANTS = {
-    "a0c0": math.pi / math.sqrt(4 * math.pi),
-    "a1c1": 2 * math.pi / math.sqrt(3.0) * math.sqrt(3.0) / math.sqrt(4 * math.pi),
-    "a2c2": 2 * math.pi / math.sqrt(8.0) * 3 * math.sqrt(5.0) / math.sqrt(12 * math.pi),
-    "d0": 0.5 / math.sqrt(3.0),
-}
 PANEL_GAP = 8  # px of dark grey between the photo and the rendering
 
 
@@ -49,19 +43,7 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 def sh_basis(normals: np.ndarray) -> np.ndarray:
     """The 9 SH basis values [..., 9] of unit normals [..., 3]."""
-    nx, ny, nz = np.moveaxis(np.asarray(normals, np.float64), -1, 0)
-    k = SH_CONSTANTS
-    return np.stack([
-        np.full_like(nx, k["a0c0"]),
-        -k["a1c1"] * ny,
-        k["a1c1"] * nz,
-        -k["a1c1"] * nx,
-        k["a2c2"] * nx * ny,
-        -k["a2c2"] * ny * nz,
-        k["a2c2"] * k["d0"] * (3 * nz * nz - 1),
-        -k["a2c2"] * nx * nz,
-        k["a2c2"] * 0.5 * (nx * nx - ny * ny),
-    ], -1)  # fmt: skip
+    return np.stack(sh_basis_terms(*np.moveaxis(np.asarray(normals, np.float64), -1, 0), np.full_like), -1)
 
 
 def sh_irradiance(normals: np.ndarray, sh: np.ndarray) -> np.ndarray:
