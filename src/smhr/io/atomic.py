@@ -54,15 +54,8 @@ def atomic_write(path: str | Path, data: bytes | str, durable: bool = False) -> 
     rename and the folder after it (files that must survive a power cut). On any error nothing is
     left behind."""
     path = Path(path)
-    tmp = temporary_name(path)
-    try:
-        _write(tmp, data, durable)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if durable:
-        _fsync_folder(path.parent)
+    with atomic_path(path, durable) as tmp:  # atomic_path fsyncs the file and the folder when durable
+        _write(tmp, data, durable=False)
     return path
 
 
