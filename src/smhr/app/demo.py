@@ -337,34 +337,29 @@ def demo_command(
 ) -> None:
     """Find every hand in the inputs and write overlays, meshes and JSON to --out."""
     from smhr.app.api import Reconstructor
-    from smhr.io.messages import echo_error, native_stderr_filtered
+    from smhr.io.messages import echo_error, fail, native_stderr_filtered
 
     if device not in ("auto", "cpu", "cuda"):
-        echo_error(f"--device must be auto, cpu or cuda, got {device!r}")
-        raise typer.Exit(2)
+        fail(f"--device must be auto, cpu or cuda, got {device!r}")
     if device != "auto" and device != "cpu":
         from smhr.runtime.options import check_cuda
 
         try:
             check_cuda(device, cli=True)
         except RuntimeError as e:
-            echo_error(e)
-            raise typer.Exit(2) from None
+            fail(e)
     problem = check_out_dir(out)
     if problem:
-        echo_error(problem)
-        raise typer.Exit(2)
+        fail(problem)
     files, problems = expand_inputs(inputs, out) if inputs else (bundled_samples(), [])
     try:
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
                                             input_size=input_size, backend=backend)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
-        echo_error(e)
-        raise typer.Exit(2) from None
+        fail(e)
     problem = make_out_dir(out)
     if problem:
-        echo_error(problem)
-        raise typer.Exit(2)
+        fail(problem)
     for p in problems:
         echo_error(p)
     # libjpeg's own warnings would name no file: our one line says it all
