@@ -117,6 +117,32 @@ def test_sigterm_during_a_video_leaves_no_hidden_partial_file(tmp_path):
     assert list(out.iterdir()) == []  # no hidden half video, no half record
 
 
+def test_a_stop_the_instant_the_encoder_made_its_file_leaves_nothing(tmp_path, monkeypatch):
+    """The race the subprocess test above hit once in CI (stop 25): a SIGTERM delivered while
+    the encoder's constructor runs (it has created the file) is raised on the next Python line."""
+    from smhr.app.video import process_video
+
+    src = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (64, 48))
+    for i in range(3):
+        writer.write(np.roll(_image(), i, axis=1))
+    writer.release()
+    real = cv2.VideoWriter
+
+    def stopped_after_opening(*args):
+        made = real(*args)
+        assert Path(args[0]).exists()
+        del made
+        raise SystemExit(128 + signal.SIGTERM)
+
+    monkeypatch.setattr(cv2, "VideoWriter", stopped_after_opening)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(SystemExit):
+        process_video(Reconstructor.from_pretrained(), src, out, progress=False)
+    assert list(out.iterdir()) == []
+
+
 def test_a_non_utf8_file_name_gives_valid_utf8_json(tmp_path):
     name = os.fsdecode(b"caf\xe9.png")
     cv2.imencode(".png", _image())[1].tofile(str(tmp_path / name))

@@ -225,14 +225,17 @@ def process_video(
     staged = StagedFiles()
     video_path = out / f"{stem}_annotated.mp4"
     partial = staged.adopt(video_path)  # renamed when complete: a failure or a kill leaves no half video
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), rate, (W, H))
-    timed = TimedWriter(writer, rate)
+    writer = None
     tracker = HandTracker(rec.hand_models)
     faces = rec.faces
     frames, count, index, t = [], 0, 0, None
     track_keys: dict[int, list[tuple[float, int, np.ndarray]]] = {}
     bar = tqdm(total=total, desc=stem, unit="frame", disable=not progress)
     try:
+        # Inside the try: the encoder creates the file before it returns, and a SIGTERM delivered
+        # right after that (before any later line) must still reach the discard below.
+        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), rate, (W, H))
+        timed = TimedWriter(writer, rate)
         while ok and (max_frames is None or index < max_frames):
             t = frame_time(cap, index, fps, t)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
@@ -275,13 +278,15 @@ def process_video(
                 staged.write(out / f"{stem}_{name}", data)
         publish(staged, out, stem)
     except BaseException:
-        writer.release()
+        if writer is not None:
+            writer.release()
         staged.discard()
         raise
     finally:
         bar.close()
         cap.release()
-        writer.release()
+        if writer is not None:
+            writer.release()
     return count
 
 
