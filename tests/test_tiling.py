@@ -77,11 +77,11 @@ def _photo(hw=(320, 480), squares=((200, 150, 20),)):
     return im
 
 
-@pytest.mark.parametrize("hw", [(320, 480), (480, 320), (3000, 4000), (1080, 1920), (97, 251)])
+@pytest.mark.parametrize("hw", [(320, 480), (480, 320), (3000, 4000), (1080, 1920), (150, 400)])
 def test_tiles_cover_the_photo_overlap_and_never_upscale_much(hw):
     H, W = hw
     boxes = tile_boxes(hw, 256)
-    assert tile_boxes((200, 200), 256) == []  # a small photo: the whole view is all there is
+    assert tile_boxes((280, 280), 256) == []  # a small photo: the whole view is all there is
     covered = np.zeros(hw, bool)
     for x0, y0, x1, y1 in boxes:
         assert 0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H
@@ -146,6 +146,8 @@ def test_merge_prefers_the_whole_hand_over_a_higher_scored_cut_copy_and_keeps_on
     assert merge_views([[a, b], [], []], views, (300, 400), 10) == [a, b]
     a2 = _hand((12, 12, 52, 52), 0.9)  # ... and a tile's copy of the first one
     assert merge_views([[a, b], [a2], []], views, (300, 400), 10) == [a2, b]
+    cut2 = _hand((172, 52, 199, 88), 0.5)  # a second, lower piece of the cut hand from tile 1
+    assert merge_views([[], [cut, cut2], [whole]], views, (300, 400), 10) == [whole]
 
 
 def test_fast_mode_is_the_one_letterboxed_view_as_before():

@@ -33,14 +33,11 @@ from smhr.io.images import IMAGE_EXTENSIONS
 from smhr.records import DEFAULT_THRESHOLD
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
-DEMO_MODES = ("auto", "photo", "fast")
 
 
 def mode_for(mode: str, path: Path) -> str:
     """The inference mode of one input: `--mode auto` is photo for images, fast for videos."""
-    if mode != "auto":
-        return mode
-    return "fast" if path.suffix.lower() in VIDEO_EXTENSIONS else "photo"
+    return mode if mode != "auto" else "fast" if path.suffix.lower() in VIDEO_EXTENSIONS else "photo"
 
 
 def bundled_samples() -> list[Path]:
@@ -90,8 +87,7 @@ class DemoReport:
     hands: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    network_seconds: list[float] = field(default_factory=list)
-    """Seconds of the network stage per image (letterbox / tiles + network + hand models)."""
+    network_seconds: list[float] = field(default_factory=list)  # the network stage's, per image
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage over all images: read, network (letterbox + network + hand
     models), overlay, meshes, write (JSON and files)."""
@@ -364,7 +360,7 @@ def demo_command(
 
     if device not in ("auto", "cpu", "cuda"):
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
-    if mode not in DEMO_MODES:
+    if mode not in ("auto", "photo", "fast"):
         fail(f"--mode must be auto, photo or fast, got {mode!r}")
     if device != "auto" and device != "cpu":
         from smhr.runtime.options import check_cuda

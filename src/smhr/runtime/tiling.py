@@ -36,6 +36,7 @@ HAND_FRAC = 0.125  # hand length / long side of the photo that tiles bring to TA
 MIN_OVERLAP = 0.3  # tiles overlap by at least this share of their side: a hand that long fits whole in one
 MAX_UPSCALE = 1.5  # a tile is never enlarged more than this (blur finds nothing)
 MAX_TILES_PER_SIDE = 4
+MIN_GAIN = 1.65  # tiles only when they zoom at least this much more than the whole view
 CUT_MARGIN = 0.02  # a hand within this share of a tile side of an inner tile border counts as cut
 CUT_PENALTY = 0.5  # a cut hand's score is multiplied by this when ranking duplicates
 DUPLICATE_IOU = 0.3  # keypoint boxes of two views' hands overlapping this much are one hand ...
@@ -65,13 +66,14 @@ def tile_boxes(hw: tuple[int, int], input_size: int, hand_frac: float = HAND_FRA
     """The square tiles (x0, y0, x1, y1) photo mode adds for an image of hw = (H, W): side chosen
     so a hand hand_frac x the long side becomes target_px at the network input, but no smaller
     than input_size / MAX_UPSCALE px and no more than MAX_TILES_PER_SIDE along the long side.
-    Empty when one tile would be (nearly) the whole photo: the whole view already covers it."""
+    Empty when a tile would zoom less than MIN_GAIN x beyond the whole view (photos under ~290 px):
+    the whole view already sees what it would."""
     H, W = hw
     L = max(H, W)
     side = hand_frac * L * input_size / target_px
     fewest = L / (MAX_TILES_PER_SIDE - (MAX_TILES_PER_SIDE - 1) * MIN_OVERLAP)
     side = round(max(side, input_size / MAX_UPSCALE, fewest))
-    if side >= 0.8 * L:
+    if side > L / MIN_GAIN:
         return []
     return [(x, y, min(x + side, W), min(y + side, H))
             for y in axis_starts(H, side) for x in axis_starts(W, side)]  # fmt: skip
@@ -131,14 +133,15 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
     Ranked by score, x CUT_PENALTY for a hand cut by an inner tile border; walking down the ranks,
     a hand is dropped when its keypoint box overlaps an already kept hand of ANOTHER view by
     keypoint-box IoU >= DUPLICATE_IOU or lies >= DUPLICATE_CONTAINED inside it (or it inside the
-    hand): the same hand seen twice. A kept hand absorbs at most one hand of each other view, so
-    two touching hands one view reports stay two (the network's own peak NMS decided those)."""
+    hand): the same hand seen twice. A kept hand absorbs at most one whole hand of each other view,
+    so two touching hands one view reports stay two (the network's own peak NMS decided those); a
+    hand cut by a tile border that overlaps a kept hand is always a piece of it."""
     cands = [(h, k) for k, hs in enumerate(per_view) for h in hs]
     if not cands:
         return []
     boxes = _boxes([h for h, _ in cands])
-    rank = np.array([h.score * (CUT_PENALTY if _cut(b, views[k], hw) else 1.0)
-                     for (h, k), b in zip(cands, boxes, strict=True)])  # fmt: skip
+    cut = [_cut(b, views[k], hw) for (_, k), b in zip(cands, boxes, strict=True)]
+    rank = np.array([h.score * (CUT_PENALTY if c else 1.0) for (h, _), c in zip(cands, cut, strict=True)])
     area = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
     kept: list[int] = []
     absorbed: dict[int, set[int]] = {}  # kept hand -> the views whose copy of it was dropped
@@ -146,7 +149,7 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
         dup = False
         view = cands[i][1]
         for j in kept:
-            if cands[j][1] == view or view in absorbed[j]:
+            if cands[j][1] == view or (view in absorbed[j] and not cut[i]):
                 continue
             iw = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
             ih = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
