@@ -57,20 +57,6 @@ def place(keypoints2d: np.ndarray, rng: np.random.Generator) -> Placement:
     return Placement(centre, axis, length, kind, palm)
 
 
-def _local(
-    p: Placement, shape: tuple[int, int], pad: float
-) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
-    """Canvas region around the object (half-extent `pad` px) and its pixels' local coordinates:
-    x along the axis, y across it (both px from the centre)."""
-    H, W = shape
-    x0, x1 = max(int(p.centre[0] - pad), 0), min(int(p.centre[0] + pad) + 2, W)
-    y0, y1 = max(int(p.centre[1] - pad), 0), min(int(p.centre[1] + pad) + 2, H)
-    yy, xx = np.mgrid[y0:max(y1, y0), x0:max(x1, x0)].astype(np.float32)
-    dx, dy = xx - p.centre[0], yy - p.centre[1]
-    a = p.axis
-    return (slice(y0, max(y1, y0)), slice(x0, max(x1, x0))), dx * a[0] + dy * a[1], -dx * a[1] + dy * a[0]
-
-
 def shape_mask(p: Placement, width: float, lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
     """The object's pixels (bool, local coordinates lx, ly) at thickness `width` px."""
     half_l, half_w = p.length / 2, width / 2
@@ -92,33 +78,44 @@ def shape_mask(p: Placement, width: float, lx: np.ndarray, ly: np.ndarray) -> np
     return body | ((ring <= 1.0) & (ring >= 0.4) & (hy > -0.2 * half_w))
 
 
+def _to_local(p: Placement, xx: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local coordinates of canvas pixels (x along the axis, y across it, px from the centre)."""
+    dx, dy = xx.astype(np.float32) - np.float32(p.centre[0]), yy.astype(np.float32) - np.float32(p.centre[1])
+    a0, a1 = np.float32(p.axis[0]), np.float32(p.axis[1])
+    return dx * a0 + dy * a1, -dx * a1 + dy * a0
+
+
 def fit_width(
-    p: Placement, hand: np.ndarray, target: float, cover: tuple[float, float], iters: int = 10
+    p: Placement, hand: np.ndarray, target: float, cover: tuple[float, float], iters: int = 9
 ) -> tuple[float, np.ndarray] | None:
     """Thickness (px) whose object covers `target` of the hand mask (bool HxW) by bisection, and the
-    object's canvas mask; None when no thickness lands inside `cover` (object off the hand)."""
-    area = int(hand.sum())
-    if area == 0:
+    object's canvas mask; None when no thickness lands inside `cover` (object off the hand). The
+    search tests the hand's pixels only; the object is rasterised once, at the end."""
+    ys, xs = np.nonzero(hand)
+    if len(ys) == 0:
         return None
-    pad = math.hypot(max(p.length, 3.2 * p.palm) / 2, 1.5 * p.palm) + 2
-    region, lx, ly = _local(p, hand.shape, pad)
-    sub = hand[region]
+    hx, hy = _to_local(p, xs, ys)
     lo, hi = 0.0, 3.0 * p.palm
-    best = None
+    best: tuple[float, float] | None = None
     for _ in range(iters):
         w = (lo + hi) / 2
-        m = shape_mask(p, w, lx, ly)
-        frac = int((m & sub).sum()) / area
-        if cover[0] <= frac <= cover[1] and (best is None or abs(frac - target) < abs(best[2] - target)):
-            best = (w, m, frac)
+        frac = float(shape_mask(p, w, hx, hy).mean())
+        if cover[0] <= frac <= cover[1] and (best is None or abs(frac - target) < abs(best[1] - target)):
+            best = (w, frac)
         if frac < target:
             lo = w
         else:
             hi = w
     if best is None:
         return None
-    full = np.zeros(hand.shape, bool)
-    full[region] = best[1]
+    H, W = hand.shape
+    reach = math.hypot(max(p.length / 2, 2.5 * best[0]), 2.0 * best[0]) + 2  # beyond every shape's extent
+    x0, x1 = max(int(p.centre[0] - reach), 0), min(int(p.centre[0] + reach) + 2, W)
+    y0, y1 = max(int(p.centre[1] - reach), 0), min(int(p.centre[1] + reach) + 2, H)
+    full = np.zeros((H, W), bool)
+    if x1 > x0 and y1 > y0:
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        full[y0:y1, x0:x1] = shape_mask(p, best[0], *_to_local(p, xx, yy))
     return best[0], full
 
 
@@ -185,9 +182,8 @@ def draw(
     width, mask = fit
     ys, xs = np.nonzero(mask)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    dx, dy = xx - p.centre[0], yy - p.centre[1]
-    lx, ly = dx * p.axis[0] + dy * p.axis[1], -dx * p.axis[1] + dy * p.axis[0]
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    lx, ly = _to_local(p, xx, yy)
     colour = _albedo(rng, (int(y1 - y0), int(x1 - x0)), lx, ly, background)
     mult, spec, body = _shading(p, width, lx, ly, rng)
     if body is not None:  # phone: near-black body; its screen shows content or is off (dark glass)
