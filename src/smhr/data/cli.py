@@ -37,6 +37,12 @@ def compose_command(
     with_vertices: Annotated[
         bool, typer.Option("--verts", help="Also store per-hand vertices in the JSON.")
     ] = False,
+    frame_fill_prob: Annotated[
+        float, typer.Option("--frame-fill-prob", help="Probability of one hand filling the frame.")
+    ] = 0.0,
+    border_cut_prob: Annotated[
+        float, typer.Option("--border-cut-prob", help="Per-hand probability of a border cut.")
+    ] = 0.0,
 ) -> None:
     """Paste masked single hands (mirrored into left hands at random) onto backgrounds: 1..N hands per
     image with per-hand keypoints, visibility, truncation, side, camera and 3D labels."""
@@ -49,7 +55,8 @@ def compose_command(
         fail(f"--n must be >= 1, got {n}")
     try:
         cfg = ComposeConfig(
-            out_size=res, min_hands=min_hands, max_hands=max_hands, rotation_deg=rotation, left_prob=left_prob
+            out_size=res, min_hands=min_hands, max_hands=max_hands, rotation_deg=rotation,
+            left_prob=left_prob, frame_fill_prob=frame_fill_prob, border_cut_prob=border_cut_prob,
         )
         source = FreiHAND(src, "train", versions=1)
         ds = ComposedHands(source, n, cfg=cfg, seed=seed, backgrounds=backgrounds)
