@@ -98,6 +98,16 @@ def synth_command(
         Path | None, typer.Option("--sheet", help="Also write a PNG of the first 16 training images "
                                   "with their keypoints and mask outlines.")
     ] = None,
+    arm_prob: Annotated[
+        float, typer.Option("--arm-prob", help="Share of images with a forearm and upper arm attached "
+                            "at the wrist (labels stay the hand's). 0 = off.")
+    ] = 0.0,
+    glove_prob: Annotated[
+        float, typer.Option("--glove-prob", help="Share of hands wearing a glove. 0 = off.")
+    ] = 0.0,
+    low_light_prob: Annotated[
+        float, typer.Option("--low-light-prob", help="Share of darker, noisier images. 0 = off.")
+    ] = 0.0,
 ) -> None:
     """Render a synthetic single-hand set in FreiHAND's exact layout (the FreiHAND loader reads it)."""
     from smhr.data.synth import SynthConfig, write_synth
@@ -111,7 +121,9 @@ def synth_command(
         fail(f"--hand must be one of {HAND_MODELS.choices()}, got {hand!r}")
     try:
         cfg = SynthConfig(res=res, hand=hand, side=side, device=device,
-                          mano_dir=str(mano_dir) if mano_dir is not None else None)  # fmt: skip
+                          mano_dir=str(mano_dir) if mano_dir is not None else None,
+                          arm_prob=arm_prob, glove_prob=glove_prob,
+                          low_light_prob=low_light_prob)  # fmt: skip
         write_synth(out, n, n_eval, cfg=cfg, seed=seed, progress=True)
     except (ValueError, FileNotFoundError, HandModelError) as e:
         fail(str(e))
