@@ -85,13 +85,18 @@ def _to_local(p: Placement, xx: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray,
     return dx * a0 + dy * a1, -dx * a1 + dy * a0
 
 
+Window = tuple[slice, slice]
+
+
 def fit_width(
-    p: Placement, hand: np.ndarray, target: float, cover: tuple[float, float], iters: int = 9
-) -> tuple[float, np.ndarray] | None:
-    """Thickness (px) whose object covers `target` of the hand mask (bool HxW) by bisection, and the
-    object's canvas mask; None when no thickness lands inside `cover` (object off the hand). The
-    search tests the hand's pixels only; the object is rasterised once, at the end."""
-    ys, xs = np.nonzero(hand)
+    p: Placement, hand: tuple[np.ndarray, np.ndarray], shape: tuple[int, int], target: float,
+    cover: tuple[float, float], iters: int = 9,
+) -> tuple[float, Window, np.ndarray] | None:  # fmt: skip
+    """Thickness (px) whose object covers `target` of the hand's visible pixels (`hand` = their
+    (rows, cols)) by bisection, and the object's mask on a window of the canvas (HxW `shape`):
+    (width, window, bool mask of the window). None when no thickness lands inside `cover` (object
+    off the hand). The search tests the hand's pixels only; the object is rasterised once."""
+    ys, xs = hand
     if len(ys) == 0:
         return None
     hx, hy = _to_local(p, xs, ys)
@@ -108,15 +113,17 @@ def fit_width(
             hi = w
     if best is None:
         return None
-    H, W = hand.shape
+    H, W = shape
     reach = math.hypot(max(p.length / 2, 2.5 * best[0]), 2.0 * best[0]) + 2  # beyond every shape's extent
     x0, x1 = max(int(p.centre[0] - reach), 0), min(int(p.centre[0] + reach) + 2, W)
     y0, y1 = max(int(p.centre[1] - reach), 0), min(int(p.centre[1] + reach) + 2, H)
-    full = np.zeros((H, W), bool)
-    if x1 > x0 and y1 > y0:
-        yy, xx = np.mgrid[y0:y1, x0:x1]
-        full[y0:y1, x0:x1] = shape_mask(p, best[0], *_to_local(p, xx, yy))
-    return best[0], full
+    yy, xx = np.mgrid[y0:y1, x0:x1]  # non-empty: it holds the covered hand pixels
+    import cv2
+
+    mask = shape_mask(p, best[0], *_to_local(p, xx, yy))
+    bx, by, bw, bh = cv2.boundingRect(mask.view(np.uint8))  # trimmed to the object
+    window = (slice(y0 + by, y0 + by + bh), slice(x0 + bx, x0 + bx + bw))
+    return best[0], window, mask[by : by + bh, bx : bx + bw]
 
 
 def _albedo(rng: np.random.Generator, shape: tuple[int, int], lx: np.ndarray, ly: np.ndarray,
@@ -170,26 +177,24 @@ def _shading(p: Placement, width: float, lx: np.ndarray, ly: np.ndarray, rng: np
 
 
 def draw(
-    canvas: np.ndarray, hand: np.ndarray, keypoints2d: np.ndarray, rng: np.random.Generator,
-    cover: tuple[float, float], background: np.ndarray | None = None,
-) -> tuple[np.ndarray, str] | None:  # fmt: skip
-    """Draw one held object over the hand whose visible pixels are `hand` (bool HxW) into `canvas`
-    (HxWx3 uint8, in place). Returns (object mask bool HxW, kind), or None when not drawn."""
+    canvas: np.ndarray, hand: tuple[np.ndarray, np.ndarray], keypoints2d: np.ndarray,
+    rng: np.random.Generator, cover: tuple[float, float], background: np.ndarray | None = None,
+) -> tuple[Window, np.ndarray, str] | None:  # fmt: skip
+    """Draw one held object over the hand whose visible pixels are `hand` ((rows, cols) arrays)
+    into `canvas` (HxWx3 uint8, in place). Returns (window, the object's bool mask on that window
+    of the canvas, kind), or None when not drawn."""
     p = place(keypoints2d, rng)
-    fit = fit_width(p, hand, rng.uniform(*cover), cover)
+    fit = fit_width(p, hand, canvas.shape[:2], rng.uniform(*cover), cover)
     if fit is None:
         return None
-    width, mask = fit
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    yy, xx = np.mgrid[y0:y1, x0:x1]
+    width, win, mask = fit
+    yy, xx = np.mgrid[win]
     lx, ly = _to_local(p, xx, yy)
-    colour = _albedo(rng, (int(y1 - y0), int(x1 - x0)), lx, ly, background)
+    colour = _albedo(rng, mask.shape, lx, ly, background)
     mult, spec, body = _shading(p, width, lx, ly, rng)
     if body is not None:  # phone: near-black body; its screen shows content or is off (dark glass)
         screen = rng.uniform(0.02, 0.12) if rng.random() < 0.5 else colour
         colour = np.where(body[..., None], rng.uniform(0.03, 0.2), screen)
     rgb = np.clip(colour * mult[..., None] + spec[..., None], 0, 1) * 255
-    sub = mask[y0:y1, x0:x1]
-    canvas[y0:y1, x0:x1][sub] = rgb[sub].astype(np.uint8)
-    return mask, p.kind
+    canvas[win][mask] = rgb[mask].astype(np.uint8)
+    return win, mask, p.kind

@@ -115,15 +115,18 @@ def compose_sample(
         instance[alpha] = k + 1
         touches.append(bool(alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any()))
         if held is not None and rng is not None and cfg is not None:  # a held object over hand k
-            held[alpha] = 0  # (an earlier hand's object under hand k hides nothing of it)
+            x, y, w, h = cv2.boundingRect(alpha.view(np.uint8))
+            box = (slice(y, y + h), slice(x, x + w))
+            held[box][alpha[box]] = 0  # (an earlier hand's object under hand k hides nothing of it)
             drawn = None
             if rng.random() < cfg.occluder_prob:
-                drawn = draw_occluder(canvas, instance == k + 1, kp_new[0, k].numpy(), rng,
+                ys, xs = np.nonzero(alpha[box])  # hand k's pixels: it was pasted last
+                drawn = draw_occluder(canvas, (ys + y, xs + x), kp_new[0, k].numpy(), rng,
                                       cfg.occluder_cover, background)  # fmt: skip
             if drawn is not None:
-                instance[drawn[0]] = 0
-                held[drawn[0]] = k + 1
-                kinds[k] = drawn[1]
+                win, obj, kinds[k] = drawn
+                instance[win][obj] = 0
+                held[win][obj] = k + 1
     extra: dict[str, Any] = {} if lay.fill is None else {"frame_fill": bool(lay.fill[0].any())}
     if cfg is not None and rng is not None:
         extra.update(_camera_effects(canvas, cfg, rng))
