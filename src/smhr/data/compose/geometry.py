@@ -10,7 +10,7 @@ U Rz(phi), and its 3D points are rotated by Rz(phi) about the optical axis
 
 Visibility: keypoint j of hand k is visible iff it was visible in the source, lies inside the
 canvas, and the instance mask at its (rounded) pixel is not a LATER hand (hands are pasted in slot
-order with a hard alpha, warped mask >= 0.5).
+order with a hard alpha, warped mask >= 0.5) nor an object held by hand k or a later hand.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def paste_affines(
     keypoints2d [B,M,21,2] px and visibility [B,M,21] of each slot's source hand (unmirrored),
     src_width [B,M] source image widths px. Returns (A [B,M,2,3], A_sim [B,M,2,3]): A maps source
     pixels to the canvas (mirror included, det < 0 when mirrored), A_sim is its similarity part
-    (applied after the mirror). The keypoint box uses the visible keypoints (all when none is).
+    (applied after the mirror). The keypoint box uses the visible keypoints (all when none is);
+    for slots with `layout.fill` set, `layout.size` is the side of the box after the rotation.
     """
     dt = keypoints2d.dtype
     W = src_width.to(dt)
@@ -42,8 +43,15 @@ def paste_affines(
     hi = torch.where(vis[..., None], kp, torch.full_like(kp, -big)).amax(-2)
     c = (lo + hi) / 2
     side = (hi - lo).amax(-1).clamp(min=1.0)
-    s = layout.size.to(dt) / side
     cos, sin = torch.cos(layout.angle.to(dt)), torch.sin(layout.angle.to(dt))
+    if layout.fill is not None and bool(layout.fill.any()):  # size of the rotated box instead
+        d = kp - c[..., None, :]
+        rot = torch.stack([cos[..., None] * d[..., 0] - sin[..., None] * d[..., 1],
+                           sin[..., None] * d[..., 0] + cos[..., None] * d[..., 1]], -1)  # fmt: skip
+        lo_r = torch.where(vis[..., None], rot, torch.full_like(rot, big)).amin(-2)
+        hi_r = torch.where(vis[..., None], rot, torch.full_like(rot, -big)).amax(-2)
+        side = torch.where(layout.fill, (hi_r - lo_r).amax(-1).clamp(min=1.0), side)
+    s = layout.size.to(dt) / side
     Ms = torch.stack([torch.stack([s * cos, -s * sin], -1), torch.stack([s * sin, s * cos], -1)], -2)
     ts = layout.center.to(dt) - (Ms @ c[..., None])[..., 0]
     A_sim = torch.cat([Ms, ts[..., None]], -1)
@@ -77,12 +85,18 @@ def apply_affine(A: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 def keypoint_visibility(
-    keypoints2d: torch.Tensor, src_visibility: torch.Tensor, valid: torch.Tensor, instance: torch.Tensor
+    keypoints2d: torch.Tensor,
+    src_visibility: torch.Tensor,
+    valid: torch.Tensor,
+    instance: torch.Tensor,
+    occluder: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Visibility [B,M,21] and 'outside' [B,M,21] of canvas keypoints [B,M,21,2].
 
     instance [B,H,W] long: 0 background, k+1 = slot k on top. A keypoint is visible when it was
     visible in the source, lies inside the canvas and no LATER slot covers its (rounded) pixel.
+    occluder [B,H,W] long or None: k+1 where the object held by slot k is on top (drawn after slot
+    k, before slot k+1): it hides the keypoints of slots <= k there, as a later hand would.
     """
     B, M = valid.shape
     H, W = instance.shape[-2:]
@@ -93,5 +107,8 @@ def keypoint_visibility(
     owner = torch.gather(instance.reshape(B, 1, H * W).expand(B, M, H * W), 2, yi * W + xi)
     slot = torch.arange(1, M + 1, device=instance.device).view(1, M, 1)
     covered = owner > slot
+    if occluder is not None:
+        held = torch.gather(occluder.reshape(B, 1, H * W).expand(B, M, H * W), 2, yi * W + xi)
+        covered = covered | (held >= slot)
     vis = src_visibility & ~outside & ~covered & valid[..., None]
     return vis, outside & src_visibility & valid[..., None]
