@@ -129,6 +129,6 @@ class Reconstructor:
         if not len(images):
             return []
         boxed, affines, Ks = network_inputs(images, self.input_size, focal=focal, K=K)
-        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed).items()}
+        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
         R = self.input_size
         return decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks, side=side)
