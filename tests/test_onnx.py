@@ -43,7 +43,8 @@ def test_export_matches_pytorch_and_decodes_to_the_same_hands(tiny_weights, tmp_
     assert 1 <= n < 16 and got["texture"].shape[:2] == ref["texture"].shape[:2] == (2, n)
     np.testing.assert_array_equal(got["cells"], full["cells"][:, :n])
     np.testing.assert_allclose(got["params"], ref["params"], atol=1e-4)
-    assert ort_net.run(boxed, 2.0)["texture"].shape == (2, 0, 3 * 1609)  # no slot reaches it
+    for batch in (boxed, boxed[:1]):  # no slot reaches it (an ONNX Reshape to size 0 is a trap)
+        assert ort_net.run(batch, 2.0)["texture"].shape == (len(batch), 0, 3 * 1609)
 
 
 def test_export_errors_are_one_line(tmp_path):

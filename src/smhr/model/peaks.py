@@ -1,13 +1,13 @@
 """The peaks contract (`smhr.runtime.contract`) in PyTorch: `PeakNet`, and `TorchPeaks` to run it.
 
-`PeakNet` is the one definition of what the network answers at inference: uint8 letterboxed
-images -> ImageNet normalisation (as `normalize_images`) -> backbone -> neck -> centre heatmap ->
-5x5 max-pool NMS -> top-K peaks -> each head of `PEAK_HEADS` evaluated only at those K cells (with
-a threshold, only at the first cells up to the last one that reaches it; all heads' 3x3 layers in
-one product, `smhr.model.heads.gather_heads`). The ONNX export is this module traced (`smhr.onnx_export`), and the PyTorch backend runs it
-as is (`TorchPeaks`), so both backends hand the same named outputs to the one NumPy decode
-(`smhr.runtime.decode`). Why the heads are gathered inside: evaluated densely, the parameter heads
-cost more than the backbone on a CPU.
+`PeakNet` is the one definition of what the network answers at inference: uint8 letterboxed images
+-> ImageNet normalisation (as `normalize_images`) -> backbone -> neck -> centre heatmap -> 5x5
+max-pool NMS -> top-K peaks -> each head of `PEAK_HEADS` evaluated only at those K cells (with a
+threshold, only at the first cells up to the last one that reaches it; all heads' 3x3 layers in one
+product, `smhr.model.heads.gather_heads`). The ONNX export is this module traced
+(`smhr.onnx_export`), and the PyTorch backend runs it as is (`TorchPeaks`), so both backends hand
+the same named outputs to the one NumPy decode (`smhr.runtime.decode`). Why the heads are gathered
+inside: evaluated densely, the parameter heads cost more than the backbone on a CPU.
 """
 
 from __future__ import annotations
