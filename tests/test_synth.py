@@ -1,15 +1,19 @@
 """`smhr synth`: FreiHAND-layout files that the FreiHAND loader reads back, masks that match the
-projected mesh, keypoints inside the mask, the requested side's model, byte-identical reruns."""
+projected mesh, keypoints inside the mask, the requested side's model, byte-identical reruns; its
+switches: an arm at the wrist (labels stay the hand's, with a depth test where the arm is in
+front), gloves, low light, each reproducible from the seed and, at 0, absent."""
 
+import colorsys
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from smhr.data.freihand import FreiHAND
-from smhr.data.synth import SynthConfig, write_synth
+from smhr.data.synth import SynthConfig, SynthRenderer, write_synth
 from smhr.geometry.cameras import project
 from smhr.io.images import read_gray
 
@@ -100,8 +104,6 @@ def test_freihand_layout_and_loader_read_back(synth_root):
 
 
 def test_mask_matches_projected_mesh_and_contains_keypoints(synth_root):
-    import cv2
-
     faces = model_faces()
     train = FreiHAND(synth_root, "train")
     for i in range(N):
@@ -160,3 +162,146 @@ def test_place_in_view_frames_the_box_as_asked():
         ((uv.amax(1) + uv.amin(1)) / 2).numpy(), (111.5 + shift * 224).numpy(), atol=0.3
     )
     assert ((v + t[:, None])[..., 2] > 0.1).all()
+
+
+# ----------------------------------------------------------------------------- switches
+ARM_RES, ARM_N = 96, 6
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[dict, dict]:
+    """The same seed rendered without and with an arm on every image (bare arms: no sleeves)."""
+    plain = SynthRenderer(SynthConfig(res=ARM_RES, device="cpu")).render(ARM_N, 11)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("smhr.data.synth_scene.SLEEVE_PROB", 0.0)
+        arms = SynthRenderer(SynthConfig(res=ARM_RES, device="cpu", arm_prob=1.0)).render(ARM_N, 11)
+    return plain, arms
+
+
+def test_arm_leaves_labels_and_hides_only_what_it_covers(pair):
+    plain, arms = pair
+    for key in ("xyz", "K", "verts", "theta"):
+        np.testing.assert_array_equal(plain[key], arms[key])
+    assert arms["arm_on"].sum() >= ARM_N - 1  # an arm hiding > 4 of its keypoints is taken back
+    faces = model_faces()
+    for i in range(ARM_N):
+        arm, mask = arms["arm"][i], arms["mask"][i]
+        np.testing.assert_array_equal(mask, plain["mask"][i] & ~arm)  # the arm only hides
+        if not arms["arm_on"][i]:
+            assert not arm.any()
+            continue
+        assert arm.sum() > 100 and (arm & ~plain["mask"][i]).any()
+        ref = triangle_mask(arms["verts"][i].astype(np.float64), faces, arms["K"][i], ARM_RES) & ~arm
+        assert (mask & ref).sum() / (mask | ref).sum() >= 0.98, i
+
+
+def test_arm_is_skin_and_joins_the_hand_at_the_wrist(pair):
+    _, arms = pair
+    for i in np.flatnonzero(arms["arm_on"]):
+        img, arm, mask = arms["image"][i].astype(float), arms["arm"][i], arms["mask"][i]
+        uvw = arms["xyz"][i] @ arms["K"][i].T
+        uv = uvw[:, :2] / uvw[:, 2:]
+        ring = cv2.dilate(mask.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        inside = cv2.erode(arm.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # no blended edges
+        join = inside & ring  # arm pixels within 3 px of the hand
+        assert join.sum() >= 5, i
+        ys, xs = np.nonzero(join)
+        near = np.stack([xs, ys], -1)
+        # the arm meets the hand at the wrist, not at the fingertips
+        d_wrist = np.linalg.norm(near - uv[0], axis=-1).mean()
+        d_tip = np.linalg.norm(near - uv[12], axis=-1).mean()
+        assert d_wrist < d_tip, i
+        # and there it has the hand's skin colour (same albedo and light)
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        hand_rgb, arm_rgb = img[inner].mean(0), img[join].mean(0)
+        assert np.abs(arm_rgb - hand_rgb).max() < 0.25 * hand_rgb.max() + 8, (i, hand_rgb, arm_rgb)
+
+
+def test_keypoints_in_the_mask_or_hidden_behind_the_arm(pair):
+    _, arms = pair
+    for i in range(ARM_N):
+        grown = cv2.dilate(arms["mask"][i].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        uvw = arms["xyz"][i] @ arms["K"][i].T
+        px = np.round(uvw[:, :2] / uvw[:, 2:]).astype(int)
+        on_hand = grown[px[:, 1], px[:, 0]]
+        on_arm = arms["arm"][i][px[:, 1], px[:, 0]]
+        vis = arms["vis"][i]
+        assert on_hand[1:][vis[1:]].all(), i  # fingers and palm: visible ones lie on the hand
+        assert (on_hand | on_arm)[0], i  # the wrist: on the hand or on the arm's junction flesh
+        assert on_arm[~vis].all(), i  # hidden ones lie under the arm
+
+
+def test_depth_test_between_hand_and_arm():
+    from smhr.data.synth_arm import KEYPOINT_MARGIN, keypoints_in_view
+    from smhr.data.synth_scene import render_hands
+
+    quad = torch.tensor([[-1.0, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]]) * 0.05
+    faces = torch.tensor([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    K = torch.tensor([[[400.0, 0, 31.5], [0, 400, 31.5], [0, 0, 1]]])  # hand: pixels 12-51
+    for arm_z, hidden in ((0.8, True), (1.2, False)):
+        arm = quad * torch.tensor([0.5, 1, 1]) + torch.tensor([-0.025, 0, arm_z])  # left half
+        verts = torch.cat([quad + torch.tensor([0, 0, 1.0]), arm])[None]
+        albedo, sh = torch.full((1, 8, 3), 0.5), torch.zeros(1, 27)
+        _, anything, hand, depth = render_hands(verts, faces, albedo, sh, K, 64, 2)
+        assert anything[0, 16:48, 16:48].all()
+        left = hand[0, 16:48, 16:30]
+        assert (left.sum() == 0) == hidden and (left.all() == (not hidden))
+        assert hand[0, 16:48, 34:48].all()
+        joints = torch.tensor([[[-0.02, 0.0, 1.0], [0.02, 0.0, 1.0]]])
+        vis = keypoints_in_view(joints, K, (anything > 0.5) & (hand < 0.5), depth)
+        assert vis[0].tolist() == [not hidden, True]
+    # the wrist junction: arm flesh nearer than the joint by less than the margin keeps it visible
+    joints = torch.tensor([[[0.0, 0.0, 1.0]]])
+    near = torch.full((1, 64, 64), 1.0 - KEYPOINT_MARGIN / 2)
+    assert keypoints_in_view(joints, K, torch.ones(1, 64, 64, dtype=torch.bool), near).all()
+
+
+def test_gloves_change_the_hand_colour_and_have_no_nails():
+    from smhr.data.synth_scene import glove_albedo, skin_albedo
+    from smhr.hands.keypoints import NAIL_PART
+    from smhr.hands.model import HandModel
+
+    m = HandModel.load("anny", "right")
+    nails = m.part_labels == NAIL_PART
+    g = torch.Generator().manual_seed(0)
+    gloves, base = glove_albedo(m.v_template, 200, g)
+    skin = skin_albedo(m.part_labels, m.v_template, 200, g)
+
+    def not_skin(rgb: torch.Tensor) -> np.ndarray:
+        """Saturated greens, cyans, blues, purples (60 % of the hue circle)."""
+        hsv = np.array([colorsys.rgb_to_hsv(*c) for c in rgb.tolist()])
+        return (hsv[:, 1] > 0.25) & (hsv[:, 0] > 0.3) & (hsv[:, 0] < 0.9)
+
+    assert not not_skin(skin[:, ~nails].mean(1)).any()
+    assert not_skin(base).mean() > 0.3  # 65 % of gloves have a random hue, saturation >= 0.35
+    for alb in (gloves,):  # a glove's nails are the glove's colour
+        ratio = alb[:, nails].mean(1) / alb[:, ~nails].mean(1).clamp(min=1e-3)
+        assert (ratio - 1).abs().max() < 0.05
+    skin_ratio = skin[:, nails].mean(1) / skin[:, ~nails].mean(1)
+    assert (skin_ratio[:, 0] > 1.05).all()  # bare nails are lighter and pinker
+
+
+def test_switches_are_reproducible_recorded_and_applied(tmp_path):
+    on = SynthConfig(res=32, device="cpu", arm_prob=0.5, glove_prob=1.0, low_light_prob=1.0)
+    for name in ("a", "b"):
+        write_synth(tmp_path / name, 3, 1, cfg=on, seed=2, progress=False)
+    write_synth(tmp_path / "off", 3, 1, cfg=SynthConfig(res=32, device="cpu"), seed=2, progress=False)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) == 2 * 3 + 1 + 12 + 1  # rgb + mask, eval rgb, 6 json per split, meta
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["switches"] == {"arm_prob": 0.5, "glove_prob": 1.0, "low_light_prob": 1.0}
+    for name in ("xyz", "K", "verts", "mano"):  # the hands are the same hands
+        assert (tmp_path / "a" / f"training_{name}.json").read_bytes() == (
+            tmp_path / "off" / f"training_{name}.json"
+        ).read_bytes()
+    dark, lit = FreiHAND(tmp_path / "a", "train"), FreiHAND(tmp_path / "off", "train")
+    assert len(dark[0].hands[0].visibility) == 21
+    ratio = [dark[i].image.mean() / lit[i].image.mean() for i in range(3)]
+    assert max(ratio) < 0.85, ratio  # low light: darker exposure (gain 0.15-0.5 on linear light)
+
+
+def test_switch_values_are_checked():
+    with pytest.raises(ValueError, match="--glove-prob"):
+        SynthConfig(glove_prob=1.5)

@@ -37,6 +37,12 @@ def compose_command(
     with_vertices: Annotated[
         bool, typer.Option("--verts", help="Also store per-hand vertices in the JSON.")
     ] = False,
+    frame_fill_prob: Annotated[
+        float, typer.Option("--frame-fill-prob", help="Probability of one hand filling the frame.")
+    ] = 0.0,
+    border_cut_prob: Annotated[
+        float, typer.Option("--border-cut-prob", help="Per-hand probability of a border cut.")
+    ] = 0.0,
 ) -> None:
     """Paste masked single hands (mirrored into left hands at random) onto backgrounds: 1..N hands per
     image with per-hand keypoints, visibility, truncation, side, camera and 3D labels."""
@@ -49,7 +55,8 @@ def compose_command(
         fail(f"--n must be >= 1, got {n}")
     try:
         cfg = ComposeConfig(
-            out_size=res, min_hands=min_hands, max_hands=max_hands, rotation_deg=rotation, left_prob=left_prob
+            out_size=res, min_hands=min_hands, max_hands=max_hands, rotation_deg=rotation,
+            left_prob=left_prob, frame_fill_prob=frame_fill_prob, border_cut_prob=border_cut_prob,
         )
         source = FreiHAND(src, "train", versions=1)
         ds = ComposedHands(source, n, cfg=cfg, seed=seed, backgrounds=backgrounds)
@@ -81,6 +88,16 @@ def synth_command(
         Path | None, typer.Option("--sheet", help="Also write a PNG of the first 16 training images "
                                   "with their keypoints and mask outlines.")
     ] = None,
+    arm_prob: Annotated[
+        float, typer.Option("--arm-prob", help="Share of images with a forearm and upper arm attached "
+                            "at the wrist (labels stay the hand's). 0 = off.")
+    ] = 0.0,
+    glove_prob: Annotated[
+        float, typer.Option("--glove-prob", help="Share of hands wearing a glove. 0 = off.")
+    ] = 0.0,
+    low_light_prob: Annotated[
+        float, typer.Option("--low-light-prob", help="Share of darker, noisier images. 0 = off.")
+    ] = 0.0,
 ) -> None:
     """Render a synthetic single-hand set in FreiHAND's exact layout (the FreiHAND loader reads it)."""
     from smhr.data.synth import SynthConfig, write_synth
@@ -94,7 +111,9 @@ def synth_command(
         fail(f"--hand must be one of {HAND_MODELS.choices()}, got {hand!r}")
     try:
         cfg = SynthConfig(res=res, hand=hand, side=side, device=device,
-                          mano_dir=str(mano_dir) if mano_dir is not None else None)  # fmt: skip
+                          mano_dir=str(mano_dir) if mano_dir is not None else None,
+                          arm_prob=arm_prob, glove_prob=glove_prob,
+                          low_light_prob=low_light_prob)  # fmt: skip
         write_synth(out, n, n_eval, cfg=cfg, seed=seed, progress=True)
     except (ValueError, FileNotFoundError, HandModelError) as e:
         fail(str(e))

@@ -4,7 +4,8 @@ Layout (root = the folder where `training/` and `evaluation/` branch off):
     training/rgb/%08d.jpg      N x V images: image i shows annotation i % N (V sample versions:
                                gs, hom, sample, auto; N = 32560 in the release)
     training/mask/%08d.jpg     N masks (one per annotation), hand = bright pixels
-    training_{K,xyz,mano,verts,scale}.json
+    training_{K,xyz,mano,verts,scale}.json (and training_vis.json from `smhr synth --arm-prob`:
+                               [21] per record, keypoint not hidden; absent = all visible)
     evaluation/rgb/%08d.jpg    evaluation_K.json, evaluation_scale.json and, when released,
                                evaluation_{xyz,verts,mano}.json
 Conventions checked against lmb-freiburg/freihand (utils/fh_utils.py, utils/model.py):
@@ -78,6 +79,7 @@ class FreiHAND(SampleDataset):
         self.mano = self._optional("mano", required=False)
         self.verts = self._optional("verts", required=False)
         self.scale = self._optional("scale", required=False)
+        self.vis = self._optional("vis", required=False)  # `smhr synth --arm-prob`: not behind the arm
         if split == "eval":
             versions = 1
         elif versions is None:
@@ -140,7 +142,7 @@ class FreiHAND(SampleDataset):
                 HandLabel(
                     side=RIGHT,
                     keypoints2d=project_np(xyz, K),
-                    visibility=np.ones(21, bool),
+                    visibility=np.ones(21, bool) if self.vis is None else self.vis[rec] > 0.5,
                     joints3d=xyz,
                     vertices=None if self.verts is None else self.verts[rec],
                     params=params,

@@ -165,6 +165,10 @@ def _composer(cfg: Any, source: Any, input_size: int, seed: int) -> Any:
     """Composites of `source`'s hands on cfg.backgrounds, laid out at the network size."""
     from smhr.data.compose import ComposeConfig, ComposedHands
 
+    known = {f.name for f in dataclasses.fields(ComposeConfig)} | {"length"}
+    unknown = sorted(set(cfg.compose) - known)
+    if unknown:
+        raise ValueError(f"config: data.compose key(s) {unknown} unknown; choose from {sorted(known)}")
     options = {"out_size": input_size, "max_hands": cfg.max_hands, **cfg.compose}
     length = int(options.pop("length", max(len(source), 1024)))
     composer = ComposedHands(source, length, ComposeConfig(**options), seed=seed,

@@ -36,6 +36,7 @@ SKIN_TONES = (
 # up to about 1.4) they would saturate, so they are scaled down.
 ALBEDO_SCALE = 0.75
 NAIL_TINT = (0.95, 0.78, 0.78)  # nails: skin blended toward a light pink
+SLEEVE_PROB = 0.3  # arms (`smhr synth --arm-prob`) in a sleeve from 4-16 cm above the wrist on
 
 
 # ----------------------------------------------------------------------------- random appearance
@@ -124,3 +125,93 @@ def place_in_view(
     t = torch.cat([ab * d[:, None], d[:, None]], -1)
     centre3 = (vertices.amin(1) + vertices.amax(1)) / 2
     return t - centre3, K
+
+
+# ----------------------------------------------------------------------------- gloves, sleeves, arm skin
+def cloth_colours(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Fabric / latex / work-glove colours [n,3] in [0,1]: 35 % neutral (white to black, saturation
+    <= 0.06), the rest any hue with saturation 0.35-0.9 and value 0.2-0.85 (blue nitrile, yellow
+    and orange work gloves, green, red, ...)."""
+    neutral = torch.rand(n, generator=generator) < 0.35
+    hue = torch.rand(n, generator=generator) * 6
+    r = torch.rand(n, 4, generator=generator)
+    sat = torch.where(neutral, 0.06 * r[:, 0], 0.35 + 0.55 * r[:, 1])
+    val = torch.where(neutral, 0.05 + 0.8 * r[:, 2], 0.2 + 0.65 * r[:, 3])
+    chans = []
+    for offset in (5.0, 3.0, 1.0):  # HSV -> RGB, one channel at a time
+        k = (offset + hue) % 6
+        chans.append(val - val * sat * torch.minimum(k, 4 - k).clamp(0, 1))
+    return torch.stack(chans, -1)
+
+
+def glove_albedo(
+    rest_vertices: torch.Tensor, n: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-vertex glove albedo [n,V,3] and its base colour [n,3]: one `cloth_colours` colour over
+    the whole hand (no nails), a fine textile texture (3 plane waves of 3-8 mm, +-5 %) and 5 %
+    per-vertex noise."""
+    base = cloth_colours(n, generator)
+    rest = rest_vertices.float().cpu()
+    V = rest.shape[0]
+    dirs = F.normalize(torch.randn(n, 3, 3, generator=generator), dim=-1)
+    wavelength = 0.003 + 0.005 * torch.rand(n, 3, 1, generator=generator)
+    phase = torch.rand(n, 3, 1, generator=generator) * 2 * math.pi
+    weave = torch.sin(2 * math.pi * (dirs @ rest.T) / wavelength + phase).mean(1)  # [n,V]
+    shade = 1 + 0.05 * weave[..., None] + 0.05 * torch.randn(n, V, 1, generator=generator)
+    return (base[:, None, :] * shade).clamp(0, 1), base
+
+
+def arm_albedo(
+    s: torch.Tensor, skin: torch.Tensor, glove: torch.Tensor | None, generator: torch.Generator
+) -> torch.Tensor:
+    """Albedo [k,Va,3] of the arm vertices at arc lengths s [k,Va] (m from the wrist): the hand's
+    mean skin colour skin [k,3] with a slow +-5 % variation along the arm and 2 % noise; where the
+    hand wears a glove (glove [k,3] base colour, NaN rows = bare hand) its cuff covers the first
+    2-7 cm; a sleeve (SLEEVE_PROB, any `cloth_colours` colour) covers the arm from 4-16 cm on."""
+    k, Va = s.shape
+    s = s.cpu()
+    wave = torch.sin(2 * math.pi * s / (0.08 + 0.1 * torch.rand(k, 1, generator=generator))
+                     + 2 * math.pi * torch.rand(k, 1, generator=generator))  # fmt: skip
+    noise = torch.randn(k, Va, 1, generator=generator)
+    colour = skin[:, None, :] * (1 + 0.05 * wave[..., None] + 0.02 * noise)
+    sleeve = torch.rand(k, generator=generator) < SLEEVE_PROB
+    sleeve_from = 0.04 + 0.12 * torch.rand(k, generator=generator)
+    cloth = cloth_colours(k, generator)
+    on = (sleeve[:, None] & (s > sleeve_from[:, None]))[..., None]
+    colour = torch.where(on, cloth[:, None, :] * (1 + 0.04 * noise), colour)
+    cuff = 0.02 + 0.05 * torch.rand(k, generator=generator)
+    if glove is not None:
+        gloved = torch.isfinite(glove).all(-1)
+        on = (gloved[:, None] & (s < cuff[:, None]))[..., None]
+        colour = torch.where(on, glove.nan_to_num(0)[:, None, :] * (1 + 0.05 * noise), colour)
+    return colour.clamp(0, 1)
+
+
+# ----------------------------------------------------------------------------- rendering
+def subsample_intrinsics(K: torch.Tensor, s: int) -> torch.Tensor:
+    """K of the same camera on an s-times finer pixel grid (pixel-centre convention:
+    u_s = s (u + 0.5) - 0.5)."""
+    Ks = K.clone()
+    Ks[:, :2, :2] *= s
+    Ks[:, :2, 2] = s * (K[:, :2, 2] + 0.5) - 0.5
+    return Ks
+
+
+def render_hands(
+    verts: torch.Tensor,
+    faces: torch.Tensor,
+    albedo: torch.Tensor,
+    sh: torch.Tensor,
+    K: torch.Tensor,
+    size: int,
+    hand_faces: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One hand (and its arm, faces from hand_faces on) per image: rgb [k,3,S,S], coverage of
+    anything [k,S,S], of the hand where it is the front-most surface [k,S,S] (float 0/1), and the
+    front-most depth [k,S,S] (m, 0 on background)."""
+    from smhr.render.renderer import render_hard
+
+    out = render_hard(verts[:, None], faces, K, (size, size), albedo=albedo[:, None], sh=sh[:, None])
+    face = out.fragments.face_id
+    hand = ((face >= 0) & (face < hand_faces)).to(out.rgb.dtype)
+    return out.rgb, out.mask[:, 0], hand, out.depth[:, 0]

@@ -29,7 +29,8 @@ def paste_affines(
     keypoints2d [B,M,21,2] px and visibility [B,M,21] of each slot's source hand (unmirrored),
     src_width [B,M] source image widths px. Returns (A [B,M,2,3], A_sim [B,M,2,3]): A maps source
     pixels to the canvas (mirror included, det < 0 when mirrored), A_sim is its similarity part
-    (applied after the mirror). The keypoint box uses the visible keypoints (all when none is).
+    (applied after the mirror). The keypoint box uses the visible keypoints (all when none is);
+    for slots with `layout.fill` set, `layout.size` is the side of the box after the rotation.
     """
     dt = keypoints2d.dtype
     W = src_width.to(dt)
@@ -42,8 +43,15 @@ def paste_affines(
     hi = torch.where(vis[..., None], kp, torch.full_like(kp, -big)).amax(-2)
     c = (lo + hi) / 2
     side = (hi - lo).amax(-1).clamp(min=1.0)
-    s = layout.size.to(dt) / side
     cos, sin = torch.cos(layout.angle.to(dt)), torch.sin(layout.angle.to(dt))
+    if layout.fill is not None and bool(layout.fill.any()):  # size of the rotated box instead
+        d = kp - c[..., None, :]
+        rot = torch.stack([cos[..., None] * d[..., 0] - sin[..., None] * d[..., 1],
+                           sin[..., None] * d[..., 0] + cos[..., None] * d[..., 1]], -1)  # fmt: skip
+        lo_r = torch.where(vis[..., None], rot, torch.full_like(rot, big)).amin(-2)
+        hi_r = torch.where(vis[..., None], rot, torch.full_like(rot, -big)).amax(-2)
+        side = torch.where(layout.fill, (hi_r - lo_r).amax(-1).clamp(min=1.0), side)
+    s = layout.size.to(dt) / side
     Ms = torch.stack([torch.stack([s * cos, -s * sin], -1), torch.stack([s * sin, s * cos], -1)], -2)
     ts = layout.center.to(dt) - (Ms @ c[..., None])[..., 0]
     A_sim = torch.cat([Ms, ts[..., None]], -1)

@@ -10,6 +10,7 @@ drawn once, in torch, and both executions (`per_sample`, `batched`) read it, so 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -23,7 +24,8 @@ class ComposeConfig:
     keypoint-box side as a fraction of its layout cell. jitter: centre jitter as a fraction of the
     cell. rotation_deg: max |in-plane rotation|. left_prob: probability to mirror a source hand
     into a left hand. gain_range: per-hand brightness gain (so pasted hands do not all share the
-    source's exposure); (1, 1) disables it.
+    source's exposure); (1, 1) disables it. The context switches (module docstring; all 0 = off):
+    frame_fill_prob / frame_fill_range / frame_fill_offset, border_cut_prob.
     """
 
     out_size: int = 384
@@ -34,12 +36,23 @@ class ComposeConfig:
     rotation_deg: float = 45.0
     left_prob: float = 0.5
     gain_range: tuple[float, float] = (0.75, 1.25)
+    frame_fill_prob: float = 0.0
+    frame_fill_range: tuple[float, float] = (0.6, 1.3)
+    frame_fill_offset: float = 0.2
+    border_cut_prob: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_hands <= self.max_hands:
             raise ValueError(f"need 1 <= min_hands <= max_hands, got {self.min_hands}, {self.max_hands}")
         if self.out_size < 16:
             raise ValueError(f"out_size must be >= 16 px, got {self.out_size}")
+        for name in ("frame_fill_prob", "border_cut_prob"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"compose: {name} must be in [0, 1], got {getattr(self, name)}")
+        for name, top in (("frame_fill_range", 10.0),):
+            lo, hi = (float(v) for v in getattr(self, name))
+            if not 0.0 < lo <= hi <= top:
+                raise ValueError(f"compose: {name} must be [lo, hi], 0 < lo <= hi <= {top}; got {[lo, hi]}")
 
 
 @dataclass
@@ -49,6 +62,8 @@ class Layout:
     valid [B,M] bool (slot used; slots k < count are used), src [B,M] long (source index),
     mirror [B,M] bool (becomes a left hand), size [B,M] px (keypoint-box side on the canvas),
     angle [B,M] rad (in-plane rotation, + = clockwise on screen), center [B,M,2] px, gain [B,M].
+    fill [B,M] bool or None: size is the side of the ROTATED keypoint box (frame-filling hands,
+    whose on-screen size is what matters); otherwise of the box before rotation.
     """
 
     valid: torch.Tensor
@@ -58,13 +73,18 @@ class Layout:
     angle: torch.Tensor
     center: torch.Tensor
     gain: torch.Tensor
+    fill: torch.Tensor | None = None
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Layout:
+        """This layout with `fn` applied to every tensor."""
+        return Layout(**{k: None if v is None else fn(v) for k, v in asdict(self).items()})
 
     def select(self, b: int) -> Layout:
         """The layout of canvas b alone (batch size 1)."""
-        return Layout(**{k: v[b : b + 1] for k, v in asdict(self).items()})
+        return self.map(lambda v: v[b : b + 1])
 
     def to(self, device: torch.device | str) -> Layout:
-        return Layout(**{k: v.to(device) for k, v in asdict(self).items()})
+        return self.map(lambda v: v.to(device))
 
 
 def sample_layout(
@@ -103,7 +123,7 @@ def sample_layout(
     size = (lo + (hi - lo) * rand(B, M)) * cell
     angle = (rand(B, M) * 2 - 1) * math.radians(cfg.rotation_deg)
     glo, ghi = cfg.gain_range
-    return Layout(
+    lay = Layout(
         valid=torch.arange(M, device=dev)[None, :] < count[:, None],
         src=torch.randint(num_sources, (B, M), generator=generator, device=dev),
         mirror=rand(B, M) < cfg.left_prob,
@@ -112,3 +132,41 @@ def sample_layout(
         center=center,
         gain=glo + (ghi - glo) * rand(B, M),
     )
+    # the switches draw after everything above, and only when on: off, the draws are today's
+    if cfg.frame_fill_prob > 0:
+        _frame_fill(lay, cfg, rand)
+    if cfg.border_cut_prob > 0:
+        _border_cut(lay, cfg, rand, generator)
+    return lay
+
+
+def _frame_fill(lay: Layout, cfg: ComposeConfig, rand: Callable[..., torch.Tensor]) -> None:
+    """Turn canvases (probability frame_fill_prob) into one frame-filling hand in slot 0."""
+    B, M = lay.valid.shape
+    R = float(cfg.out_size)
+    on = rand(B) < cfg.frame_fill_prob
+    lo, hi = (float(v) for v in cfg.frame_fill_range)
+    side = (lo + (hi - lo) * rand(B)) * R
+    centre = R / 2 + (rand(B, 2) * 2 - 1) * cfg.frame_fill_offset * R
+    first = torch.arange(M, device=on.device)[None, :] == 0
+    lay.valid = torch.where(on[:, None], first, lay.valid)
+    lay.size[:, 0] = torch.where(on, side, lay.size[:, 0])
+    lay.center[:, 0] = torch.where(on[:, None], centre, lay.center[:, 0])
+    lay.fill = on[:, None] & first
+
+
+def _border_cut(
+    lay: Layout, cfg: ComposeConfig, rand: Callable[..., torch.Tensor], generator: torch.Generator | None
+) -> None:
+    """Move hands (probability border_cut_prob each; not frame-filling ones) onto a canvas edge."""
+    B, M = lay.valid.shape
+    R = float(cfg.out_size)
+    cut = rand(B, M) < cfg.border_cut_prob
+    if lay.fill is not None:
+        cut &= ~lay.fill
+    edge = torch.randint(4, (B, M), generator=generator, device=cut.device)
+    inside = (-0.1 + 0.4 * rand(B, M)) * lay.size  # centre's distance inside the edge
+    pos = torch.where(edge % 2 == 0, inside, R - inside)  # edges 0, 1: x = 0, R; 2, 3: y = 0, R
+    axis = (edge >= 2).long()
+    for d in (0, 1):
+        lay.center[..., d] = torch.where(cut & (axis == d), pos, lay.center[..., d])

@@ -63,7 +63,7 @@ def compose_sample(
     import cv2
 
     R = background.shape[0]
-    lay = Layout(**{k: v[:, :n].cpu() for k, v in asdict(layout).items()})
+    lay = layout.map(lambda v: v[:, :n].cpu())
     hands, masks = (
         zip(*[source_hand(s, s.id or str(i)) for i, s in enumerate(sources)], strict=True) if n else ((), ())
     )

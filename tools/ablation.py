@@ -1,0 +1,151 @@
+"""Equal-budget ablation trials of the synthetic-data / composer switches (docs/training.md "Ablation").
+
+Each trial fine-tunes the same initial weights with configs/ablation-base.yaml, changed only by the
+variant's edits (a switch in a `compose:` block, or a synthetic root made with an `smhr synth`
+switch), then scores the result on the never-trained-on sources with benchmarks/bench_real.py.
+Why a script: the variants differ inside the mixture list, which `--set` cannot reach, and every
+trial must be trained and scored exactly alike.
+
+    python tools/ablation.py VARIANT [VARIANT ...] --runs /work/runs [--seed 501] [--steps N]
+    python tools/ablation.py --list
+    python tools/ablation.py --table --runs /work/runs        # Markdown table of the finished trials
+
+Writes RUNS/abl-VARIANT[-sSEED]/{ablation.yaml, model.pt, bench.json, ...}; a trial whose bench.json
+exists is skipped, one whose training stopped is resumed (smhr train's default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "configs" / "ablation-base.yaml"
+LABELLED, COMPOSED_LABELLED, COMPOSED = 0, 1, 2  # the mixture parts of the base config
+EVAL_LABELS = ["labels/hina-gloves", "labels/capston2-scenes"]  # test-only: never in any mixture
+
+# variant -> {dotted key (list indices as numbers): value}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "frame-fill": {f"data.mixture.{part}.compose.{key}": 0.3 for part in (COMPOSED_LABELLED, COMPOSED)
+                   for key in ("frame_fill_prob", "border_cut_prob")},
+    "occluders": {f"data.mixture.{COMPOSED_LABELLED}.compose.occluder_prob": 0.4,
+                  f"data.mixture.{COMPOSED}.compose.occluder_prob": 0.4},
+    "low-light-blur": {f"data.mixture.{part}.compose.{key}": 0.25 for part in (COMPOSED_LABELLED, COMPOSED)
+                       for key in ("low_light_prob", "motion_blur_prob")},
+    "arm": {f"data.mixture.{COMPOSED}.roots": ["data/synth-arm"]},
+    "gloves": {f"data.mixture.{COMPOSED}.roots": ["data/synth-gloves"]},
+}
+VARIANTS["all"] = {**VARIANTS["frame-fill"], **VARIANTS["occluders"], **VARIANTS["low-light-blur"],
+                   f"data.mixture.{COMPOSED}.roots": ["data/synth-all"]}
+
+
+def edit(config: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted key; numeric parts index lists. Every part but the last must exist."""
+    *parents, last = key.split(".")
+    node: Any = config
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
+
+
+def trial_config(variant: str, seed: int, steps: int | None) -> dict[str, Any]:
+    config = copy.deepcopy(yaml.safe_load(BASE.read_text()))
+    for key, value in VARIANTS[variant].items():
+        edit(config, key, value)
+    config["seed"] = seed
+    if steps is not None:
+        config["optim"]["steps"] = steps
+    return config
+
+
+def run_trial(variant: str, runs: Path, seed: int, steps: int | None, threshold: float) -> Path:
+    out = runs / (f"abl-{variant}" if seed == 501 else f"abl-{variant}-s{seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "bench.json").exists():
+        print(f"{out}: done, skipped", file=sys.stderr)
+        return out
+    config = trial_config(variant, seed, steps)
+    config["out_dir"] = str(out)
+    (out / "ablation.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    smhr = Path(sys.executable).with_name("smhr")
+    if not (out / "model.pt").exists():
+        subprocess.run([str(smhr), "train", str(out / "ablation.yaml")], check=True, cwd=ROOT)
+    bench = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_real.py"), "--weights", str(out / "model.pt"),
+         "--threshold", str(threshold), "--labels", *EVAL_LABELS, "--n-composed", "0", "--threads", "2",
+         "--gt-root", os.environ.get("SMHR_GT_ROOT", "/work/data/mmpose/tests/data")],
+        check=True, cwd=ROOT, capture_output=True, text=True)
+    (out / "bench.json").write_text(bench.stdout)
+    (out / "bench.md").write_text(bench.stderr)
+    return out
+
+
+def _row_numbers(doc: dict[str, Any]) -> dict[str, float | None]:
+    """The never-trained-on numbers of one bench.json: per source, pooled, stress sets, GT fixtures."""
+    smhr = doc["smhr"]
+    out: dict[str, float | None] = {}
+    for name, row in smhr["sources"].items():
+        out[f"{name} recall"] = row.get("recall")
+        out[f"{name} PCK"] = row.get("pck0.2_all")
+        out[f"{name} side"] = row.get("handedness_acc")
+    pooled = smhr["pooled"].get("never trained on", {})
+    out["pooled recall"], out["pooled precision"] = pooled.get("recall"), pooled.get("precision")
+    for name, by_status in smhr["stress"].items():
+        row = by_status.get("never trained on", {})
+        out[f"{name} recall"] = row.get("recall")
+        if name == "closeup_no_arm":
+            out[f"{name} side"] = row.get("handedness_acc")
+    for name, row in smhr.get("gt_fixtures", {}).items():
+        out[f"gt {name} PCK"] = row.get("pck0.2_all")
+    return out
+
+
+def table(runs: Path) -> str:
+    """Markdown: one row per finished trial (and the shipped weights' bench.json in RUNS/abl-shipped)."""
+    rows = {p.parent.name.removeprefix("abl-"): _row_numbers(json.loads(p.read_text()))
+            for p in sorted(runs.glob("abl-*/bench.json"))}
+    if not rows:
+        return "(no finished trials)"
+    columns = list(next(iter(rows.values())))
+    lines = ["| trial | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, numbers in rows.items():
+        cells = ["-" if numbers.get(c) is None else f"{numbers[c]:.2f}" for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("variants", nargs="*", help=f"any of: {', '.join(VARIANTS)}")
+    ap.add_argument("--runs", type=Path, default=Path("/work/runs"))
+    ap.add_argument("--seed", type=int, default=501)
+    ap.add_argument("--steps", type=int, default=None, help="override the base config's steps")
+    ap.add_argument("--threshold", type=float, default=0.3, help="detection score threshold when scoring")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--table", action="store_true")
+    args = ap.parse_args()
+    if args.list:
+        for name, edits in VARIANTS.items():
+            print(name, json.dumps(edits))
+        return
+    if args.table:
+        print(table(args.runs))
+        return
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        sys.exit(f"error: unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    for variant in args.variants:
+        print(run_trial(variant, args.runs, args.seed, args.steps, args.threshold))
+
+
+if __name__ == "__main__":
+    main()
