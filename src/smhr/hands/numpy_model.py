@@ -121,11 +121,13 @@ class NumpyHandModel:
         T = self.weights @ cols  # [4,V,B*3]
         vt = v_shaped.transpose(2, 1, 0)  # [3,V,B]
         verts = T[3].reshape(V, B, 3).copy()
+        term = np.empty_like(verts)  # one buffer for the three products: no temporaries per column
         for c in range(3):
-            verts += T[c].reshape(V, B, 3) * vt[c][..., None]
-        verts = verts.transpose(1, 0, 2)
+            verts += np.multiply(T[c].reshape(V, B, 3), vt[c][..., None], out=term)
+        if transl is not None:  # added in place; the joints read the vertex tips afterwards
+            t = np.asarray(transl, f32).reshape(B, 3)
+            verts += t
+            G_t = G_t + t[:, None]
+        verts = np.ascontiguousarray(verts.transpose(1, 0, 2))
         joints21 = np.concatenate([G_t, verts[:, self.tips]], 1)[:, self._order]
-        if transl is not None:
-            t = np.asarray(transl, f32).reshape(B, 1, 3)
-            verts, joints21 = verts + t, joints21 + t
-        return verts.astype(f32), joints21.astype(f32)
+        return verts, joints21.astype(f32, copy=False)
