@@ -5,7 +5,10 @@
 - synth_<dev>_images_per_s: `smhr synth` end to end (sample, render, composite, encode, write) at
   224 px into a temporary folder, per device (CPU always, CUDA when present).
 - compose_per_sample_cpu_samples_per_s: `ComposedHands` items (384 px, up to 6 hands, procedural
-  backgrounds, OpenCV warps), one process.
+  backgrounds, OpenCV warps), one process. compose_bank_<switch>_cpu_samples_per_s: the composer
+  alone (backgrounds from a `ProceduralBank`, best of 3 interleaved rounds) with no switch (off),
+  one context switch at probability 1 (frame_fill, border_cut, occluder, low_light, motion_blur),
+  or the `mix` of docs/synthetic-data.md (skip with --no-context).
 Source crops for the composer benchmarks are torch-drawn ellipse "hands" (speed does not depend
 on their content), so the composer numbers need torch alone (no numpy/OpenCV on the GPU host).
 """
@@ -51,7 +54,18 @@ def blob_sources(n: int, size: int = 224, device: str = "cpu", seed: int = 0) ->
     return {k: v.to(device) for k, v in out.items()}
 
 
-def bench_compose_per_sample(n: int) -> float:
+CONTEXT = {  # the composer's context switches (docs/synthetic-data.md), timed one by one and mixed
+    "frame_fill": {"frame_fill_prob": 1.0},
+    "border_cut": {"border_cut_prob": 1.0},
+    "occluder": {"occluder_prob": 1.0},
+    "low_light": {"low_light_prob": 1.0},
+    "motion_blur": {"motion_blur_prob": 1.0},
+    "mix": {"frame_fill_prob": 0.3, "border_cut_prob": 0.2, "occluder_prob": 0.5, "low_light_prob": 0.25,
+            "motion_blur_prob": 0.25},
+}
+
+
+def bench_compose_per_sample(n: int, backgrounds: object = None, **switches: float) -> float:
     import numpy as np
 
     from smhr.data.compose import ComposeConfig, ComposedHands
@@ -71,7 +85,8 @@ def bench_compose_per_sample(n: int) -> float:
         )
         for i in range(32)
     ]
-    ds = ComposedHands(samples, n, cfg=ComposeConfig(out_size=384, max_hands=6))
+    cfg = ComposeConfig(out_size=384, max_hands=6, **switches)
+    ds = ComposedHands(samples, n, cfg=cfg, backgrounds=backgrounds)
     ds[0]
     t = time.perf_counter()
     for i in range(n):
@@ -100,6 +115,7 @@ def main() -> None:
     ap.add_argument("--synth-n", type=int, default=32, help="images per synth timing")
     ap.add_argument("--per-sample-n", type=int, default=40, help="items per per-sample compose timing")
     ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--no-context", action="store_true", help="skip the composer's context-switch timings")
     ap.add_argument("--no-cpu", action="store_true", help="skip the CPU timings (GPU host)")
     args = ap.parse_args()
     cuda = torch.cuda.is_available() and args.device != "cpu"
@@ -112,6 +128,18 @@ def main() -> None:
     }
     if not args.no_cpu:
         res["compose_per_sample_cpu_samples_per_s"] = round(bench_compose_per_sample(args.per_sample_n), 1)
+        if not args.no_context:  # composer cost alone: bank backgrounds (as training with real
+            # background roots), rounds interleaved and the best of 3 kept (shared cores are noisy)
+            from smhr.data.backgrounds import ProceduralBank
+
+            bank = ProceduralBank(n=32, size=320)
+            best: dict[str, float] = {}
+            for _ in range(3):
+                for name, switches in {"off": {}, **CONTEXT}.items():
+                    rate = bench_compose_per_sample(args.per_sample_n, bank, **switches)
+                    best[name] = max(best.get(name, 0.0), rate)
+            for name, rate in best.items():
+                res[f"compose_bank_{name}_cpu_samples_per_s"] = round(rate, 1)
         if not args.no_synth:
             res["synth_cpu_images_per_s"] = bench_synth("cpu", args.synth_n)
     if cuda:

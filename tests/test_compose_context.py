@@ -114,15 +114,92 @@ def test_switches_come_from_a_training_config_and_from_the_command(tmp_path):
     src = _freihand_dots(tmp_path / "src")
     data = build_data_config({"kind": "composed", "root": str(src), "max_hands": 3,
                               "compose": {"frame_fill_prob": 1.0, "frame_fill_range": [0.7, 0.9],
-                                          "length": 4}})
+                                          "occluder_prob": 0.5, "occluder_cover": [0.2, 0.3],
+                                          "low_light_prob": 0.5, "motion_blur_prob": 0.5, "length": 4}})
     ts = data.build(input_size=64, seed=0)
     assert ts.base.cfg.frame_fill_prob == 1.0 and all(len(ts.base[i].hands) == 1 for i in range(4))
+    assert ts.base.cfg.pixel_effects and ts[0]["image"].shape[-2:] == (64, 64)  # through the targets
     bad = build_data_config({"kind": "composed", "root": str(src), "compose": {"frame_fil_prob": 1.0}})
     with pytest.raises(ValueError, match=r"data.compose key\(s\) \['frame_fil_prob'\] unknown"):
         bad.build(input_size=64, seed=0)
     out = tmp_path / "out"
     r = CliRunner().invoke(app, ["compose", str(src), str(out), "--n", "3", "--res", "64",
-                                 "--frame-fill-prob", "1", "--border-cut-prob", "0.5"])
+                                 "--frame-fill-prob", "1", "--border-cut-prob", "0.5",
+                                 "--occluder-prob", "0.5", "--low-light-prob", "0.25",
+                                 "--motion-blur-prob", "0.75"])
     assert r.exit_code == 0, r.output
-    assert json.loads((out / "meta.json").read_text())["config"]["frame_fill_prob"] == 1.0
+    config = json.loads((out / "meta.json").read_text())["config"]
+    keys = ("frame_fill_prob", "border_cut_prob", "occluder_prob", "low_light_prob", "motion_blur_prob")
+    assert [config[k] for k in keys] == [1.0, 0.5, 0.5, 0.25, 0.75]
     assert [len(s.hands) for s in ComposedFolder(out)] == [1, 1, 1]
+    bad = CliRunner().invoke(app, ["compose", str(src), str(out), "--occluder-prob", "2"])
+    assert bad.exit_code == 2 and "occluder_prob must be in [0, 1]" in bad.output
+
+
+def _pair(seed, n=1, **switches):
+    """The composites of `seed` without and with `switches` (same layouts and backgrounds)."""
+    base = dict(out_size=CANVAS, min_hands=n, max_hands=n, gain_range=(1.0, 1.0))
+    off = ComposedHands(SOURCES, length=8, cfg=ComposeConfig(**base), seed=seed)
+    on = ComposedHands(SOURCES, length=8, cfg=ComposeConfig(**base, **switches), seed=seed)
+    return [(off[i], on[i]) for i in range(8)]
+
+
+def _on_own_pixel(s, k, h):
+    """Per keypoint: inside the canvas and on a pixel of hand k's instance mask."""
+    xy = np.round(h.keypoints2d).astype(int)
+    inside = (xy >= 0).all(1) & (xy < CANVAS).all(1)
+    own = np.zeros(21, bool)
+    own[inside] = s.mask[xy[inside, 1], xy[inside, 0]] == k + 1
+    return own
+
+
+def test_held_objects_hide_exactly_the_keypoints_under_them_and_cover_15_to_45_percent():
+    lo, hi = 0.15, 0.45
+    drawn = 0
+    for off, on in _pair(seed=11, occluder_prob=1.0, occluder_cover=(lo, hi)):
+        assert np.array_equal(off.hands[0].keypoints2d, on.hands[0].keypoints2d)  # same layout
+        kind = on.meta["occluders"][0]
+        a0, a1 = int((off.mask == 1).sum()), int((on.mask == 1).sum())
+        if kind is None:  # not drawn (no thickness reached the cover range): nothing changed
+            assert np.array_equal(off.image, on.image) and a0 == a1
+            continue
+        drawn += 1
+        assert kind in ("cylinder", "box", "phone", "cup")
+        assert lo - 1e-9 <= (a0 - a1) / a0 <= hi + 1e-9  # never the whole hand
+        assert not ((on.mask == 1) & (off.mask != 1)).any()  # the mask only loses pixels
+        under = (off.mask == 1) & (on.mask == 0)  # the object's pixels over the hand
+        assert not np.array_equal(off.image[under], on.image[under])
+        v0, v1 = off.hands[0].visibility, on.hands[0].visibility
+        xy = np.round(on.hands[0].keypoints2d).astype(int).clip(0, CANVAS - 1)
+        assert np.array_equal(v0 & ~v1, v0 & under[xy[:, 1], xy[:, 0]])  # hidden == under the object
+        check_dots(on)
+    assert drawn >= 6
+
+
+def test_held_objects_among_several_hands_keep_every_label_on_its_own_pixels():
+    hidden = 0
+    for off, on in _pair(seed=2, n=3, occluder_prob=1.0):
+        assert any(on.meta["occluders"])
+        for k, (h0, h1) in enumerate(zip(off.hands, on.hands, strict=True)):
+            own = _on_own_pixel(on, k, h1)
+            assert np.array_equal(h1.visibility, own)  # visible <=> on its own, unoccluded pixel
+            assert not (h1.visibility & ~h0.visibility).any()
+            hidden += int((h0.visibility & ~h1.visibility).sum())
+        check_dots(on)
+    assert hidden > 10
+
+
+def test_low_light_darkens_and_motion_blur_smooths_the_image_with_the_labels_unchanged():
+    for switches in ({"low_light_prob": 1.0}, {"motion_blur_prob": 1.0}):
+        for off, on in _pair(seed=5, n=2, **switches):
+            assert np.array_equal(off.mask, on.mask)
+            for h0, h1 in zip(off.hands, on.hands, strict=True):
+                assert np.array_equal(h0.keypoints2d, h1.keypoints2d)
+                assert np.array_equal(h0.visibility, h1.visibility)
+            if "low_light_prob" in switches:
+                assert 0.15 <= on.meta["low_light"] <= 0.5
+                assert on.image.mean() < 0.6 * off.image.mean()
+            else:
+                assert 3 <= on.meta["motion_blur"] <= 9
+                detail = [np.abs(cv2.Laplacian(s.image, cv2.CV_32F)).mean() for s in (off, on)]
+                assert detail[1] < 0.8 * detail[0]

@@ -43,6 +43,15 @@ def compose_command(
     border_cut_prob: Annotated[
         float, typer.Option("--border-cut-prob", help="Per-hand probability of a border cut.")
     ] = 0.0,
+    occluder_prob: Annotated[
+        float, typer.Option("--occluder-prob", help="Per-hand probability of a held object over it.")
+    ] = 0.0,
+    low_light_prob: Annotated[
+        float, typer.Option("--low-light-prob", help="Probability of a dark, noisy composite.")
+    ] = 0.0,
+    motion_blur_prob: Annotated[
+        float, typer.Option("--motion-blur-prob", help="Probability of motion blur (up to 9 px).")
+    ] = 0.0,
 ) -> None:
     """Paste masked single hands (mirrored into left hands at random) onto backgrounds: 1..N hands per
     image with per-hand keypoints, visibility, truncation, side, camera and 3D labels."""
@@ -57,6 +66,7 @@ def compose_command(
         cfg = ComposeConfig(
             out_size=res, min_hands=min_hands, max_hands=max_hands, rotation_deg=rotation,
             left_prob=left_prob, frame_fill_prob=frame_fill_prob, border_cut_prob=border_cut_prob,
+            occluder_prob=occluder_prob, low_light_prob=low_light_prob, motion_blur_prob=motion_blur_prob,
         )
         source = FreiHAND(src, "train", versions=1)
         ds = ComposedHands(source, n, cfg=cfg, seed=seed, backgrounds=backgrounds)

@@ -6,12 +6,14 @@ recomputed from the masks, truncation at the border labelled, 3D labels kept exa
 
 One idea per module (this package re-exports their public names, so `from smhr.data.compose
 import ...` is the way in):
-- `layout`: the random settings (`ComposeConfig`) and where each hand goes (`Layout`,
-  `sample_layout`);
+- `layout`: the random settings (`ComposeConfig`, with the context switches) and where each
+  hand goes (`Layout`, `sample_layout`: frame-filling and border-cut hands too);
 - `geometry`: source -> canvas maps, the pasted hands' cameras and keypoint visibility, shared by
   both executions (`paste_affines`, `place_cameras`, `keypoint_visibility`);
 - `per_sample`: numpy / OpenCV, one composite at a time (`compose_sample`), and the `ComposedHands`
   dataset that draws composite i from a deterministic per-index seed (works in a DataLoader);
+- `occluders`: held objects drawn over a pasted hand (`occluder_prob`);
+- `effects`: whole-composite motion blur and low light;
 - `folder`: disk I/O (`write_composed`, `ComposedFolder`).
 
 Hands in one composite have different cameras (each paste moves its hand's camera), so each hand

@@ -10,7 +10,7 @@ U Rz(phi), and its 3D points are rotated by Rz(phi) about the optical axis
 
 Visibility: keypoint j of hand k is visible iff it was visible in the source, lies inside the
 canvas, and the instance mask at its (rounded) pixel is not a LATER hand (hands are pasted in slot
-order with a hard alpha, warped mask >= 0.5).
+order with a hard alpha, warped mask >= 0.5) nor an object held by hand k or a later hand.
 """
 
 from __future__ import annotations
@@ -85,12 +85,18 @@ def apply_affine(A: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 def keypoint_visibility(
-    keypoints2d: torch.Tensor, src_visibility: torch.Tensor, valid: torch.Tensor, instance: torch.Tensor
+    keypoints2d: torch.Tensor,
+    src_visibility: torch.Tensor,
+    valid: torch.Tensor,
+    instance: torch.Tensor,
+    occluder: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Visibility [B,M,21] and 'outside' [B,M,21] of canvas keypoints [B,M,21,2].
 
     instance [B,H,W] long: 0 background, k+1 = slot k on top. A keypoint is visible when it was
     visible in the source, lies inside the canvas and no LATER slot covers its (rounded) pixel.
+    occluder [B,H,W] long or None: k+1 where the object held by slot k is on top (drawn after slot
+    k, before slot k+1): it hides the keypoints of slots <= k there, as a later hand would.
     """
     B, M = valid.shape
     H, W = instance.shape[-2:]
@@ -101,5 +107,8 @@ def keypoint_visibility(
     owner = torch.gather(instance.reshape(B, 1, H * W).expand(B, M, H * W), 2, yi * W + xi)
     slot = torch.arange(1, M + 1, device=instance.device).view(1, M, 1)
     covered = owner > slot
+    if occluder is not None:
+        held = torch.gather(occluder.reshape(B, 1, H * W).expand(B, M, H * W), 2, yi * W + xi)
+        covered = covered | (held >= slot)
     vis = src_visibility & ~outside & ~covered & valid[..., None]
     return vis, outside & src_visibility & valid[..., None]

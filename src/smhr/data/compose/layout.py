@@ -4,7 +4,16 @@ The canvas of hand count n is cut into g x g cells, g = ceil(sqrt(n)); the n han
 random cells, their centres jitter by +-`jitter` of a cell (so neighbours may overlap and border
 hands may be cut), their keypoint-box side is `size_range` x cell side, their rotation is uniform
 in +-rotation_deg and each is mirrored into a left hand with probability `left_prob`. A layout is
-drawn once, in torch, and both executions (`per_sample`, `batched`) read it, so they agree.
+drawn once, in torch, and the per-sample execution (`per_sample`) reads it.
+
+Context switches of the layout (each off by default; a switch at 0 draws nothing, so today's
+composites stay byte-identical for the same seed):
+- `frame_fill_prob`: the canvas holds ONE hand whose keypoint box (after its rotation) is
+  `frame_fill_range` x the canvas side, its centre up to `frame_fill_offset` x the side
+  off-centre, so the large ones are cut by the border (real photos have hands that fill the
+  frame; the grid layout never made them);
+- `border_cut_prob`: per hand of the other canvases, its centre moves onto a random canvas edge,
+  between 10 % of its size outside and 30 % inside, so 20-60 % of its box is cut off.
 """
 
 from __future__ import annotations
@@ -15,6 +24,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+PROBS = ("frame_fill_prob", "border_cut_prob", "occluder_prob", "low_light_prob", "motion_blur_prob")
+
 
 @dataclass
 class ComposeConfig:
@@ -24,8 +35,10 @@ class ComposeConfig:
     keypoint-box side as a fraction of its layout cell. jitter: centre jitter as a fraction of the
     cell. rotation_deg: max |in-plane rotation|. left_prob: probability to mirror a source hand
     into a left hand. gain_range: per-hand brightness gain (so pasted hands do not all share the
-    source's exposure); (1, 1) disables it. The context switches (module docstring; all 0 = off):
-    frame_fill_prob / frame_fill_range / frame_fill_offset, border_cut_prob.
+    source's exposure); (1, 1) disables it. The context switches (all 0 = off): frame_fill_prob /
+    frame_fill_range / frame_fill_offset, border_cut_prob (the module docstring); occluder_prob
+    (per hand) / occluder_cover (fraction of its mask), low_light_prob / low_light_range (gain),
+    motion_blur_prob / motion_blur_max (px) (`per_sample`, `occluders`, `effects`).
     """
 
     out_size: int = 384
@@ -40,19 +53,32 @@ class ComposeConfig:
     frame_fill_range: tuple[float, float] = (0.6, 1.3)
     frame_fill_offset: float = 0.2
     border_cut_prob: float = 0.0
+    occluder_prob: float = 0.0
+    occluder_cover: tuple[float, float] = (0.15, 0.45)
+    low_light_prob: float = 0.0
+    low_light_range: tuple[float, float] = (0.15, 0.5)
+    motion_blur_prob: float = 0.0
+    motion_blur_max: int = 9
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_hands <= self.max_hands:
             raise ValueError(f"need 1 <= min_hands <= max_hands, got {self.min_hands}, {self.max_hands}")
         if self.out_size < 16:
             raise ValueError(f"out_size must be >= 16 px, got {self.out_size}")
-        for name in ("frame_fill_prob", "border_cut_prob"):
+        for name in PROBS:
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"compose: {name} must be in [0, 1], got {getattr(self, name)}")
-        for name, top in (("frame_fill_range", 10.0),):
+        for name, top in (("frame_fill_range", 10.0), ("occluder_cover", 0.9), ("low_light_range", 1.0)):
             lo, hi = (float(v) for v in getattr(self, name))
             if not 0.0 < lo <= hi <= top:
                 raise ValueError(f"compose: {name} must be [lo, hi], 0 < lo <= hi <= {top}; got {[lo, hi]}")
+        if self.motion_blur_max < 3:
+            raise ValueError(f"compose: motion_blur_max must be >= 3 px, got {self.motion_blur_max}")
+
+    @property
+    def pixel_effects(self) -> bool:
+        """Whether a switch that draws after the paste (occluders, low light, blur) is on."""
+        return self.occluder_prob > 0 or self.low_light_prob > 0 or self.motion_blur_prob > 0
 
 
 @dataclass

@@ -19,8 +19,10 @@ import numpy as np
 import torch
 
 from smhr.data.backgrounds import BackgroundFolder, background_uint8
+from smhr.data.compose.effects import low_light, motion_blur
 from smhr.data.compose.geometry import apply_affine, keypoint_visibility, paste_affines, place_cameras
 from smhr.data.compose.layout import ComposeConfig, Layout, sample_layout
+from smhr.data.compose.occluders import draw as draw_occluder
 from smhr.data.sample import NUM_KEYPOINTS, HandLabel, HandParams, Sample, SampleDataset
 
 
@@ -48,14 +50,21 @@ def source_intrinsics(sample: Sample) -> np.ndarray:
 
 
 def compose_sample(
-    sources: Sequence[Sample], layout: Layout, background: np.ndarray, index_ids: Sequence[str] = ()
+    sources: Sequence[Sample],
+    layout: Layout,
+    background: np.ndarray,
+    index_ids: Sequence[str] = (),
+    cfg: ComposeConfig | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Sample:
     """Compose one canvas (layout of batch size 1) from `sources` (one Sample per used slot, in slot
     order; each with image, mask (1 = hands[0]), K and hands[0]) on `background` (RxRx3 uint8).
+    cfg's pixel switches (occluders, motion blur, low light) draw from `rng` (default seed 0).
 
     Returns a Sample: image RxRx3 uint8, mask RxR uint8 instance ids, K None, hands in slot order
     each with its own camera `HandLabel.K` (None where the source had none: 2D-only labels), meta
-    truncated [n] bools, mirrored [n] bools, source ids.
+    truncated [n] bools, mirrored [n] bools, source ids; with the switches on also occluders [n]
+    (the held object's kind or None), motion_blur (px, 0 = none), low_light (gain, 0 = none).
     """
     n = int(layout.valid[0].sum())
     if len(sources) != n:
@@ -88,6 +97,12 @@ def compose_sample(
 
     canvas = background.copy()
     instance = np.zeros((R, R), np.uint8)
+    kp_new = apply_affine(A, kp)
+    holding = cfg is not None and cfg.occluder_prob > 0
+    if cfg is not None and cfg.pixel_effects and rng is None:
+        rng = np.random.default_rng(0)
+    held = np.zeros((R, R), np.uint8) if holding else None
+    kinds: list[str | None] = [None] * n
     touches = []
     for k in range(n):
         Ak = A[0, k].numpy()
@@ -99,8 +114,29 @@ def compose_sample(
         canvas[alpha] = img[alpha]
         instance[alpha] = k + 1
         touches.append(bool(alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any()))
-    kp_new = apply_affine(A, kp)
-    new_vis, outside = keypoint_visibility(kp_new, vis, lay.valid, torch.from_numpy(instance).long()[None])
+        if held is not None and rng is not None and cfg is not None:  # a held object over hand k
+            x, y, w, h = cv2.boundingRect(alpha.view(np.uint8))
+            box = (slice(y, y + h), slice(x, x + w))
+            held[box][alpha[box]] = 0  # (an earlier hand's object under hand k hides nothing of it)
+            drawn = None
+            if rng.random() < cfg.occluder_prob:
+                ys, xs = np.nonzero(alpha[box])  # hand k's pixels: it was pasted last
+                drawn = draw_occluder(canvas, (ys + y, xs + x), kp_new[0, k].numpy(), rng,
+                                      cfg.occluder_cover, background)  # fmt: skip
+            if drawn is not None:
+                win, obj, kinds[k] = drawn
+                instance[win][obj] = 0
+                held[win][obj] = k + 1
+    extra: dict[str, Any] = {} if lay.fill is None else {"frame_fill": bool(lay.fill[0].any())}
+    if cfg is not None and rng is not None:
+        extra.update(_camera_effects(canvas, cfg, rng))
+        canvas = extra.pop("image")
+        if holding:
+            extra["occluders"] = kinds
+    new_vis, outside = keypoint_visibility(
+        kp_new, vis, lay.valid, torch.from_numpy(instance).long()[None],
+        None if held is None else torch.from_numpy(held).long()[None],
+    )  # fmt: skip
 
     out_hands = []
     neg = np.array([-1.0, 1.0, 1.0])
@@ -135,8 +171,25 @@ def compose_sample(
             "mirrored": [bool(m) for m in lay.mirror[0]],
             "source_ids": list(index_ids) or [s.id for s in sources],
             "mask_approx": any(s.meta.get("mask_approx", False) for s in sources),
+            **extra,
         },
     )
+
+
+def _camera_effects(canvas: np.ndarray, cfg: ComposeConfig, rng: np.random.Generator) -> dict[str, Any]:
+    """Motion blur, then low light, each with its probability: {"image", and per switch that is on,
+    "motion_blur": px or 0, "low_light": gain or 0}."""
+    out: dict[str, Any] = {}
+    if cfg.motion_blur_prob > 0:
+        out["motion_blur"] = 0
+        if rng.random() < cfg.motion_blur_prob:
+            canvas, out["motion_blur"] = motion_blur(canvas, rng, cfg.motion_blur_max)
+    if cfg.low_light_prob > 0:
+        out["low_light"] = 0.0
+        if rng.random() < cfg.low_light_prob:
+            canvas, out["low_light"] = low_light(canvas, rng, tuple(cfg.low_light_range))
+    out["image"] = canvas
+    return out
 
 
 def _moved_params(params: HandParams, mirror: bool, R3: np.ndarray) -> HandParams:
@@ -212,7 +265,10 @@ class ComposedHands(SampleDataset):
         bg = background_uint8(self.cfg.out_size, g, self.backgrounds)
         n = int(lay.valid[0].sum())
         srcs = [self._source(int(j)) for j in lay.src[0, :n]]
-        out = compose_sample(srcs, lay, bg)
+        # the pixel switches draw from their own stream, so the layout and background stay those
+        # of the same seed without them
+        rng = np.random.default_rng([self.seed, index, 1]) if self.cfg.pixel_effects else None
+        out = compose_sample(srcs, lay, bg, cfg=self.cfg, rng=rng)
         out.id = f"composed/{index:08d}"
         out.meta["seed"] = self.seed
         return out
