@@ -256,6 +256,12 @@ def test_depth_test_between_hand_and_arm():
     assert keypoints_in_view(joints, K, torch.ones(1, 64, 64, dtype=torch.bool), near).all()
 
 
+def _not_skin(rgb: np.ndarray) -> np.ndarray:
+    """Saturated greens, cyans, blues, purples (60 % of the hue circle): no skin tone is."""
+    hsv = np.array([colorsys.rgb_to_hsv(*c) for c in np.asarray(rgb, float).tolist()])
+    return (hsv[:, 1] > 0.25) & (hsv[:, 0] > 0.3) & (hsv[:, 0] < 0.9)
+
+
 def test_gloves_change_the_hand_colour_and_have_no_nails():
     from smhr.data.synth_scene import glove_albedo, skin_albedo
     from smhr.hands.keypoints import NAIL_PART
@@ -267,18 +273,22 @@ def test_gloves_change_the_hand_colour_and_have_no_nails():
     gloves, base = glove_albedo(m.v_template, 200, g)
     skin = skin_albedo(m.part_labels, m.v_template, 200, g)
 
-    def not_skin(rgb: torch.Tensor) -> np.ndarray:
-        """Saturated greens, cyans, blues, purples (60 % of the hue circle)."""
-        hsv = np.array([colorsys.rgb_to_hsv(*c) for c in rgb.tolist()])
-        return (hsv[:, 1] > 0.25) & (hsv[:, 0] > 0.3) & (hsv[:, 0] < 0.9)
-
-    assert not not_skin(skin[:, ~nails].mean(1)).any()
-    assert not_skin(base).mean() > 0.3  # 65 % of gloves have a random hue, saturation >= 0.35
-    for alb in (gloves,):  # a glove's nails are the glove's colour
-        ratio = alb[:, nails].mean(1) / alb[:, ~nails].mean(1).clamp(min=1e-3)
-        assert (ratio - 1).abs().max() < 0.05
+    assert not _not_skin(skin[:, ~nails].mean(1).numpy()).any()
+    assert _not_skin(base.numpy()).mean() > 0.3  # 65 % of gloves have a random hue, saturation >= 0.35
+    ratio = gloves[:, nails].mean(1) / gloves[:, ~nails].mean(1).clamp(min=1e-3)
+    assert (ratio - 1).abs().max() < 0.05  # a glove's nails are the glove
     skin_ratio = skin[:, nails].mean(1) / skin[:, ~nails].mean(1)
     assert (skin_ratio[:, 0] > 1.05).all()  # bare nails are lighter and pinker
+
+    # rendered: the same hands, bare then gloved; the gloved hand pixels leave the skin hues
+    cfg = {"res": 48, "device": "cpu"}
+    bare = SynthRenderer(SynthConfig(**cfg)).render(8, 4)
+    worn = SynthRenderer(SynthConfig(**cfg, glove_prob=1.0)).render(8, 4)
+    np.testing.assert_array_equal(bare["mask"], worn["mask"])
+    colour = {k: np.array([b["image"][i][b["mask"][i]].mean(0) / 255 for i in range(8)])
+              for k, b in (("bare", bare), ("worn", worn))}  # fmt: skip
+    assert not _not_skin(colour["bare"]).any() and _not_skin(colour["worn"]).sum() >= 2
+    assert (np.abs(colour["worn"] - colour["bare"]).max(1) > 0.03).all()
 
 
 def test_switches_are_reproducible_recorded_and_applied(tmp_path):
