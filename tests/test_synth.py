@@ -297,7 +297,7 @@ def test_switches_are_reproducible_recorded_and_applied(tmp_path):
         write_synth(tmp_path / name, 3, 1, cfg=on, seed=2, progress=False)
     write_synth(tmp_path / "off", 3, 1, cfg=SynthConfig(res=32, device="cpu"), seed=2, progress=False)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
-    assert len(files) == 2 * 3 + 1 + 12 + 1  # rgb + mask, eval rgb, 6 json per split, meta
+    assert len(files) == 3 * 3 + 1 + 12 + 1  # rgb + mask + arm, eval rgb, 6 json per split, meta
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
@@ -308,6 +308,9 @@ def test_switches_are_reproducible_recorded_and_applied(tmp_path):
         ).read_bytes()
     dark, lit = FreiHAND(tmp_path / "a", "train"), FreiHAND(tmp_path / "off", "train")
     assert len(dark[0].hands[0].visibility) == 21
+    arm = [dark[i].meta["arm_mask"] for i in range(3)]  # the arm's pixels, for the composer
+    assert all(a.shape == (32, 32) for a in arm) and "arm_mask" not in lit[0].meta
+    assert not any((a & (dark[i].mask == 1)).any() for i, a in enumerate(arm))
     ratio = [dark[i].image.mean() / lit[i].image.mean() for i in range(3)]
     assert max(ratio) < 0.85, ratio  # low light: darker exposure (gain 0.15-0.5 on linear light)
 
@@ -315,3 +318,37 @@ def test_switches_are_reproducible_recorded_and_applied(tmp_path):
 def test_switch_values_are_checked():
     with pytest.raises(ValueError, match="--glove-prob"):
         SynthConfig(glove_prob=1.5)
+
+
+def test_composer_pastes_the_arm_with_its_hand_and_it_hides_earlier_hands():
+    from smhr.data.compose import Layout, compose_sample
+    from smhr.data.sample import RIGHT, HandLabel, Sample
+
+    img = np.zeros((90, 100, 3), np.uint8)
+    mask = np.zeros((90, 100), np.uint8)
+    mask[30:60, 20:50] = 1
+    img[30:60, 20:50] = (120, 120, 120)
+    arm = np.zeros((90, 100), bool)
+    arm[30:60, 50:100] = True  # the arm continues the hand to the right, out of the image
+    img[arm] = (200, 50, 50)
+    kp = np.stack(np.meshgrid(np.linspace(23, 47, 7), np.linspace(33, 57, 3)), -1).reshape(21, 2)
+    hand = HandLabel(side=RIGHT, keypoints2d=kp.astype(np.float32), visibility=np.ones(21, bool))
+
+    def source(with_arm: bool) -> Sample:
+        meta = {"arm_mask": arm} if with_arm else {}
+        return Sample(image=img, K=None, hands=[hand], mask=mask, source="t", id="t", meta=meta)
+
+    lay = Layout(valid=torch.ones(1, 2, dtype=torch.bool), src=torch.zeros(1, 2, dtype=torch.long),
+                 mirror=torch.zeros(1, 2, dtype=torch.bool), size=torch.full((1, 2), 24.0),
+                 angle=torch.zeros(1, 2), center=torch.tensor([[[90.0, 64.0], [40.0, 64.0]]]),
+                 gain=torch.ones(1, 2))  # fmt: skip
+    bg = np.zeros((128, 128, 3), np.uint8)
+    plain = compose_sample([source(False)] * 2, lay, bg)
+    armed = compose_sample([source(True)] * 2, lay, bg)
+    assert plain.hands[0].visibility.all() and plain.hands[1].visibility.all()
+    # hand 1 (pasted last, left) reaches over hand 0 with its arm: hand 0 is hidden, not relabelled
+    assert not armed.hands[0].visibility.any() and armed.hands[1].visibility.all()
+    assert (armed.mask == 1).sum() == 0 and (armed.mask == 2).sum() == (plain.mask == 2).sum()
+    x, y = np.round(armed.hands[0].keypoints2d[10]).astype(int)
+    assert tuple(armed.image[y, x]) == (200, 50, 50) and tuple(plain.image[y, x]) == (120, 120, 120)
+    assert ((armed.image == (200, 50, 50)).all(-1) & (armed.mask > 0)).sum() == 0

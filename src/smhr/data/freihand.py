@@ -5,7 +5,8 @@ Layout (root = the folder where `training/` and `evaluation/` branch off):
                                gs, hom, sample, auto; N = 32560 in the release)
     training/mask/%08d.jpg     N masks (one per annotation), hand = bright pixels
     training_{K,xyz,mano,verts,scale}.json (and training_vis.json from `smhr synth --arm-prob`:
-                               [21] per record, keypoint not hidden; absent = all visible)
+                               [21] per record, keypoint not hidden; absent = all visible, and
+                               training/arm/%08d.png: the arm's pixels -> meta["arm_mask"])
     evaluation/rgb/%08d.jpg    evaluation_K.json, evaluation_scale.json and, when released,
                                evaluation_{xyz,verts,mano}.json
 Conventions checked against lmb-freiburg/freihand (utils/fh_utils.py, utils/model.py):
@@ -155,6 +156,9 @@ class FreiHAND(SampleDataset):
         if self.load_masks:
             raw = read_gray(self.root / self.set_name / "mask" / f"{rec:08d}.jpg")
             mask = (raw > 127).astype(np.uint8)  # JPEG-compressed binary mask; 1 = hands[0]
+            arm = self.root / self.set_name / "arm" / f"{rec:08d}.png"  # `smhr synth --arm-prob`
+            if arm.exists():
+                meta["arm_mask"] = read_gray(arm) > 127  # the hand's arm: the composer pastes it too
         return Sample(
             image=image,
             K=K,

@@ -18,7 +18,8 @@ Files (N training, M evaluation records):
     training/rgb/%08d.jpg, training/mask/%08d.jpg (0/255 JPEG, like FreiHAND), training_K.json,
     training_xyz.json, training_verts.json, training_mano.json, training_scale.json,
     evaluation/rgb/%08d.jpg and evaluation_{K,xyz,verts,mano,scale}.json, meta.json; with an arm
-    also {training,evaluation}_vis.json ([21] bools: keypoint not hidden behind the arm).
+    also {training,evaluation}_vis.json ([21] bools: keypoint not hidden behind the arm) and
+    training/arm/%08d.png (255 = the arm where it is front-most; read into Sample.meta["arm_mask"]).
 `*_mano.json` holds [[61]] per record in OUR layout (FreiHAND's is 48 pose + 10 shape + uv_root 2 +
 scale 1): 0:3 global orientation (axis-angle, camera frame), 3:48 articulation (15 joints x
 axis-angle, flat mean, the model's native joint order), 48:58 betas, 58:61 translation (metres)
@@ -83,8 +84,11 @@ def write_split(
     if n <= 0:
         return []
     (out / split / "rgb").mkdir(parents=True, exist_ok=True)
+    arms = split == "training" and renderer.cfg.arm_prob > 0
     if split == "training":
         (out / split / "mask").mkdir(parents=True, exist_ok=True)
+    if arms:
+        (out / split / "arm").mkdir(parents=True, exist_ok=True)
     keys = ("K", "xyz", "verts", "mano", "scale") + (("vis",) if renderer.cfg.arm_prob > 0 else ())
     files = {k: _JsonArray(out / f"{split}_{k}.json") for k in keys}
     bar = None
@@ -111,6 +115,9 @@ def write_split(
                     cv2.imwrite(
                         str(out / split / "mask" / f"{idx:08d}.jpg"), mask, [cv2.IMWRITE_JPEG_QUALITY, 100]
                     )
+                if arms:  # the composer pastes the hand with its arm
+                    arm = batch["arm"][i].astype(np.uint8) * 255
+                    cv2.imwrite(str(out / split / "arm" / f"{idx:08d}.png"), arm)
                 xyz = batch["xyz"][i]
                 files["K"].append(_r(batch["K"][i], 9))
                 files["xyz"].append(_r(xyz))

@@ -3,9 +3,11 @@ dataset that draws composite i from a deterministic per-index seed (so it works 
 DataLoader worker and the same index always gives the same image).
 
 Hands are pasted in slot order (hard alpha: warped mask >= 0.5); the instance mask holds k+1 where
-hand k is on top. A hand is `truncated` when a labelled keypoint falls outside the canvas or its
-mask touches the canvas border (Sample.meta["truncated"] [M] bool). OpenCV is imported inside the
-functions: the batched torch path needs only torch.
+hand k is on top. A source with an arm (`Sample.meta["arm_mask"]`, `smhr synth --arm-prob`) is
+pasted with it: the arm's pixels are no hand's in the instance mask but hide earlier hands. A hand
+is `truncated` when a labelled keypoint falls outside the canvas or its mask touches the canvas
+border (Sample.meta["truncated"] [M] bool). OpenCV is imported inside the functions: the batched
+torch path needs only torch.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def compose_sample(
 
     canvas = background.copy()
     instance = np.zeros((R, R), np.uint8)
+    cover = np.zeros((R, R), np.uint8)  # instance plus each hand's arm (what hides earlier hands)
     kp_new = apply_affine(A, kp)
     holding = cfg is not None and cfg.occluder_prob > 0
     if cfg is not None and cfg.pixel_effects and rng is None:
@@ -113,6 +116,13 @@ def compose_sample(
             img = np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
         canvas[alpha] = img[alpha]
         instance[alpha] = k + 1
+        cover[alpha] = k + 1
+        arm = sources[k].meta.get("arm_mask")  # the hand's own arm (`smhr synth --arm-prob`)
+        if arm is not None:
+            arm = (cv2.warpAffine(arm.astype(np.float32), Ak, (R, R), flags=cv2.INTER_LINEAR) >= 0.5) & ~alpha
+            canvas[arm] = img[arm]
+            instance[arm] = 0
+            cover[arm] = k + 1
         touches.append(bool(alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any()))
         if held is not None and rng is not None and cfg is not None:  # a held object over hand k
             x, y, w, h = cv2.boundingRect(alpha.view(np.uint8))
@@ -126,6 +136,7 @@ def compose_sample(
             if drawn is not None:
                 win, obj, kinds[k] = drawn
                 instance[win][obj] = 0
+                cover[win][obj] = 0
                 held[win][obj] = k + 1
     extra: dict[str, Any] = {} if lay.fill is None else {"frame_fill": bool(lay.fill[0].any())}
     if cfg is not None and rng is not None:
@@ -134,7 +145,7 @@ def compose_sample(
         if holding:
             extra["occluders"] = kinds
     new_vis, outside = keypoint_visibility(
-        kp_new, vis, lay.valid, torch.from_numpy(instance).long()[None],
+        kp_new, vis, lay.valid, torch.from_numpy(cover).long()[None],
         None if held is None else torch.from_numpy(held).long()[None],
     )  # fmt: skip
 
