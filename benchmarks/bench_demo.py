@@ -37,12 +37,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated value")
+    ap.add_argument("--mode", choices=("fast", "photo"), default="fast", help="inference mode (docs/usage)")
     args = ap.parse_args()
     from smhr.app.api import Reconstructor
     from smhr.app.demo import bundled_samples
 
     rec = Reconstructor.from_pretrained(args.weights, "cpu", threshold=args.threshold, backend=args.backend,
-                                        threads=args.threads)
+                                        threads=args.threads, mode=args.mode)
     samples = bundled_samples()
     labels = json.loads((samples[0].parent / "labels.json").read_text())["images"]
     groups = {"synthetic": RealScores(), "real": RealScores()}
@@ -60,7 +61,8 @@ def main() -> None:
             t0 = time.perf_counter()
             rec.predict(p)
             lat.append((time.perf_counter() - t0) * 1e3)
-    out = {"weights": str(args.weights or "bundled"), "backend": rec.backend, "input_size": rec.input_size,
+    out = {"weights": str(args.weights or "bundled"), "mode": args.mode, "backend": rec.backend,
+           "input_size": rec.input_size,
            "threshold": rec.threshold, **{g: s.summary() for g, s in groups.items()},
            "latency_ms_median": round(statistics.median(lat), 2),
            "latency_ms_p90": round(float(np.percentile(lat, 90)), 2)}

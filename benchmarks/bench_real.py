@@ -44,10 +44,12 @@ Predictor = Callable[[np.ndarray], list[Detection]]
 TRAINED, NEVER = "trained on", "never trained on"  # (the words of smhr.train.validate)
 
 
-def smhr_reconstructor(weights: str | None, input_size: int | None, threshold: float | None) -> Any:
+def smhr_reconstructor(weights: str | None, input_size: int | None, threshold: float | None,
+                       mode: str = "fast") -> Any:  # fmt: skip
     from smhr.app.api import Reconstructor
 
-    return Reconstructor.from_pretrained(weights, device="cpu", input_size=input_size, threshold=threshold)
+    return Reconstructor.from_pretrained(weights, device="cpu", input_size=input_size, threshold=threshold,
+                                         mode=mode)
 
 
 def smhr_predictor(rec: Any) -> Predictor:
@@ -71,10 +73,14 @@ def teacher_predictor() -> Predictor:
 def score(samples: Sequence[Sample] | Any, predict: Predictor, iou: float,
           match: str = "box") -> dict[str, Any]:
     s = RealScores(iou_threshold=iou, match=match)
+    seconds = []
     for i in range(len(samples)):
         sample = samples[i]
-        s.add(sample, predict(sample.image), sample.meta.get("side_known"))
-    return s.summary()
+        t = time.perf_counter()
+        found = predict(sample.image)
+        seconds.append(time.perf_counter() - t)
+        s.add(sample, found, sample.meta.get("side_known"))
+    return {**s.summary(), "ms_per_image": round(1e3 * float(np.median(seconds)), 1) if seconds else None}
 
 
 def sweep(samples_sets: Sequence[Any], predict: Predictor, iou: float,
@@ -261,6 +267,8 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="model.pt / .onnx (default: the bundled weights)")
     ap.add_argument("--input-size", type=int, default=None)
     ap.add_argument("--threshold", type=float, default=None)
+    ap.add_argument("--mode", choices=("fast", "photo"), default="fast",
+                    help="inference mode: fast (one letterboxed view) or photo (plus tiles, docs/usage.md)")
     ap.add_argument("--teacher", action="store_true", help="also score the 2D teacher (MediaPipe's models)")
     ap.add_argument("--labels", nargs="*", default=[], help="labelled sets (see `sources` above)")
     ap.add_argument("--image-base", default=None,
@@ -282,14 +290,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    rec = smhr_reconstructor(args.weights, args.input_size, args.threshold)
+    rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode)
     predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
         predictors["teacher"] = teacher_predictor()
     trained = set(args.trained_on) if args.trained_on is not None else trained_sources(args.weights)
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
-    out: dict[str, Any] = {"weights": args.weights or "bundled", "iou": args.iou,
+    out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "iou": args.iou,
                            "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
     held = [ds for ds, head in sources.values() if head["status"] == TRAINED]
@@ -315,7 +323,7 @@ def main() -> None:
     if args.gt_root and (Path(args.gt_root) / "interhand2.6m").is_dir():
         out["smhr"]["fixtures_3d"] = {"interhand2.6m": fixture_3d(args.gt_root, rec)}
     if args.sweep and sources:
-        low = smhr_predictor(smhr_reconstructor(args.weights, args.input_size, 0.05))
+        low = smhr_predictor(smhr_reconstructor(args.weights, args.input_size, 0.05, args.mode))
         # thresholds are chosen on held-out splits of role-"train" sets, never on test-only ones
         out["smhr"]["threshold_sweep"] = sweep([ds for ds, h in sources.values() if h["role"] == "train"],
                                               low, args.iou,

@@ -8,7 +8,9 @@ the run goes on, and the exit code is 1 when anything failed. Bad options (`--ou
 read-only, unreadable `--weights`) are one line and exit code 2 before any work. Outputs are
 written all-or-nothing per input (temporary files, then renames), so a failure or a kill never
 leaves half an output. With no INPUTS, the bundled sample images run (our own synthetic renders,
-free to redistribute).
+free to redistribute). `--mode auto` (the default) runs images in photo mode (whole view plus tiles:
+small hands of whole-body photos are found, `smhr.runtime.tiling`) and videos in fast mode (one
+view per frame); each image's JSON records the mode and its tiles.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from smhr.io.images import IMAGE_EXTENSIONS
 from smhr.records import DEFAULT_THRESHOLD
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+def mode_for(mode: str, path: Path) -> str:
+    """The inference mode of one input: `--mode auto` is photo for images, fast for videos."""
+    return mode if mode != "auto" else "fast" if path.suffix.lower() in VIDEO_EXTENSIONS else "photo"
 
 
 def bundled_samples() -> list[Path]:
@@ -80,6 +87,7 @@ class DemoReport:
     hands: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    network_seconds: list[float] = field(default_factory=list)  # the network stage's, per image
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage over all images: read, network (letterbox + network + hand
     models), overlay, meshes, write (JSON and files)."""
@@ -155,9 +163,11 @@ def _png(picture: np.ndarray) -> bytes:
 
 def process_image(rec, path: Path, out: Path, *, focal: float | None, with_vertices: bool, meshes: bool,
                   stem: str | None = None, report: DemoReport | None = None, source: str | None = None,
-                  provenance: dict | None = None, textured: bool = True) -> list:  # fmt: skip
+                  provenance: dict | None = None, textured: bool = True,
+                  mode: str = "auto") -> list:  # fmt: skip
     """Reconstruct one image file and write its outputs, all of them or none (`StagedFiles`), replacing
-    the stem's earlier outputs as a set (`outputs.publish`); returns its hands."""
+    the stem's earlier outputs as a set (`outputs.publish`); returns its hands. mode: auto | photo |
+    fast (auto: photo for an image)."""
     from smhr.app.api import to_rgb_uint8
     from smhr.app.outputs import publish, shown_path
     from smhr.app.provenance import NAMES, camera_for
@@ -174,8 +184,10 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     t = time.perf_counter()
     image = to_rgb_uint8(path)
     t = report.timed("read", t)
-    hands = rec.predict(image, focal=focal)
-    t = report.timed("network", t)
+    mode = mode_for(mode, path)
+    hands = rec.predict(image, focal=focal, mode=mode)
+    start, t = t, report.timed("network", t)
+    report.network_seconds.append(t - start)
     stem = stem or path.stem
     faces = rec.faces
     small, A = _overlay_scale(image)
@@ -205,9 +217,10 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
                                                                name=name, rgba=rgba, colors=colors)
     t = report.timed("meshes", t)
     camera = camera_for(image.shape[:2], rec.input_size, focal)
+    prov = {**(provenance or make_provenance(rec, None, focal)), "mode": mode,
+            "tiles": [list(b) for b in rec.tiles(image.shape[:2], mode)]}
     record = image_record(shown_path(source if source is not None else path), image.shape[:2], hands,
-                          rec.hand_model, with_vertices, camera=camera,
-                          provenance=provenance or make_provenance(rec, None, focal), **NAMES)  # fmt: skip
+                          rec.hand_model, with_vertices, camera=camera, provenance=prov, **NAMES)  # fmt: skip
     staged = StagedFiles()
     try:
         for name, data in pngs.items():
@@ -231,10 +244,11 @@ def _source(path: Path, bundled: bool) -> str:
 
 def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, with_vertices: bool = False,
              meshes: bool = True, progress: bool = True, weights: Path | None = None, bundled: bool = False,
-             viewer: bool = True, textured: bool = True) -> DemoReport:  # fmt: skip
+             viewer: bool = True, textured: bool = True, mode: str = "auto") -> DemoReport:  # fmt: skip
     """Process every file (images; videos through `smhr.app.video`), collecting failures: each is one
     line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only. Ends by
-    writing the browser viewer (`OUT/index.html`) of the images done."""
+    writing the browser viewer (`OUT/index.html`) of the images done. mode: auto | photo | fast
+    (`mode_for`)."""
     from tqdm import tqdm
 
     from smhr.app.outputs import output_stems, shown_path
@@ -253,12 +267,13 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
                 from smhr.app.video import process_video
 
                 report.hands += process_video(rec, path, out, stem=stem, focal=focal, progress=False,
-                                              source=_source(path, bundled), provenance=prov)  # fmt: skip
+                                              source=_source(path, bundled), provenance=prov,
+                                              mode=mode_for(mode, path))  # fmt: skip
             else:
                 source = _source(path, bundled)
                 hands = process_image(rec, path, out, focal=focal, with_vertices=with_vertices, meshes=meshes,
                                       stem=stem, report=report, source=source, provenance=prov,
-                                      textured=textured)  # fmt: skip
+                                      textured=textured, mode=mode)  # fmt: skip
                 report.hands += len(hands)
                 shown.append((stem, shown_path(source), hands))
             report.processed += 1
@@ -332,8 +347,12 @@ def demo_command(
     textured: Annotated[bool, typer.Option("--textured/--no-textured", help="Also write NAME_textured.png: "
                                            "the photo beside the hands drawn with their predicted albedo "
                                            "and lighting.")] = True,
+    mode: Annotated[str, typer.Option("--mode", help="auto | photo | fast. photo: the whole image plus "
+                                      "overlapping tiles, finds the small hands of whole-body photos "
+                                      "(~10x the network time); fast: one view, the network's input size; "
+                                      "auto: photo for images, fast for videos.")] = "auto",
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
-                                         "meshes, write).")] = False,
+                                         "meshes, write) and the network's seconds per image.")] = False,
 ) -> None:
     """Find every hand in the inputs and write overlays, meshes and JSON to --out."""
     from smhr.app.api import Reconstructor
@@ -341,6 +360,8 @@ def demo_command(
 
     if device not in ("auto", "cpu", "cuda"):
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
+    if mode not in ("auto", "photo", "fast"):
+        fail(f"--mode must be auto, photo or fast, got {mode!r}")
     if device != "auto" and device != "cpu":
         from smhr.runtime.options import check_cuda
 
@@ -365,11 +386,15 @@ def demo_command(
     # libjpeg's own warnings would name no file: our one line says it all
     with native_stderr_filtered(), _terminate_as_exit():
         report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes,
-                          weights=weights, bundled=not inputs, textured=textured)
+                          weights=weights, bundled=not inputs, textured=textured, mode=mode)
     failed = len(report.failures) + len(problems)
     typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
                f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip
     if timing:
         typer.echo("seconds per stage: " + ", ".join(f"{k} {v:.3f}" for k, v in report.stages.items()))
+        if report.network_seconds:
+            per = np.asarray(report.network_seconds)
+            typer.echo(f"network seconds per image (--mode {mode}): median {np.median(per):.3f}, "
+                       f"max {per.max():.3f} over {len(per)} image(s)")
     if failed:
         raise typer.Exit(1)

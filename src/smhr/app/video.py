@@ -194,10 +194,12 @@ def process_video(
     source: str | None = None,
     provenance: dict[str, Any] | None = None,
     rigged: bool = True,
+    mode: str = "fast",
 ) -> int:
     """Reconstruct every frame of a video file; write the annotated MP4, the per-frame JSON and (rigged)
     one animated GLB per track, all or nothing. Returns the total number of hands over all frames.
-    Raises BadInput for an unreadable video."""
+    Raises BadInput for an unreadable video. mode: "fast" (one view per frame, the default) or
+    "photo" (tiles per frame, `smhr.runtime.tiling`: ~10x slower)."""
     import cv2
     from tqdm import tqdm
 
@@ -239,7 +241,7 @@ def process_video(
         while ok and (max_frames is None or index < max_frames):
             t = frame_time(cap, index, fps, t)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            tracked = tracker.update(rec.predict(rgb, focal=focal), index, t, (H, W))
+            tracked = tracker.update(rec.predict(rgb, focal=focal, mode=mode), index, t, (H, W))
             hands = [h for _, h in tracked]
             K = hands[0].K if hands else np.eye(3)
             pic = overlay_hands(rgb, [h.vertices for h in hands], [faces[h.side] for h in hands], K,
@@ -265,7 +267,8 @@ def process_video(
             "fps": fps,
             "annotated_video_fps": rate,
             "image_size": {"height": H, "width": W},
-            "provenance": provenance or make_provenance(rec, None, focal),
+            "provenance": {**(provenance or make_provenance(rec, None, focal)), "mode": mode,
+                           "tiles": [list(b) for b in rec.tiles((H, W), mode)]},
             "hand_model": rec.hand_model,
             "keypoint_order": "freihand",
             "pose_joints": list(POSE_JOINTS),

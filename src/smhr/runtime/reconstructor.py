@@ -14,6 +14,10 @@ the numbers a user gets. Why a class: the network and both hand models are loade
 pixels. Without `focal`, 3D outputs use the network's virtual camera (f = 512 px at the input size)
 mapped to the original image; with `focal` (pixels of the original image, principal point at the
 image centre) or an explicit `K`, hands are placed metrically in that camera.
+
+Two modes (`mode=`): "fast" (the default, and what video uses) runs each image once, letterboxed
+whole; "photo" (`smhr.runtime.tiling`) adds overlapping tiles chosen from the image's size so the
+small hands of whole-body photos are found, at the cost of one network run per tile.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from smhr.geometry.letterbox import network_inputs
+from smhr.geometry.letterbox import check_camera, network_inputs, virtual_camera
 from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
+from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
 from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
+from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 
 __all__ = ["Reconstructor"]
 
@@ -44,12 +50,17 @@ class Reconstructor:
     hand_models: list[NumpyHandModel]
     threshold: float = DEFAULT_THRESHOLD
     max_hands: int = 10
+    mode: str = "fast"
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
 
     @classmethod
     def from_pretrained(
         cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float | None = None,
         max_hands: int = 10, hand: str | None = None, mano_dir: str | os.PathLike | None = None,
         input_size: int | None = None, backend: str = "auto", threads: int | None = None,
+        mode: str = "fast",
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -66,11 +77,13 @@ class Reconstructor:
         export caps it at its slot count). input_size: side of the square network input (a
         multiple of 32); None = the size the weights were trained at (an ONNX export has a fixed
         size). hand: the hand model the parameters drive (default: the weights'); mano_dir: the
-        folder of MANO_*.pkl when that is "mano"."""
+        folder of MANO_*.pkl when that is "mano". mode: "fast" (one letterboxed view per image) or
+        "photo" (plus tiles, for small hands in still photos; `predict(..., mode=)` overrides it)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
         check_options(device, threshold, max_hands)
+        check_mode(mode)
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else None
@@ -83,17 +96,18 @@ class Reconstructor:
             net = loading.load_torch(path, weights is not None, device, max_hands=max_hands,
                                      input_size=input_size)
         return cls.for_network(net, threshold=pick_threshold(threshold, net.score_threshold),
-                               max_hands=max_hands, hand=hand, mano_dir=mano_dir)
+                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
 
     @classmethod
     def for_network(cls, network: PeakBackend, *, threshold: float = DEFAULT_THRESHOLD, max_hands: int = 10,
-                    hand: str | None = None, mano_dir: str | os.PathLike | None = None) -> Reconstructor:
+                    hand: str | None = None, mano_dir: str | os.PathLike | None = None,
+                    mode: str = "fast") -> Reconstructor:
         """A predictor around an already loaded backend (e.g. `smhr.model.peaks.TorchPeaks` of the
         net being trained), with the NumPy hand models of kind `hand` (default: the network's)."""
         kind = hand or network.hand_model
         path = user_files(kind, mano_dir)
         models = [NumpyHandModel.load(kind, side, path) for side in ("left", "right")]
-        return cls(network, models, float(threshold), min(int(max_hands), network.max_hands))
+        return cls(network, models, float(threshold), min(int(max_hands), network.max_hands), mode)
 
     @property
     def backend(self) -> str:
@@ -115,20 +129,57 @@ class Reconstructor:
         """Triangles per side (0 left, 1 right) for exporting meshes."""
         return {i: m.faces for i, m in enumerate(self.hand_models)}
 
-    def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None) -> list[Hand]:
+    def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None,
+                mode: str | None = None) -> list[Hand]:  # fmt: skip
         """Hands in one image, best score first. NumPy images are RGB (an OpenCV `imread` result is
-        BGR: pass `img[..., ::-1]`); several images: `predict_batch`."""
-        return self.predict_batch([image], focal=focal, K=None if K is None else [K])[0]
+        BGR: pass `img[..., ::-1]`); several images: `predict_batch`. mode: None = `self.mode`."""
+        return self.predict_batch([image], focal=focal, K=None if K is None else [K], mode=mode)[0]
+
+    def tiles(self, image_hw: tuple[int, int], mode: str | None = None) -> list[tuple[int, int, int, int]]:
+        """The tiles (x0, y0, x1, y1, photo pixels) photo mode adds for an image of this (H, W)
+        (none in fast mode): what the demo's JSON records."""
+        if check_mode(mode or self.mode) == "fast":
+            return []
+        return tile_boxes(image_hw, self.input_size)
 
     def predict_batch(
         self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None,
-        side: int | None = None,
+        side: int | None = None, mode: str | None = None,
     ) -> list[list[Hand]]:
-        """Hands per image for several images in one network run. side: None = each hand's side
-        from the network; 0 / 1 = decode every hand as left / right (single-side benchmarks)."""
+        """Hands per image for several images in one network run (photo mode: one run per image,
+        its views batched). side: None = each hand's side from the network; 0 / 1 = decode every
+        hand as left / right (single-side benchmarks)."""
         if not len(images):
             return []
+        if check_mode(mode or self.mode) == "photo":
+            check_camera(focal, K, len(images))
+            return [self._predict_photo(im, i, focal, None if K is None else K[i], side)
+                    for i, im in enumerate(images)]  # fmt: skip
         boxed, affines, Ks = network_inputs(images, self.input_size, focal=focal, K=K)
-        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed).items()}
+        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
         R = self.input_size
         return decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks, side=side)
+
+    def _predict_photo(self, image: Any, index: int, focal: float | None, K: np.ndarray | None,
+                       side: int | None) -> list[Hand]:  # fmt: skip
+        """Photo mode for one image: its whole view and tiles in one network run, each view decoded
+        in the photo's one camera, duplicates merged (`smhr.runtime.tiling`)."""
+        rgb = to_rgb_uint8(image, f"image {index}")
+        H, W = rgb.shape[:2]
+        if K is None and focal is not None:
+            K = np.array([[focal, 0.0, (W - 1) / 2], [0.0, focal, (H - 1) / 2], [0.0, 0.0, 1.0]])
+        camera = np.asarray(K, np.float64) if K is not None else virtual_camera((H, W), self.input_size)
+        views, boxed, affines = photo_views(rgb, self.input_size)
+        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
+        R = self.input_size
+        Ks = np.broadcast_to(camera, (len(views), 3, 3))
+        per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks,
+                                side=side)
+        return merge_views(per_view, views, (H, W), self.max_hands)
+
+
+def check_mode(mode: str) -> str:
+    """The mode, or a one-line ValueError naming the choices."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode

@@ -1,0 +1,167 @@
+"""Photo mode: a still photo seen whole AND in overlapping tiles, so small hands are found too.
+
+Why: the network finds a hand best when it is about 96-128 px long at its 256-px input and almost
+never below 32 px (benchmarks/bench_hand_size.py, docs/evaluation.md). Letterboxed whole, a
+whole-body photo's hands (~1/10 of its side) come out ~25 px long and are missed. Photo mode keeps
+the whole view (it finds the large hands, and the hands a tile border cuts) and adds a grid of
+square tiles sized from the image so a hand `HAND_FRAC` of its long side reaches about
+`TARGET_PX` network px, never upscaling a tile by more than `MAX_UPSCALE` (small images get few or
+no tiles). Every view runs in one batched network call; each view's hands are decoded in the
+photo's ONE camera (the caller's K / focal, else the whole view's virtual camera), so a hand from a
+tile has the same 3D frame and `K` as one from the whole view (`smhr.runtime.decode` re-places it
+along its pixel ray, depth scaled by that view's zoom). Duplicates of one hand across views are
+merged (keypoint-box IoU or containment, the better-ranked one kept), a hand touching a tile's
+inner border ranking below the same hand seen whole; hands one view reports as two stay two.
+Video keeps the fast mode (one view per frame).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from smhr.geometry.letterbox import letterbox_image
+from smhr.records import Hand
+
+__all__ = ["HAND_FRAC", "MODES", "TARGET_PX", "View", "axis_starts", "merge_views", "photo_views",
+           "tile_boxes"]
+
+MODES = ("fast", "photo")
+TARGET_PX = 96.0  # hand length (network px) the shipped weights find best: bench_hand_size.py
+HAND_FRAC = 0.125  # hand length / long side of the photo that tiles bring to TARGET_PX
+MIN_OVERLAP = 0.3  # tiles overlap by at least this share of their side: a hand that long fits whole in one
+MAX_UPSCALE = 1.5  # a tile is never enlarged more than this (blur finds nothing)
+MAX_TILES_PER_SIDE = 4
+MIN_GAIN = 1.65  # tiles only when they zoom at least this much more than the whole view
+CUT_MARGIN = 0.02  # a hand within this share of a tile side of an inner tile border counts as cut
+CUT_PENALTY = 0.5  # a cut hand's score is multiplied by this when ranking duplicates
+DUPLICATE_IOU = 0.3  # keypoint boxes of two views' hands overlapping this much are one hand ...
+DUPLICATE_CONTAINED = 0.6  # ... or the smaller box lying this much inside the larger
+
+
+@dataclass(frozen=True)
+class View:
+    """One network input of a photo: its box (x0, y0, x1, y1) in photo pixels, `whole` for the
+    letterboxed full photo."""
+
+    box: tuple[int, int, int, int]
+    whole: bool = False
+
+
+def axis_starts(extent: int, side: int, min_overlap: float = MIN_OVERLAP) -> list[int]:
+    """Start offsets of tiles `side` long covering [0, extent), evenly spread, neighbours
+    overlapping by at least min_overlap x side; one tile (at 0) when side >= extent."""
+    if side >= extent:
+        return [0]
+    n = math.ceil((extent - side) / (side * (1.0 - min_overlap))) + 1
+    return [round(i * (extent - side) / (n - 1)) for i in range(n)]
+
+
+def tile_boxes(hw: tuple[int, int], input_size: int, hand_frac: float = HAND_FRAC,
+               target_px: float = TARGET_PX) -> list[tuple[int, int, int, int]]:  # fmt: skip
+    """The square tiles (x0, y0, x1, y1) photo mode adds for an image of hw = (H, W): side chosen
+    so a hand hand_frac x the long side becomes target_px at the network input, but no smaller
+    than input_size / MAX_UPSCALE px and no more than MAX_TILES_PER_SIDE along the long side.
+    Empty when a tile would zoom less than MIN_GAIN x beyond the whole view (photos under ~290 px):
+    the whole view already sees what it would."""
+    H, W = hw
+    L = max(H, W)
+    side = hand_frac * L * input_size / target_px
+    fewest = L / (MAX_TILES_PER_SIDE - (MAX_TILES_PER_SIDE - 1) * MIN_OVERLAP)
+    side = round(max(side, input_size / MAX_UPSCALE, fewest))
+    if side > L / MIN_GAIN:
+        return []
+    return [(x, y, min(x + side, W), min(y + side, H))
+            for y in axis_starts(H, side) for x in axis_starts(W, side)]  # fmt: skip
+
+
+def photo_views(image: np.ndarray, input_size: int,
+                **plan: float) -> tuple[list[View], np.ndarray, np.ndarray]:  # fmt: skip
+    """(views, network inputs [N,R,R,3] uint8, original->network affines [N,3,3]) of one RGB photo:
+    the letterboxed whole photo first, then each tile of `tile_boxes` letterboxed on its own.
+
+    With tiles k >= 2 times the input side, the photo is first shrunk by the integer factor k (area
+    averaging of k x k blocks: OpenCV's fast path, ~3x cheaper on a 12-MP photo than one fractional
+    shrink; the last < k rows / columns are dropped) and every view is cut from that; each affine
+    composes the shrink, the cut and its letterbox exactly."""
+    H, W = image.shape[:2]
+    boxes = tile_boxes((H, W), input_size, **plan)
+    views = [View((0, 0, W, H), whole=True)] + [View(b) for b in boxes]
+    k = max(1, min(max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes) // input_size) if boxes else 1
+    src = image
+    S = np.eye(3)
+    if k > 1:  # pixel centres: u' = (u + 0.5) / k - 0.5
+        src = cv2.resize(image[: H // k * k, : W // k * k], (W // k, H // k), interpolation=cv2.INTER_AREA)
+        S = np.array([[1 / k, 0.0, 0.5 / k - 0.5], [0.0, 1 / k, 0.5 / k - 0.5], [0.0, 0.0, 1.0]])
+    h, w = src.shape[:2]
+    inputs, affines = [], []
+    for v in views:
+        x0, y0, x1, y1 = v.box
+        x0, y0, x1, y1 = x0 // k, y0 // k, min(-(-x1 // k), w), min(-(-y1 // k), h)
+        boxed, A = letterbox_image(src[y0:y1, x0:x1], input_size)
+        shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+        inputs.append(boxed)
+        affines.append(A @ shift @ S)
+    return views, np.stack(inputs), np.stack(affines)
+
+
+def _boxes(hands: Sequence[Hand]) -> np.ndarray:
+    kp = np.stack([np.asarray(h.keypoints2d, np.float64) for h in hands])
+    return np.concatenate([kp.min(1), kp.max(1)], -1)
+
+
+def _cut(box: np.ndarray, view: View, hw: tuple[int, int]) -> bool:
+    """Whether a hand's keypoint box reaches an inner border of its tile (a border that is not the
+    photo's own edge): the tile saw only part of it."""
+    if view.whole:
+        return False
+    x0, y0, x1, y1 = view.box
+    m = CUT_MARGIN * max(x1 - x0, y1 - y0)
+    H, W = hw
+    return bool((x0 > 0 and box[0] <= x0 + m) or (y0 > 0 and box[1] <= y0 + m)
+                or (x1 < W and box[2] >= x1 - 1 - m) or (y1 < H and box[3] >= y1 - 1 - m))  # fmt: skip
+
+
+def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: tuple[int, int],
+                max_hands: int) -> list[Hand]:  # fmt: skip
+    """One list of hands (best score first, at most max_hands) from the hands of every view.
+
+    Ranked by score, x CUT_PENALTY for a hand cut by an inner tile border; walking down the ranks,
+    a hand is dropped when its keypoint box overlaps an already kept hand of ANOTHER view by
+    keypoint-box IoU >= DUPLICATE_IOU or lies >= DUPLICATE_CONTAINED inside it (or it inside the
+    hand): the same hand seen twice. A kept hand absorbs at most one whole hand of each other view,
+    so two touching hands one view reports stay two (the network's own peak NMS decided those); a
+    hand cut by a tile border that overlaps a kept hand is always a piece of it."""
+    cands = [(h, k) for k, hs in enumerate(per_view) for h in hs]
+    if not cands:
+        return []
+    boxes = _boxes([h for h, _ in cands])
+    cut = [_cut(b, views[k], hw) for (_, k), b in zip(cands, boxes, strict=True)]
+    rank = np.array([h.score * (CUT_PENALTY if c else 1.0) for (h, _), c in zip(cands, cut, strict=True)])
+    area = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    kept: list[int] = []
+    absorbed: dict[int, set[int]] = {}  # kept hand -> the views whose copy of it was dropped
+    for i in np.argsort(-rank, kind="stable"):
+        dup = False
+        view = cands[i][1]
+        for j in kept:
+            if cands[j][1] == view or (view in absorbed[j] and not cut[i]):
+                continue
+            iw = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+            ih = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
+            inter = max(iw, 0.0) * max(ih, 0.0)
+            if (inter / (area[i] + area[j] - inter) >= DUPLICATE_IOU
+                    or inter / min(area[i], area[j]) >= DUPLICATE_CONTAINED):  # fmt: skip
+                dup = True
+                absorbed[j].add(view)
+                break
+        if not dup:
+            kept.append(int(i))
+            absorbed[int(i)] = set()
+    hands = [cands[i][0] for i in kept]
+    hands.sort(key=lambda h: -h.score)
+    return hands[:max_hands]
