@@ -78,8 +78,8 @@ def run_trial(variant: str, runs: Path, seed: int, steps: int | None, threshold:
     config["out_dir"] = str(out)
     (out / "ablation.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     smhr = Path(sys.executable).with_name("smhr")
-    if not (out / "model.pt").exists():
-        subprocess.run([str(smhr), "train", str(out / "ablation.yaml")], check=True, cwd=ROOT)
+    # always: model.pt is also written at checkpoints, and a finished run resumes as a no-op
+    subprocess.run([str(smhr), "train", str(out / "ablation.yaml")], check=True, cwd=ROOT)
     bench = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_real.py"), "--weights", str(out / "model.pt"),
          "--threshold", str(threshold), "--labels", *EVAL_LABELS, "--n-composed", "0", "--threads", "2",
