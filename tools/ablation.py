@@ -68,6 +68,15 @@ def trial_config(variant: str, seed: int, steps: int | None) -> dict[str, Any]:
     return config
 
 
+def _trained_steps(out: Path) -> int:
+    """Steps done by the trial's training so far (last.pt's step; 0 before the first checkpoint)."""
+    if not (out / "last.pt").exists():
+        return 0
+    import torch
+
+    return int(torch.load(out / "last.pt", weights_only=True, map_location="cpu")["step"])
+
+
 def run_trial(variant: str, runs: Path, seed: int, steps: int | None, threshold: float) -> Path:
     out = runs / (f"abl-{variant}" if seed == 501 else f"abl-{variant}-s{seed}")
     out.mkdir(parents=True, exist_ok=True)
@@ -78,8 +87,8 @@ def run_trial(variant: str, runs: Path, seed: int, steps: int | None, threshold:
     config["out_dir"] = str(out)
     (out / "ablation.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     smhr = Path(sys.executable).with_name("smhr")
-    # always: model.pt is also written at checkpoints, and a finished run resumes as a no-op
-    subprocess.run([str(smhr), "train", str(out / "ablation.yaml")], check=True, cwd=ROOT)
+    if _trained_steps(out) < config["optim"]["steps"]:  # model.pt exists from the first checkpoint on
+        subprocess.run([str(smhr), "train", str(out / "ablation.yaml")], check=True, cwd=ROOT)
     bench = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_real.py"), "--weights", str(out / "model.pt"),
          "--threshold", str(threshold), "--labels", *EVAL_LABELS, "--n-composed", "0", "--threads", "2",
