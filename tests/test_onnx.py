@@ -20,7 +20,8 @@ def test_export_matches_pytorch_and_decodes_to_the_same_hands(tiny_weights, tmp_
     image = np.random.default_rng(0).integers(0, 255, (48, 80, 3), dtype=np.uint8)
     torch_rec = Reconstructor.from_pretrained(tiny_weights, "cpu", threshold=0.0, max_hands=3)
     torch_hands = torch_rec.predict(image)
-    onnx_hands = Reconstructor.from_pretrained(out, "cpu", threshold=0.0, max_hands=3).predict(image)
+    onnx_rec = Reconstructor.from_pretrained(out, "cpu", threshold=0.0, max_hands=3)
+    onnx_hands = onnx_rec.predict(image)
     assert len(torch_hands) == len(onnx_hands) == 3
     for a, b in zip(torch_hands, onnx_hands, strict=True):
         assert a.side == b.side and abs(a.score - b.score) < 1e-4
@@ -31,6 +32,19 @@ def test_export_matches_pytorch_and_decodes_to_the_same_hands(tiny_weights, tmp_
             x, y = getattr(a, name), getattr(b, name)
             assert np.abs(x).max() > 0
             np.testing.assert_allclose(y, x, atol=1e-3 * np.abs(x).max())
+    # the optional threshold input: only the slots up to the last one that reaches it, as in PyTorch
+    boxed = np.random.default_rng(1).integers(0, 255, (2, 64, 64, 3), dtype=np.uint8)
+    ort_net, torch_net = onnx_rec.network, torch_rec.network
+    full = ort_net.run(boxed)
+    assert ort_net.takes_threshold and full["scores"].shape == (2, 16)  # fed the images only: all slots
+    thr = float(np.sort(full["scores"].ravel())[-3])
+    got, ref = ort_net.run(boxed, thr), torch_net.run(boxed, thr)
+    n = int((full["scores"] >= thr).any(0).sum())
+    assert 1 <= n < 16 and got["texture"].shape[:2] == ref["texture"].shape[:2] == (2, n)
+    np.testing.assert_array_equal(got["cells"], full["cells"][:, :n])
+    np.testing.assert_allclose(got["params"], ref["params"], atol=1e-4)
+    for batch in (boxed, boxed[:1]):  # no slot reaches it (an ONNX Reshape to size 0 is a trap)
+        assert ort_net.run(batch, 2.0)["texture"].shape == (len(batch), 0, 3 * 1609)
 
 
 def test_export_errors_are_one_line(tmp_path):

@@ -82,6 +82,8 @@ def test_shipped_onnx_answers_like_the_shipped_model_pt():
             assert x.albedo.shape == (1609, 3) and x.sh.shape == (27,)  # the appearance heads, both backends
             np.testing.assert_allclose(x.albedo, y.albedo, atol=1e-4)
             np.testing.assert_allclose(x.sh, y.sh, atol=1e-4)
+    boxed = np.zeros((1, 256, 256, 3), np.uint8)  # a threshold no peak reaches: every output empty
+    assert runtime.network.run(boxed, 2.0)["texture"].shape == (1, 0, 3 * 1609)
 
 
 def test_inference_path_and_cli_help_do_not_import_torch():

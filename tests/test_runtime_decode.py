@@ -126,6 +126,36 @@ def test_peaknet_is_nms_topk_and_the_dense_heads_read_at_the_peaks():
     assert 0 < int(sides.sum()) < sides.numel()  # both sides occur: the comparison means something
 
 
+def test_peaknet_with_a_threshold_answers_only_the_slots_that_can_hold_a_hand():
+    torch.manual_seed(3)  # a small net with the appearance heads, centre scores spread over (0, 1)
+    net = SMHRNet(backbone="mobilenet_v2", num_vertices=30, input_size=R, appearance=True, neck_channels=32,
+                  head_hidden=32).eval()
+    for head in (net.handedness, net.params, net.texture):
+        for p in head.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+    images = torch.randint(0, 256, (2, R, R, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        full = PeakNet(net, max_hands=6)(images)
+        scores = full["scores"]
+        assert len(set(scores.flatten().tolist())) == 12  # distinct scores: every cut below is a real one
+        for cut in (3, 0):  # slots kept: the best 3 of image 0's scores, and none
+            thr = float(scores.max()) + 1.0 if cut == 0 else float(scores[0, cut - 1])
+            n = int((scores >= thr).any(0).sum())  # the longest prefix either image needs
+            got = PeakNet(net, max_hands=6)(images, torch.tensor(thr))
+            assert n >= cut and all(v.shape[:2] == (2, n) for v in got.values())
+            for name, value in got.items():  # the same numbers as the first n slots of the full run
+                torch.testing.assert_close(value, full[name][:, :n], atol=1e-5, rtol=1e-5)
+    A = np.stack([np.eye(3)] * 2)
+    models = [PointHand(0, 30), PointHand(1, 30)]
+    thr = float(scores[1, 2])
+    ref = decode_peaks({k: v.numpy() for k, v in full.items()}, models, R, S, A, thr)
+    got = decode_peaks(TorchPeaks(net, max_hands=6).run(images.numpy(), thr), models, R, S, A, thr)
+    assert [len(h) for h in got] == [len(h) for h in ref] and sum(len(h) for h in got) >= 3
+    for a, b in zip([h for hs in ref for h in hs], [h for hs in got for h in hs], strict=True):
+        assert a.score == b.score and a.side == b.side
+        np.testing.assert_allclose(a.keypoints2d, b.keypoints2d, atol=1e-4)
+
+
 def test_reconstructor_around_a_training_net_predicts_like_the_decode_of_its_peaks():
     net = _random_net(2).train()
     rec = Reconstructor(TorchPeaks(net, max_hands=4), HANDS, threshold=0.0, max_hands=4)

@@ -42,7 +42,7 @@ class RedSquareNet:
     def __init__(self) -> None:
         self.inputs: list[np.ndarray] = []
 
-    def run(self, images):
+    def run(self, images, threshold=None):
         self.inputs.append(images)
         B, S, W = len(images), 4, R // STRIDE
         out = {"scores": np.zeros((B, S), np.float32), "cells": np.zeros((B, S), np.int64),

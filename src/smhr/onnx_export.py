@@ -3,8 +3,10 @@
 What is exported is exactly what the PyTorch backend runs (`PeakNet`: normalisation, network, NMS,
 top-K, the heads of `smhr.runtime.contract.PEAK_HEADS` gathered at the peaks, the texture and
 lighting heads included when the net has them), with a dynamic batch size and K = max_hands fixed
-at export; the outputs are named as in the contract. The appearance outputs cost at most ~0.06 ms
-per peak slot on a CPU (docs/network.md) and ~2.8 MB of float16 weights. BatchNorms stay
+at export; the outputs are named as in the contract, and so is the optional "threshold" input
+(default -inf: all K slots; given, only the slots a hand can come from). The appearance heads'
+last layer (256 -> 4,827 for the texture) is a memory-bound product of ~0.2-0.4 ms for one slot
+on a CPU, ~0.6 ms for 16 (docs/benchmarks-cpu.md), and ~2.8 MB of float16 weights. BatchNorms stay
 separate nodes (onnxruntime folds them when it loads the file), so the weights can be stored as
 float16 exactly when they are float16 values (our packaged model.pt files are): `exact_float16`
 halves the file without changing an output. `smhr_config`, `smhr_max_hands`,
@@ -40,8 +42,8 @@ class _Outputs(nn.Module):
         """The contract's output names this net answers (a net without appearance heads omits them)."""
         return ("scores", "cells", *self.peaks.heads)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.peaks(images)
+    def forward(self, images: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.peaks(images, threshold)
         return tuple(out[name] for name in self.names)
 
 
@@ -58,14 +60,14 @@ def export_onnx(
     R = net.config.input_size
     dummy = torch.zeros(1, R, R, 3, dtype=torch.uint8)
     module = _Outputs(PeakNet(net, max_hands))
-    dynamic = {"images": {0: "batch"}, **{n: {0: "batch"} for n in module.names}}
+    dynamic = {"images": {0: "batch"}, **{n: {0: "batch", 1: "slots"} for n in module.names}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation / tracer notes
         torch.onnx.export(
             module,
-            dummy,
+            (dummy, torch.tensor(0.0)),
             str(path),
-            input_names=["images"],
+            input_names=["images", "threshold"],
             output_names=list(module.names),
             dynamic_axes=dynamic,
             opset_version=opset,
@@ -73,6 +75,9 @@ def export_onnx(
             do_constant_folding=False,  # keep BatchNorms apart: their weights stay float16-exact
         )
     model = onnx.load(str(path))
+    # the threshold input is optional: its default -inf keeps every slot (what a caller that feeds
+    # only the images, as the first peaks-v1 graphs had, gets)
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.array(-np.inf, np.float32), "threshold"))
     meta = {
         "smhr_config": json.dumps(net.config.to_dict()),
         "smhr_format": FORMAT,
@@ -98,7 +103,9 @@ def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2,
     g = torch.Generator().manual_seed(seed)
     R = net.config.input_size
     x = torch.randint(0, 256, (batch, R, R, 3), generator=g, dtype=torch.uint8)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # not the note that the optional threshold input is not a constant
+    session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
     max_hands = int(session.get_modelmeta().custom_metadata_map["smhr_max_hands"])
     with torch.no_grad():
         ref = {k: v.numpy() for k, v in PeakNet(net.cpu().float().eval(), max_hands)(x).items()}

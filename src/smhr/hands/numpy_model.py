@@ -36,6 +36,19 @@ def rodrigues(rotvec: np.ndarray) -> np.ndarray:
     return np.eye(3) + a[..., None] * K + b[..., None] * (K @ K)
 
 
+def _tree_levels(parents: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(joints, their parents) per depth of the kinematic tree, roots first (parents -1)."""
+    depth: list[int] = []
+    for p in parents:  # parents come before children
+        depth.append(0 if p < 0 else depth[p] + 1)
+    d = np.asarray(depth)
+    out = []
+    for level in range(int(d.max()) + 1 if len(d) else 0):
+        js = np.flatnonzero(d == level)
+        out.append((js, np.asarray(parents)[js]))
+    return out
+
+
 class NumpyHandModel:
     """Hand mesh layer (flat hand mean; see `smhr.hands.model` for the parameter conventions).
 
@@ -63,6 +76,7 @@ class NumpyHandModel:
         self._J_basis = np.einsum("jv,vcs->sjc", self.J_regressor, self.shapedirs).reshape(S, -1)  # [S,J*3]
         self._order = np.asarray(MANO21_TO_FREIHAND)
         self.num_betas = S
+        self._levels = _tree_levels(self.parents)
 
     @classmethod
     def load(cls, kind: str, side: str, path: str | os.PathLike | None = None) -> NumpyHandModel:
@@ -95,12 +109,11 @@ class NumpyHandModel:
             v_shaped = v_shaped + (feat @ self.posedirs).reshape(B, V, 3)
         G_R = np.empty_like(rot)
         G_t = np.empty_like(joints)
-        for j, p in enumerate(self.parents):  # parents come before children
-            if p < 0:
-                G_R[:, j], G_t[:, j] = rot[:, j], joints[:, j]
-            else:
-                G_R[:, j] = G_R[:, p] @ rot[:, j]
-                G_t[:, j] = (G_R[:, p] @ (joints[:, j] - joints[:, p])[..., None])[..., 0] + G_t[:, p]
+        roots = self._levels[0][0]
+        G_R[:, roots], G_t[:, roots] = rot[:, roots], joints[:, roots]
+        for js, ps in self._levels[1:]:  # one tree depth at a time: the same products, 3 steps, not 15
+            G_R[:, js] = G_R[:, ps] @ rot[:, js]
+            G_t[:, js] = (G_R[:, ps] @ (joints[:, js] - joints[:, ps])[..., None])[..., 0] + G_t[:, ps]
         t_rel = G_t - (G_R @ joints[..., None])[..., 0]
         # columns c of every joint's [R | t] as [4, J, B*3]: one batched matrix product blends them
         # all ([4, V, B*3]) and the blended transform is applied column by column in place
@@ -108,11 +121,13 @@ class NumpyHandModel:
         T = self.weights @ cols  # [4,V,B*3]
         vt = v_shaped.transpose(2, 1, 0)  # [3,V,B]
         verts = T[3].reshape(V, B, 3).copy()
+        term = np.empty_like(verts)  # one buffer for the three products: no temporaries per column
         for c in range(3):
-            verts += T[c].reshape(V, B, 3) * vt[c][..., None]
-        verts = verts.transpose(1, 0, 2)
+            verts += np.multiply(T[c].reshape(V, B, 3), vt[c][..., None], out=term)
+        if transl is not None:  # added in place; the joints read the vertex tips afterwards
+            t = np.asarray(transl, f32).reshape(B, 3)
+            verts += t
+            G_t = G_t + t[:, None]
+        verts = np.ascontiguousarray(verts.transpose(1, 0, 2))
         joints21 = np.concatenate([G_t, verts[:, self.tips]], 1)[:, self._order]
-        if transl is not None:
-            t = np.asarray(transl, f32).reshape(B, 1, 3)
-            verts, joints21 = verts + t, joints21 + t
-        return verts.astype(f32), joints21.astype(f32)
+        return verts, joints21.astype(f32, copy=False)

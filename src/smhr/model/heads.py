@@ -16,7 +16,8 @@ from torch import nn
 
 from smhr.registry import Registry
 
-__all__ = ["CENTER_HEADS", "HEATMAP_BIAS", "Head", "SeparableHead", "neighbourhoods"]
+__all__ = ["CENTER_HEADS", "HEATMAP_BIAS", "Head", "SeparableHead", "gather_heads", "neighbourhoods",
+           "padded_neighbourhoods"]
 
 HEATMAP_BIAS = -4.59  # sigmoid(-4.59) ~ 0.01: CenterNet's prior for rare positives
 
@@ -86,6 +87,40 @@ class Head(nn.Module):
         w3 = self.conv.weight.permute(0, 2, 3, 1).reshape(self.conv.out_channels, -1)
         hidden = F.relu(F.linear(patches, w3, self.conv.bias))
         return F.linear(hidden, self.out.weight.flatten(1), self.out.bias)
+
+
+def padded_neighbourhoods(features: torch.Tensor, ind: torch.Tensor) -> torch.Tensor:
+    """`neighbourhoods(features, ind)`, the same values, read from a zero-padded copy of the map.
+
+    Why a second reading: exported to ONNX, `neighbourhoods`' bounds tests and clamps are ~40 small
+    nodes, ~7 us each in onnxruntime on a CPU, more than the padded copy of a 64x64 map costs;
+    here the 9 neighbours are fixed offsets in the padded grid (~12 nodes). Training keeps
+    `neighbourhoods` (no copy of the map in the backward pass)."""
+    B, C, H, W = features.shape
+    padded = F.pad(features, (1, 1, 1, 1)).reshape(B, C, (H + 2) * (W + 2))
+    y = torch.div(ind, W, rounding_mode="trunc")  # = floor for cells >= 0, and one ONNX node, not five
+    offsets = torch.tensor([dy * (W + 2) + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)], device=ind.device)
+    # (ky, kx) order; flatten / expand / -1, not sizes: an ONNX Reshape reads a size 0 (no slot
+    # reaches the threshold) as "keep this dimension"
+    flat = ((ind + 2 * y + (W + 3))[..., None] + offsets).flatten(1)[:, None]  # [B, 1, K*9]
+    out = torch.gather(padded, 2, flat.expand(-1, C, -1)).transpose(1, 2)  # [B, K*9, C]
+    return out.reshape(B, -1, 9 * C)
+
+
+def gather_heads(heads: list[Head], features: torch.Tensor, ind: torch.Tensor) -> list[torch.Tensor]:
+    """`[h.gather(features, ind) for h in heads]` with one neighbourhood read and one hidden-layer
+    product for all of them (their 3x3 convolutions stacked). Why: at inference the per-head
+    gathers were a few dozen small operations each, and every one costs a thread hand-off on a
+    CPU; the numbers are the same dot products (up to float summation order)."""
+    patches = padded_neighbourhoods(features, ind)
+    w3 = torch.cat([h.conv.weight.permute(0, 2, 3, 1).reshape(h.conv.out_channels, -1) for h in heads])
+    hidden = F.relu(F.linear(patches, w3, torch.cat([h.conv.bias for h in heads])))
+    out, start = [], 0
+    for h in heads:
+        end = start + h.conv.out_channels
+        out.append(F.linear(hidden[..., start:end], h.out.weight.flatten(1), h.out.bias))
+        start = end
+    return out
 
 
 class SeparableHead(nn.Module):

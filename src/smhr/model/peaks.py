@@ -1,12 +1,13 @@
 """The peaks contract (`smhr.runtime.contract`) in PyTorch: `PeakNet`, and `TorchPeaks` to run it.
 
-`PeakNet` is the one definition of what the network answers at inference: uint8 letterboxed
-images -> ImageNet normalisation (as `normalize_images`) -> backbone -> neck -> centre heatmap ->
-5x5 max-pool NMS -> top-K peaks -> each head of `PEAK_HEADS` evaluated only at those K cells.
-The ONNX export is this module traced (`smhr.onnx_export`), and the PyTorch backend runs it
-as is (`TorchPeaks`), so both backends hand the same named outputs to the one NumPy decode
-(`smhr.runtime.decode`). Why the heads are gathered inside: evaluated densely, the parameter heads
-cost more than the backbone on a CPU.
+`PeakNet` is the one definition of what the network answers at inference: uint8 letterboxed images
+-> ImageNet normalisation (as `normalize_images`) -> backbone -> neck -> centre heatmap -> 5x5
+max-pool NMS -> top-K peaks -> each head of `PEAK_HEADS` evaluated only at those K cells (with a
+threshold, only at the first cells up to the last one that reaches it; all heads' 3x3 layers in one
+product, `smhr.model.heads.gather_heads`). The ONNX export is this module traced
+(`smhr.onnx_export`), and the PyTorch backend runs it as is (`TorchPeaks`), so both backends hand
+the same named outputs to the one NumPy decode (`smhr.runtime.decode`). Why the heads are gathered
+inside: evaluated densely, the parameter heads cost more than the backbone on a CPU.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from smhr.model.decode import nms
+from smhr.model.heads import Head, gather_heads
 from smhr.model.net import SMHRNet
 from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
 from smhr.runtime.contract import NMS_KERNEL, PEAK_HEADS
@@ -39,7 +41,11 @@ class PeakNet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor,
+                threshold: torch.Tensor | float | None = None) -> dict[str, torch.Tensor]:
+        """threshold: None = every one of the K slots (static shapes, as a CUDA graph needs); a score
+        = only the slots up to the last one that reaches it in some image (scores are sorted, so
+        they are a prefix), for every output: the heads are not evaluated for slots the decode drops."""
         net = self.net
         x = (images.permute(0, 3, 1, 2).float() / 255.0 - self.mean) / self.std
         if next(net.parameters()).is_contiguous(memory_format=torch.channels_last):
@@ -48,8 +54,15 @@ class PeakNet(nn.Module):
         f = out["features"]
         peaks = nms(torch.sigmoid(out["center"].float()), NMS_KERNEL).flatten(1)
         scores, cells = peaks.topk(min(self.max_hands, peaks.shape[1]), dim=1)
+        if threshold is not None:
+            live = (scores >= threshold).any(0)
+            scores, cells = scores[:, live], cells[:, live]
+        modules = [getattr(net, name) for name in self.heads]
+        fused = [m for m in modules if isinstance(m, Head)]
+        values = dict(zip(fused, gather_heads(fused, f, cells), strict=True)) if fused else {}
         return {"scores": scores, "cells": cells,
-                **{name: getattr(net, name).gather(f, cells).float() for name in self.heads}}
+                **{name: (values[m] if m in values else m.gather(f, cells)).float()
+                   for name, m in zip(self.heads, modules, strict=True)}}
 
 
 class TorchPeaks:
@@ -74,12 +87,13 @@ class TorchPeaks:
         return next(self.module.parameters()).device
 
     @torch.no_grad()
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    def run(self, images: np.ndarray, threshold: float | None = None) -> dict[str, np.ndarray]:
         net = self.module.net
         was_training = net.training
         net.eval()
         try:
-            out = self.module(torch.from_numpy(np.ascontiguousarray(images, np.uint8)).to(self.device))
+            pixels = torch.from_numpy(np.ascontiguousarray(images, np.uint8)).to(self.device)
+            out = self.module(pixels, threshold)
         finally:
             net.train(was_training)
         return {k: v.cpu().numpy() for k, v in out.items()}

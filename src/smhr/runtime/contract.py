@@ -2,13 +2,20 @@
 
 One contract, two servers: the exported ONNX graph in onnxruntime (`smhr.runtime.network`, the CPU
 default, no PyTorch) and the same module in PyTorch (`smhr.model.peaks`, on a GPU or on request).
-Both take letterboxed images [B,R,R,3] uint8 RGB and return a dict of named arrays:
+Both take letterboxed images [B,R,R,3] uint8 RGB and, optionally, a score threshold, and return a
+dict of named arrays:
   scores [B,K]    sigmoid centre score of the K best 5x5-NMS peaks, best first
   cells  [B,K]    their flat stride-4 cell index y*W + x (int64)
 and one entry per head of `PEAK_HEADS`, evaluated only at those cells:
   params [B,K,122], kp_offsets [B,K,42], handedness [B,K,2] (logits), and, for weights with
   appearance heads, texture [B,K,3V] (per-vertex albedo residual, vertex-major RGB) and
   light [B,K,27] (SH-9 lighting, colour-major; conventions in docs/rendering.md).
+With a threshold every output keeps only its first K' <= K slots: up to the last one whose score
+reaches the threshold in some image of the batch (none: K' = 0; scores are sorted, so these are
+all the slots the decode keeps). Why: the heads, the 4,827-wide texture head above all, are then
+not evaluated for peaks that are dropped anyway. In the ONNX graph "threshold" is an optional float
+input (an overridable initializer) whose default, -inf, keeps all K: what graphs exported before it
+and callers that feed only the images get.
 Everything after the network (decode, hand model, un-letterbox) is one NumPy path
 (`smhr.runtime.decode`). A new per-peak output is one more name in `PEAK_HEADS` (a head of
 `SMHRNet` with a `gather(features, cells)`); the decode reads the heads it knows by name.
@@ -39,6 +46,7 @@ class PeakBackend(Protocol):
     max_hands: int  # K, the number of peak slots one run returns
     score_threshold: float | None  # the weights' calibrated detection threshold, if stored
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """images [B,R,R,3] uint8 RGB -> the named outputs of the module docstring."""
+    def run(self, images: np.ndarray, threshold: float | None = None) -> dict[str, np.ndarray]:
+        """images [B,R,R,3] uint8 RGB -> the named outputs of the module docstring; with a
+        threshold, only the first slots up to the last one that reaches it in some image."""
         ...

@@ -54,7 +54,12 @@ class OnnxPeaks:
         self.max_hands = int(meta["smhr_max_hands"])
         self.score_threshold = float(meta["smhr_score_threshold"]) if "smhr_score_threshold" in meta else None
         self.names = [o.name for o in self.session.get_outputs()]
+        # exports before the optional threshold input evaluate every slot: they take the images only
+        self.takes_threshold = any(i.name == "threshold" for i in self.session.get_overridable_initializers())
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        outs = self.session.run(self.names, {"images": np.ascontiguousarray(images, np.uint8)})
+    def run(self, images: np.ndarray, threshold: float | None = None) -> dict[str, np.ndarray]:
+        feed = {"images": np.ascontiguousarray(images, np.uint8)}
+        if threshold is not None and self.takes_threshold:
+            feed["threshold"] = np.array(threshold, np.float32)
+        outs = self.session.run(self.names, feed)
         return dict(zip(self.names, outs, strict=True))

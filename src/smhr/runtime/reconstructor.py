@@ -156,7 +156,7 @@ class Reconstructor:
             return [self._predict_photo(im, i, focal, None if K is None else K[i], side)
                     for i, im in enumerate(images)]  # fmt: skip
         boxed, affines, Ks = network_inputs(images, self.input_size, focal=focal, K=K)
-        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed).items()}
+        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
         R = self.input_size
         return decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks, side=side)
 
@@ -170,7 +170,7 @@ class Reconstructor:
             K = np.array([[focal, 0.0, (W - 1) / 2], [0.0, focal, (H - 1) / 2], [0.0, 0.0, 1.0]])
         camera = np.asarray(K, np.float64) if K is not None else virtual_camera((H, W), self.input_size)
         views, boxed, affines = photo_views(rgb, self.input_size)
-        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed).items()}
+        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
         R = self.input_size
         Ks = np.broadcast_to(camera, (len(views), 3, 3))
         per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks,
