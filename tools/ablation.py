@@ -138,6 +138,32 @@ def table(runs: Path) -> str:
     return "\n".join(lines)
 
 
+def fill_sweep(trials: list[str], runs: Path, thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)) -> dict:
+    """Recall / precision on the never-trained-on frame-filling views at several score thresholds
+    (one network run per view): tells a hand that gets no peak from one whose peak scores low."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_real
+
+    from smhr.eval.real import RealScores
+
+    sources = bench_real.source_sets(EVAL_LABELS, None, set())
+    views = bench_real.stress_sets(sources, 300)["frame_filling"][bench_real.NEVER]
+    out: dict[str, dict[float, tuple[float, float]]] = {}
+    for trial in trials:
+        weights = None if trial == "shipped" else str(runs / f"abl-{trial}" / "model.pt")
+        predict = bench_real.smhr_predictor(bench_real.smhr_reconstructor(weights, None, min(thresholds) / 2))
+        found = [(view, predict(view.image)) for view in views]
+        out[trial] = {}
+        for t in thresholds:
+            scores = RealScores(iou_threshold=0.5, match="keypoints")
+            for view, dets in found:
+                scores.add(view, [d for d in dets if d.score >= t], view.meta.get("side_known"))
+            summary = scores.summary()
+            out[trial][t] = (round(summary["recall"], 3), round(summary["precision"], 3))
+        print(trial, json.dumps(out[trial]), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variants", nargs="*", help=f"any of: {', '.join(VARIANTS)}")
@@ -147,6 +173,9 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.3, help="detection score threshold when scoring")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--table", action="store_true")
+    ap.add_argument("--fill-sweep", action="store_true",
+                    help="recall / precision of the named trials (or 'shipped') on the frame-filling views "
+                         "at thresholds 0.1-0.4")
     args = ap.parse_args()
     if args.list:
         for name, edits in VARIANTS.items():
@@ -154,6 +183,9 @@ def main() -> None:
         return
     if args.table:
         print(table(args.runs))
+        return
+    if args.fill_sweep:
+        fill_sweep(args.variants, args.runs)
         return
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
