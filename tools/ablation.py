@@ -125,8 +125,14 @@ def _row_numbers(doc: dict[str, Any]) -> dict[str, float | None]:
 
 def table(runs: Path) -> str:
     """Markdown: one row per finished trial (and the shipped weights' bench.json in RUNS/abl-shipped)."""
-    found = sorted(runs.glob("abl-*/bench.json"),
-                   key=lambda p: (p.parent.name != "abl-shipped", p.stat().st_mtime))
+    order = ["shipped", *VARIANTS]
+
+    def rank(path: Path) -> tuple[int, str]:
+        name = path.parent.name.removeprefix("abl-")
+        variant = name.rsplit("-s", 1)[0] if name.rsplit("-s", 1)[-1].isdigit() else name
+        return (order.index(variant) if variant in order else len(order), name)
+
+    found = sorted(runs.glob("abl-*/bench.json"), key=rank)
     rows = {p.parent.name.removeprefix("abl-"): _row_numbers(json.loads(p.read_text())) for p in found}
     if not rows:
         return "(no finished trials)"
