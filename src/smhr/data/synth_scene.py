@@ -40,6 +40,18 @@ SLEEVE_PROB = 0.3  # arms (`smhr synth --arm-prob`) in a sleeve from 4-16 cm abo
 
 
 # ----------------------------------------------------------------------------- random appearance
+def plane_waves(points: torch.Tensor, n: int, k: int, wavelengths: tuple[float, float],
+                generator: torch.Generator) -> torch.Tensor:
+    """[n,V] mean of k random plane waves over `points` [V,3] (m), wavelengths uniform in the range:
+    the low-frequency skin variation and the glove's textile weave are the same pattern at two
+    scales. Draws directions, then wavelengths, then phases (the order seeded outputs rely on)."""
+    dirs = F.normalize(torch.randn(n, k, 3, generator=generator), dim=-1)
+    lo, hi = wavelengths
+    wavelength = lo + (hi - lo) * torch.rand(n, k, 1, generator=generator)
+    phase = torch.rand(n, k, 1, generator=generator) * 2 * math.pi
+    return torch.sin(2 * math.pi * (dirs @ points.T) / wavelength + phase).mean(1)
+
+
 def skin_albedo(
     part_labels: torch.Tensor, rest_vertices: torch.Tensor, n: int, generator: torch.Generator
 ) -> torch.Tensor:
@@ -56,12 +68,8 @@ def skin_albedo(
     tone = ALBEDO_SCALE * (tones[i0] * (1 - frac) + tones[i0 + 1] * frac)  # [n,3]
     tone = tone * (1 + 0.04 * torch.randn(n, 3, generator=generator))
     rest = rest_vertices.float().cpu()
-    V = rest.shape[0]
-    dirs = F.normalize(torch.randn(n, 4, 3, generator=generator), dim=-1)
-    wavelength = 0.02 + 0.06 * torch.rand(n, 4, 1, generator=generator)
-    phase = torch.rand(n, 4, 1, generator=generator) * 2 * math.pi
-    waves = torch.sin(2 * math.pi * (dirs @ rest.T) / wavelength + phase).mean(1)  # [n,V]
-    shade = 1 + 0.12 * waves[..., None] + 0.02 * torch.randn(n, V, 1, generator=generator)
+    waves = plane_waves(rest, n, 4, (0.02, 0.08), generator)  # [n,V]
+    shade = 1 + 0.12 * waves[..., None] + 0.02 * torch.randn(n, rest.shape[0], 1, generator=generator)
     albedo = tone[:, None, :] * shade
     nails = (part_labels.cpu() == NAIL_PART)[None, :, None]
     albedo = torch.where(nails, 0.55 * albedo + 0.45 * torch.tensor(NAIL_TINT), albedo)
@@ -152,12 +160,8 @@ def glove_albedo(
     per-vertex noise."""
     base = cloth_colours(n, generator)
     rest = rest_vertices.float().cpu()
-    V = rest.shape[0]
-    dirs = F.normalize(torch.randn(n, 3, 3, generator=generator), dim=-1)
-    wavelength = 0.003 + 0.005 * torch.rand(n, 3, 1, generator=generator)
-    phase = torch.rand(n, 3, 1, generator=generator) * 2 * math.pi
-    weave = torch.sin(2 * math.pi * (dirs @ rest.T) / wavelength + phase).mean(1)  # [n,V]
-    shade = 1 + 0.05 * weave[..., None] + 0.05 * torch.randn(n, V, 1, generator=generator)
+    weave = plane_waves(rest, n, 3, (0.003, 0.008), generator)  # [n,V]
+    shade = 1 + 0.05 * weave[..., None] + 0.05 * torch.randn(n, rest.shape[0], 1, generator=generator)
     return (base[:, None, :] * shade).clamp(0, 1), base
 
 
