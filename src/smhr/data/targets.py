@@ -123,6 +123,7 @@ def build_targets(
     Output map S_h x S_w = H // stride x W // stride. Returns tensors:
       image [3,H,W] float in [0,1] (RGB, not normalised), hm [1,S_h,S_w], handmap [2,S_h,S_w]
       (each hand's Gaussian in channel `side`), ind [M] long (y*S_w + x), valid [M] bool, side [M],
+      side_known [M] (False for hands of a sample with meta["side_known"] False: no side loss),
       center [M,2] px, center_offset [M,2] (sub-cell, in cells), radius [M], keypoints2d [M,21,2] px,
       visibility [M,21], local_keypoints [M,21,2] (keypoints/stride - centre cell, in cells),
       joints3d [M,21,3] + has_joints3d [M], params [M,61] + has_params [M] + has_transl [M],
@@ -152,6 +153,7 @@ def build_targets(
         "ind": torch.zeros(M, dtype=torch.long),
         "valid": torch.zeros(M, dtype=torch.bool),
         "side": torch.zeros(M, dtype=torch.long),
+        "side_known": torch.zeros(M, dtype=torch.bool),
         "center": torch.zeros(M, 2),
         "center_offset": torch.zeros(M, 2),
         "radius": torch.zeros(M, dtype=torch.long),
@@ -188,6 +190,7 @@ def build_targets(
         t["ind"][slot] = cy * Sw + cx
         t["valid"][slot] = True
         t["side"][slot] = h.side
+        t["side_known"][slot] = bool(sample.meta.get("side_known", True))
         t["center"][slot] = torch.from_numpy(centres[0])
         t["center_offset"][slot] = torch.tensor([ct[0] - cx, ct[1] - cy])
         t["radius"][slot] = radius

@@ -17,6 +17,7 @@ from smhr.losses.keypoints import (
     reprojection_loss,
 )
 from smhr.losses.priors import default_limit_violation, hand_prior_loss, pose_prior, shape_prior
+from smhr.losses.side import side_cross_entropy
 from smhr.losses.supervised3d import align_to_root, joints3d_loss, root_depth_loss
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -34,6 +35,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 __all__ = [
     "DEFAULT_WEIGHTS",
     "FREIHAND_BONES",
+    "REFINE_TERMS",
     "align_to_root",
     "bone_direction_loss",
     "default_limit_violation",
@@ -46,4 +48,11 @@ __all__ = [
     "reprojection_loss",
     "root_depth_loss",
     "shape_prior",
+    "side_cross_entropy",
 ]
+
+REFINE_TERMS: tuple[str, ...] = ("side_ce", "first_estimate")
+"""The keypoint-aligned refinement's terms (`SMHRConfig.refine`), 0 unless a config weights them:
+side_ce = `side_cross_entropy` of the refined side logits; first_estimate = deep supervision of the
+first (unrefined) parameters, the weighted sum of their reprojection, bone-direction, prior, 3D-joint
+and root-depth terms (each at its own weight), times this weight."""

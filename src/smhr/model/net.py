@@ -21,10 +21,12 @@ from smhr.hands.params import NUM_PARAMS
 from smhr.model.backbones import BACKBONES, Backbone
 from smhr.model.heads import CENTER_HEADS, Head
 from smhr.model.neck import NECKS
+from smhr.model.refine import KeypointRefiner
 
 __all__ = ["NUM_KEYPOINTS", "SMHRConfig", "SMHRNet"]
 
 NUM_LIGHT = 27  # 3 colours x 9 SH coefficients
+_REFINE_KEYS = ("refine", "refine_hidden")
 
 
 @dataclass
@@ -39,6 +41,10 @@ class SMHRConfig:
     CPU-cheap; docs/network.md). center_head: "conv" (3x3 conv head) or "separable" (depthwise +
     pointwise: the one dense head made cheap). param_hidden: hidden width of the heads that run only
     at hand centres (parameters, keypoint offsets, appearance); None = head_hidden.
+    refine: add the keypoint-aligned refinement (`smhr.model.refine`: features at the local
+    keypoints -> residual on the parameters and the handedness logits); refine_hidden: its MLP width.
+    Both are left out of `to_dict` while refine is off, so such a net's checkpoints and ONNX
+    metadata are exactly what they were before the option existed.
     """
 
     backbone: str = "resnet50"
@@ -51,6 +57,8 @@ class SMHRConfig:
     neck: str = "csp"
     center_head: str = "conv"
     param_hidden: int | None = None
+    refine: bool = False
+    refine_hidden: int = 256
 
     def __post_init__(self) -> None:
         if self.neck not in NECKS:
@@ -67,7 +75,11 @@ class SMHRConfig:
             raise ValueError(f"SMHRConfig.input_size must be a multiple of 32, got {self.input_size}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.refine:
+            for key in _REFINE_KEYS:
+                d.pop(key)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SMHRConfig:
@@ -87,7 +99,8 @@ class SMHRNet(nn.Module):
     gather(features, ind [B,K] flat cells y*W+x) -> dict:
       params [B,K,122] (left set 0:61, right set 61:122), kp_offsets [B,K,21,2] (cells, relative to
       the cell's integer coordinates), and with `appearance`: texture [B,K,V,3] albedo residual,
-      light [B,K,27].
+      light [B,K,27]. With `config.refine` the params are the refined ones, "params_first" the
+      first estimate, and "side_logits" [B,K,2] the refined handedness logits at the K cells.
     """
 
     stride = 4
@@ -112,6 +125,8 @@ class SMHRNet(nn.Module):
         if config.appearance:
             self.texture = Head(c, 3 * config.num_vertices, hp)
             self.light = Head(c, NUM_LIGHT, hp)
+        if config.refine:
+            self.refine = KeypointRefiner(c, config.refine_hidden)
 
     def forward(self, images: torch.Tensor, handedness: bool = True) -> dict[str, torch.Tensor]:
         """handedness=False skips the dense handedness map (inference reads it only at the
@@ -133,6 +148,11 @@ class SMHRNet(nn.Module):
         if self.config.appearance:
             out["texture"] = self.texture.gather(features, ind).view(B, K, self.config.num_vertices, 3)
             out["light"] = self.light.gather(features, ind)
+        if self.config.refine:
+            first = out["params"]
+            out["params"], out["side_logits"] = self.refine(
+                features, ind, out["kp_offsets"], first, self.handedness.gather(features, ind))
+            out["params_first"] = first
         return out
 
     def checkpoint(self) -> dict[str, Any]:

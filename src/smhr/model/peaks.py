@@ -4,7 +4,9 @@
 -> ImageNet normalisation (as `normalize_images`) -> backbone -> neck -> centre heatmap -> 5x5
 max-pool NMS -> top-K peaks -> each head of `PEAK_HEADS` evaluated only at those K cells (with a
 threshold, only at the first cells up to the last one that reaches it; all heads' 3x3 layers in one
-product, `smhr.model.heads.gather_heads`). The ONNX export is this module traced
+product, `smhr.model.heads.gather_heads`) -> with `SMHRConfig.refine`, the keypoint-aligned
+refinement of those slots (`smhr.model.refine`), whose parameters and handedness logits are the
+`params` and `handedness` outputs (the decode reads them unchanged). The ONNX export is this module traced
 (`smhr.onnx_export`), and the PyTorch backend runs it as is (`TorchPeaks`), so both backends hand
 the same named outputs to the one NumPy decode (`smhr.runtime.decode`). Why the heads are gathered
 inside: evaluated densely, the parameter heads cost more than the backbone on a CPU.
@@ -36,6 +38,9 @@ class PeakNet(nn.Module):
         self.net = net
         self.max_hands = int(max_hands)
         self.heads = tuple(h for h in heads if hasattr(net, h))  # a net built without a head omits it
+        self.refine = bool(net.config.refine)
+        if self.refine and not {"params", "kp_offsets", "handedness"} <= set(self.heads):
+            raise ValueError("PeakNet: the refinement needs the params, kp_offsets and handedness heads")
         # `normalize_images`' arithmetic (x / 255 - mean) / std, bit for bit, with the statistics as
         # buffers: no host->device copy per call, so the module can be captured in a CUDA graph
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -60,9 +65,12 @@ class PeakNet(nn.Module):
         modules = [getattr(net, name) for name in self.heads]
         fused = [m for m in modules if isinstance(m, Head)]
         values = dict(zip(fused, gather_heads(fused, f, cells), strict=True)) if fused else {}
-        return {"scores": scores, "cells": cells,
-                **{name: (values[m] if m in values else m.gather(f, cells)).float()
-                   for name, m in zip(self.heads, modules, strict=True)}}
+        out = {name: (values[m] if m in values else m.gather(f, cells)).float()
+               for name, m in zip(self.heads, modules, strict=True)}
+        if self.refine:  # the refined parameters and side replace the first estimate's, same names
+            out["params"], out["handedness"] = net.refine(f, cells, out["kp_offsets"], out["params"],
+                                                          out["handedness"])
+        return {"scores": scores, "cells": cells, **out}
 
 
 class TorchPeaks:

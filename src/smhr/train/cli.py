@@ -53,6 +53,10 @@ def train_command(
         typer.echo(f"resuming {trainer.resumed_from} at step {trainer.step} of {target}{how}")
         for change in trainer.config_changes:
             typer.echo(f"note: config changed since that checkpoint (--allow-config-change): {change}")
+    if main and trainer.fresh_heads and trainer.resumed_from is None:
+        modules = sorted({name.split(".")[0] for name in trainer.fresh_heads})
+        typer.echo(f"init {cfg.init}: {len(trainer.fresh_heads)} tensors not in it start fresh "
+                   f"(modules {', '.join(modules)})")
     if trainer.step >= target:
         if main:
             typer.echo(f"nothing to do: already at step {trainer.step}; raise --steps or optim.steps")

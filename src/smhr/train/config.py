@@ -29,7 +29,7 @@ import yaml
 
 from smhr.configdict import from_dict
 from smhr.data.kinds import DataConfig, FolderConfig, build_data_config, upgrade_saved_data_config
-from smhr.losses import DEFAULT_WEIGHTS
+from smhr.losses import DEFAULT_WEIGHTS, REFINE_TERMS
 
 __all__ = [
     "RESUME_FREE_KEYS",
@@ -45,7 +45,7 @@ __all__ = [
     "stage_preset",
 ]
 
-LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette")
+LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette", *REFINE_TERMS)
 
 
 @dataclass
@@ -209,7 +209,8 @@ def config_differences(old: dict[str, Any], new: dict[str, Any],
     for key in sorted(set(a) | set(b)):
         if key in free or key.startswith(tuple(f"{f}." for f in free)) or key not in b:
             continue
-        before, after = a.get(key, defaults.get(key)), b[key]
+        default = 0.0 if key.startswith("loss_weights.") else defaults.get(key)  # a term it lacked weighed 0
+        before, after = a.get(key, default), b[key]
         if before != after:
             changes.append(f"{key}: {before!r} -> {after!r}")
     return changes

@@ -43,15 +43,13 @@ from smhr.train.setup import (
     amp_dtype,
     backbone_weights,
     distributed,
+    fresh_head_prefixes,
     load_hand_models,
     select_device,
 )
 from smhr.train.validate import trained_sources, validate
 
 __all__ = ["ConfigChangedError", "GatheringModel", "NonFiniteLossError", "Trainer"]
-
-APPEARANCE_HEADS = ("texture.", "light.")
-
 
 class ConfigChangedError(ValueError):
     """Resuming a checkpoint with a config that trains differently; the message lists the keys."""
@@ -107,8 +105,7 @@ class Trainer:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.fresh_heads: list[str] = []
         if cfg.init:
-            new = APPEARANCE_HEADS if model_cfg.appearance else ()
-            self.fresh_heads = load_init_weights(self.net, cfg.init, new_heads=new)
+            self.fresh_heads = load_init_weights(self.net, cfg.init, new_heads=fresh_head_prefixes(model_cfg))
         self.model: nn.Module = GatheringModel(self.net)
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(

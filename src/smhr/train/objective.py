@@ -24,6 +24,7 @@ from smhr.losses import (
     keypoint_offset_loss,
     reprojection_loss,
     root_depth_loss,
+    side_cross_entropy,
 )
 from smhr.losses.photometric import albedo_from_texture, photometric_loss, sh_from_light, silhouette_loss
 from smhr.model.camera import VIRTUAL_FOCAL
@@ -89,6 +90,8 @@ class Objective:
         terms["root_depth"] = root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
                                               has3d & batch["has_focal"], VIRTUAL_FOCAL)
         extras: dict[str, Any] = {"hands": hands, "local_keypoints2d": local}
+        if "params_first" in g:  # the keypoint-aligned refinement (`smhr.model.refine`)
+            self._refinement(batch, g, terms, extras, R, W, stride)
         if self.needs_render:
             self._appearance(batch, g, hands, terms, extras, R)
         total = sum(self.weights.get(k, 0.0) * v for k, v in terms.items() if self.weights.get(k, 0.0))
@@ -99,6 +102,34 @@ class Objective:
             m = valid[..., None] & vis
             terms["kp2d_px"] = (err * m).sum() / m.sum().clamp(min=1)
         return total, terms, extras
+
+    def _refinement(self, batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor], terms: dict,
+                    extras: dict, R: int, W: int, stride: int) -> None:
+        """side_ce on the refined side logits at the hands of known side, and the first estimate's
+        geometric terms (deep supervision), each at its own weight, summed as "first_estimate"."""
+        ind, valid, side = batch["ind"], batch["valid"], batch["side"]
+        vis, kp = batch["visibility"], batch["keypoints2d"]
+        known = valid & batch["side_known"] if "side_known" in batch else valid
+        terms["side_ce"] = side_cross_entropy(g["side_logits"], side, known)
+        first = hands_from_params(g["params_first"], ind, side, self.hand_models, R, W, stride)
+        has3d = valid & batch["has_joints3d"]
+        parts = {
+            "reprojection": reprojection_loss(first["keypoints2d"], kp, valid, vis),
+            "bone_direction": bone_direction_loss(first["keypoints2d"], kp, valid, vis),
+            "prior": hand_prior_loss(g["params_first"], valid, self.limit_violation),
+            "joints3d": joints3d_loss(first["joints3d"], batch["joints3d"], has3d),
+            "root_depth": root_depth_loss(first["joints3d"], batch["joints3d"], batch["focal"],
+                                          has3d & batch["has_focal"], VIRTUAL_FOCAL),
+        }
+        terms["first_estimate"] = sum((self.weights.get(k, 0.0) * v for k, v in parts.items()),
+                                      g["params_first"].sum() * 0.0)
+        with torch.no_grad():
+            err = (first["keypoints2d"] - kp).norm(dim=-1)
+            m = valid[..., None] & vis
+            terms["kp2d_px_first"] = (err * m).sum() / m.sum().clamp(min=1)
+            right = g["side_logits"].argmax(-1) == side
+            terms["side_acc"] = (right & known).sum() / known.sum().clamp(min=1)
+        extras["hands_first"] = first
 
     def _appearance(self, batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor],
                     hands: Mapping[str, torch.Tensor], terms: dict, extras: dict, R: int) -> None:

@@ -15,7 +15,8 @@ from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.train.config import TrainConfig
 
 __all__ = [
-    "GatheringModel", "amp_dtype", "backbone_weights", "distributed", "load_hand_models", "select_device",
+    "GatheringModel", "amp_dtype", "backbone_weights", "distributed", "fresh_head_prefixes",
+    "load_hand_models", "select_device",
 ]
 
 
@@ -74,6 +75,14 @@ def backbone_weights(cfg: TrainConfig, model_cfg: SMHRConfig) -> Path | None:
     from smhr.model.weights import resolve_backbone_weights
 
     return resolve_backbone_weights(spec, model_cfg.backbone)
+
+
+def fresh_head_prefixes(model_cfg: SMHRConfig) -> tuple[str, ...]:
+    """The modules an `init` checkpoint may lack (they keep their initialisation, and are listed):
+    the appearance heads (a stage-1 checkpoint has none) and the keypoint-aligned refinement
+    (weights trained without it; its zero-initialised residual keeps their behaviour)."""
+    prefixes = ("texture.", "light.") if model_cfg.appearance else ()
+    return (*prefixes, "refine.") if model_cfg.refine else prefixes
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
