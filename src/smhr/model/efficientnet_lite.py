@@ -30,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from smhr.model.backbones import BackboneSpec
 from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["EfficientNetLite0", "MBConv", "SameConv2d", "TFInputRange", "lite0_stages"]
+__all__ = ["SPEC", "EfficientNetLite0", "MBConv", "SameConv2d", "TFInputRange", "lite0_stages"]
 
 BN_EPS = 1e-3
 # (repeats, kernel, first stride, expand ratio, output channels) of the seven Lite0 block groups
@@ -133,3 +134,8 @@ def lite0_stages(net: nn.Module) -> list[nn.Module]:
     b = net._blocks
     first = nn.Sequential(TFInputRange(), net._conv_stem, net._bn0, nn.ReLU6(), *b[:5])
     return [first, nn.Sequential(*b[5:11]), nn.Sequential(*b[11:16])]
+
+
+# registered as "efficientnet_lite0" in smhr.model.backbones; 7 leading modules of the first stage
+# (input range, stem conv, BN, ReLU6, blocks 0-2) reach stride 4
+SPEC = BackboneSpec(EfficientNetLite0, lite0_stages, 7, (24, 40, 112, 320))
