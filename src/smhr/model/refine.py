@@ -47,7 +47,8 @@ def sample_at_keypoints(features: torch.Tensor, cells: torch.Tensor,
     per_cell = 2.0 / W if W == H else torch.tensor([2.0 / W, 2.0 / H], dtype=kp_offsets.dtype,
                                                    device=kp_offsets.device)
     grid = (origin + kp_offsets) * per_cell - 1.0
-    sampled = F.grid_sample(features, _as(grid, features.dtype), mode="bilinear", padding_mode="border",
+    # in float32 (the map is cast, not the positions: bf16 would move them by ~0.1 cell)
+    sampled = F.grid_sample(_as(features, grid.dtype), grid, mode="bilinear", padding_mode="border",
                             align_corners=False)  # [B,C,K,21]
     return sampled.permute(0, 2, 3, 1)
 

@@ -10,6 +10,8 @@ and one entry per head of `PEAK_HEADS`, evaluated only at those cells:
   params [B,K,122], kp_offsets [B,K,42], handedness [B,K,2] (logits), and, for weights with
   appearance heads, texture [B,K,3V] (per-vertex albedo residual, vertex-major RGB) and
   light [B,K,27] (SH-9 lighting, colour-major; conventions in docs/rendering.md).
+For weights with the keypoint-aligned refinement (`SMHRConfig.refine`), params and handedness are
+the refined ones (same names and shapes: the decode does not know the difference).
 With a threshold every output keeps only its first K' <= K slots: up to the last one whose score
 reaches the threshold in some image of the batch (none: K' = 0; scores are sorted, so these are
 all the slots the decode keeps). Why: the heads, the 4,827-wide texture head above all, are then
