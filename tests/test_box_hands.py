@@ -147,3 +147,23 @@ def test_dataset_protocol_finds_box_level_labels_by_centre():
     out = summarise(hit, "multihand")
     assert out["recall"] == 1.0 and summarise(miss, "multihand")["recall"] == 0.0
     assert out["kp2d_error_px"] is None or np.isnan(out["kp2d_error_px"])  # no keypoints to score
+
+
+def test_v2_turns_a_rejected_small_pose_crop_into_a_box_level_hand(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from smhr.data.sheet import sample_sheet
+
+    t = HandTeacherV2()
+    region = _region([100, 100], [95, 90], [105, 90], side="left")
+    rect = HandRect(100, 95, 60, 60)
+    monkeypatch.setattr(t, "candidates", lambda image: [(rect, "pose", 0.95, np.zeros(4), region)])
+    image = np.full((200, 200, 3), 128, np.uint8)  # no hand: the landmark model rejects the crop
+    hands = t(image)
+    assert len(hands) == 1 and hands[0].level == "box" and hands[0].side == 0
+    assert hands[0].presence < 0.5 and t.settings() == {"box_max_side": 40.0, "box_min_visibility": 0.8}
+    box = hands[0].box
+    boxed = HandLabel(side=0, keypoints2d=hands[0].keypoints2d, visibility=np.zeros(21, bool), bbox=box)
+    sheet = sample_sheet([Sample(image=image, K=None, hands=[boxed])], cols=1)
+    x1, y1, x2, y2 = box.round().astype(int)
+    assert (sheet[y1, x1 + 2 : x2 - 2] != 128).any(axis=-1).all()  # the box is drawn ...
+    assert (sheet[y1 + 2 : y2 - 1, x1 + 2 : x2 - 1] == 128).all()  # ... and no template skeleton in it
