@@ -162,6 +162,7 @@ def label_command(
             "max_hands": max_hands,
             "min_palm_score": 0.5,
             "min_presence": 0.5,
+            **(teacher_model.settings() if hasattr(teacher_model, "settings") else {}),
         },
         "split": {
             "seed": seed,

