@@ -51,7 +51,7 @@ class PalmPReLU(nn.PReLU):
 
     Why: onnxruntime's PRelu op is slow and breaks its blocked (NCHWc) layout, so every PRelu is
     wrapped in layout reorders: on the trunk alone at 256 px (2 threads) PRelu was ~1/3 of the
-    time and the decomposed form ran in 19 ms vs 62 ms (median; benchmarks/bench_backbones.py for
+    time and the decomposed form ran in 19 ms vs 62 ms (median; bench_variants.py --backbones for
     the whole network). PyTorch keeps its own fused PReLU (training speed)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
