@@ -18,6 +18,7 @@ from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.model.normalize import normalize_images
 from smhr.model.palm_net import PalmBackbone, PalmDetector, palm_onnx_file
 from smhr.model.palm_onnx import load_palm_onnx
+from smhr.model.weights import resolve_backbone_weights
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -77,6 +78,8 @@ def test_only_the_palm_file_loads_and_errors_name_it(tmp_path):
         load_palm_onnx(PalmDetector(), junk)
     with pytest.raises(BackboneWeightsError, match=r"missing\.onnx: no such file"):
         SMHRNet(backbone="mediapipe_palm", input_size=64, backbone_weights=tmp_path / "missing.onnx")
+    with pytest.raises(ValueError, match=r"imagenet: mediapipe_palm has no ImageNet weights.*auto"):
+        resolve_backbone_weights("imagenet", "mediapipe_palm")
 
 
 def test_smhr_net_trains_the_palm_weights_and_rebuilds_without_the_file():
