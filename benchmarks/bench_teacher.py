@@ -11,7 +11,10 @@
 2. accuracy against human / motion-capture 2D labels: PCK@0.2 of the hand box and recall on the
    real-GT fixtures of mmpose (OneHand10K, CMU Panoptic, FreiHAND; COCO-WholeBody's whole-body
    photos with small hands; evaluation only), for each teacher version in --teachers (v1: the
-   whole-image palm detector; v2: + tiles + pose-derived hand crops), with seconds per image.
+   whole-image palm detector; v2: + tiles + pose-derived hand crops + box-level hands), with
+   seconds per image: hands found with keypoints (recall, PCK, keypoint error: keypoint-level
+   teacher hands only), found at all and found by box (box centre in the labelled hand's box /
+   IoU >= 0.3; box-level hands count here), precision over every teacher hand.
 3. handedness convention: the teacher's side on images of known side (FreiHAND: right hands;
    Panoptic: `_l` / `_r` file names; RHD: hand_type), so `TeacherHand.side` is verified, not assumed.
 Also the label counts of every labelled set (meta.json), including boxed hands the teacher missed.
