@@ -11,7 +11,10 @@
 2. accuracy against human / motion-capture 2D labels: PCK@0.2 of the hand box and recall on the
    real-GT fixtures of mmpose (OneHand10K, CMU Panoptic, FreiHAND; COCO-WholeBody's whole-body
    photos with small hands; evaluation only), for each teacher version in --teachers (v1: the
-   whole-image palm detector; v2: + tiles + pose-derived hand crops), with seconds per image.
+   whole-image palm detector; v2: + tiles + pose-derived hand crops + box-level hands), with
+   seconds per image: hands found with keypoints (recall, PCK, keypoint error: keypoint-level
+   teacher hands only), found at all and found by box (box centre in the labelled hand's box /
+   IoU >= 0.3; box-level hands count here), precision over every teacher hand.
 3. handedness convention: the teacher's side on images of known side (FreiHAND: right hands;
    Panoptic: `_l` / `_r` file names; RHD: hand_type), so `TeacherHand.side` is verified, not assumed.
 Also the label counts of every labelled set (meta.json), including boxed hands the teacher missed.
@@ -140,30 +143,57 @@ def fixture_samples(root: Path) -> dict[str, list[Any]]:
     return sets
 
 
+def found_by_box(samples: list[Any], detections: list[list[Any]]) -> dict[str, int]:
+    """Hands found by box, whatever the keypoints: one-to-one (score order) matches whose detection
+    box centre lies in the labelled hand's visible-keypoint box, and whose boxes overlap by IoU >=
+    0.3 (a box-level hand's box is a template's, so IoU is the stricter test)."""
+    from smhr.eval.matching import box_iou, keypoint_box, match_by_similarity
+
+    centre = iou = 0
+    for s, dets in zip(samples, detections, strict=True):
+        gts = [h for h in s.hands if h.visibility.any()]
+        g = np.array([keypoint_box(h.keypoints2d, h.visibility) for h in gts]).reshape(-1, 4)
+        p = np.array([d.hand_box() for d in dets]).reshape(-1, 4)
+        sc = np.array([d.score for d in dets])
+        c = (p[:, None, :2] + p[:, None, 2:]) / 2.0
+        inside = ((c >= g[None, :, :2]) & (c <= g[None, :, 2:])).all(-1).astype(float)
+        centre += len(match_by_similarity(inside, sc, 0.5).pairs)
+        iou += len(match_by_similarity(box_iou(p, g), sc, 0.3).pairs)
+    return {"found_box_centre": centre, "found_iou0.3": iou}
+
+
 def gt_scores(teacher: Any, sets: dict[str, list[Any]]) -> dict[str, Any]:
+    """Per fixture set: hands found with keypoints (the landmark model's; recall, PCK, keypoint
+    error and handedness over these only, as before box-level hands existed), found at all (a
+    box-level hand counts when its box centre is in the labelled hand's box; precision over every
+    detection) and found by box (`found_by_box`)."""
     from smhr.eval.real import Detection, RealScores
 
     out = {}
     for name, samples in sets.items():
-        scores = RealScores(match="keypoints")  # human labels: visible keypoints only
+        kp_scores = RealScores(match="keypoints")  # human labels: visible keypoints only
+        all_scores = RealScores(match="keypoints")
         t0 = time.perf_counter()
+        dets = []
         for s in samples:
-            found = [Detection(h.keypoints2d, h.side, h.palm_score) for h in teacher(s.image)]
-            scores.add(s, found, s.meta["side_known"])
-        res = scores.summary()
-        keys = (
-            "images",
-            "hands",
-            "detections",
-            "recall",
-            "precision",
-            "pck0.2_all",
-            "pck0.2_matched",
-            "mean_kp_err_px",
-            "handedness_acc",
-        )
+            hands = teacher(s.image)
+            found = [Detection(h.keypoints2d, h.side, h.palm_score, level=h.level, box=h.box) for h in hands]
+            dets.append(found)
+            kp_scores.add(s, [d for d in found if d.level != "box"], s.meta["side_known"])
+            all_scores.add(s, found, s.meta["side_known"])
+        seconds = (time.perf_counter() - t0) / max(len(samples), 1)
+        res, res_all = kp_scores.summary(), all_scores.summary()
+        keys = ("images", "hands", "detections", "recall", "precision", "pck0.2_all", "pck0.2_matched",
+                "mean_kp_err_px", "handedness_acc")
         out[name] = {k: res[k] for k in keys}
-        out[name]["s_per_image"] = (time.perf_counter() - t0) / max(len(samples), 1)
+        out[name]["found_keypoints"] = round(res["recall"] * res["hands"])
+        out[name]["box_detections"] = res_all["detections"] - res["detections"]
+        out[name]["found_any"] = round(res_all["recall"] * res_all["hands"])
+        out[name]["recall_any"] = res_all["recall"]
+        out[name]["precision_any"] = res_all["precision"]
+        out[name]["handedness_acc_any"] = res_all["handedness_acc"]
+        out[name].update(found_by_box(samples, dets))
+        out[name]["s_per_image"] = seconds
     return out
 
 

@@ -1,12 +1,14 @@
-"""Equal-budget ablation trials of the synthetic-data / composer switches (docs/training.md "Ablation").
+"""Equal-budget trials: the synthetic-data / composer switches (docs/training.md "Ablation") and the
+backbone initialisations (docs/network.md "Initialisation trials").
 
-Each trial fine-tunes the same initial weights with configs/ablation-base.yaml, changed only by the
-variant's edits (a switch in a `compose:` block, or a synthetic root made with an `smhr synth`
-switch), then scores the result on the never-trained-on sources with benchmarks/bench_real.py.
-Why a script: the variants differ inside the mixture list, which `--set` cannot reach, and every
-trial must be trained and scored exactly alike.
+A switch trial fine-tunes the same initial weights with configs/ablation-base.yaml, changed only by
+the variant's edits (a switch in a `compose:` block, or a synthetic root made with an `smhr synth`
+switch). An `init-*` trial trains the shipped architecture from a backbone initialisation alone with
+configs/init-trial.yaml, changed only by the backbone and its weights. Either is then scored on the
+never-trained-on sources with benchmarks/bench_real.py. Why a script: the variants differ inside the
+mixture list, which `--set` cannot reach, and every trial must be trained and scored exactly alike.
 
-    python tools/ablation.py VARIANT [VARIANT ...] --runs /work/runs [--seed 501] [--steps N]
+    python tools/ablation.py VARIANT [VARIANT ...] --runs /work/runs [--seed N] [--steps N]
     python tools/ablation.py --list
     python tools/ablation.py --table --runs /work/runs        # Markdown table of the finished trials
 
@@ -30,6 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "configs" / "ablation-base.yaml"
+INIT_BASE = ROOT / "configs" / "init-trial.yaml"
 LABELLED, COMPOSED_LABELLED, COMPOSED = 0, 1, 2  # the mixture parts of the base config
 EVAL_LABELS = ["labels/hina-gloves", "labels/capston2-scenes"]  # test-only: never in any mixture
 
@@ -47,6 +50,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 VARIANTS["all"] = {**VARIANTS["frame-fill"], **VARIANTS["occluders"], **VARIANTS["low-light-blur"],
                    f"data.mixture.{COMPOSED}.roots": ["data/synth-all"]}
+# initialisation trials (configs/init-trial.yaml): the backbone and the weights it starts from
+VARIANTS["init-mobilenet_v2"] = {"model.backbone": "mobilenet_v2", "backbone_weights": "imagenet"}
+VARIANTS["init-efficientnet_lite0"] = {"model.backbone": "efficientnet_lite0", "backbone_weights": "imagenet"}
+VARIANTS["init-mediapipe_palm"] = {"model.backbone": "mediapipe_palm", "backbone_weights": "auto"}
 
 
 def edit(config: dict[str, Any], key: str, value: Any) -> None:
@@ -58,11 +65,17 @@ def edit(config: dict[str, Any], key: str, value: Any) -> None:
     node[int(last) if isinstance(node, list) else last] = value
 
 
-def trial_config(variant: str, seed: int, steps: int | None) -> dict[str, Any]:
-    config = copy.deepcopy(yaml.safe_load(BASE.read_text()))
+def base_config(variant: str) -> Path:
+    """The config a variant edits: the initialisation trials start from no SMHR checkpoint."""
+    return INIT_BASE if variant.startswith("init-") else BASE
+
+
+def trial_config(variant: str, seed: int | None, steps: int | None) -> dict[str, Any]:
+    config = copy.deepcopy(yaml.safe_load(base_config(variant).read_text()))
     for key, value in VARIANTS[variant].items():
         edit(config, key, value)
-    config["seed"] = seed
+    if seed is not None:
+        config["seed"] = seed
     if steps is not None:
         config["optim"]["steps"] = steps
     return config
@@ -77,8 +90,11 @@ def _trained_steps(out: Path) -> int:
     return int(torch.load(out / "last.pt", weights_only=True, map_location="cpu")["step"])
 
 
-def run_trial(variant: str, runs: Path, seed: int, steps: int | None, threshold: float) -> Path:
-    out = runs / (f"abl-{variant}" if seed == 501 else f"abl-{variant}-s{seed}")
+def run_trial(variant: str, runs: Path, seed: int | None, steps: int | None, threshold: float) -> Path:
+    """Train (or resume) one trial and score it; the run folder names the seed unless it is the
+    base config's own."""
+    default_seed = yaml.safe_load(base_config(variant).read_text())["seed"]
+    out = runs / (f"abl-{variant}" if seed in (None, default_seed) else f"abl-{variant}-s{seed}")
     out.mkdir(parents=True, exist_ok=True)
     if (out / "bench.json").exists():
         print(f"{out}: done, skipped", file=sys.stderr)
@@ -174,7 +190,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("variants", nargs="*", help=f"any of: {', '.join(VARIANTS)}")
     ap.add_argument("--runs", type=Path, default=Path("/work/runs"))
-    ap.add_argument("--seed", type=int, default=501)
+    ap.add_argument("--seed", type=int, default=None, help="default: the base config's seed")
     ap.add_argument("--steps", type=int, default=None, help="override the base config's steps")
     ap.add_argument("--threshold", type=float, default=0.3, help="detection score threshold when scoring")
     ap.add_argument("--list", action="store_true")

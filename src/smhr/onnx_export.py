@@ -2,8 +2,11 @@
 
 What is exported is exactly what the PyTorch backend runs (`PeakNet`: normalisation, network, NMS,
 top-K, the heads of `smhr.runtime.contract.PEAK_HEADS` gathered at the peaks, the texture and
-lighting heads included when the net has them), with a dynamic batch size and K = max_hands fixed
-at export; the outputs are named as in the contract, and so is the optional "threshold" input
+lighting heads included when the net has them), with a dynamic batch size, height and width
+(multiples of 32 up to the trained R: the runtime feeds the band of the letterbox canvas that holds
+the picture; files exported before take R x R only, and `OnnxPeaks` sees that from their input
+shape) and K = max_hands fixed at export; the outputs are named as in the contract, and so is
+the optional "threshold" input
 (default -inf: all K slots; given, only the slots a hand can come from). The appearance heads'
 last layer (256 -> 4,827 for the texture) is a memory-bound product of ~0.2-0.4 ms for one slot
 on a CPU, ~0.6 ms for 16 (docs/benchmarks-cpu.md), and ~2.8 MB of float16 weights. BatchNorms stay
@@ -60,7 +63,8 @@ def export_onnx(
     R = net.config.input_size
     dummy = torch.zeros(1, R, R, 3, dtype=torch.uint8)
     module = _Outputs(PeakNet(net, max_hands))
-    dynamic = {"images": {0: "batch"}, **{n: {0: "batch", 1: "slots"} for n in module.names}}
+    dynamic = {"images": {0: "batch", 1: "height", 2: "width"},
+               **{n: {0: "batch", 1: "slots"} for n in module.names}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation / tracer notes
         torch.onnx.export(
@@ -92,17 +96,18 @@ def export_onnx(
     return path
 
 
-def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2,
-                       seed: int = 0) -> dict[str, float]:
+def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2, seed: int = 0,
+                       hw: tuple[int, int] | None = None) -> dict[str, float]:
     """Largest |onnxruntime - PyTorch| per output on random images, over the peak slots where both
     chose the same cell, and "untied_cells": slots where they chose different cells although their
     scores differ by more than 1e-5 (cells of equal score may come out in either order; anything
-    else is a real disagreement)."""
+    else is a real disagreement). hw: the input's (H, W) (default the square R x R)."""
     import onnxruntime as ort
 
     g = torch.Generator().manual_seed(seed)
     R = net.config.input_size
-    x = torch.randint(0, 256, (batch, R, R, 3), generator=g, dtype=torch.uint8)
+    H, W = hw or (R, R)
+    x = torch.randint(0, 256, (batch, H, W, 3), generator=g, dtype=torch.uint8)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # not the note that the optional threshold input is not a constant
     session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])

@@ -15,14 +15,18 @@ Record: path (relative to the image root = the source repository's root), sha256
 split ("train" | "test", fixed per group by seed), group (near-duplicates share one: frames of one
 video, augmented copies of one photo), hands (list: side 0/1, right_prob, presence, palm_score,
 box [x1,y1,x2,y2] px around the keypoints, palm_box, keypoints2d [21][2] px in FreiHAND order,
-depth [21] relative px, world [21][3] m hand-centred and image-aligned), ignore ([N][4] px: boxed
-hands the teacher missed; the detector must not learn them as background), source_boxes ([N][4]
-px or null: the source's own boxes).
+depth [21] relative px, world [21][3] m hand-centred and image-aligned, origin; a *box-level*
+hand, `level: "box"` (teacher v2, origin "pose-box": a hand too small for the landmark model,
+placed by the body's hand points), has side, box and a template `keypoints2d` but no depth or
+world), ignore ([N][4] px: boxed hands the teacher missed; the detector must not learn them as
+background), source_boxes ([N][4] px or null: the source's own boxes).
 
 `LabelledSet(DIR, split, image_root=None)` reads it as `Sample`s: 2D-only hands (keypoints inside
-the image are visible), `Sample.ignore` from the record, K unknown, and an instance mask drawn from
-the keypoints (`real_crops.hand_silhouette`; meta["mask_approx"] True: good enough to select the
-pixels the photometric loss compares, not to fit outlines to).
+the image are visible; a box-level hand has no visible keypoint and its `bbox`, so it gives a
+centre and a side target but no keypoint, 3D or mask target), `Sample.ignore` from the record, K
+unknown, and an instance mask drawn from the keypoints of keypoint-level hands
+(`real_crops.hand_silhouette`; meta["mask_approx"] True: good enough to select the pixels the
+photometric loss compares, not to fit outlines to).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ __all__ = [
     "ROLES",
     "LabelledSet",
     "ReservedSourceError",
+    "is_box_level",
     "previous_role",
     "previous_source_name",
     "read_meta",
@@ -131,22 +136,33 @@ def read_records(root: str | Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def is_box_level(h: dict[str, Any]) -> bool:
+    """A record hand with a box and side but no measured keypoints (`level: "box"`)."""
+    return h.get("level") == "box"
+
+
 def hand_from_record(h: dict[str, Any], wh: tuple[int, int]) -> HandLabel:
-    """A 2D-only `HandLabel` from a record hand: keypoints inside the image are visible."""
+    """A 2D-only `HandLabel` from a record hand: keypoints inside the image are visible, none of a
+    box-level hand's (its template keypoints are no label; its box is)."""
     kp = np.asarray(h["keypoints2d"], np.float32).reshape(21, 2)
     W, H = wh
     vis = (kp[:, 0] >= 0) & (kp[:, 0] <= W - 1) & (kp[:, 1] >= 0) & (kp[:, 1] <= H - 1)
+    if is_box_level(h):
+        vis = np.zeros(21, bool)
     return HandLabel(
         side=int(h["side"]), keypoints2d=kp, visibility=vis, bbox=np.asarray(h["box"], np.float32)
     )
 
 
 def silhouettes(hands: list[HandLabel], hw: tuple[int, int]) -> np.ndarray:
-    """HxW uint8 instance mask (k+1 = hands[k], later hands on top) of keypoint silhouettes."""
+    """HxW uint8 instance mask (k+1 = hands[k], later hands on top) of keypoint silhouettes; a
+    hand without visible keypoints (box-level) draws none."""
     from smhr.data.real_crops import hand_silhouette
 
     mask = np.zeros(hw, np.uint8)
     for k, h in enumerate(hands):
+        if not h.visibility.any():
+            continue
         mask[hand_silhouette(h.keypoints2d, hw) > 0] = k + 1
     return mask
 

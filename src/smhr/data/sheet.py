@@ -14,7 +14,8 @@ from smhr.render.overlay import draw_skeleton
 def sample_sheet(samples: Sequence[Sample], cols: int = 4, tile: int | None = None,
                  mask_outline: bool = True) -> np.ndarray:  # fmt: skip
     """HxWx3 uint8 RGB grid of the samples' images (resized to `tile` px, default the first
-    image's height) with every hand's 21 keypoints and bones drawn, and the mask's outline in white."""
+    image's height) with every hand's 21 keypoints and bones drawn (a box-level hand, with no visible
+    keypoint, as its box), and the mask's outline in white."""
     import cv2
 
     if not samples:
@@ -32,6 +33,10 @@ def sample_sheet(samples: Sequence[Sample], cols: int = 4, tile: int | None = No
             contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
             img = cv2.drawContours(img.copy(), contours, -1, (255, 255, 255), 1)
         for h in s.hands:
+            if not h.visibility.any() and h.bbox is not None:  # a box-level hand: its box, no keypoints
+                x1, y1, x2, y2 = (np.asarray(h.bbox) * scale).round().astype(int)
+                img = cv2.rectangle(img.copy(), (x1, y1), (x2, y2), (255, 200, 0), 1)
+                continue
             img = draw_skeleton(img, np.asarray(h.keypoints2d) * scale, radius=max(1, tile // 110))
         r, c = divmod(k, cols)
         sheet[r * tile : (r + 1) * tile, c * tile : c * tile + img.shape[1]] = img

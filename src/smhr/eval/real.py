@@ -5,6 +5,14 @@ Why: on real photos we have 2D labels only (the teacher's on the held-out splits
 photos, human ones on the real-GT fixtures), so quality is measured in 2D: does the model find each
 hand once, put its 21 keypoints within a fraction of the hand's size, and tell left from right.
 Predictions are `Detection`s so the same scorer serves the network and the teacher itself.
+
+Box-level hands (a label with a box and a side but no visible keypoint: teacher v2's hands too
+small for its landmark model, `level: "box"` in a label file; or a box-level `Detection`) are found
+by their box, not their keypoints: such a pair matches when the prediction's box centre lies in
+the label's box, at the lowest matching similarity (a prediction prefers a label it matches
+better by keypoints or box overlap; matching stays one-to-one in score order). They
+count for recall, precision and handedness, never for PCK or keypoint error; the summary also
+gives recall over the keypoint-level and the box-level labels apart.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smhr.data.sample import Sample
+from smhr.data.sample import HandLabel, Sample
 from smhr.eval.matching import keypoint_box, match_by_similarity, match_hands
 
 __all__ = ["Detection", "RealScores", "pck"]
@@ -22,11 +30,28 @@ __all__ = ["Detection", "RealScores", "pck"]
 
 @dataclass
 class Detection:
-    """A predicted hand: keypoints2d [21, 2] px (original image), side 0/1, score."""
+    """A predicted hand: keypoints2d [21, 2] px (original image), side 0/1, score; level "box"
+    marks a hand whose keypoints are no measurement (found by its `box` [4] px, or the keypoints'
+    box when None)."""
 
     keypoints2d: np.ndarray
     side: int
     score: float
+    level: str = "keypoints"
+    box: np.ndarray | None = None
+
+    def hand_box(self) -> np.ndarray:
+        """[4] x1, y1, x2, y2 px: `box` when given, else around the keypoints."""
+        return keypoint_box(self.keypoints2d) if self.box is None else np.asarray(self.box, np.float64)
+
+
+def _box_level(h: HandLabel) -> bool:
+    return not h.visibility.any() and h.bbox is not None
+
+
+def _centre_in(box: np.ndarray, inside: np.ndarray) -> bool:
+    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    return bool(inside[0] <= cx <= inside[2] and inside[1] <= cy <= inside[3])
 
 
 def pck(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray, alpha: float = 0.2) -> tuple[int, int]:
@@ -61,26 +86,42 @@ class RealScores:
         self.pck_hit = self.pck_all = self.pck_matched = 0
         self.side_ok = self.side_n = 0
         self.err_px: list[float] = []
+        self.n_box_gt = self.tp_box_gt = 0
 
     def add(
         self, sample: Sample, detections: Sequence[Detection], side_known: Iterable[bool] | None = None
     ) -> None:
-        gts = [h for h in sample.hands if h.visibility.any()]
+        use = [h.visibility.any() or _box_level(h) for h in sample.hands]
+        gts = [h for h, u in zip(sample.hands, use, strict=True) if u]
         known = list(side_known) if side_known is not None else [True] * len(sample.hands)
-        known = [k for k, h in zip(known, sample.hands, strict=True) if h.visibility.any()]
-        gt_boxes = np.array([keypoint_box(h.keypoints2d, h.visibility) for h in gts]).reshape(-1, 4)
-        pred_boxes = np.array([keypoint_box(d.keypoints2d) for d in detections]).reshape(-1, 4)
+        known = [k for k, u in zip(known, use, strict=True) if u]
+        boxy = [_box_level(h) for h in gts]
+        gt_boxes = np.array(
+            [h.bbox if b else keypoint_box(h.keypoints2d, h.visibility)
+             for h, b in zip(gts, boxy, strict=True)]
+        ).reshape(-1, 4)
+        pred_boxes = np.array([d.hand_box() for d in detections]).reshape(-1, 4)
         scores = np.array([d.score for d in detections])
+        threshold = self.iou_threshold if self.match == "box" else 1e-9
         if self.match == "box":
             res = match_hands(pred_boxes, scores, gt_boxes, sample.ignore, self.iou_threshold)
+            sim = np.array(res.iou, np.float64).reshape(len(detections), len(gts))
         else:
             sim = np.zeros((len(detections), len(gts)))
             for j, g in enumerate(gts):
                 half_diag = 0.5 * float(np.linalg.norm(gt_boxes[j, 2:] - gt_boxes[j, :2])) + 1e-9
                 for i, d in enumerate(detections):
+                    if boxy[j] or d.level == "box":
+                        continue
                     dist = np.linalg.norm(d.keypoints2d - g.keypoints2d, axis=1)[g.visibility].mean()
                     sim[i, j] = 1.0 - dist / half_diag
-            res = match_by_similarity(sim, scores, 1e-9)
+        coarse = [
+            (i, j) for i, d in enumerate(detections) for j in range(len(gts)) if boxy[j] or d.level == "box"
+        ]
+        if coarse or self.match != "box":
+            for i, j in coarse:  # found by the box centre, at the lowest similarity that matches
+                sim[i, j] = threshold if _centre_in(pred_boxes[i], gt_boxes[j]) else min(sim[i, j], 0.0)
+            res = match_by_similarity(sim, scores, threshold, self._in_ignore(pred_boxes, sample.ignore))
         self.n_images += 1
         self.n_gt += len(gts)
         self.n_pred += len(detections)
@@ -88,16 +129,32 @@ class RealScores:
         self.dup += len(res.duplicates)
         self.fp += len(res.false_positives)
         self.ignored += len(res.ignored)
+        self.n_box_gt += sum(boxy)
         for i, j in res.pairs:
+            self.tp_box_gt += int(boxy[j])
+            if known[j]:
+                self.side_n += 1
+                self.side_ok += int(detections[i].side == gts[j].side)
+            if boxy[j] or detections[i].level == "box":
+                continue  # found by box: no keypoint score
             hit, n = pck(detections[i].keypoints2d, gts[j].keypoints2d, gts[j].visibility, self.alpha)
             self.pck_hit += hit
             self.pck_matched += n
             d = np.linalg.norm(detections[i].keypoints2d - gts[j].keypoints2d, axis=1)[gts[j].visibility]
             self.err_px.append(float(d.mean()))
-            if known[j]:
-                self.side_n += 1
-                self.side_ok += int(detections[i].side == gts[j].side)
         self.pck_all += sum(int(h.visibility.sum()) for h in gts)
+
+    @staticmethod
+    def _in_ignore(pred: np.ndarray, ignore: np.ndarray, cover: float = 0.5) -> np.ndarray:
+        """[P] bool: at least `cover` of a prediction's box lies in one ignore box (as `match_hands`)."""
+        out = np.zeros(len(pred), bool)
+        for k, (x1, y1, x2, y2) in enumerate(pred):
+            area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+            for b in np.asarray(ignore, np.float64).reshape(-1, 4):
+                w = max(0.0, min(x2, b[2]) - max(x1, b[0]))
+                h = max(0.0, min(y2, b[3]) - max(y1, b[1]))
+                out[k] |= area > 0 and w * h / area >= cover
+        return out
 
     def summary(self) -> dict[str, float | int]:
         scored = self.tp + self.dup + self.fp
@@ -119,4 +176,11 @@ class RealScores:
             else float("nan"),
             "handedness_acc": self.side_ok / self.side_n if self.side_n else float("nan"),
             "mean_kp_err_px": float(np.mean(self.err_px)) if self.err_px else float("nan"),
+            # labels with keypoints vs box-level labels (found by box centre; no keypoint score)
+            "keypoint_hands": self.n_gt - self.n_box_gt,
+            "recall_keypoint_hands": (self.tp - self.tp_box_gt) / (self.n_gt - self.n_box_gt)
+            if self.n_gt > self.n_box_gt
+            else float("nan"),
+            "box_hands": self.n_box_gt,
+            "recall_box_hands": self.tp_box_gt / self.n_box_gt if self.n_box_gt else float("nan"),
         }

@@ -18,7 +18,10 @@ import numpy as np
 from smhr.geometry.virtual_camera import VIRTUAL_FOCAL
 from smhr.io.images import to_rgb_uint8
 
-__all__ = ["check_camera", "letterbox_affine", "letterbox_image", "network_inputs", "virtual_camera"]
+__all__ = ["BAND_ALIGN", "check_camera", "content_band", "letterbox_affine", "letterbox_image",
+           "network_inputs", "virtual_camera"]
+
+BAND_ALIGN = 32  # the backbone's largest stride: a band starting at a multiple keeps every grid a sub-grid
 
 
 def letterbox_affine(hw: tuple[int, int], size: int) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
@@ -40,6 +43,28 @@ def letterbox_image(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
     out = np.zeros((size, size, *image.shape[2:]), image.dtype)
     out[py : py + h, px : px + w] = small
     return out, A
+
+
+def content_band(affines: np.ndarray, boxes: Sequence[Sequence[float]], size: int,
+                 align: int = BAND_ALIGN) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the smallest window of the size x size letterbox canvas, its edges on
+    multiples of `align`, that holds the picture of every image of a batch; affines [B,3,3] map
+    each image's pixels to the canvas, boxes[i] = (x0, y0, x1, y1) is the part of image i that
+    was letterboxed (its whole (0, 0, W, H) for `network_inputs`).
+
+    Why: a 640x480 frame fills 256x192 of the 256x256 canvas; the rest is black padding that
+    costs a quarter of the network's work (16:9: 44 %). Run on this window only, the network sees
+    the same pixels, and because the window starts at a multiple of the backbone's largest stride,
+    cell (x, y) of its stride-s maps is cell (x + x0 / s, y + y0 / s) of the canvas's (only the
+    convolutions' zero padding at the window's edges differs from the black canvas beyond)."""
+    A = np.asarray(affines, np.float64).reshape(-1, 3, 3)
+    b = np.asarray(boxes, np.float64).reshape(-1, 4) - 0.5  # pixel edges in the pixel-centre convention
+    lo = np.stack([A[:, 0, 0] * b[:, 0] + A[:, 0, 2], A[:, 1, 1] * b[:, 1] + A[:, 1, 2]], -1) + 0.5
+    hi = np.stack([A[:, 0, 0] * b[:, 2] + A[:, 0, 2], A[:, 1, 1] * b[:, 3] + A[:, 1, 2]], -1) + 0.5
+    lo = np.clip(np.floor(lo.min(0) + 1e-6) // align * align, 0, size).astype(int)
+    hi = np.clip(-(-np.ceil(hi.max(0) - 1e-6) // align) * align, 0, size).astype(int)
+    hi = np.maximum(hi, lo + align)
+    return int(lo[1]), int(hi[1]), int(lo[0]), int(hi[0])
 
 
 def network_inputs(

@@ -91,7 +91,8 @@ def label_command(
         typer.Option(
             "--teacher",
             help="Teacher version: v1 (MediaPipe Hands' whole-image pipeline, exact) or v2 (v1 + tiles + "
-            "hands from body pose; finds small and distant hands).",
+            "hands from body pose; finds small and distant hands, and labels hands too small for the "
+            "landmark model as box-level hands: box and side only).",
         ),
     ] = "v2",
     role: Annotated[
@@ -162,6 +163,7 @@ def label_command(
             "max_hands": max_hands,
             "min_palm_score": 0.5,
             "min_presence": 0.5,
+            **(teacher_model.settings() if hasattr(teacher_model, "settings") else {}),
         },
         "split": {
             "seed": seed,

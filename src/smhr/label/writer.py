@@ -81,7 +81,22 @@ def _r(a: np.ndarray, digits: int) -> list:
 
 
 def hand_record(h: TeacherHand) -> dict[str, Any]:
-    """One hand of a label file; `origin` says how the teacher found it (palm / tile / pose)."""
+    """One hand of a label file; `origin` says how the teacher found it (palm / tile / pose /
+    pose-box). A box-level hand (`level: "box"`, teacher v2) has a box and a side but no measured
+    keypoints: its `keypoints2d` are a template placed by the body's hand points (for drawing
+    only; readers must not supervise or score them) and it has no depth or world landmarks."""
+    if h.level == "box":
+        return {
+            "side": h.side,
+            "right_prob": round(h.right_prob, 4),
+            "presence": round(h.presence, 4),
+            "palm_score": round(h.palm_score, 4),
+            "box": _r(h.box, 2),
+            "palm_box": _r(h.palm_box, 2),
+            "keypoints2d": _r(h.keypoints2d, 2),
+            "origin": h.origin,
+            "level": "box",
+        }
     rec: dict[str, Any] = {
         "side": h.side,
         "right_prob": round(h.right_prob, 4),
@@ -118,6 +133,7 @@ def label_source(
         "duplicates": 0,
         "images": 0,
         "teacher_hands": 0,
+        "box_hands": 0,
         "source_boxes": 0,
         "matched_boxes": 0,
         "missed_boxes": 0,
@@ -165,6 +181,7 @@ def label_source(
         n[f"{split}_images"] += 1
         n["images"] += 1
         n["teacher_hands"] += len(hands)
+        n["box_hands"] += sum(h.level == "box" for h in hands)
         records.append(
             {
                 "path": rel,

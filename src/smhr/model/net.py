@@ -33,9 +33,10 @@ _REFINE_KEYS = ("refine", "refine_hidden")
 class SMHRConfig:
     """Architecture metadata (everything needed to rebuild the module; stored in checkpoints).
 
-    backbone: resnet18 | resnet34 | resnet50 | mobilenet_v2. num_vertices: V of the hand model whose
-    per-vertex albedo the texture head predicts (778 MANO, 1609 Anny). hand_model: "mano" | "anny"
-    (informational: which model the parameters are for). input_size: R the model was trained at.
+    backbone: a name of `BACKBONES` (resnet18 | resnet34 | resnet50 | mobilenet_v2 | mediapipe_palm).
+    num_vertices: V of the hand model whose per-vertex albedo the texture head predicts (778 MANO,
+    1609 Anny). hand_model: "mano" | "anny" (informational: which model the parameters are for).
+    input_size: R the model was trained at.
     appearance: build the texture (V*3) and lighting (27) heads (needed for the photometric stage).
     neck: "csp" (the paper's deconvolution + 3x3 fusion) or "lite" (FPN sum + separable block,
     CPU-cheap; docs/network.md). center_head: "conv" (3x3 conv head) or "separable" (depthwise +

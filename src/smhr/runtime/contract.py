@@ -2,10 +2,11 @@
 
 One contract, two servers: the exported ONNX graph in onnxruntime (`smhr.runtime.network`, the CPU
 default, no PyTorch) and the same module in PyTorch (`smhr.model.peaks`, on a GPU or on request).
-Both take letterboxed images [B,R,R,3] uint8 RGB and, optionally, a score threshold, and return a
-dict of named arrays:
+Both take letterboxed images [B,R,R,3] uint8 RGB, or a window [B,H,W,3] of such canvases (H, W
+multiples of 32 up to R: the band that holds the picture, `smhr.geometry.letterbox.content_band`;
+backends with `takes_bands`), and, optionally, a score threshold, and return a dict of named arrays:
   scores [B,K]    sigmoid centre score of the K best 5x5-NMS peaks, best first
-  cells  [B,K]    their flat stride-4 cell index y*W + x (int64)
+  cells  [B,K]    their flat stride-4 cell index y*(W/4) + x (int64) in the map of the input given
 and one entry per head of `PEAK_HEADS`, evaluated only at those cells:
   params [B,K,122], kp_offsets [B,K,42], handedness [B,K,2] (logits), and, for weights with
   appearance heads, texture [B,K,3V] (per-vertex albedo residual, vertex-major RGB) and
@@ -47,6 +48,7 @@ class PeakBackend(Protocol):
     hand_model: str  # kind of hand model the parameters drive ("anny" | "mano")
     max_hands: int  # K, the number of peak slots one run returns
     score_threshold: float | None  # the weights' calibrated detection threshold, if stored
+    takes_bands: bool  # whether run() takes [B,H,W,3] windows of the canvas (H, W multiples of 32 <= R)
 
     def run(self, images: np.ndarray, threshold: float | None = None) -> dict[str, np.ndarray]:
         """images [B,R,R,3] uint8 RGB -> the named outputs of the module docstring; with a

@@ -25,7 +25,7 @@ DEFAULT_THREADS = 2
 
 
 class OnnxPeaks:
-    """run(images [B,R,R,3] uint8) -> the contract's named outputs (`smhr.runtime.contract`), in
+    """run(images [B,H,W,3] uint8) -> the contract's named outputs (`smhr.runtime.contract`), in
     onnxruntime on the CPU; the facts `Reconstructor` needs come from the file's metadata."""
 
     backend = "onnxruntime"
@@ -54,6 +54,10 @@ class OnnxPeaks:
         self.max_hands = int(meta["smhr_max_hands"])
         self.score_threshold = float(meta["smhr_score_threshold"]) if "smhr_score_threshold" in meta else None
         self.names = [o.name for o in self.session.get_outputs()]
+        # exports with a symbolic height and width take the canvas's content band (contract); older
+        # ones were traced at a fixed R x R and get the whole square canvas
+        dims = self.session.get_inputs()[0].shape
+        self.takes_bands = len(dims) == 4 and not any(isinstance(d, int) for d in dims[1:3])
         # exports before the optional threshold input evaluate every slot: they take the images only
         self.takes_threshold = any(i.name == "threshold" for i in self.session.get_overridable_initializers())
 

