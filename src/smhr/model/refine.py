@@ -39,14 +39,13 @@ def sample_at_keypoints(features: torch.Tensor, cells: torch.Tensor,
     [B,K,21,2] (in cells, relative to the cell's integer (x, y), as the local keypoint head) ->
     [B,K,21,C]. A keypoint at cell coordinate u lies at pixel u * stride, i.e. at feature index
     u - 0.5 (cell i's feature is its centre); outside the map the border value is read."""
-    W, H = int(features.shape[-1]), int(features.shape[-2])  # constants in an export (fixed input size)
+    H, W = features.shape[-2:]  # traced, not constants: a band input of any height / width
     y = torch.div(cells, W, rounding_mode="trunc")  # cells >= 0: floor in one ONNX node
     x = cells - y * W
-    origin = torch.stack([x, y], -1).to(kp_offsets.dtype)[:, :, None]  # [B,K,1,2]
     # align_corners=False: -1 is the left edge of cell 0, +1 the right edge of the last cell
-    per_cell = 2.0 / W if W == H else torch.tensor([2.0 / W, 2.0 / H], dtype=kp_offsets.dtype,
-                                                   device=kp_offsets.device)
-    grid = (origin + kp_offsets) * per_cell - 1.0
+    gx = (x[..., None].to(kp_offsets.dtype) + kp_offsets[..., 0]) * 2 / W - 1  # [B,K,21]
+    gy = (y[..., None].to(kp_offsets.dtype) + kp_offsets[..., 1]) * 2 / H - 1
+    grid = torch.stack([gx, gy], -1)
     # in float32 (the map is cast, not the positions: bf16 would move them by ~0.1 cell)
     sampled = F.grid_sample(_as(features, grid.dtype), grid, mode="bilinear", padding_mode="border",
                             align_corners=False)  # [B,C,K,21]
