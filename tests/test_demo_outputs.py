@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import cv2
@@ -72,18 +73,25 @@ def test_concurrent_runs_into_one_folder_end_with_one_complete_set(tmp_path):
     cv2.imwrite(str(path), _image())
     out = tmp_path / "out"
     out.mkdir()
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2, timeout=120)  # a thread that dies breaks the barrier: no hang
+    errors: list[BaseException] = []
 
     def run(rec):
-        for _ in range(4):
-            barrier.wait()
-            process_image(rec, path, out, focal=None, with_vertices=False, meshes=True)
+        try:
+            for _ in range(4):
+                barrier.wait()
+                process_image(rec, path, out, focal=None, with_vertices=False, meshes=True)
+        except BaseException as exc:  # reported by the assert below
+            errors.append(exc)
+            barrier.abort()
 
     threads = [threading.Thread(target=run, args=(r,)) for r in recs]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    failures = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
+    assert not failures, "".join(traceback.format_exception(failures[0]))
     n = len(json.loads((out / "a.json").read_text())["hands"])
     assert n in (1, 3) and len(list(out.glob("a_hand*"))) == 3 * n
     assert not list(out.glob(".*"))

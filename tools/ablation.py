@@ -50,6 +50,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 VARIANTS["all"] = {**VARIANTS["frame-fill"], **VARIANTS["occluders"], **VARIANTS["low-light-blur"],
                    f"data.mixture.{COMPOSED}.roots": ["data/synth-all"]}
+# the keypoint-aligned refinement (docs/network.md): same fine-tune as base, refiner on with its two terms
+VARIANTS["refine"] = {"model.refine": True, "model.refine_hidden": 256, "loss_weights.side_ce": 10.0,
+                      "loss_weights.first_estimate": 0.5}
 # initialisation trials (configs/init-trial.yaml): the backbone and the weights it starts from
 VARIANTS["init-mobilenet_v2"] = {"model.backbone": "mobilenet_v2", "backbone_weights": "imagenet"}
 VARIANTS["init-efficientnet_lite0"] = {"model.backbone": "efficientnet_lite0", "backbone_weights": "imagenet"}

@@ -12,6 +12,7 @@ files this way.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +24,10 @@ __all__ = ["StagedFiles", "atomic_file", "atomic_path", "atomic_write", "tempora
 
 def temporary_name(path: Path) -> Path:
     """Hidden sibling of `path` that no glob for the real outputs matches (same folder: the rename
-    stays atomic); the extension is kept last for writers that choose a format by it."""
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    stays atomic); the extension is kept last for writers that choose a format by it. Process AND
+    thread id in the name: two threads of one process writing the same output (a web server, the
+    API in a thread pool) would otherwise stage into one file and one rename would find it gone."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}-{threading.get_ident()}{path.suffix}")
 
 
 def _write(tmp: Path, data: bytes | str, durable: bool) -> None:
