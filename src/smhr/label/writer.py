@@ -85,19 +85,7 @@ def hand_record(h: TeacherHand) -> dict[str, Any]:
     pose-box). A box-level hand (`level: "box"`, teacher v2) has a box and a side but no measured
     keypoints: its `keypoints2d` are a template placed by the body's hand points (for drawing
     only; readers must not supervise or score them) and it has no depth or world landmarks."""
-    if h.level == "box":
-        return {
-            "side": h.side,
-            "right_prob": round(h.right_prob, 4),
-            "presence": round(h.presence, 4),
-            "palm_score": round(h.palm_score, 4),
-            "box": _r(h.box, 2),
-            "palm_box": _r(h.palm_box, 2),
-            "keypoints2d": _r(h.keypoints2d, 2),
-            "origin": h.origin,
-            "level": "box",
-        }
-    rec: dict[str, Any] = {
+    common = {  # both levels; a box-level hand's keypoints2d are its template
         "side": h.side,
         "right_prob": round(h.right_prob, 4),
         "presence": round(h.presence, 4),
@@ -105,10 +93,10 @@ def hand_record(h: TeacherHand) -> dict[str, Any]:
         "box": _r(h.box, 2),
         "palm_box": _r(h.palm_box, 2),
         "keypoints2d": _r(h.keypoints2d, 2),
-        "depth": _r(h.depth, 2),
-        "world": _r(h.world, 5),
-        "origin": h.origin,
     }
+    if h.level == "box":
+        return {**common, "origin": h.origin, "level": "box"}
+    rec: dict[str, Any] = {**common, "depth": _r(h.depth, 2), "world": _r(h.world, 5), "origin": h.origin}
     if h.flip_err is not None:
         rec["flip_err"] = round(h.flip_err, 4)
     return rec
