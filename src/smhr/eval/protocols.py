@@ -31,7 +31,7 @@ import numpy as np
 
 from smhr.data.sample import Sample
 from smhr.eval import metrics
-from smhr.eval.matching import match_by_similarity
+from smhr.eval.matching import centre_in, is_box_label, keypoint_box, match_by_similarity
 
 OKS_KAPPA = 0.1
 MATCH_OKS = 0.5
@@ -65,13 +65,6 @@ def _area(kp: np.ndarray) -> float:
     return float(max(wh[0] * wh[1], 1.0))
 
 
-def _centre_in(keypoints2d: np.ndarray, box: np.ndarray) -> bool:
-    """The centre of the keypoints' box lies in `box` (x1, y1, x2, y2)."""
-    kp = np.asarray(keypoints2d, np.float64).reshape(-1, 2)
-    c = (kp.min(0) + kp.max(0)) / 2.0
-    return bool(box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3])
-
-
 def score_image(tally: Tally, hands: Sequence[Any], sample: Sample) -> None:
     """Add one image: `hands` have side, score, keypoints2d [21,2], joints3d [21,3] (camera frame)."""
     gts = sample.hands
@@ -91,8 +84,9 @@ def score_image(tally: Tally, hands: Sequence[Any], sample: Sample) -> None:
             np.stack([g.visibility for g in gts]),
         )
         for j, g in enumerate(gts):  # a box-level label (box, no keypoint): found by its box
-            if not g.visibility.any() and g.bbox is not None:
-                oks[:, j] = [MATCH_OKS if _centre_in(h.keypoints2d, g.bbox) else 0.0 for h in hands]
+            if is_box_label(g):
+                found = [centre_in(keypoint_box(h.keypoints2d), g.bbox) for h in hands]
+                oks[:, j] = [MATCH_OKS if f else 0.0 for f in found]
     else:
         oks = np.zeros((len(hands), 0))
     match = match_by_similarity(oks, scores, MATCH_OKS)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smhr.data.sample import HandLabel, Sample
-from smhr.eval.matching import keypoint_box, match_by_similarity, match_hands
+from smhr.data.sample import Sample
+from smhr.eval.matching import centre_in, is_box_label, keypoint_box, match_by_similarity, match_hands
 
 __all__ = ["Detection", "RealScores", "pck"]
 
@@ -43,15 +43,6 @@ class Detection:
     def hand_box(self) -> np.ndarray:
         """[4] x1, y1, x2, y2 px: `box` when given, else around the keypoints."""
         return keypoint_box(self.keypoints2d) if self.box is None else np.asarray(self.box, np.float64)
-
-
-def _box_level(h: HandLabel) -> bool:
-    return not h.visibility.any() and h.bbox is not None
-
-
-def _centre_in(box: np.ndarray, inside: np.ndarray) -> bool:
-    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
-    return bool(inside[0] <= cx <= inside[2] and inside[1] <= cy <= inside[3])
 
 
 def pck(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray, alpha: float = 0.2) -> tuple[int, int]:
@@ -91,11 +82,11 @@ class RealScores:
     def add(
         self, sample: Sample, detections: Sequence[Detection], side_known: Iterable[bool] | None = None
     ) -> None:
-        use = [h.visibility.any() or _box_level(h) for h in sample.hands]
+        use = [h.visibility.any() or is_box_label(h) for h in sample.hands]
         gts = [h for h, u in zip(sample.hands, use, strict=True) if u]
         known = list(side_known) if side_known is not None else [True] * len(sample.hands)
         known = [k for k, u in zip(known, use, strict=True) if u]
-        boxy = [_box_level(h) for h in gts]
+        boxy = [is_box_label(h) for h in gts]
         gt_boxes = np.array(
             [h.bbox if b else keypoint_box(h.keypoints2d, h.visibility)
              for h, b in zip(gts, boxy, strict=True)]
@@ -120,7 +111,7 @@ class RealScores:
         ]
         if coarse or self.match != "box":
             for i, j in coarse:  # found by the box centre, at the lowest similarity that matches
-                sim[i, j] = threshold if _centre_in(pred_boxes[i], gt_boxes[j]) else min(sim[i, j], 0.0)
+                sim[i, j] = threshold if centre_in(pred_boxes[i], gt_boxes[j]) else min(sim[i, j], 0.0)
             res = match_by_similarity(sim, scores, threshold, self._in_ignore(pred_boxes, sample.ignore))
         self.n_images += 1
         self.n_gt += len(gts)
