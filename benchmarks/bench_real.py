@@ -45,11 +45,12 @@ TRAINED, NEVER = "trained on", "never trained on"  # (the words of smhr.train.va
 
 
 def smhr_reconstructor(weights: str | None, input_size: int | None, threshold: float | None,
-                       mode: str = "fast") -> Any:  # fmt: skip
+                       mode: str = "fast", views: dict[str, Any] | None = None) -> Any:  # fmt: skip
+    """views: photo mode's zoom_out / mirror options (absent: the Reconstructor's defaults)."""
     from smhr.app.api import Reconstructor
 
     return Reconstructor.from_pretrained(weights, device="cpu", input_size=input_size, threshold=threshold,
-                                         mode=mode)
+                                         mode=mode, **(views or {}))
 
 
 def smhr_predictor(rec: Any) -> Predictor:
@@ -269,6 +270,11 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--mode", choices=("fast", "photo"), default="fast",
                     help="inference mode: fast (one letterboxed view) or photo (plus tiles, docs/usage.md)")
+    ap.add_argument("--zoom-out", type=float, default=None,
+                    help="photo mode: the zoomed-out view's share of the canvas (0 = off; default: the "
+                    "Reconstructor's)")
+    ap.add_argument("--mirror", choices=("on", "off"), default=None,
+                    help="photo mode: the mirrored view's side vote (default: the Reconstructor's)")
     ap.add_argument("--teacher", action="store_true", help="also score the 2D teacher (MediaPipe's models)")
     ap.add_argument("--labels", nargs="*", default=[], help="labelled sets (see `sources` above)")
     ap.add_argument("--image-base", default=None,
@@ -290,14 +296,18 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode)
+    views: dict[str, Any] = {} if args.zoom_out is None else {"zoom_out": args.zoom_out}
+    if args.mirror is not None:
+        views["mirror"] = args.mirror == "on"
+    rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode, views)
     predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
         predictors["teacher"] = teacher_predictor()
     trained = set(args.trained_on) if args.trained_on is not None else trained_sources(args.weights)
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
-    out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "iou": args.iou,
+    out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "zoom_out": rec.zoom_out,
+                           "mirror": rec.mirror, "iou": args.iou,
                            "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
     held = [ds for ds, head in sources.values() if head["status"] == TRAINED]
@@ -323,7 +333,7 @@ def main() -> None:
     if args.gt_root and (Path(args.gt_root) / "interhand2.6m").is_dir():
         out["smhr"]["fixtures_3d"] = {"interhand2.6m": fixture_3d(args.gt_root, rec)}
     if args.sweep and sources:
-        low = smhr_predictor(smhr_reconstructor(args.weights, args.input_size, 0.05, args.mode))
+        low = smhr_predictor(smhr_reconstructor(args.weights, args.input_size, 0.05, args.mode, views))
         # thresholds are chosen on held-out splits of role-"train" sets, never on test-only ones
         out["smhr"]["threshold_sweep"] = sweep([ds for ds, h in sources.values() if h["role"] == "train"],
                                               low, args.iou,

@@ -39,7 +39,8 @@ class Hand:
     projection of joints3d; local_keypoints2d [21,2] px from the local keypoint-offset head;
     texture [V,3] (albedo residual) and light [27] raw head outputs when the weights carry
     appearance heads, else None; `albedo` and `sh` turn them into what the renderer uses
-    (docs/rendering.md, "Appearance").
+    (docs/rendering.md, "Appearance"); handedness [2] = (P(left), P(right)) from the side logits
+    (or photo mode's mirrored vote, `smhr.runtime.mirror`), None where no decode set it.
     """
 
     side: int
@@ -56,6 +57,7 @@ class Hand:
     K: np.ndarray
     texture: np.ndarray | None = None
     light: np.ndarray | None = None
+    handedness: np.ndarray | None = None
 
     @property
     def albedo(self) -> np.ndarray | None:

@@ -9,15 +9,14 @@ read-only, unreadable `--weights`) are one line and exit code 2 before any work.
 written all-or-nothing per input (temporary files, then renames), so a failure or a kill never
 leaves half an output. With no INPUTS, the bundled sample images run (our own synthetic renders,
 free to redistribute). `--mode auto` (the default) runs images in photo mode (whole view plus tiles:
-small hands of whole-body photos are found, `smhr.runtime.tiling`) and videos in fast mode (one
-view per frame); each image's JSON records the mode and its tiles.
+small hands of whole-body photos are found, `smhr.runtime.tiling`; `--zoom-out`, `--mirror`: its
+extra views) and videos in fast mode (one view per frame); each image's JSON records the mode.
 """
 
 from __future__ import annotations
 
 import glob
 import importlib.resources
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ import typer
 from smhr.errors import BadInput
 from smhr.io.images import IMAGE_EXTENSIONS
 from smhr.records import DEFAULT_THRESHOLD
+from smhr.runtime.options import MIRROR, ZOOM_OUT
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
@@ -118,38 +118,6 @@ def _overlay_scale(image: np.ndarray, max_side: int = OVERLAY_MAX_SIDE) -> tuple
     sx = w / W  # aspect kept to rounding; pixel centres: u' = (u + 0.5) s - 0.5
     A = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sx, 0.5 * sx - 0.5], [0.0, 0.0, 1.0]])
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA), A
-
-
-def check_out_dir(out: Path) -> str | None:
-    """Why `--out` cannot be used (a one-line problem with its fix), or None. Checked before any
-    work so that a typo costs a second, not a batch: it must be a folder or creatable as one."""
-    if out.exists() and not out.is_dir():
-        return f"--out {out} is a file, not a folder; pass a folder (it is created if missing)"
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"--out {out}: {existing} is a file, not a folder; pass a folder path"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return (f"--out {out}: {existing} is not writable (read-only file system or no permission); "
-                "choose another folder")  # fmt: skip
-    return None
-
-
-def make_out_dir(out: Path) -> str | None:
-    """Create `out` and prove it takes a file (a probe, removed again); the problem or None."""
-    import tempfile
-
-    from smhr.io.messages import reason
-
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=out, prefix=".smhr-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        return f"--out {out}: cannot write there ({reason(e)}); choose another folder"
-    return None
 
 
 def _png(picture: np.ndarray) -> bytes:
@@ -351,11 +319,17 @@ def demo_command(
                                       "overlapping tiles, finds the small hands of whole-body photos "
                                       "(~10x the network time); fast: one view, the network's input size; "
                                       "auto: photo for images, fast for videos.")] = "auto",
+    zoom_out: Annotated[float, typer.Option("--zoom-out", min=0.0, max=0.95, help="Photo mode: also the "
+                                            "whole image shrunk to this share of the network input (hands "
+                                            "filling the frame; 0: off).")] = ZOOM_OUT,
+    mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Photo mode: also the mirrored image, "
+                                         "voting on each hand's side.")] = MIRROR,
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write) and the network's seconds per image.")] = False,
 ) -> None:
     """Find every hand in the inputs and write overlays, meshes and JSON to --out."""
     from smhr.app.api import Reconstructor
+    from smhr.app.outputs import check_out_dir, make_out_dir
     from smhr.io.messages import echo_error, fail, native_stderr_filtered
 
     if device not in ("auto", "cpu", "cuda"):
@@ -375,7 +349,8 @@ def demo_command(
     files, problems = expand_inputs(inputs, out) if inputs else (bundled_samples(), [])
     try:
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
-                                            input_size=input_size, backend=backend)
+                                            input_size=input_size, backend=backend, zoom_out=zoom_out,
+                                            mirror=mirror)  # fmt: skip
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         fail(e)
     problem = make_out_dir(out)

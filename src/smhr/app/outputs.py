@@ -9,6 +9,7 @@ belong to which input. Three rules keep a folder truthful:
   folder, so two runs writing one folder at once end with one run's complete set per stem;
 - the demo's own outputs found when a folder is expanded (`--out` = the input folder) are not
   inputs again (no `a_overlay_overlay.png`).
+And the `--out` folder itself is checked before any work (`check_out_dir`, `make_out_dir`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from smhr.io.atomic import StagedFiles
 
-__all__ = ["OUTPUT_MEDIA_SUFFIXES", "is_demo_output", "output_stems", "publish", "shown_path"]
+__all__ = ["OUTPUT_MEDIA_SUFFIXES", "check_out_dir", "is_demo_output", "make_out_dir", "output_stems",
+           "publish", "shown_path"]
 
 OUTPUT_MEDIA_SUFFIXES = ("_overlay.png", "_textured.png", "_annotated.mp4")
 """Endings of the image / video files the demo writes: never taken as inputs from a folder."""
@@ -91,3 +93,35 @@ def shown_path(path: str | os.PathLike) -> str:
     """A path as the user gave it, always valid UTF-8: bytes of a non-UTF-8 file name (which Python
     holds as lone surrogates, invalid in JSON and HTML) become `\\xNN` escapes."""
     return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
+
+
+def check_out_dir(out: Path) -> str | None:
+    """Why `--out` cannot be used (a one-line problem with its fix), or None. Checked before any
+    work so that a typo costs a second, not a batch: it must be a folder or creatable as one."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder; pass a folder (it is created if missing)"
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"--out {out}: {existing} is a file, not a folder; pass a folder path"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return (f"--out {out}: {existing} is not writable (read-only file system or no permission); "
+                "choose another folder")  # fmt: skip
+    return None
+
+
+def make_out_dir(out: Path) -> str | None:
+    """Create `out` and prove it takes a file (a probe, removed again); the problem or None."""
+    import tempfile
+
+    from smhr.io.messages import reason
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".smhr-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return f"--out {out}: cannot write there ({reason(e)}); choose another folder"
+    return None

@@ -50,7 +50,8 @@ def weights_file(rec: Any, weights: str | Path | None) -> Path:
 
 def provenance(rec: Any, weights: str | Path | None, focal: float | None = None) -> dict[str, Any]:
     """The `provenance` block: smhr version, weights file (as given, or `bundled:NAME`) and its
-    sha256, backend, detection threshold, maximum hands, network input size, focal."""
+    sha256, backend, detection threshold, maximum hands, network input size, focal, photo mode's
+    extra views (`Reconstructor.zoom_out` / `mirror`)."""
     from smhr import __version__
 
     path = weights_file(rec, weights)
@@ -66,6 +67,8 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
         "max_hands": int(rec.max_hands),
         "input_size": int(rec.input_size),
         "focal_px": None if focal is None else float(focal),
+        "photo_views": {"zoom_out": float(getattr(rec, "zoom_out", 0.0)),
+                        "mirror": bool(getattr(rec, "mirror", False))},  # (photo mode's extra views)
     }
 
 

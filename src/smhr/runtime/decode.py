@@ -56,7 +56,10 @@ def decode_peaks(
     xy = np.stack([cells % grid_width, cells // grid_width], -1).astype(np.float64)
     centre = (xy + 0.5) * stride
     forced = None if side is None else np.full(len(b_idx), int(side))
-    side = outputs["handedness"][b_idx, s_idx].argmax(-1) if forced is None else forced
+    logits = outputs["handedness"][b_idx, s_idx].astype(np.float64)
+    side = logits.argmax(-1) if forced is None else forced
+    prob = np.exp(logits - logits.max(-1, keepdims=True))
+    prob = (prob / prob.sum(-1, keepdims=True)).astype(np.float32)
     params = outputs["params"][b_idx, s_idx].astype(np.float64)
     p = split_params(select_side(params, side))
     go, pose, betas, raw = p["global_orient"], p["pose"], p["betas"], p["transl"]
@@ -124,6 +127,7 @@ def decode_peaks(
                 K=K_hand[i],
                 texture=None if texture is None else texture[i],
                 light=None if light is None else light[i],
+                handedness=prob[i],
             )
         )
     return result

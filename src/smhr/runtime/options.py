@@ -10,7 +10,10 @@ import re
 
 import numpy as np
 
-__all__ = ["check_cuda", "check_options"]
+__all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_options", "check_views"]
+
+ZOOM_OUT = 0.0  # photo mode's zoomed-out view by default: 0 (off) or the share of the canvas it fills
+MIRROR = False  # photo mode's mirrored side vote by default
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
@@ -42,3 +45,12 @@ def check_cuda(device: str, cli: bool = False) -> None:
     n = torch.cuda.device_count()
     if device.startswith("cuda:") and int(device[5:]) >= n:
         raise RuntimeError(f"{said}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
+
+
+def check_views(zoom_out: float, mirror: bool) -> None:
+    """A one-line ValueError for photo-mode view options out of range."""
+    if not (zoom_out == 0 or 0.0 < zoom_out < 1.0):
+        raise ValueError(f"zoom_out must be 0 (off) or in (0, 1) (the share of the canvas the shrunk "
+                         f"photo fills), got {zoom_out}")
+    if not isinstance(mirror, bool | np.bool_):
+        raise ValueError(f"mirror must be True or False, got {mirror!r}")

@@ -19,7 +19,9 @@ the 32-aligned band of the square letterbox canvas that holds the picture(s) (`c
 
 Two modes (`mode=`): "fast" (the default, and what video uses) runs each image once, letterboxed
 whole; "photo" (`smhr.runtime.tiling`) adds overlapping tiles chosen from the image's size so the
-small hands of whole-body photos are found, at the cost of one network run per tile.
+small hands of whole-body photos are found, at the cost of one network run per tile; its options
+`zoom_out` (one more view: the whole photo shrunk inside a border, for hands that fill the frame)
+and `mirror` (one more view: the photo mirrored, voting on each hand's side, `smhr.runtime.mirror`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
 from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
+from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
+from smhr.runtime.options import MIRROR, ZOOM_OUT, check_views
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 
 __all__ = ["Reconstructor"]
@@ -54,16 +58,19 @@ class Reconstructor:
     max_hands: int = 10
     mode: str = "fast"
     bands: bool = True  # run on the picture's 32-aligned band of the canvas when the backend can (faster)
+    zoom_out: float = ZOOM_OUT  # photo mode: also the whole view shrunk to this share (0: off)
+    mirror: bool = MIRROR  # photo mode: also the mirrored whole view, voting on sides
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
+        check_views(self.zoom_out, self.mirror)
 
     @classmethod
     def from_pretrained(
         cls, weights: str | Path | None = None, device: str = "auto", *, threshold: float | None = None,
         max_hands: int = 10, hand: str | None = None, mano_dir: str | os.PathLike | None = None,
         input_size: int | None = None, backend: str = "auto", threads: int | None = None,
-        mode: str = "fast",
+        mode: str = "fast", zoom_out: float = ZOOM_OUT, mirror: bool = MIRROR,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -81,12 +88,14 @@ class Reconstructor:
         multiple of 32); None = the size the weights were trained at (an ONNX export has a fixed
         size). hand: the hand model the parameters drive (default: the weights'); mano_dir: the
         folder of MANO_*.pkl when that is "mano". mode: "fast" (one letterboxed view per image) or
-        "photo" (plus tiles, for small hands in still photos; `predict(..., mode=)` overrides it)."""
+        "photo" (plus tiles, for small hands in still photos; `predict(..., mode=)` overrides it).
+        zoom_out / mirror: photo mode's extra views (the class fields; `predict` overrides them)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
         check_options(device, threshold, max_hands)
         check_mode(mode)
+        check_views(zoom_out, mirror)
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else None
@@ -98,8 +107,10 @@ class Reconstructor:
         else:
             net = loading.load_torch(path, weights is not None, device, max_hands=max_hands,
                                      input_size=input_size)
-        return cls.for_network(net, threshold=pick_threshold(threshold, net.score_threshold),
-                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
+        rec = cls.for_network(net, threshold=pick_threshold(threshold, net.score_threshold),
+                              max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
+        rec.zoom_out, rec.mirror = float(zoom_out), bool(mirror)
+        return rec
 
     @classmethod
     def for_network(cls, network: PeakBackend, *, threshold: float = DEFAULT_THRESHOLD, max_hands: int = 10,
@@ -133,10 +144,13 @@ class Reconstructor:
         return {i: m.faces for i, m in enumerate(self.hand_models)}
 
     def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None,
-                mode: str | None = None) -> list[Hand]:  # fmt: skip
+                mode: str | None = None, zoom_out: float | None = None,
+                mirror: bool | None = None) -> list[Hand]:  # fmt: skip
         """Hands in one image, best score first. NumPy images are RGB (an OpenCV `imread` result is
-        BGR: pass `img[..., ::-1]`); several images: `predict_batch`. mode: None = `self.mode`."""
-        return self.predict_batch([image], focal=focal, K=None if K is None else [K], mode=mode)[0]
+        BGR: pass `img[..., ::-1]`); several images: `predict_batch`. mode, zoom_out, mirror: None =
+        the Reconstructor's own."""
+        return self.predict_batch([image], focal=focal, K=None if K is None else [K], mode=mode,
+                                  zoom_out=zoom_out, mirror=mirror)[0]  # fmt: skip
 
     def tiles(self, image_hw: tuple[int, int], mode: str | None = None) -> list[tuple[int, int, int, int]]:
         """The tiles (x0, y0, x1, y1, photo pixels) photo mode adds for an image of this (H, W)
@@ -147,16 +161,21 @@ class Reconstructor:
 
     def predict_batch(
         self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None,
-        side: int | None = None, mode: str | None = None,
+        side: int | None = None, mode: str | None = None, zoom_out: float | None = None,
+        mirror: bool | None = None,
     ) -> list[list[Hand]]:
         """Hands per image for several images in one network run (photo mode: one run per image,
         its views batched). side: None = each hand's side from the network; 0 / 1 = decode every
-        hand as left / right (single-side benchmarks)."""
+        hand as left / right (single-side benchmarks; no side vote then). zoom_out, mirror: photo
+        mode's extra views (None = the Reconstructor's own; fast mode has none)."""
         if not len(images):
             return []
         check_camera(focal, K, len(images))
+        zoom = self.zoom_out if zoom_out is None else zoom_out
+        mirror = self.mirror if mirror is None else mirror
+        check_views(zoom, mirror)
         if check_mode(mode or self.mode) == "photo":
-            return [self._predict_photo(im, i, focal, None if K is None else K[i], side)
+            return [self._predict_photo(im, i, focal, None if K is None else K[i], side, zoom, mirror)
                     for i, im in enumerate(images)]  # fmt: skip
         rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
         boxed, affines, Ks = network_inputs(rgb, self.input_size, focal=focal, K=K)
@@ -165,21 +184,26 @@ class Reconstructor:
         return decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks, side=side)
 
     def _predict_photo(self, image: Any, index: int, focal: float | None, K: np.ndarray | None,
-                       side: int | None) -> list[Hand]:  # fmt: skip
-        """Photo mode for one image: its whole view and tiles in one network run, each view decoded
-        in the photo's one camera, duplicates merged (`smhr.runtime.tiling`)."""
+                       side: int | None, zoom_out: float, mirror: bool) -> list[Hand]:  # fmt: skip
+        """Photo mode for one image: its whole view, tiles and the extra views in one network run,
+        each view decoded in the photo's one camera (the mirrored view in the mirrored camera, its
+        hands mirrored back), duplicates merged (`smhr.runtime.tiling`), then the side vote."""
         rgb = to_rgb_uint8(image, f"image {index}")
         H, W = rgb.shape[:2]
         if K is None and focal is not None:
             K = np.array([[focal, 0.0, (W - 1) / 2], [0.0, focal, (H - 1) / 2], [0.0, 0.0, 1.0]])
         camera = np.asarray(K, np.float64) if K is not None else virtual_camera((H, W), self.input_size)
-        views, boxed, affines = photo_views(rgb, self.input_size)
+        vote = mirror and side is None
+        views, boxed, affines = photo_views(rgb, self.input_size, zoom_out=zoom_out or None, mirror=vote)
         outputs = self._run(boxed, affines, [v.box for v in views])
         R = self.input_size
-        Ks = np.broadcast_to(camera, (len(views), 3, 3))
+        Ks = np.stack([mirror_camera(camera, W) if v.mirrored else camera for v in views])
         per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks,
                                 side=side)
-        return merge_views(per_view, views, (H, W), self.max_hands)
+        if not vote:
+            return merge_views(per_view, views, (H, W), self.max_hands)
+        hands = merge_views(per_view[:-1], views[:-1], (H, W), self.max_hands)
+        return vote_sides(hands, [mirror_hand(h, W, camera) for h in per_view[-1]])
 
     def _run(self, boxed: np.ndarray, affines: np.ndarray,
              boxes: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:  # fmt: skip

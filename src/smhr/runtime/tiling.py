@@ -12,6 +12,11 @@ tile has the same 3D frame and `K` as one from the whole view (`smhr.runtime.dec
 along its pixel ray, depth scaled by that view's zoom). Duplicates of one hand across views are
 merged (keypoint-box IoU or containment, the better-ranked one kept), a hand touching a tile's
 inner border ranking below the same hand seen whole; hands one view reports as two stay two.
+Optionally (`zoom_out`) the whole view once more, shrunk to that share of the canvas around its
+centre: a hand that fills or overflows the photo is ~2x too large for the network and cut by the
+frame, and shrunk inside a black border it is found (bench_real.py's frame_filling vs
+frame_filling_bordered rows); its hands merge like a tile's. Optionally (`mirror`) the whole view
+mirrored left-right, whose hands only vote on the side of the hands found (`smhr.runtime.mirror`).
 Video keeps the fast mode (one view per frame).
 """
 
@@ -27,8 +32,8 @@ import numpy as np
 from smhr.geometry.letterbox import letterbox_image
 from smhr.records import Hand
 
-__all__ = ["HAND_FRAC", "MODES", "TARGET_PX", "View", "axis_starts", "merge_views", "photo_views",
-           "tile_boxes"]
+__all__ = ["HAND_FRAC", "MODES", "TARGET_PX", "View", "axis_starts", "flip_affine", "merge_views",
+           "photo_views", "tile_boxes", "zoom_affine"]
 
 MODES = ("fast", "photo")
 TARGET_PX = 96.0  # hand length (network px) the shipped weights find best: bench_hand_size.py
@@ -46,10 +51,13 @@ DUPLICATE_CONTAINED = 0.6  # ... or the smaller box lying this much inside the l
 @dataclass(frozen=True)
 class View:
     """One network input of a photo: its box (x0, y0, x1, y1) in photo pixels, `whole` for the
-    letterboxed full photo."""
+    letterboxed full photo; `zoom` < 1 for the whole view shrunk to that share of the canvas,
+    `mirrored` for the whole view mirrored left-right (its affine maps the MIRRORED photo's pixels)."""
 
     box: tuple[int, int, int, int]
     whole: bool = False
+    zoom: float = 1.0
+    mirrored: bool = False
 
 
 def axis_starts(extent: int, side: int, min_overlap: float = MIN_OVERLAP) -> list[int]:
@@ -79,10 +87,27 @@ def tile_boxes(hw: tuple[int, int], input_size: int, hand_frac: float = HAND_FRA
             for y in axis_starts(H, side) for x in axis_starts(W, side)]  # fmt: skip
 
 
-def photo_views(image: np.ndarray, input_size: int,
+def zoom_affine(size: int, zoom: float) -> tuple[np.ndarray, int, int]:
+    """(3x3 canvas->zoomed canvas affine, shrunk side r, offset) of a size x size canvas resized to
+    r = round(zoom x size) and pasted at (offset, offset), centred (OpenCV's pixel centres)."""
+    r = max(1, round(zoom * size))
+    off = (size - r) // 2
+    s = r / size
+    return np.array([[s, 0.0, 0.5 * s - 0.5 + off], [0.0, s, 0.5 * s - 0.5 + off], [0.0, 0.0, 1.0]]), r, off
+
+
+def flip_affine(width: int) -> np.ndarray:
+    """3x3 left-right mirror of pixels 0..width-1: u -> width - 1 - u (its own inverse)."""
+    return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def photo_views(image: np.ndarray, input_size: int, zoom_out: float | None = None, mirror: bool = False,
                 **plan: float) -> tuple[list[View], np.ndarray, np.ndarray]:  # fmt: skip
     """(views, network inputs [N,R,R,3] uint8, original->network affines [N,3,3]) of one RGB photo:
-    the letterboxed whole photo first, then each tile of `tile_boxes` letterboxed on its own.
+    the letterboxed whole photo first, then each tile of `tile_boxes` letterboxed on its own, then
+    (zoom_out in (0, 1)) the whole canvas shrunk to zoom_out of its side, centred on black, then
+    (mirror) the whole canvas mirrored left-right, whose affine maps the mirrored photo's pixels
+    (u' = W - 1 - u): its hands are decoded as hands of the mirrored photo.
 
     With tiles k >= 2 times the input side, the photo is first shrunk by the integer factor k (area
     averaging of k x k blocks: OpenCV's fast path, ~3x cheaper on a 12-MP photo than one fractional
@@ -106,6 +131,19 @@ def photo_views(image: np.ndarray, input_size: int,
         shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
         inputs.append(boxed)
         affines.append(A @ shift @ S)
+    if zoom_out is not None:
+        if not 0.0 < zoom_out < 1.0:
+            raise ValueError(f"zoom_out must be in (0, 1) (the shown share of the canvas), got {zoom_out}")
+        Z, r, off = zoom_affine(input_size, zoom_out)
+        shrunk = np.zeros_like(inputs[0])
+        shrunk[off : off + r, off : off + r] = cv2.resize(inputs[0], (r, r), interpolation=cv2.INTER_AREA)
+        views.append(View((0, 0, W, H), zoom=r / input_size))
+        inputs.append(shrunk)
+        affines.append(Z @ affines[0])
+    if mirror:  # mirrored canvas = flip_R(canvas); from mirrored-photo pixels: flip_R @ A_whole @ flip_W
+        views.append(View((0, 0, W, H), mirrored=True))
+        inputs.append(np.ascontiguousarray(inputs[0][:, ::-1]))
+        affines.append(flip_affine(input_size) @ affines[0] @ flip_affine(W))
     return views, np.stack(inputs), np.stack(affines)
 
 
