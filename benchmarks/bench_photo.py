@@ -5,9 +5,11 @@ network, decode, merge), beside fast mode; prints one JSON object.
         [--size 4000 3000] [--threads 2]
 
 The 12-MP photo is a bundled sample upscaled to --size (written as a quality-95 JPEG to a temp
-folder), so the number is about pixels, not content. Reported per mode: the median and min of
---repeats runs after one warm-up, the hands found, and the views (1 + tiles); for photo mode also
-the median split into read, views (crop + letterbox each), network and decode + merge.
+folder), so the number is about pixels, not content. Reported per mode (fast, photo, and photo with
+each of its extra views, the zoomed-out and the mirrored one, and both): the median and min of
+--repeats runs after one warm-up, the hands found, and the views (1 + tiles + extra views); for
+plain photo mode also the median split into read, views (crop + letterbox each), network and
+decode + merge.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def main() -> None:
     ap.add_argument("--size", nargs=2, type=int, default=[4000, 3000], help="width height")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--zoom-out", type=float, default=0.5, help="the zoomed-out view's share of the input")
     args = ap.parse_args()
     rec = Reconstructor.from_pretrained(device="cpu", threads=args.threads)
     big = cv2.resize(cv2.imread(args.image), tuple(args.size), interpolation=cv2.INTER_CUBIC)
@@ -44,16 +47,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "photo12mp.jpg"
         cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
-        for mode in ("fast", "photo"):
-            hands = rec.predict(path, mode=mode)  # warm-up
+        runs = {"fast": ("fast", {}), "photo": ("photo", {"zoom_out": 0.0, "mirror": False}),
+                "photo+zoom_out": ("photo", {"zoom_out": args.zoom_out, "mirror": False}),
+                "photo+mirror": ("photo", {"zoom_out": 0.0, "mirror": True}),
+                "photo+zoom_out+mirror": ("photo", {"zoom_out": args.zoom_out, "mirror": True})}
+        for name, (mode, views) in runs.items():
+            hands = rec.predict(path, mode=mode, **views)  # warm-up
             times = []
             for _ in range(args.repeats):
                 t = time.perf_counter()
-                rec.predict(path, mode=mode)
+                rec.predict(path, mode=mode, **views)
                 times.append(time.perf_counter() - t)
-            out[mode] = {"seconds_median": round(statistics.median(times), 3),
+            extra = int(views.get("zoom_out", 0) > 0) + int(views.get("mirror", False))
+            out[name] = {"seconds_median": round(statistics.median(times), 3),
                          "seconds_min": round(min(times), 3), "hands": len(hands),
-                         "views": 1 + len(rec.tiles(big.shape[:2], mode))}
+                         "views": 1 + len(rec.tiles(big.shape[:2], mode)) + extra}
         split: dict[str, list[float]] = {"read": [], "views": [], "network": [], "decode_merge": []}
         R = rec.input_size
         for _ in range(args.repeats):

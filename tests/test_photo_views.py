@@ -11,7 +11,7 @@ from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
 from smhr.runtime.reconstructor import Reconstructor
-from smhr.runtime.tiling import photo_views
+from smhr.runtime.tiling import View, merge_views, photo_views
 from test_tiling import FlatHand, R, RedSquareNet, _hand, _photo
 
 
@@ -129,3 +129,16 @@ def test_options_reach_the_views_and_the_vote_changes_the_side_end_to_end():
     assert len(_rec(zoom_out=0.5, mirror=True).predict(im, mode="fast")) == 1  # fast mode: one view
     with pytest.raises(ValueError, match="zoom_out must be 0"):
         rec.predict(im, zoom_out=2.0)
+
+
+def test_of_two_copies_the_one_seen_at_a_size_the_network_reads_wins():
+    whole = View((0, 0, 400, 400), whole=True, scale=1 / 400)  # the photo fills the input: side = box / 400
+    zoomed = View((0, 0, 400, 400), zoom=0.5, scale=0.5 / 400)
+    big = _hand((0, 20, 380, 390), 0.8)  # fills the frame: 0.95 of the input (x 0.625 / 0.95 when ranked)
+    big_z = _hand((5, 25, 375, 385), 0.6)  # its zoomed-out copy: 0.46, inside FIT
+    assert merge_views([[big], [big_z]], [whole, zoomed], (400, 400), 10) == [big_z]
+    mid = _hand((100, 100, 260, 250), 0.6)  # 0.4 of the input, inside FIT ...
+    mid_z = _hand((102, 98, 262, 252), 0.7)  # ... its zoomed-out copy 0.2: below (0.7 x 0.8 < 0.6)
+    assert merge_views([[mid], [mid_z]], [whole, zoomed], (400, 400), 10) == [mid]
+    assert merge_views([[mid], [mid_z]], [View(whole.box, whole=True), View(whole.box)], (400, 400), 10) \
+        == [mid_z]  # views without a scale: by score alone  # fmt: skip

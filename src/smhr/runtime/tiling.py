@@ -11,7 +11,8 @@ photo's ONE camera (the caller's K / focal, else the whole view's virtual camera
 tile has the same 3D frame and `K` as one from the whole view (`smhr.runtime.decode` re-places it
 along its pixel ray, depth scaled by that view's zoom). Duplicates of one hand across views are
 merged (keypoint-box IoU or containment, the better-ranked one kept), a hand touching a tile's
-inner border ranking below the same hand seen whole; hands one view reports as two stay two.
+inner border ranking below the same hand seen whole, and a hand outside the sizes the network reads
+best in its view (`FIT`) below a copy inside them; hands one view reports as two stay two.
 Optionally (`zoom_out`) the whole view once more, shrunk to that share of the canvas around its
 centre: a hand that fills or overflows the photo is ~2x too large for the network and cut by the
 frame, and shrunk inside a black border it is found (bench_real.py's frame_filling vs
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -44,6 +45,9 @@ MAX_TILES_PER_SIDE = 4
 MIN_GAIN = 1.65  # tiles only when they zoom at least this much more than the whole view
 CUT_MARGIN = 0.02  # a hand within this share of a tile side of an inner tile border counts as cut
 CUT_PENALTY = 0.5  # a cut hand's score is multiplied by this when ranking duplicates
+FIT = (0.25, 0.625)  # keypoint-box sides / input side found best (64-160 px of 256: recall >= 0.76 in
+# bench_hand_size.py); outside, a hand's rank is x side / 0.25 or x 0.625 / side: the copy the network saw
+# at a size it reads wins
 DUPLICATE_IOU = 0.3  # keypoint boxes of two views' hands overlapping this much are one hand ...
 DUPLICATE_CONTAINED = 0.6  # ... or the smaller box lying this much inside the larger
 
@@ -58,6 +62,7 @@ class View:
     whole: bool = False
     zoom: float = 1.0
     mirrored: bool = False
+    scale: float | None = None  # input sides per photo px (`photo_views` sets it; None: not ranked by size)
 
 
 def axis_starts(extent: int, side: int, min_overlap: float = MIN_OVERLAP) -> list[int]:
@@ -144,6 +149,7 @@ def photo_views(image: np.ndarray, input_size: int, zoom_out: float | None = Non
         views.append(View((0, 0, W, H), mirrored=True))
         inputs.append(np.ascontiguousarray(inputs[0][:, ::-1]))
         affines.append(flip_affine(input_size) @ affines[0] @ flip_affine(W))
+    views = [replace(v, scale=float(A[0, 0]) / input_size) for v, A in zip(views, affines, strict=True)]
     return views, np.stack(inputs), np.stack(affines)
 
 
@@ -168,7 +174,8 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
                 max_hands: int) -> list[Hand]:  # fmt: skip
     """One list of hands (best score first, at most max_hands) from the hands of every view.
 
-    Ranked by score, x CUT_PENALTY for a hand cut by an inner tile border; walking down the ranks,
+    Ranked by score, x CUT_PENALTY for a hand cut by an inner tile border, x the size fit (`FIT`,
+    views with a `scale`) of its keypoint box at its view's input; walking down the ranks,
     a hand is dropped when its keypoint box overlaps an already kept hand of ANOTHER view by
     keypoint-box IoU >= DUPLICATE_IOU or lies >= DUPLICATE_CONTAINED inside it (or it inside the
     hand): the same hand seen twice. A kept hand absorbs at most one whole hand of each other view,
@@ -180,6 +187,9 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
     boxes = _boxes([h for h, _ in cands])
     cut = [_cut(b, views[k], hw) for (_, k), b in zip(cands, boxes, strict=True)]
     rank = np.array([h.score * (CUT_PENALTY if c else 1.0) for (h, _), c in zip(cands, cut, strict=True)])
+    side = np.max(boxes[:, 2:] - boxes[:, :2], axis=1) * [views[k].scale or np.nan for _, k in cands]
+    fit = np.minimum(np.minimum(side / FIT[0], FIT[1] / np.maximum(side, 1e-6)), 1.0)
+    rank = rank * np.where(np.isnan(fit), 1.0, fit)
     area = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
     kept: list[int] = []
     absorbed: dict[int, set[int]] = {}  # kept hand -> the views whose copy of it was dropped
