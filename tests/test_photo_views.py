@@ -31,6 +31,7 @@ class BlueEdgeNet(RedSquareNet):
 
 
 def _rec(net=None, **views):
+    views = {"mirror": False, **views}
     return Reconstructor(net or RedSquareNet(), [FlatHand(), FlatHand()], threshold=0.3, max_hands=4,
                          mode="photo", **views)
 
@@ -127,6 +128,7 @@ def test_options_reach_the_views_and_the_vote_changes_the_side_end_to_end():
     assert rec.predict_batch([im], mirror=True, side=1)[0][0].side == 1  # a forced side: no vote
     assert len(rec.network.inputs[-1]) == 1
     assert len(_rec(zoom_out=0.5, mirror=True).predict(im, mode="fast")) == 1  # fast mode: one view
+    assert Reconstructor(RedSquareNet(), [FlatHand(), FlatHand()]).mirror  # photo mode votes by default
     with pytest.raises(ValueError, match="zoom_out must be 0"):
         rec.predict(im, zoom_out=2.0)
 

@@ -67,7 +67,7 @@ class RedSquareNet:
 
 def _rec(mode="photo", max_hands=4):
     return Reconstructor(RedSquareNet(), [FlatHand(), FlatHand()], threshold=0.3, max_hands=max_hands,
-                         mode=mode)
+                         mode=mode, mirror=False)  # (the tiles alone; the extra views: test_photo_views.py)
 
 
 def _photo(hw=(320, 480), squares=((200, 150, 20),)):
