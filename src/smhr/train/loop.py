@@ -85,6 +85,7 @@ class Trainer:
         self.saved_step: int | None = None
         self.skipped_nonfinite = 0
         self.nonfinite_streak = 0
+        self.out_of_time = False  # fit() stopped at optim.max_minutes
         # the latest step's (batch, objective extras), drawn every `image_every` steps
         self._last: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         self.rank, self.world, local = distributed()
@@ -327,8 +328,9 @@ class Trainer:
         return bool(flag.item() > 0)
 
     def fit(self, steps: int | None = None) -> list[dict[str, float]]:
-        """Train until `steps` (default cfg.optim.steps) total steps; returns the per-step terms of
-        the steps run by this call."""
+        """Train until `steps` (default cfg.optim.steps) total steps, or until `optim.max_minutes`
+        of wall clock have passed (then `out_of_time` is True; last.pt holds the step it stopped
+        at); returns the per-step terms of the steps run by this call."""
         target = self.cfg.optim.steps if steps is None else int(steps)
         per_epoch = self.batches_per_epoch()
         log = RunLog(self.out_dir, enabled=self.rank == 0)
@@ -344,8 +346,9 @@ class Trainer:
 
             bar = tqdm(total=target, initial=self.step, desc=f"stage {self.cfg.stage}", unit="step")
         t0, imgs = time.perf_counter(), 0
+        budget, self.out_of_time = self.cfg.optim.max_minutes, False
         try:
-            while self.step < target:
+            while self.step < target and not self.out_of_time:
                 epoch, start = divmod(self.step, per_epoch)
                 for batch in self._loader(epoch, start):
                     try:
@@ -357,7 +360,9 @@ class Trainer:
                     history.append(values)
                     imgs += batch["image"].shape[0] * self.world
                     self._after_step(values, log, bar, imgs / max(time.perf_counter() - t0, 1e-9))
-                    if self.step >= target:
+                    # the wall-clock budget ends the run between steps, so the save below is whole
+                    self.out_of_time = budget is not None and time.perf_counter() - t0 >= 60 * budget
+                    if self.step >= target or self.out_of_time:
                         break
         finally:
             if bar is not None:
