@@ -294,6 +294,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"--minutes {args.minutes}: nothing left for training after the set-up; raise it")
     say(f"plan: {p}, lr {lr:.4g}; {main_minutes:.2f} min, then {args.anneal_minutes} min of anneal if needed")
     phases = {"main": train(args, env, sets, main_minutes, "main")}
+    if phases["main"]["rc"] != 0 and saved_step(args.run) == 0:  # failed before its first save: once
+        # more without autocast (bf16 on CUDA is the path the CPU tests cannot reach), in what is left
+        shutil.rmtree(args.run, ignore_errors=True)
+        sets += ["--set", "amp=off"]
+        main_minutes = (
+            args.minutes - (time.monotonic() - T0) / 60 - args.anneal_minutes - args.startup_seconds / 30
+        )
+        say(
+            f"main failed (rc {phases['main']['rc']}) before saving: again, amp off, {main_minutes:.2f} min"
+        )
+        phases["main_failed"] = phases["main"]
+        if main_minutes > 0.2:
+            phases["main"] = train(args, env, sets, main_minutes, "main-amp-off")
     step = saved_step(args.run)
     startup = max(0.0, phases["main"]["seconds"] - 60 * main_minutes)  # construction + save, measured
     left = args.minutes - (time.monotonic() - T0) / 60 - startup / 60
