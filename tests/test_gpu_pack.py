@@ -137,3 +137,27 @@ def test_float16_weights_load_strictly_and_as_init(tmp_path, tiny_weights):
     assert load_init_weights(ref, tmp_path / "start.pt") == []  # init: every tensor, none fresh
     assert 0 < report["max_weight_rel_change"] < 1e-3 and report["max_output_rel_change"] < 1e-2
     assert report["bytes"] < 0.6 * Path(tiny_weights).stat().st_size
+
+
+def test_the_gpu_config_trains_what_the_cpu_run_trains():
+    """configs/v3-gpu.yaml = configs/v3-cpu.yaml on the packed roots, batch and lr by the stated
+    square-root rule, and the schedule of gpu_continue's plan for a start at 25,600 samples."""
+    from gpu_continue import plan
+
+    cpu, gpu = (yaml.safe_load((REPO / "configs" / f"v3-{k}.yaml").read_text()) for k in ("cpu", "gpu"))
+    for key in ("stage", "hand", "model", "loss_weights", "seed"):
+        assert gpu[key] == cpu[key], key
+    assert gpu["init"] == "gpu/start.pt"
+    for a, b in zip(cpu["data"]["mixture"], gpu["data"]["mixture"], strict=True):
+        where = "gpu/synth/" if a["kind"] == "composed" else "gpu/labels/"
+        assert b["roots"] == [where + Path(r).name for r in a["roots"]]
+        assert {k: v for k, v in a.items() if k != "roots"} == {k: v for k, v in b.items() if k != "roots"}
+    bg = cpu["data"]["shared"]["backgrounds"]
+    packed = ["gpu/labels/" + Path(r).name for r in bg["roots"]]
+    assert gpu["data"]["shared"]["backgrounds"] == {**bg, "roots": packed}
+    c, g = cpu["optim"], gpu["optim"]
+    assert g["lr"] == pytest.approx(c["lr"] * (g["batch_size"] / c["batch_size"]) ** 0.5, rel=1e-3)
+    pack = {"config": str(REPO / "configs" / "v3-cpu.yaml"), "weights": {"samples": 25600}}
+    p = plan(pack, gpu, g["batch_size"])
+    assert (p["steps"], p["lr_steps"]) == (g["steps"], g["lr_steps"])
+    assert p["target_samples"] == c["steps"] * c["batch_size"] == 550400

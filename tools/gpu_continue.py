@@ -203,12 +203,12 @@ def train(args: argparse.Namespace, env: dict[str, str], sets: list[str], minute
     t = time.monotonic()
     proc = subprocess.Popen(cmd, env=env)
     try:
-        rc = proc.wait(timeout=minutes * 60 + args.grace)
+        rc = proc.wait(timeout=minutes * 60 + args.startup_seconds + args.grace)
     except subprocess.TimeoutExpired:
-        say(f"{tag}: still running {args.grace} s after its budget (a slow loader?): interrupting, it saves")
+        say(f"{tag}: still running well past its budget (a slow loader?): interrupting, it saves")
         proc.send_signal(2)
         try:
-            rc = proc.wait(timeout=60)
+            rc = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             rc = proc.wait()
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--synth-n", type=int, default=None, help="fewer synthetic images (a tiny test)")
     ap.add_argument("--startup-seconds", type=float, default=30.0, help="a training call's set-up, expected")
     ap.add_argument("--report-every", type=float, default=20.0)
-    ap.add_argument("--grace", type=float, default=75.0, help="seconds past a budget before the hard stop")
+    ap.add_argument("--grace", type=float, default=40.0, help="seconds past a budget before the hard stop")
     args = ap.parse_args(argv)
     pack = json.loads((args.pack / "pack.json").read_text())
     config = yaml.safe_load(args.config.read_text())
@@ -301,9 +301,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         main_minutes = (
             args.minutes - (time.monotonic() - T0) / 60 - args.anneal_minutes - args.startup_seconds / 30
         )
-        say(
-            f"main failed (rc {phases['main']['rc']}) before saving: again, amp off, {main_minutes:.2f} min"
-        )
+        say(f"main failed (rc {phases['main']['rc']}) before saving: again, amp off, {main_minutes:.2f} min")
         phases["main_failed"] = phases["main"]
         if main_minutes > 0.2:
             phases["main"] = train(args, env, sets, main_minutes, "main-amp-off")
