@@ -57,67 +57,55 @@ def install_wheels(pack: Path) -> str:
     return str(site)
 
 
+def images_digest(root: Path, count: int) -> str:
+    """sha256 over the first `count` training images of a synthetic set, in order."""
+    h = hashlib.sha256()
+    for i in range(count):
+        h.update((root / "training" / "rgb" / f"{i:08d}.jpg").read_bytes())
+    return h.hexdigest()
+
+
 def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | None, cores: int) -> dict:
-    """Every synthetic set at once, each with its share of the cores; the first image checked."""
-    threads = str(max(1, cores // max(1, len(specs))))
-    procs = []
+    """Every synthetic set at once, each rendered by its share of the cores (`smhr synth --workers`,
+    one thread per process); checked against the packed sets' image digests."""
+    workers = max(1, cores // max(1, len(specs)))
+    t, procs = time.monotonic(), []
     for spec in specs:
         count = spec["n"] if n is None else min(n, spec["n"])
         shutil.rmtree(spec["out"], ignore_errors=True)
+        args = {"--n": count, "--n-eval": 0, "--res": spec["res"], "--side": spec["side"],
+                "--seed": spec["seed"], "--hand": spec["hand"], "--device": "cpu",
+                "--arm-prob": spec["arm_prob"], "--glove-prob": spec["glove_prob"],
+                "--low-light-prob": spec["low_light_prob"], "--workers": workers}  # fmt: skip
         cmd = [
             sys.executable,
             "-m",
             "smhr.cli",
             "synth",
             spec["out"],
-            "--n",
-            str(count),
-            "--n-eval",
-            "0",
-            "--res",
-            str(spec["res"]),
-            "--side",
-            spec["side"],
-            "--seed",
-            str(spec["seed"]),
-            "--hand",
-            spec["hand"],
-            "--device",
-            "cpu",
-            "--arm-prob",
-            str(spec["arm_prob"]),
-            "--glove-prob",
-            str(spec["glove_prob"]),
-            "--low-light-prob",
-            str(spec["low_light_prob"]),
+            *(str(x) for kv in args.items() for x in kv),
         ]
         Path(spec["out"]).parent.mkdir(parents=True, exist_ok=True)
         log = open(Path(spec["out"] + ".log"), "w")  # noqa: SIM115 - closed below
+        child_env = {**env, "OMP_NUM_THREADS": "1"}
         procs.append(
-            (
-                spec,
-                count,
-                subprocess.Popen(
-                    cmd, env={**env, "OMP_NUM_THREADS": threads}, stdout=log, stderr=subprocess.STDOUT
-                ),
-                log,
-            )
+            (spec, count, subprocess.Popen(cmd, env=child_env, stdout=log, stderr=subprocess.STDOUT), log)
         )
-    t = time.monotonic()
     report = {}
     for spec, count, proc, log in procs:
         rc = proc.wait()
         log.close()
         if rc != 0:
-            raise SystemExit(
-                f"smhr synth {spec['out']} failed (rc {rc}):\n"
-                + Path(spec["out"] + ".log").read_text()[-2000:]
-            )
-        first = Path(spec["out"]) / "training" / "rgb" / "00000000.jpg"
-        same = hashlib.sha256(first.read_bytes()).hexdigest() == spec.get("first_sha256")
-        report[Path(spec["out"]).name] = {"images": count, "first_image_identical": same}
+            tail = Path(spec["out"] + ".log").read_text()[-2000:]
+            raise SystemExit(f"smhr synth {spec['out']} failed (rc {rc}):\n{tail}")
+        root = Path(spec["out"])
+        first = hashlib.sha256((root / "training" / "rgb" / "00000000.jpg").read_bytes()).hexdigest()
+        row = {"images": count, "first_image_identical": first == spec.get("first_sha256")}
+        if count == spec["n"] and spec.get("images_sha256"):
+            row["all_images_identical"] = images_digest(root, count) == spec["images_sha256"]
+        report[root.name] = row
     report["seconds"] = round(time.monotonic() - t, 1)
-    say(f"synthetic sets regenerated in {report['seconds']} s ({threads} threads each): {report}")
+    say(f"synthetic sets regenerated in {report['seconds']} s ({workers} worker processes each): {report}")
     return report
 
 

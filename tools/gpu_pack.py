@@ -248,6 +248,18 @@ def pack_real(
     return report
 
 
+def images_digest(root: Path, count: int) -> str | None:
+    """sha256 over a synthetic set's training images in order (None if one is missing); the device
+    checks its regenerated set against it (tools/gpu_continue.py)."""
+    h = hashlib.sha256()
+    for i in range(count):
+        path = root / "training" / "rgb" / f"{i:08d}.jpg"
+        if not path.is_file():
+            return None
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def synth_specs(roots: list[str], out: Path) -> list[dict[str, Any]]:
     """How to regenerate each synthetic root there: `smhr synth` arguments from its meta.json."""
     specs = []
@@ -278,6 +290,9 @@ def synth_specs(roots: list[str], out: Path) -> list[dict[str, Any]]:
                 "glove_prob": sw.get("glove_prob", 0.0),
                 "low_light_prob": sw.get("low_light_prob", 0.0),
                 "first_sha256": hashlib.sha256(first.read_bytes()).hexdigest() if first.is_file() else None,
+                "images_sha256": images_digest(Path(root), meta["count"]["training"])
+                if first.is_file()
+                else None,
             }
         )
     return specs
