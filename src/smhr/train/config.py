@@ -55,7 +55,8 @@ class OptimConfig:
     nonfinite_patience: a step whose loss (or clipped gradient norm) is not finite is skipped --
     no weight, optimizer or BatchNorm update, counted as `nonfinite_skipped` in the metrics -- and
     this many in a row stop the run with an error (one bad batch should not end a long run; a
-    diverged one should not burn the rest of it)."""
+    diverged one should not burn the rest of it). max_minutes: stop cleanly (checkpoint saved, the
+    same command continues) after this much wall clock in one call, e.g. a lent GPU's time slot."""
 
     lr: float = 1e-4
     weight_decay: float = 0.0
@@ -65,6 +66,7 @@ class OptimConfig:
     batch_size: int = 32
     steps: int = 10000
     nonfinite_patience: int = 5
+    max_minutes: float | None = None
 
 
 @dataclass
@@ -182,12 +184,15 @@ def _check(cfg: TrainConfig) -> TrainConfig:
                          f"got {cfg.palm_distill_size}")
     if cfg.optim.steps < 1 or cfg.optim.batch_size < 1 or cfg.optim.nonfinite_patience < 1:
         raise ValueError("config: optim.steps, optim.batch_size and optim.nonfinite_patience must be >= 1")
+    if cfg.optim.max_minutes is not None and not cfg.optim.max_minutes > 0:
+        raise ValueError(f"config: optim.max_minutes must be > 0 or null, got {cfg.optim.max_minutes}")
     return cfg
 
 
 RESUME_FREE_KEYS = (
     "out_dir", "optim.steps", "device", "mano_dir", "progress", "log_every", "image_every", "eval_every",
-    "ckpt_every", "keep_every", "data.num_workers", "data.val_root", "data.val_split", "data.val_limit",
+    "ckpt_every", "keep_every", "optim.max_minutes", "data.num_workers", "data.val_root", "data.val_split",
+    "data.val_limit",
 )  # fmt: skip
 """Keys a resumed run may change freely: where and how long it runs, what it logs and validates --
 not what it trains (those changes need --allow-config-change)."""

@@ -25,9 +25,10 @@ import yaml
 from torch import nn
 
 from smhr.io.atomic import atomic_write
-from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, reason
+from smhr.io.torchfiles import NotATorchFileError, reason
 from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.train.checkpoint import (
+    fallback_hint,
     load_checkpoint,
     load_init_weights,
     rng_state,
@@ -87,6 +88,7 @@ class Trainer:
         self.saved_step: int | None = None
         self.skipped_nonfinite = 0
         self.nonfinite_streak = 0
+        self.out_of_time = False  # fit() stopped at optim.max_minutes
         # the latest step's (batch, objective extras), drawn every `image_every` steps
         self._last: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         self.rank, self.world, local = distributed()
@@ -153,7 +155,7 @@ class Trainer:
         except NotATorchFileError:
             if path != last:
                 raise
-            state = load_checkpoint(path, self._fallback_hint(path))  # raises again, now with the way out
+            state = load_checkpoint(path, fallback_hint(self.out_dir, path))  # raises again, with the way out
         self._check_config(state, path)
         try:
             self.net.load_state_dict(state["model"])
@@ -185,18 +187,6 @@ class Trainer:
             warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
             for _ in range(self.step):
                 self.scheduler.step()
-
-    def _fallback_hint(self, bad: Path) -> str:
-        """What to do when `bad` (out_dir/last.pt) cannot be read: the newest readable step_*.pt."""
-        for snap in sorted(self.out_dir.glob("step_*.pt"), reverse=True):
-            try:
-                step = load_smhr_checkpoint(snap).get("meta", {}).get("step", "?")
-            except (ValueError, FileNotFoundError):
-                continue
-            return (f"continue from the newest snapshot with --resume-from {snap} (step {step}; weights "
-                    f"and step only, the optimizer restarts), or move {bad.name} away and use --fresh")
-        return (f"no readable step_*.pt snapshot to fall back to in {self.out_dir} (keep_every writes them): "
-                f"move {bad.name} away and start over with --fresh")
 
     def _check_config(self, state: dict[str, Any], path: Path) -> None:
         stored = state.get("meta", {}).get("train_config")
@@ -335,8 +325,9 @@ class Trainer:
         return bool(flag.item() > 0)
 
     def fit(self, steps: int | None = None) -> list[dict[str, float]]:
-        """Train until `steps` (default cfg.optim.steps) total steps; returns the per-step terms of
-        the steps run by this call."""
+        """Train until `steps` (default cfg.optim.steps) total steps, or until `optim.max_minutes`
+        of wall clock have passed (then `out_of_time` is True; last.pt holds the step it stopped
+        at); returns the per-step terms of the steps run by this call."""
         target = self.cfg.optim.steps if steps is None else int(steps)
         per_epoch = self.batches_per_epoch()
         log = RunLog(self.out_dir, enabled=self.rank == 0)
@@ -352,8 +343,9 @@ class Trainer:
 
             bar = tqdm(total=target, initial=self.step, desc=f"stage {self.cfg.stage}", unit="step")
         t0, imgs = time.perf_counter(), 0
+        budget, self.out_of_time = self.cfg.optim.max_minutes, False
         try:
-            while self.step < target:
+            while self.step < target and not self.out_of_time:
                 epoch, start = divmod(self.step, per_epoch)
                 for batch in self._loader(epoch, start):
                     try:
@@ -365,7 +357,9 @@ class Trainer:
                     history.append(values)
                     imgs += batch["image"].shape[0] * self.world
                     self._after_step(values, log, bar, imgs / max(time.perf_counter() - t0, 1e-9))
-                    if self.step >= target:
+                    # the wall-clock budget ends the run between steps, so the save below is whole
+                    self.out_of_time = budget is not None and time.perf_counter() - t0 >= 60 * budget
+                    if self.step >= target or self.out_of_time:
                         break
         finally:
             if bar is not None:
