@@ -44,40 +44,16 @@ def say(message: str) -> None:
 
 
 def install_wheels(pack: Path) -> str:
-    """pip-install the carried wheels into a private folder; returns the PYTHONPATH to add."""
+    """pip-install the carried wheels into a private folder; returns the PYTHONPATH to add (first,
+    so the pinned versions win over the image's)."""
     wheels = sorted((pack / "wheels").glob("*.whl"))
     if not wheels:
         return ""
-    missing = [
-        w
-        for w in wheels
-        if subprocess.run(
-            [sys.executable, "-c", f"import {w.name.split('-')[0]}"], capture_output=True
-        ).returncode
-        != 0
-    ]
-    if not missing:
-        return ""
     site = Path("/tmp/gpu_continue_site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-index",
-            "--no-deps",
-            "--no-compile",
-            "--no-cache-dir",
-            "--upgrade",
-            "--target",
-            str(site),
-            *map(str, missing),
-        ],
-        check=True,
-    )
-    say(f"installed {', '.join(w.name for w in missing)}")
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+           "--no-cache-dir", "--upgrade", "--target", str(site), *map(str, wheels)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    say(f"installed {', '.join(w.name for w in wheels)} into {site}")
     return str(site)
 
 
