@@ -29,7 +29,7 @@ import yaml
 
 from smhr.configdict import from_dict
 from smhr.data.kinds import DataConfig, FolderConfig, build_data_config, upgrade_saved_data_config
-from smhr.losses import DEFAULT_WEIGHTS, REFINE_TERMS
+from smhr.losses import DEFAULT_WEIGHTS, DISTILL_TERMS, REFINE_TERMS
 
 __all__ = [
     "RESUME_FREE_KEYS",
@@ -45,7 +45,7 @@ __all__ = [
     "stage_preset",
 ]
 
-LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette", *REFINE_TERMS)
+LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette", *REFINE_TERMS, *DISTILL_TERMS)
 
 
 @dataclass
@@ -83,6 +83,8 @@ class TrainConfig:
     size; smaller is cheaper, `Objective`). amp: "auto" (bf16 on CUDA, off on CPU) | "bf16" |
     "fp16" | "off". out_dir: checkpoints, logs, resolved config. channels_last: run the network in
     NHWC memory format (faster convolutions on the CPU; same losses, benchmarks/bench_train.py).
+    palm_distill_size: side (px, a multiple of 32) at which the frozen palm detector sees each
+    training image when `loss_weights.palm_distill` > 0 (192: the detector's own input; docs/training.md).
     Every `ckpt_every` steps an atomic checkpoint `last.pt` (+ `step_XXXXXXX.pt` when keep_every
     divides the step) is written; resuming continues bit-exactly on the same device.
     """
@@ -100,6 +102,7 @@ class TrainConfig:
     consistency_detach: str = "local"
     silhouette_sigma: float = 1.0
     render_size: int | None = None
+    palm_distill_size: int = 192
     amp: str = "auto"
     seed: int = 317
     device: str = "auto"
@@ -176,6 +179,9 @@ def _check(cfg: TrainConfig) -> TrainConfig:
 
     if cfg.hand not in HAND_MODELS:
         raise ValueError(f"config: hand must be one of {HAND_MODELS.choices()}, got {cfg.hand!r}")
+    if cfg.palm_distill_size < 32 or cfg.palm_distill_size % 32:
+        raise ValueError(f"config: palm_distill_size must be a positive multiple of 32, "
+                         f"got {cfg.palm_distill_size}")
     if cfg.optim.steps < 1 or cfg.optim.batch_size < 1 or cfg.optim.nonfinite_patience < 1:
         raise ValueError("config: optim.steps, optim.batch_size and optim.nonfinite_patience must be >= 1")
     if cfg.optim.max_minutes is not None and not cfg.optim.max_minutes > 0:
