@@ -146,6 +146,25 @@ def test_same_seed_gives_identical_files(tmp_path):
     ).read_bytes()
 
 
+def test_worker_processes_write_the_same_files(tmp_path):
+    """`smhr synth --workers N`: chunks rendered in N processes (one thread each), written in chunk
+    order, give the files one process writes (with one thread, as the workers use)."""
+    import torch
+
+    cfg = SynthConfig(res=32, device="cpu", arm_prob=0.5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        write_synth(tmp_path / "one", 33, 0, cfg=cfg, seed=3, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    write_synth(tmp_path / "two", 33, 0, cfg=cfg, seed=3, progress=False, workers=2)
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert len(files) == 3 * 33 + 6 + 1  # rgb, mask, arm; K xyz verts mano scale vis; meta
+    for f in files:
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
+
+
 def test_place_in_view_frames_the_box_as_asked():
     from smhr.data.synth_scene import place_in_view
 

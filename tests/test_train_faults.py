@@ -272,3 +272,22 @@ def test_resume_with_a_changed_schedule_follows_the_new_one(tiny, tmp_path):
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(2e-4)  # one milestone passed
     resumed.fit()
     assert resumed.step == 4 and resumed.optimizer.param_groups[0]["lr"] == pytest.approx(2e-5)
+
+
+def test_a_time_budget_stops_between_steps_saves_and_the_same_command_continues(tiny, tmp_path):
+    """optim.max_minutes (a lent GPU's slot): the run stops after the step that used up the budget,
+    last.pt holds exactly that step with its optimizer, and a resume (budget changed freely) goes on."""
+    out = tmp_path / "run"
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(_settings(tiny, out)))
+    res = runner.invoke(app, ["train", str(path), "--max-minutes", "1e-6"])
+    assert res.exit_code == 0, res.output
+    assert f"time budget of 1e-06 min reached at step 1: saved {out / 'last.pt'} (step 1)" in res.output
+    state = load_checkpoint(out / "last.pt")
+    assert state["step"] == 1 and state["optimizer"]["state"] and state["meta"]["step"] == 1
+    res = runner.invoke(app, ["train", str(path), "--max-minutes", "60"])
+    assert res.exit_code == 0, res.output
+    assert f"resuming {out / 'last.pt'} at step 1 of 4\n" in res.output and "time budget" not in res.output
+    assert load_checkpoint(out / "last.pt")["step"] == 4
+    with pytest.raises(ValueError, match=r"optim\.max_minutes must be > 0"):
+        _cfg(tiny, out, optim={"max_minutes": 0})

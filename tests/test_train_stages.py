@@ -16,7 +16,8 @@ from smhr.train.config import LOSS_TERMS, STAGES, TrainConfig, load_config, stag
 BASE = {"center": 100.0, "handedness": 100.0, "reprojection": 0.1, "bone_direction": 100.0, "prior": 1000.0,
         "keypoint_offsets": 1.0, "consistency": 1.0, "joints3d": 0.0, "root_depth": 0.0, "photometric": 0.0,
         "silhouette": 0.0,
-        "side_ce": 0.0, "first_estimate": 0.0}  # fmt: skip  (the refinement's terms, added later at 0)
+        "side_ce": 0.0, "first_estimate": 0.0,  # the refinement's terms, added later at 0
+        "palm_distill": 0.0}  # fmt: skip  (palm distillation, added later at 0)
 # The former Python presets, value for value (captured before they became YAML files).
 FORMER = {
     "1": {

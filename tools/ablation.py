@@ -57,6 +57,8 @@ VARIANTS["refine"] = {"model.refine": True, "model.refine_hidden": 256, "loss_we
 VARIANTS["init-mobilenet_v2"] = {"model.backbone": "mobilenet_v2", "backbone_weights": "imagenet"}
 VARIANTS["init-efficientnet_lite0"] = {"model.backbone": "efficientnet_lite0", "backbone_weights": "imagenet"}
 VARIANTS["init-mediapipe_palm"] = {"model.backbone": "mediapipe_palm", "backbone_weights": "auto"}
+# MobileNetV2 start + dense distillation of the palm detector's scores on every image (docs/network.md)
+VARIANTS["init-distill"] = {**VARIANTS["init-mobilenet_v2"], "loss_weights.palm_distill": 10.0}
 
 
 def edit(config: dict[str, Any], key: str, value: Any) -> None:
@@ -93,7 +95,8 @@ def _trained_steps(out: Path) -> int:
     return int(torch.load(out / "last.pt", weights_only=True, map_location="cpu")["step"])
 
 
-def run_trial(variant: str, runs: Path, seed: int | None, steps: int | None, threshold: float) -> Path:
+def run_trial(variant: str, runs: Path, seed: int | None, steps: int | None, threshold: float,
+              threads: int = 2) -> Path:
     """Train (or resume) one trial and score it; the run folder names the seed unless it is the
     base config's own."""
     default_seed = yaml.safe_load(base_config(variant).read_text())["seed"]
@@ -111,7 +114,7 @@ def run_trial(variant: str, runs: Path, seed: int | None, steps: int | None, thr
     bench = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_real.py"), "--weights", str(out / "model.pt"),
          "--threshold", str(threshold), "--mode", "fast", "--labels", *EVAL_LABELS, "--n-composed", "0",
-         "--threads", "2",
+         "--threads", str(threads),
          "--gt-root", os.environ.get("SMHR_GT_ROOT", "/work/data/mmpose/tests/data")],
         check=True, cwd=ROOT, capture_output=True, text=True)
     (out / "bench.json").write_text(bench.stdout)
@@ -196,6 +199,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None, help="default: the base config's seed")
     ap.add_argument("--steps", type=int, default=None, help="override the base config's steps")
     ap.add_argument("--threshold", type=float, default=0.3, help="detection score threshold when scoring")
+    ap.add_argument("--bench-threads", type=int, default=2, help="CPU threads of the scoring run")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--fill-sweep", action="store_true",
@@ -216,7 +220,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"error: unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     for variant in args.variants:
-        print(run_trial(variant, args.runs, args.seed, args.steps, args.threshold))
+        print(run_trial(variant, args.runs, args.seed, args.steps, args.threshold, args.bench_threads))
 
 
 if __name__ == "__main__":

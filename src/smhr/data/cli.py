@@ -108,6 +108,10 @@ def synth_command(
     low_light_prob: Annotated[
         float, typer.Option("--low-light-prob", help="Share of darker, noisier images. 0 = off.")
     ] = 0.0,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes rendering chunks of 32 images (one thread each); "
+                          "the files are the same as with 1.")
+    ] = 1,
 ) -> None:
     """Render a synthetic single-hand set in FreiHAND's exact layout (the FreiHAND loader reads it)."""
     from smhr.data.synth import SynthConfig, write_synth
@@ -124,7 +128,7 @@ def synth_command(
                           mano_dir=str(mano_dir) if mano_dir is not None else None,
                           arm_prob=arm_prob, glove_prob=glove_prob,
                           low_light_prob=low_light_prob)  # fmt: skip
-        write_synth(out, n, n_eval, cfg=cfg, seed=seed, progress=True)
+        write_synth(out, n, n_eval, cfg=cfg, seed=seed, progress=True, workers=max(1, workers))
     except (ValueError, FileNotFoundError, HandModelError) as e:
         fail(str(e))
     if sheet is not None:

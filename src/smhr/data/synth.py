@@ -58,7 +58,11 @@ class _JsonArray:
         self.first = True
 
     def append(self, value: Any) -> None:
-        self.f.write(("" if self.first else ", ") + json.dumps(value))
+        self.append_raw(json.dumps(value))
+
+    def append_raw(self, text: str) -> None:
+        """Append an already serialised value."""
+        self.f.write(("" if self.first else ", ") + text)
         self.first = False
 
     def close(self) -> None:
@@ -74,62 +78,104 @@ def _r(a: np.ndarray, decimals: int = 7) -> list:
     return np.round(np.asarray(a, np.float64), decimals).tolist()
 
 
-def write_split(
-    renderer: SynthRenderer, out: Path, split: str, n: int, seed: int, progress: bool = True
-) -> list[int]:
-    """Write one FreiHAND split (training: rgb + mask; evaluation: rgb) of n records; returns the
-    per-record sides (0 left, 1 right)."""
+def _write_chunk(
+    renderer: SynthRenderer, out: Path, split: str, seed: int, chunk: int, count: int
+) -> tuple[dict[str, list[str]], list[int]]:
+    """Render chunk `chunk` (images chunk * CHUNK ...), write its image files; returns its JSON
+    records (serialised, per annotation key) and sides, for the caller to append in chunk order."""
     import cv2
 
+    arms = split == "training" and renderer.cfg.arm_prob > 0
+    batch = renderer.render(count, _chunk_seed(seed, split, chunk))
+    rows: dict[str, list[str]] = {k: [] for k in _keys(renderer)}
+    sides: list[int] = []
+    for i in range(count):
+        idx = chunk * CHUNK + i
+        rng = np.random.default_rng(int(batch["post_seed"][i]))
+        dark = low_light_rng(batch["post_seed"][i]) if renderer.cfg.low_light_prob > 0 else None
+        img, quality = degrade(batch["image"][i], rng, renderer.cfg, dark)
+        bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(out / split / "rgb" / f"{idx:08d}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if split == "training":
+            mask = batch["mask"][i].astype(np.uint8) * 255
+            cv2.imwrite(str(out / split / "mask" / f"{idx:08d}.jpg"), mask, [cv2.IMWRITE_JPEG_QUALITY, 100])
+        if arms:  # the composer pastes the hand with its arm
+            arm = batch["arm"][i].astype(np.uint8) * 255
+            cv2.imwrite(str(out / split / "arm" / f"{idx:08d}.png"), arm)
+        xyz = batch["xyz"][i]
+        rows["K"].append(json.dumps(_r(batch["K"][i], 9)))
+        rows["xyz"].append(json.dumps(_r(xyz)))
+        rows["verts"].append(json.dumps(_r(batch["verts"][i])))
+        rows["mano"].append(json.dumps([_r(batch["theta"][i])]))
+        rows["scale"].append(json.dumps(float(np.round(np.linalg.norm(xyz[10] - xyz[9]), 7))))
+        if "vis" in rows:
+            rows["vis"].append(json.dumps(batch["vis"][i].tolist()))
+        sides.append(int(batch["side"][i]))
+    return rows, sides
+
+
+def _keys(renderer: SynthRenderer) -> tuple[str, ...]:
+    return ("K", "xyz", "verts", "mano", "scale") + (("vis",) if renderer.cfg.arm_prob > 0 else ())
+
+
+_WORKER: dict[str, SynthRenderer] = {}
+
+
+def _start_worker(cfg: SynthConfig) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # one process per core
+    _WORKER["renderer"] = SynthRenderer(cfg)
+
+
+def _worker_chunk(task: tuple[str, str, int, int, int]) -> tuple[dict[str, list[str]], list[int]]:
+    out, split, seed, chunk, count = task
+    return _write_chunk(_WORKER["renderer"], Path(out), split, seed, chunk, count)
+
+
+def write_split(
+    renderer: SynthRenderer, out: Path, split: str, n: int, seed: int, progress: bool = True, workers: int = 1
+) -> list[int]:
+    """Write one FreiHAND split (training: rgb + mask; evaluation: rgb) of n records; returns the
+    per-record sides (0 left, 1 right). workers > 1: chunks rendered by that many processes (each
+    one thread, its own renderer), written in chunk order: the same files as one process."""
     if n <= 0:
         return []
     (out / split / "rgb").mkdir(parents=True, exist_ok=True)
-    arms = split == "training" and renderer.cfg.arm_prob > 0
     if split == "training":
         (out / split / "mask").mkdir(parents=True, exist_ok=True)
-    if arms:
+    if split == "training" and renderer.cfg.arm_prob > 0:
         (out / split / "arm").mkdir(parents=True, exist_ok=True)
-    keys = ("K", "xyz", "verts", "mano", "scale") + (("vis",) if renderer.cfg.arm_prob > 0 else ())
-    files = {k: _JsonArray(out / f"{split}_{k}.json") for k in keys}
+    files = {k: _JsonArray(out / f"{split}_{k}.json") for k in _keys(renderer)}
+    counts = [min(CHUNK, n - chunk * CHUNK) for chunk in range((n + CHUNK - 1) // CHUNK)]
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc=f"synth {split}", unit="img")
     sides: list[int] = []
+    pool = None
     try:
-        for chunk in range((n + CHUNK - 1) // CHUNK):
-            count = min(CHUNK, n - chunk * CHUNK)
-            batch = renderer.render(count, _chunk_seed(seed, split, chunk))
-            for i in range(count):
-                idx = chunk * CHUNK + i
-                rng = np.random.default_rng(int(batch["post_seed"][i]))
-                dark = low_light_rng(batch["post_seed"][i]) if renderer.cfg.low_light_prob > 0 else None
-                img, quality = degrade(batch["image"][i], rng, renderer.cfg, dark)
-                bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-                cv2.imwrite(
-                    str(out / split / "rgb" / f"{idx:08d}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, quality]
-                )
-                if split == "training":
-                    mask = batch["mask"][i].astype(np.uint8) * 255
-                    cv2.imwrite(
-                        str(out / split / "mask" / f"{idx:08d}.jpg"), mask, [cv2.IMWRITE_JPEG_QUALITY, 100]
-                    )
-                if arms:  # the composer pastes the hand with its arm
-                    arm = batch["arm"][i].astype(np.uint8) * 255
-                    cv2.imwrite(str(out / split / "arm" / f"{idx:08d}.png"), arm)
-                xyz = batch["xyz"][i]
-                files["K"].append(_r(batch["K"][i], 9))
-                files["xyz"].append(_r(xyz))
-                files["verts"].append(_r(batch["verts"][i]))
-                files["mano"].append([_r(batch["theta"][i])])
-                files["scale"].append(float(np.round(np.linalg.norm(xyz[10] - xyz[9]), 7)))
-                if "vis" in files:
-                    files["vis"].append(batch["vis"][i].tolist())
-                sides.append(int(batch["side"][i]))
+        if workers > 1 and len(counts) > 1:
+            import multiprocessing
+
+            pool = multiprocessing.get_context("spawn").Pool(
+                min(workers, len(counts)), initializer=_start_worker, initargs=(renderer.cfg,)
+            )
+            tasks = [(str(out), split, seed, chunk, count) for chunk, count in enumerate(counts)]
+            results = pool.imap(_worker_chunk, tasks)
+        else:
+            results = (_write_chunk(renderer, out, split, seed, c, k) for c, k in enumerate(counts))
+        for rows, chunk_sides in results:
+            for k, values in rows.items():
+                for v in values:
+                    files[k].append_raw(v)
+            sides.extend(chunk_sides)
             if bar is not None:
-                bar.update(count)
+                bar.update(len(chunk_sides))
     finally:
+        if pool is not None:
+            pool.terminate()
         for f in files.values():
             f.close()
         if bar is not None:
@@ -144,9 +190,10 @@ def write_synth(
     cfg: SynthConfig | None = None,
     seed: int = 0,
     progress: bool = True,
+    workers: int = 1,
 ) -> Path:
     """Render n training and n_eval (default n // 10) evaluation records into `out` (see module
-    docstring for the files)."""
+    docstring for the files); workers > 1 renders chunks in that many processes (same files)."""
     import smhr
 
     cfg = cfg or SynthConfig()
@@ -155,8 +202,8 @@ def write_synth(
     n_eval = n // 10 if n_eval is None else n_eval
     renderer = SynthRenderer(cfg)
     sides = {
-        "training": write_split(renderer, out, "training", n, seed, progress),
-        "evaluation": write_split(renderer, out, "evaluation", n_eval, seed, progress),
+        "training": write_split(renderer, out, "training", n, seed, progress, workers),
+        "evaluation": write_split(renderer, out, "evaluation", n_eval, seed, progress, workers),
     }
     meta = {
         "format": "freihand",

@@ -8,6 +8,7 @@ reprojection is plain px^2 MSE here (official x0.01 x10 -> 0.1), 3D losses are i
 term (absent from the released code) starts at 1 (L1 px; tune it).
 """
 
+from smhr.losses.distill import binary_kl_with_logits, palm_distill_loss
 from smhr.losses.focal import focal_loss
 from smhr.losses.keypoints import (
     FREIHAND_BONES,
@@ -34,9 +35,11 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "DISTILL_TERMS",
     "FREIHAND_BONES",
     "REFINE_TERMS",
     "align_to_root",
+    "binary_kl_with_logits",
     "bone_direction_loss",
     "default_limit_violation",
     "focal_loss",
@@ -44,6 +47,7 @@ __all__ = [
     "joints3d_loss",
     "keypoint_consistency_loss",
     "keypoint_offset_loss",
+    "palm_distill_loss",
     "pose_prior",
     "reprojection_loss",
     "root_depth_loss",
@@ -56,3 +60,8 @@ REFINE_TERMS: tuple[str, ...] = ("side_ce", "first_estimate")
 side_ce = `side_cross_entropy` of the refined side logits; first_estimate = deep supervision of the
 first (unrefined) parameters, the weighted sum of their reprojection, bone-direction, prior, 3D-joint
 and root-depth terms (each at its own weight), times this weight."""
+
+DISTILL_TERMS: tuple[str, ...] = ("palm_distill",)
+"""Training-only distillation terms, 0 unless a config weights them: palm_distill = `palm_distill_loss`
+of a `smhr.model.palm_distill.PalmScoreHead` on the neck features against the frozen palm detector's
+scores on the same image (every image of the mixture; no labels read)."""

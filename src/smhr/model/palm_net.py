@@ -159,6 +159,13 @@ class PalmDetector(nn.Module):
             *weighted(t.lateral8, t.refine8, self.reg8, self.cls8),
         ]
 
+    def score_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The palm logits as maps: ([B, 2, H/8, W/8], [B, 6, H/16, W/16]), channel a = anchor a of
+        each cell (what `forward` flattens cell-major, anchor-minor). Why: dense distillation
+        (`smhr.model.palm_distill`) compares them cell by cell with a student's maps."""
+        _, p8, p16, _ = self.trunk(x)
+        return self.cls8(p8), self.cls16(p16)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, p8, p16, _ = self.trunk(x)
         B = x.shape[0]

@@ -24,8 +24,8 @@ from torch import nn
 from smhr.io.atomic import atomic_file
 from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, load_torch_file, reason
 
-__all__ = ["CheckpointMismatchError", "CheckpointWriteError", "load_checkpoint", "load_init_weights",
-           "rng_state", "save_checkpoint", "set_rng_state"]
+__all__ = ["CheckpointMismatchError", "CheckpointWriteError", "fallback_hint", "load_checkpoint",
+           "load_init_weights", "rng_state", "save_checkpoint", "set_rng_state"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -167,3 +167,16 @@ def package_weights(src: str | Path, dst: str | Path, half: bool = True, **extra
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
     meta = {**ckpt.get("meta", {}), **extra_meta, "stored_dtype": "float16" if half else "float32"}
     return save_checkpoint(dst, {"config": ckpt["config"], "model": state, "meta": meta})
+
+
+def fallback_hint(out_dir: Path, bad: Path) -> str:
+    """What to do when `bad` (out_dir/last.pt) cannot be read: the newest readable step_*.pt."""
+    for snap in sorted(Path(out_dir).glob("step_*.pt"), reverse=True):
+        try:
+            step = load_smhr_checkpoint(snap).get("meta", {}).get("step", "?")
+        except (ValueError, FileNotFoundError):
+            continue
+        return (f"continue from the newest snapshot with --resume-from {snap} (step {step}; weights "
+                f"and step only, the optimizer restarts), or move {bad.name} away and use --fresh")
+    return (f"no readable step_*.pt snapshot to fall back to in {out_dir} (keep_every writes them): "
+            f"move {bad.name} away and start over with --fresh")

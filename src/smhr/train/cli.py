@@ -22,6 +22,9 @@ def train_command(
         "--allow-config-change", help="resume even though the config differs from the checkpoint's "
         "(the differences are listed; config.yaml is kept as config.before_step_N.yaml)")] = False,
     steps: Annotated[int | None, typer.Option("--steps", help="stop at this total step")] = None,
+    max_minutes: Annotated[float | None, typer.Option(
+        "--max-minutes", help="stop after this much wall clock (saved; the same command continues); "
+        "= --set optim.max_minutes=M")] = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="print the resolved config")] = False,
 ) -> None:
     """Train SMHR: stage 1 (2D, single hand, 224), 2 (+ photometric / silhouette), 3 (multi-hand, 384),
@@ -32,7 +35,10 @@ def train_command(
     from smhr.train.config import load_config, parse_overrides
 
     try:
-        cfg = load_config(config, parse_overrides(set_), stage=stage)
+        overrides = parse_overrides(set_)
+        if max_minutes is not None:
+            overrides.setdefault("optim", {})["max_minutes"] = max_minutes
+        cfg = load_config(config, overrides, stage=stage)
     except (ValueError, FileNotFoundError) as exc:
         fail(exc)
     if print_config:
@@ -73,6 +79,9 @@ def train_command(
             echo_error(exc)
             typer.echo(f"stopped at step {trainer.step}: {_saved(trainer)}", err=True)
         raise typer.Exit(1) from None
+    if main and trainer.out_of_time:
+        typer.echo(f"time budget of {cfg.optim.max_minutes:g} min reached at step {trainer.step}: "
+                   f"{_saved(trainer)}; run the same command to continue")
     if history and main:
         last = history[-1]
         n_bad = trainer.skipped_nonfinite

@@ -29,7 +29,7 @@ import yaml
 
 from smhr.configdict import from_dict
 from smhr.data.kinds import DataConfig, FolderConfig, build_data_config, upgrade_saved_data_config
-from smhr.losses import DEFAULT_WEIGHTS, REFINE_TERMS
+from smhr.losses import DEFAULT_WEIGHTS, DISTILL_TERMS, REFINE_TERMS
 
 __all__ = [
     "RESUME_FREE_KEYS",
@@ -45,7 +45,7 @@ __all__ = [
     "stage_preset",
 ]
 
-LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette", *REFINE_TERMS)
+LOSS_TERMS = (*DEFAULT_WEIGHTS, "photometric", "silhouette", *REFINE_TERMS, *DISTILL_TERMS)
 
 
 @dataclass
@@ -55,7 +55,8 @@ class OptimConfig:
     nonfinite_patience: a step whose loss (or clipped gradient norm) is not finite is skipped --
     no weight, optimizer or BatchNorm update, counted as `nonfinite_skipped` in the metrics -- and
     this many in a row stop the run with an error (one bad batch should not end a long run; a
-    diverged one should not burn the rest of it)."""
+    diverged one should not burn the rest of it). max_minutes: stop cleanly (checkpoint saved, the
+    same command continues) after this much wall clock in one call, e.g. a lent GPU's time slot."""
 
     lr: float = 1e-4
     weight_decay: float = 0.0
@@ -65,6 +66,7 @@ class OptimConfig:
     batch_size: int = 32
     steps: int = 10000
     nonfinite_patience: int = 5
+    max_minutes: float | None = None
 
 
 @dataclass
@@ -81,6 +83,8 @@ class TrainConfig:
     size; smaller is cheaper, `Objective`). amp: "auto" (bf16 on CUDA, off on CPU) | "bf16" |
     "fp16" | "off". out_dir: checkpoints, logs, resolved config. channels_last: run the network in
     NHWC memory format (faster convolutions on the CPU; same losses, benchmarks/bench_train.py).
+    palm_distill_size: side (px, a multiple of 32) at which the frozen palm detector sees each
+    training image when `loss_weights.palm_distill` > 0 (192: the detector's own input; docs/training.md).
     Every `ckpt_every` steps an atomic checkpoint `last.pt` (+ `step_XXXXXXX.pt` when keep_every
     divides the step) is written; resuming continues bit-exactly on the same device.
     """
@@ -98,6 +102,7 @@ class TrainConfig:
     consistency_detach: str = "local"
     silhouette_sigma: float = 1.0
     render_size: int | None = None
+    palm_distill_size: int = 192
     amp: str = "auto"
     seed: int = 317
     device: str = "auto"
@@ -174,14 +179,20 @@ def _check(cfg: TrainConfig) -> TrainConfig:
 
     if cfg.hand not in HAND_MODELS:
         raise ValueError(f"config: hand must be one of {HAND_MODELS.choices()}, got {cfg.hand!r}")
+    if cfg.palm_distill_size < 32 or cfg.palm_distill_size % 32:
+        raise ValueError(f"config: palm_distill_size must be a positive multiple of 32, "
+                         f"got {cfg.palm_distill_size}")
     if cfg.optim.steps < 1 or cfg.optim.batch_size < 1 or cfg.optim.nonfinite_patience < 1:
         raise ValueError("config: optim.steps, optim.batch_size and optim.nonfinite_patience must be >= 1")
+    if cfg.optim.max_minutes is not None and not cfg.optim.max_minutes > 0:
+        raise ValueError(f"config: optim.max_minutes must be > 0 or null, got {cfg.optim.max_minutes}")
     return cfg
 
 
 RESUME_FREE_KEYS = (
     "out_dir", "optim.steps", "device", "mano_dir", "progress", "log_every", "image_every", "eval_every",
-    "ckpt_every", "keep_every", "data.num_workers", "data.val_root", "data.val_split", "data.val_limit",
+    "ckpt_every", "keep_every", "optim.max_minutes", "data.num_workers", "data.val_root", "data.val_split",
+    "data.val_limit",
 )  # fmt: skip
 """Keys a resumed run may change freely: where and how long it runs, what it logs and validates --
 not what it trains (those changes need --allow-config-change)."""

@@ -25,9 +25,10 @@ import yaml
 from torch import nn
 
 from smhr.io.atomic import atomic_write
-from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, reason
+from smhr.io.torchfiles import NotATorchFileError, reason
 from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.train.checkpoint import (
+    fallback_hint,
     load_checkpoint,
     load_init_weights,
     rng_state,
@@ -45,6 +46,8 @@ from smhr.train.setup import (
     distributed,
     fresh_head_prefixes,
     load_hand_models,
+    load_palm_head,
+    palm_distillation,
     select_device,
 )
 from smhr.train.validate import trained_sources, validate
@@ -85,6 +88,7 @@ class Trainer:
         self.saved_step: int | None = None
         self.skipped_nonfinite = 0
         self.nonfinite_streak = 0
+        self.out_of_time = False  # fit() stopped at optim.max_minutes
         # the latest step's (batch, objective extras), drawn every `image_every` steps
         self._last: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         self.rank, self.world, local = distributed()
@@ -106,13 +110,15 @@ class Trainer:
         self.fresh_heads: list[str] = []
         if cfg.init:
             self.fresh_heads = load_init_weights(self.net, cfg.init, new_heads=fresh_head_prefixes(model_cfg))
-        self.model: nn.Module = GatheringModel(self.net)
+        self.palm_head, palm_teacher = palm_distillation(cfg, self.net, self.device)  # (None, None): off
+        self.model: nn.Module = GatheringModel(self.net, self.palm_head)
+        self.trained = list(self.model.parameters())  # the network's, then the palm head's if any
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True,
             )
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.optim.lr,
+        self.optimizer = torch.optim.Adam(self.trained, lr=cfg.optim.lr,
                                           weight_decay=cfg.optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, cfg.optim.lr_steps,
                                                               cfg.optim.lr_gamma)
@@ -125,7 +131,8 @@ class Trainer:
         from smhr.losses.priors import default_limit_violation
 
         self.objective = Objective(self.hand_models, weights, default_limit_violation(self.hand_models),
-                                   cfg.consistency_detach, render_fn, cfg.silhouette_sigma, cfg.render_size)
+                                   cfg.consistency_detach, render_fn, cfg.silhouette_sigma, cfg.render_size,
+                                   palm_teacher)
         self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed)
         self.val_set = build_validation_set(cfg.data, model_cfg.input_size)
         self.step = 0
@@ -148,13 +155,15 @@ class Trainer:
         except NotATorchFileError:
             if path != last:
                 raise
-            state = load_checkpoint(path, self._fallback_hint(path))  # raises again, now with the way out
+            state = load_checkpoint(path, fallback_hint(self.out_dir, path))  # raises again, with the way out
         self._check_config(state, path)
         try:
             self.net.load_state_dict(state["model"])
         except RuntimeError as exc:
             raise ValueError(f"{path} does not fit the configured network ({reason(exc)}); resume it with "
                              "the config it was trained with") from exc
+        if load_palm_head(self.palm_head, state, path) == "fresh":
+            self.fresh_heads.append("palm_head")
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scaler.load_state_dict(state["scaler"])
@@ -178,18 +187,6 @@ class Trainer:
             warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
             for _ in range(self.step):
                 self.scheduler.step()
-
-    def _fallback_hint(self, bad: Path) -> str:
-        """What to do when `bad` (out_dir/last.pt) cannot be read: the newest readable step_*.pt."""
-        for snap in sorted(self.out_dir.glob("step_*.pt"), reverse=True):
-            try:
-                step = load_smhr_checkpoint(snap).get("meta", {}).get("step", "?")
-            except (ValueError, FileNotFoundError):
-                continue
-            return (f"continue from the newest snapshot with --resume-from {snap} (step {step}; weights "
-                    f"and step only, the optimizer restarts), or move {bad.name} away and use --fresh")
-        return (f"no readable step_*.pt snapshot to fall back to in {self.out_dir} (keep_every writes them): "
-                f"move {bad.name} away and start over with --fresh")
 
     def _check_config(self, state: dict[str, Any], path: Path) -> None:
         stored = state.get("meta", {}).get("train_config")
@@ -224,7 +221,8 @@ class Trainer:
             "config": self.net.config.to_dict(), "model": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "step": self.step, "rng": rng_state(), "meta": meta,
-        })
+            **({"palm_head": self.palm_head.state_dict()} if self.palm_head is not None else {}),
+        })  # model.pt below: the network alone (a palm head is training-only, smhr.model.palm_distill)
         save_checkpoint(self.out_dir / "model.pt", {**self.net.checkpoint(), "meta": meta})
         if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:
             keep = self.out_dir / f"step_{self.step:07d}.pt"
@@ -284,7 +282,7 @@ class Trainer:
             self.scaler.scale(total if finite else total * 0).backward()
         if finite and self.cfg.optim.grad_clip:
             self.scaler.unscale_(self.optimizer)
-            norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.optim.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(self.trained, self.cfg.optim.grad_clip)
             if not self.scaler.is_enabled():  # with fp16 loss scaling, inf gradients are the scaler's job
                 finite = self._all_ranks(bool(torch.isfinite(norm)))
         if finite:
@@ -327,8 +325,9 @@ class Trainer:
         return bool(flag.item() > 0)
 
     def fit(self, steps: int | None = None) -> list[dict[str, float]]:
-        """Train until `steps` (default cfg.optim.steps) total steps; returns the per-step terms of
-        the steps run by this call."""
+        """Train until `steps` (default cfg.optim.steps) total steps, or until `optim.max_minutes`
+        of wall clock have passed (then `out_of_time` is True; last.pt holds the step it stopped
+        at); returns the per-step terms of the steps run by this call."""
         target = self.cfg.optim.steps if steps is None else int(steps)
         per_epoch = self.batches_per_epoch()
         log = RunLog(self.out_dir, enabled=self.rank == 0)
@@ -344,8 +343,9 @@ class Trainer:
 
             bar = tqdm(total=target, initial=self.step, desc=f"stage {self.cfg.stage}", unit="step")
         t0, imgs = time.perf_counter(), 0
+        budget, self.out_of_time = self.cfg.optim.max_minutes, False
         try:
-            while self.step < target:
+            while self.step < target and not self.out_of_time:
                 epoch, start = divmod(self.step, per_epoch)
                 for batch in self._loader(epoch, start):
                     try:
@@ -357,7 +357,9 @@ class Trainer:
                     history.append(values)
                     imgs += batch["image"].shape[0] * self.world
                     self._after_step(values, log, bar, imgs / max(time.perf_counter() - t0, 1e-9))
-                    if self.step >= target:
+                    # the wall-clock budget ends the run between steps, so the save below is whole
+                    self.out_of_time = budget is not None and time.perf_counter() - t0 >= 60 * budget
+                    if self.step >= target or self.out_of_time:
                         break
         finally:
             if bar is not None:

@@ -22,6 +22,7 @@ from smhr.losses import (
     joints3d_loss,
     keypoint_consistency_loss,
     keypoint_offset_loss,
+    palm_distill_loss,
     reprojection_loss,
     root_depth_loss,
     side_cross_entropy,
@@ -43,13 +44,16 @@ class Objective:
     weighted). sigma: soft-silhouette sharpness passed to the renderer. render_size: render the
     appearance terms at this side (px) instead of the input size, against the area-downsampled
     photo and masks (the renderer's cost grows with the pixel count; on the CPU a half-size render
-    makes the photometric stage ~3x cheaper).
+    makes the photometric stage ~3x cheaper). palm_teacher: images [B,3,R,R] in [0, 1] -> the palm
+    detector's score maps (`smhr.model.palm_distill.PalmTeacher`); with it the model must return
+    "palm_logits" and the "palm_distill" term is computed on every image, labelled or not.
     """
 
     def __init__(
         self, hand_models: Sequence[nn.Module], weights: Mapping[str, float],
         limit_violation: Callable | None = None, consistency_detach: str = "local",
         render_fn: Callable | None = None, sigma: float = 1.0, render_size: int | None = None,
+        palm_teacher: Callable | None = None,
     ) -> None:
         self.hand_models = list(hand_models)
         self.weights = dict(weights)
@@ -61,6 +65,9 @@ class Objective:
         self.needs_render = self.weights.get("photometric", 0) > 0 or self.weights.get("silhouette", 0) > 0
         if self.needs_render and render_fn is None:
             raise ValueError("photometric/silhouette losses are weighted but no renderer was given")
+        self.palm_teacher = palm_teacher
+        if self.weights.get("palm_distill", 0) > 0 and palm_teacher is None:
+            raise ValueError("loss_weights.palm_distill is weighted but no palm teacher was given")
 
     def __call__(self, model: Callable, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict, dict]:
         """model(images, ind) -> dense maps and heads gathered at ind (`smhr.train.setup.GatheringModel`,
@@ -89,6 +96,10 @@ class Objective:
         terms["joints3d"] = joints3d_loss(hands["joints3d"], batch["joints3d"], has3d)
         terms["root_depth"] = root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
                                               has3d & batch["has_focal"], VIRTUAL_FOCAL)
+        if self.palm_teacher is not None:
+            if "palm_logits" not in out:
+                raise ValueError("palm distillation needs the model's palm head (GatheringModel palm_head)")
+            terms["palm_distill"] = palm_distill_loss(out["palm_logits"], self.palm_teacher(images))
         extras: dict[str, Any] = {"hands": hands, "local_keypoints2d": local}
         if "params_first" in g:  # the keypoint-aligned refinement (`smhr.model.refine`)
             self._refinement(batch, g, terms, extras, R, W, stride)

@@ -11,27 +11,37 @@ from torch import nn
 
 from smhr.hands.assets import user_files
 from smhr.hands.model import HandModel
+from smhr.io.torchfiles import reason
 from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.train.config import TrainConfig
 
 __all__ = [
     "GatheringModel", "amp_dtype", "backbone_weights", "distributed", "fresh_head_prefixes",
-    "load_hand_models", "select_device",
+    "load_hand_models", "load_palm_head", "palm_distillation", "select_device",
 ]
 
 
 class GatheringModel(nn.Module):
     """forward(images, ind) = dense maps + heads gathered at `ind`, in ONE forward call, so DDP sees
-    every parameter used inside forward (gathering outside forward breaks its gradient hooks)."""
+    every parameter used inside forward (gathering outside forward breaks its gradient hooks).
 
-    def __init__(self, net: SMHRNet) -> None:
+    palm_head: the training-only palm-distillation head (`smhr.model.palm_distill.PalmScoreHead`),
+    kept here beside the network, not inside it, so `net` (its state dict, model.pt, the export)
+    is the same with or without it; its logits come back as "palm_logits" (l8, l16). Its parameters
+    come after the network's in `parameters()`, so without it the order is the network's alone."""
+
+    def __init__(self, net: SMHRNet, palm_head: nn.Module | None = None) -> None:
         super().__init__()
         self.net = net
         self.stride = net.stride
+        self.palm_head = palm_head
 
     def forward(self, images: torch.Tensor, ind: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.net(images)
-        return {**out, **self.net.gather(out["features"], ind)}
+        out = {**out, **self.net.gather(out["features"], ind)}
+        if self.palm_head is not None:
+            out["palm_logits"] = self.palm_head(out["features"])
+        return out
 
 
 def distributed() -> tuple[int, int, int]:
@@ -90,6 +100,39 @@ def fresh_head_prefixes(model_cfg: SMHRConfig) -> tuple[str, ...]:
     (weights trained without it; its zero-initialised residual keeps their behaviour)."""
     prefixes = ("texture.", "light.") if model_cfg.appearance else ()
     return (*prefixes, "refine.") if model_cfg.refine else prefixes
+
+
+def palm_distillation(cfg: TrainConfig, net: SMHRNet,
+                      device: torch.device) -> tuple[nn.Module | None, nn.Module | None]:
+    """(student head, frozen teacher) of the palm distillation (`smhr.model.palm_distill`) on
+    `device`, or (None, None) while `loss_weights.palm_distill` is 0 (the default: no file is read,
+    nothing changes). The teacher is the bundled palm detector ONNX read strictly."""
+    if cfg.loss_weights.get("palm_distill", 0.0) <= 0:
+        return None, None
+    from smhr.model.palm_distill import PalmScoreHead, PalmTeacher
+
+    head = PalmScoreHead(net.config.neck_channels, cfg.palm_distill_size).to(device)
+    return head, PalmTeacher.bundled(cfg.palm_distill_size).to(device)
+
+
+def load_palm_head(head: nn.Module | None, state: dict, source: Path) -> str:
+    """Restore the palm head from a checkpoint's "palm_head" entry, strictly; returns what happened
+    ("", "fresh": the checkpoint has none, so the head starts from its initialisation). A checkpoint
+    with a palm head resumed without distillation is refused (its optimizer holds that head's state)."""
+    saved = state.get("palm_head")
+    if head is None:
+        if saved is not None and "optimizer" in state:
+            raise ValueError(f"{source} was trained with loss_weights.palm_distill > 0 (it holds a "
+                             "palm_head); resume it with that weight, or start from it with init:")
+        return ""
+    if saved is None:
+        return "fresh"
+    try:
+        head.load_state_dict(saved)
+    except RuntimeError as exc:
+        raise ValueError(f"{source}: its palm_head does not fit palm_distill_size / the neck "
+                         f"({reason(exc)})") from exc
+    return ""
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:

@@ -1,0 +1,163 @@
+"""tools/gpu_pack.py: the pack for a lent GPU keeps to its byte budget with the same share of every
+set, rewrites the labels of the shrunk photos as the loader would, refuses test-only sets, and its
+float16 weights load strictly into the network and as `init`."""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from smhr.data.labelled import LabelledSet, write_labelled_set
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+
+def _photo(path: Path, seed: int) -> bytes:
+    import cv2
+
+    small = np.random.default_rng(seed).integers(0, 255, (12, 16, 3), dtype=np.uint8)
+    img = cv2.resize(small, (400, 300), interpolation=cv2.INTER_CUBIC)  # smooth, with some grain (bytes)
+    img = np.clip(img + np.random.default_rng(seed).normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data
+
+
+def _set(root: Path, name: str, n: int, role: str = "train") -> Path:
+    records = []
+    for i in range(n):
+        rel = f"img/{i:03d}.jpg"
+        data = _photo(root / "photos" / name / rel, seed=i + 100 * len(name))
+        kp = np.stack([np.linspace(20, 380, 21), np.linspace(10, 290, 21)], 1).round(2).tolist()
+        records.append({
+            "path": rel, "sha256": hashlib.sha256(data).hexdigest(), "width": 400, "height": 300,
+            "split": "test" if i == n - 1 else "train", "group": f"g{i // 2}",
+            "hands": [{"side": i % 2, "box": [20, 10, 380, 290], "palm_box": [30, 60, 90, 140],
+                       "keypoints2d": kp, "depth": [float(j) for j in range(21)], "world": [[0.0] * 3] * 21}],
+            "ignore": [[1.0, 2.0, 50.0, 60.0]] if i % 3 == 0 else [], "source_boxes": None,
+        })  # fmt: skip
+    meta = {"source": {"name": name, "repo": "", "commit": "", "licence": "", "url": ""}, "role": role,
+            "image_root": str(root / "photos" / name), "teacher": {}, "split": {}, "counts": {}}  # fmt: skip
+    return write_labelled_set(root / "labels" / name, meta, records)
+
+
+def _config(root: Path, labelled: list[Path]) -> Path:
+    synth = root / "synth-x"
+    (synth / "training" / "rgb").mkdir(parents=True)
+    (synth / "training" / "rgb" / "00000000.jpg").write_bytes(b"first")
+    (synth / "meta.json").write_text(json.dumps({
+        "generator": "smhr synth", "count": {"training": 40}, "res": 64, "side": "right", "seed": 5,
+        "hand_model": "anny", "switches": {"arm_prob": 0.5, "glove_prob": 0.0, "low_light_prob": 0.0},
+    }))  # fmt: skip
+    cfg = {"data": {"kind": "mixture", "shared": {"backgrounds": {"roots": [str(labelled[0])]}}, "mixture": [
+        {"kind": "labelled", "roots": [str(p) for p in labelled]},
+        {"kind": "composed", "roots": [str(synth)]}]}, "optim": {"batch_size": 16, "steps": 100}}  # fmt: skip
+    path = root / f"cfg{len(labelled)}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _pack(tiny_weights, config, out, budget_mb=None):
+    from gpu_pack import main
+
+    wheel = out.parent / "roma-0.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    argv = ["--weights", str(tiny_weights), "--config", str(config), "--out", str(out), "--max-side", "200",
+            "--repo", str(REPO), "--wheel", str(wheel)]  # fmt: skip
+    return main(argv + (["--budget-mb", str(budget_mb)] if budget_mb else []))
+
+
+def test_pack_keeps_its_budget_and_shares_and_rewrites_labels_like_the_loader(tmp_path, tiny_weights):
+    alpha, beta = _set(tmp_path, "alpha", 13), _set(tmp_path, "beta", 7)
+    config = _config(tmp_path, [alpha, beta])
+    full = _pack(tiny_weights, config, tmp_path / "full")
+    assert {k: v["images"] for k, v in full["real"].items()} == {"alpha": 12, "beta": 6}  # train split only
+    data_bytes = sum(v["bytes"] for v in full["real"].values())
+    budget = full["pack_bytes"] - data_bytes // 2
+    report = _pack(tiny_weights, config, tmp_path / "gpu", budget_mb=budget / 1e6)
+    out = tmp_path / "gpu"
+    on_disk = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    assert on_disk <= report["budget_bytes"] == int(budget / 1e6 * 1e6) and report["pack_bytes"] >= on_disk
+    got = {k: v["images"] for k, v in report["real"].items()}
+    assert 0 < got["alpha"] < 12 and 0 < got["beta"] < 6
+    assert abs(got["alpha"] / 12 - got["beta"] / 6) <= 1 / 6 + 1e-9  # the same share of each set
+    assert report["device_total_bytes"] == report["tree_bytes"] + report["pack_bytes"]
+    assert report["synth_regenerate"] == [{
+        "root": str(tmp_path / "synth-x"), "out": str(out / "synth" / "synth-x"), "n": 40, "res": 64,
+        "side": "right", "seed": 5, "hand": "anny", "arm_prob": 0.5, "glove_prob": 0.0, "low_light_prob": 0.0,
+        "first_sha256": hashlib.sha256(b"first").hexdigest(), "images_sha256": None}]  # fmt: skip
+    # the packed labels read back as the loader's own downscaling of the originals (photos re-encoded)
+    packed, original = LabelledSet(out / "labels" / "alpha"), LabelledSet(alpha, max_side=200)
+    assert len({r["group"] for r in packed.records}) == len(packed)  # one per near-duplicate group first
+    index = {r["path"]: i for i, r in enumerate(original.records)}
+    for i in range(len(packed)):
+        a, b = packed.load(i), original.load(index[packed.records[i]["path"]])
+        assert a.image.shape == b.image.shape == (150, 200, 3)
+        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 4  # re-encoded at q75
+        np.testing.assert_allclose(a.hands[0].keypoints2d, b.hands[0].keypoints2d, atol=0.006)
+        np.testing.assert_allclose(a.hands[0].bbox, b.hands[0].bbox, atol=0.006)
+        np.testing.assert_allclose(a.ignore, b.ignore, atol=0.006)
+        assert packed.records[i]["sha256"] == hashlib.sha256(packed.image_path(i).read_bytes()).hexdigest()
+
+
+def test_pack_refuses_test_only_sets_and_a_budget_over_the_device_limit(tmp_path, tiny_weights, capsys):
+    held_out = _set(tmp_path, "held-out", 3, role="test")
+    config = _config(tmp_path, [_set(tmp_path, "alpha", 3), held_out])
+    with pytest.raises(SystemExit):
+        _pack(tiny_weights, config, tmp_path / "gpu")
+    assert f"{held_out}: test-only labelled set(s)" in capsys.readouterr().err
+    assert not (tmp_path / "gpu").exists()
+    with pytest.raises(SystemExit):
+        other = tmp_path / "b"
+        _pack(tiny_weights, _config(other, [_set(other, "alpha", 3)]), other / "gpu", budget_mb=80)
+    assert "MB fit in the device's 64 MiB; lower it" in capsys.readouterr().err
+
+
+def test_float16_weights_load_strictly_and_as_init(tmp_path, tiny_weights):
+    from gpu_pack import pack_weights
+
+    from smhr.model.net import SMHRNet
+    from smhr.train.checkpoint import load_init_weights
+
+    report = pack_weights(tiny_weights, tmp_path / "start.pt")
+    state = torch.load(tmp_path / "start.pt", weights_only=True)
+    dtypes = {k: v.dtype for k, v in state["model"].items()}
+    assert all(dtypes[k] == torch.float32 for k in dtypes if k.endswith("running_var"))
+    assert sum(v == torch.float16 for v in dtypes.values()) > len(dtypes) // 2
+    net = SMHRNet.from_checkpoint(tmp_path / "start.pt")  # strict load, cast back to float32
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    ref = SMHRNet.from_checkpoint(tiny_weights)
+    assert load_init_weights(ref, tmp_path / "start.pt") == []  # init: every tensor, none fresh
+    assert 0 < report["max_weight_rel_change"] < 1e-3 and report["max_output_rel_change"] < 1e-2
+    assert report["bytes"] < 0.6 * Path(tiny_weights).stat().st_size
+
+
+def test_the_gpu_config_trains_what_the_cpu_run_trains():
+    """configs/v3-gpu.yaml = configs/v3-cpu.yaml on the packed roots, batch and lr by the stated
+    square-root rule, and the schedule of gpu_continue's plan for a start at 25,600 samples."""
+    from gpu_continue import plan
+
+    cpu, gpu = (yaml.safe_load((REPO / "configs" / f"v3-{k}.yaml").read_text()) for k in ("cpu", "gpu"))
+    for key in ("stage", "hand", "model", "loss_weights", "seed"):
+        assert gpu[key] == cpu[key], key
+    assert gpu["init"] == "gpu/start.pt"
+    for a, b in zip(cpu["data"]["mixture"], gpu["data"]["mixture"], strict=True):
+        where = "gpu/synth/" if a["kind"] == "composed" else "gpu/labels/"
+        assert b["roots"] == [where + Path(r).name for r in a["roots"]]
+        assert {k: v for k, v in a.items() if k != "roots"} == {k: v for k, v in b.items() if k != "roots"}
+    bg = cpu["data"]["shared"]["backgrounds"]
+    packed = ["gpu/labels/" + Path(r).name for r in bg["roots"]]
+    assert gpu["data"]["shared"]["backgrounds"] == {**bg, "roots": packed}
+    c, g = cpu["optim"], gpu["optim"]
+    assert g["lr"] == pytest.approx(c["lr"] * (g["batch_size"] / c["batch_size"]) ** 0.5, rel=1e-3)
+    pack = {"config": str(REPO / "configs" / "v3-cpu.yaml"), "weights": {"samples": 25600}}
+    p = plan(pack, gpu, g["batch_size"])
+    assert (p["steps"], p["lr_steps"]) == (g["steps"], g["lr_steps"])
+    assert p["target_samples"] == c["steps"] * c["batch_size"] == 550400
