@@ -111,6 +111,8 @@ def test_the_vote_keeps_one_hand_and_a_changed_side_takes_the_mirrored_geometry(
     (kept,) = vote_sides([sure], [m])  # the surer direct view wins: its own hand unchanged
     assert kept.side == 1 and kept.keypoints2d is sure.keypoints2d
     assert vote_sides([h], [far]) == [h]  # no match: no vote
+    other = replace(_hand((40, 10, 80, 50), 0.7), side=0, handedness=np.array([0.9, 0.1], np.float32))
+    assert vote_sides([h, other], [m]) == [h, other]  # two hands in contact: no vote (m may be either)
 
 
 def test_options_reach_the_views_and_the_vote_changes_the_side_end_to_end():

@@ -27,9 +27,11 @@ import numpy as np
 
 from smhr.records import Hand
 
-__all__ = ["MATCH_IOU", "mirror_camera", "mirror_hand", "vote_sides"]
+__all__ = ["MATCH_IOU", "TOUCH_IOU", "mirror_camera", "mirror_hand", "vote_sides"]
 
 MATCH_IOU = 0.3  # a found hand and a mirrored-view hand overlapping this much are one hand
+TOUCH_IOU = 0.05  # a found hand overlapping another found hand this much gets no vote: its mirrored
+# match may be the other hand, whose side is the opposite (two hands in contact, InterHand2.6M)
 _X = np.array([-1.0, 1.0, 1.0], np.float32)  # x -> -x in camera (and model) space
 
 
@@ -80,14 +82,19 @@ def vote_sides(hands: Sequence[Hand], mirrored: Sequence[Hand]) -> list[Hand]:
     and that of its match among `mirrored` (the mirrored view's hands, already `mirror_hand`-ed
     back), matched one-to-one by keypoint-box IoU >= MATCH_IOU, best pairs first. A hand whose side
     the vote changes takes its geometry from its mirrored match (decoded with the voted side's
-    model) and keeps its own score, texture and lighting; unmatched hands stay as they were."""
+    model) and keeps its own score, texture and lighting; unmatched hands stay as they were, and so
+    do hands in contact (keypoint-box IoU >= TOUCH_IOU with another found hand, or matching two
+    mirrored hands): which mirrored hand is which is ambiguous there."""
     if not hands or not mirrored:
         return list(hands)
     boxes = [_box(m) for m in mirrored]
-    pairs = sorted(((_iou(_box(h), b), i, j) for i, h in enumerate(hands) for j, b in enumerate(boxes)),
-                   reverse=True)  # fmt: skip
+    own = [_box(h) for h in hands]
+    pairs = sorted(((_iou(a, b), i, j) for i, a in enumerate(own) for j, b in enumerate(boxes)), reverse=True)
     out = list(hands)
-    used_h, used_m = set(), set()
+    used_h = {i for i, a in enumerate(own)
+              if any(_iou(a, b) >= TOUCH_IOU for k, b in enumerate(own) if k != i)
+              or sum(_iou(a, b) >= MATCH_IOU for b in boxes) > 1}  # fmt: skip
+    used_m: set[int] = set()
     for iou, i, j in pairs:
         if iou < MATCH_IOU:
             break
