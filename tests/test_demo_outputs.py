@@ -173,7 +173,7 @@ def test_schema_2_records_validate_and_say_what_made_them(tiny_weights, tmp_path
     res = _demo(tiny_weights, "a.png", "b.png", "--out", "out", "--focal", "300", hands=2)
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["demo", "b.png", "--out", "none", "--threshold", "1", "--zoom-out", "0.5",
-                              "--no-mirror"])  # bundled, no hand; photo mode's extra views  # fmt: skip
+                              "--mirror"])  # bundled, no hand; photo mode's extra views  # fmt: skip
     assert res.exit_code == 0, res.output
     sha = hashlib.sha256(Path(tiny_weights).read_bytes()).hexdigest()
     bundled = hashlib.sha256(bundled_weights(onnx=True).read_bytes()).hexdigest()
@@ -185,11 +185,11 @@ def test_schema_2_records_validate_and_say_what_made_them(tiny_weights, tmp_path
         if path.parent.name == "out":
             assert prov["weights"] == {"file": str(tiny_weights), "sha256": sha}
             assert prov["backend"] == "torch" and prov["input_size"] == 64
-            assert prov["photo_views"] == {"zoom_out": 0.0, "mirror": True}  # the defaults
+            assert prov["photo_views"] == {"zoom_out": 0.0, "mirror": False}  # the defaults
         else:
             assert prov["weights"] == {"file": "bundled:smhr_mobilenetv2_anny.onnx", "sha256": bundled}
             assert prov["backend"] == "onnxruntime" and prov["input_size"] == 256
-            assert prov["photo_views"] == {"zoom_out": 0.5, "mirror": False}
+            assert prov["photo_views"] == {"zoom_out": 0.5, "mirror": True}
         assert prov["smhr_version"] == smhr.__version__
         assert record["hand_model"] == "anny" and record["pose_joints"][0] == "index_mcp"
         assert len(record["pose_joints"]) * 3 == 45

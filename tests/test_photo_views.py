@@ -130,7 +130,10 @@ def test_options_reach_the_views_and_the_vote_changes_the_side_end_to_end():
     assert rec.predict_batch([im], mirror=True, side=1)[0][0].side == 1  # a forced side: no vote
     assert len(rec.network.inputs[-1]) == 1
     assert len(_rec(zoom_out=0.5, mirror=True).predict(im, mode="fast")) == 1  # fast mode: one view
-    assert Reconstructor(RedSquareNet(), [FlatHand(), FlatHand()]).mirror  # photo mode votes by default
+    plain_rec = Reconstructor(RedSquareNet(), [FlatHand(), FlatHand()], mode="photo")
+    assert plain_rec.zoom_out == 0 and not plain_rec.mirror  # off by default (docs/evaluation.md)
+    plain_rec.predict(im)
+    assert len(plain_rec.network.inputs[-1]) == 1
     with pytest.raises(ValueError, match="zoom_out must be 0"):
         rec.predict(im, zoom_out=2.0)
 

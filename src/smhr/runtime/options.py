@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_options", "check_views"]
 
 ZOOM_OUT = 0.0  # photo mode's zoomed-out view by default: 0 (off: it costs never-trained-on handedness)
-MIRROR = True  # photo mode's mirrored side vote by default (measured: docs/evaluation.md)
+MIRROR = False  # photo mode's mirrored side vote by default (off: +-2-4 hands a set, docs/evaluation.md)
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
