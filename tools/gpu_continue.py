@@ -119,7 +119,7 @@ def plan(
     target = cpu["steps"] * cpu["batch_size"] if target is None else target
     marks = [m * cpu["batch_size"] for m in cpu.get("lr_steps", [])]
     steps = max(1, math.ceil((target - done) / batch))
-    decays = [max(1, math.ceil((m - done) / batch)) for m in marks if m > done]
+    decays = [max(1, math.ceil((m - done) / batch)) for m in marks if done < m < target]
     return {
         "start_samples": done,
         "target_samples": target,
@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if saved_step(appearance):
             model = appearance / "model.pt"
             shutil.copy(appearance / "metrics.jsonl", args.out / "metrics-appearance.jsonl")
+            shutil.copy(appearance / "config.yaml", args.out / "config-appearance.yaml")
             phases["appearance"]["steps"] = saved_step(appearance)
     returned = None
     if model.exists():
