@@ -161,3 +161,30 @@ def test_the_gpu_config_trains_what_the_cpu_run_trains():
     p = plan(pack, gpu, g["batch_size"])
     assert (p["steps"], p["lr_steps"]) == (g["steps"], g["lr_steps"])
     assert p["target_samples"] == c["steps"] * c["batch_size"] == 550400
+
+
+def test_the_gpu_appearance_config_is_the_geometry_one_with_the_appearance_terms():
+    """configs/v3-gpu-appearance.yaml: v3-gpu's network and data, real-cpu-appearance's terms and
+    24,000 samples at the same square-root lr rule."""
+    gpu, app, old = (yaml.safe_load((REPO / "configs" / f"{k}.yaml").read_text())
+                     for k in ("v3-gpu", "v3-gpu-appearance", "real-cpu-appearance"))  # fmt: skip
+    assert app["model"] == gpu["model"] and app["data"] == gpu["data"]
+    assert app["render_size"] == old["render_size"] == 128
+    assert app["loss_weights"] == {**gpu["loss_weights"], "photometric": 100.0, "silhouette": 20.0}
+    o, a = old["optim"], app["optim"]
+    assert a["steps"] * a["batch_size"] == pytest.approx(o["steps"] * o["batch_size"], rel=0.01)
+    assert a["lr"] == pytest.approx(o["lr"] * (a["batch_size"] / o["batch_size"]) ** 0.5, rel=1e-3)
+    assert a["lr_steps"][0] / a["steps"] == pytest.approx(o["lr_steps"][0] / o["steps"], abs=0.01)
+
+
+def test_the_cpu_appearance_config_is_v3_with_the_shipped_appearance_phase():
+    """configs/v3-cpu-appearance.yaml: v3-cpu's network and mixture (refinement on, so v3's weights
+    load strictly), the shipped phase B's terms, render size and schedule."""
+    cpu, app, old = (yaml.safe_load((REPO / "configs" / f"{k}.yaml").read_text())
+                     for k in ("v3-cpu", "v3-cpu-appearance", "real-cpu-appearance"))  # fmt: skip
+    assert app["model"] == cpu["model"] and app["model"]["refine"] is True
+    assert app["data"] == cpu["data"] and app["hand"] == cpu["hand"]
+    assert app["render_size"] == old["render_size"] == 128
+    assert app["loss_weights"] == {**cpu["loss_weights"], "photometric": 100.0, "silhouette": 20.0}
+    assert {k: app["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")} == {
+        k: old["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")}

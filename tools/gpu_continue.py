@@ -109,15 +109,17 @@ def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | 
     return report
 
 
-def plan(pack: dict[str, Any], config: dict[str, Any], batch: int) -> dict[str, Any]:
-    """Steps and decays of the continuation in its own batch: the CPU run's sample target and decay
-    points (its steps x batch) minus the samples the packed weights have seen."""
+def plan(
+    pack: dict[str, Any], config: dict[str, Any], batch: int, target: int | None = None
+) -> dict[str, Any]:
+    """Steps and decays of the continuation in its own batch: the CPU run's sample target (or
+    `target`) and decay points (its steps x batch) minus the samples the packed weights have seen."""
     cpu = yaml.safe_load(Path(pack["config"]).read_text())["optim"]
     done = int(pack["weights"]["samples"])
-    target = cpu["steps"] * cpu["batch_size"]
+    target = cpu["steps"] * cpu["batch_size"] if target is None else target
     marks = [m * cpu["batch_size"] for m in cpu.get("lr_steps", [])]
     steps = max(1, math.ceil((target - done) / batch))
-    decays = [max(1, math.ceil((m - done) / batch)) for m in marks if m > done]
+    decays = [max(1, math.ceil((m - done) / batch)) for m in marks if done < m < target]
     return {
         "start_samples": done,
         "target_samples": target,
@@ -127,16 +129,25 @@ def plan(pack: dict[str, Any], config: dict[str, Any], batch: int) -> dict[str, 
     }
 
 
-def train(args: argparse.Namespace, env: dict[str, str], sets: list[str], minutes: float, tag: str) -> dict:
+def train(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    sets: list[str],
+    minutes: float,
+    tag: str,
+    config: Path | None = None,
+    run: Path | None = None,
+) -> dict:
     """One `smhr train` call, bounded twice: --max-minutes inside, a hard stop (Ctrl-C = save) outside."""
+    config, run = config or args.config, run or args.run
     cmd = [
         sys.executable,
         "-m",
         "smhr.cli",
         "train",
-        str(args.config),
+        str(config),
         "--set",
-        f"out_dir={args.run}",
+        f"out_dir={run}",
         "--set",
         f"device={args.device}",
         "--max-minutes",
@@ -144,7 +155,7 @@ def train(args: argparse.Namespace, env: dict[str, str], sets: list[str], minute
         *sets,
     ]
     say(f"{tag}: {' '.join(cmd[3:])}")
-    metrics = args.run / "metrics.jsonl"
+    metrics = run / "metrics.jsonl"
     done = threading.Event()
 
     def report() -> None:
@@ -203,6 +214,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--run", type=Path, default=Path("/tmp/v3-gpu-run"), help="training out_dir there")
     ap.add_argument("--minutes", type=float, default=8.0, help="wall clock for all of it, from the start")
     ap.add_argument("--anneal-minutes", type=float, default=1.0)
+    ap.add_argument("--appearance-config", type=Path, default=Path("configs/v3-gpu-appearance.yaml"))
+    ap.add_argument(
+        "--appearance-minutes",
+        type=float,
+        default=1.5,
+        help="the appearance phase, in the time left once geometry reached its target",
+    )
+    ap.add_argument("--target-samples", type=int, default=None, help="override the CPU run's (a tiny test)")
     ap.add_argument("--device", default="auto")
     ap.add_argument(
         "--batch", type=int, default=None, help="override the config's batch (lr by the sqrt rule)"
@@ -232,7 +251,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     synth = regenerate_synth(pack["synth_regenerate"], env, args.synth_n, cores)
     batch = args.batch or config["optim"]["batch_size"]
-    p = plan(pack, config, batch)
+    p = plan(pack, config, batch, args.target_samples)
     lr = config["optim"]["lr"] * (math.sqrt(batch / config["optim"]["batch_size"]) if args.batch else 1.0)
     sets = [
         "--set",
@@ -246,8 +265,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--set",
         f"init={args.pack / 'start.pt'}",
     ]
-    if args.workers is not None:
-        sets += ["--set", f"data.num_workers={args.workers}"]
+    extra = [] if args.workers is None else ["--set", f"data.num_workers={args.workers}"]  # every phase
+    sets += extra
     shutil.rmtree(args.run, ignore_errors=True)
     left = args.minutes - (time.monotonic() - T0) / 60
     # --max-minutes counts from the first step; building the data (preloading photos), the hand
@@ -262,6 +281,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # more without autocast (bf16 on CUDA is the path the CPU tests cannot reach), in what is left
         shutil.rmtree(args.run, ignore_errors=True)
         sets += ["--set", "amp=off"]
+        extra += ["--set", "amp=off"]
         main_minutes = (
             args.minutes - (time.monotonic() - T0) / 60 - args.anneal_minutes - args.startup_seconds / 30
         )
@@ -289,8 +309,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = last_rows(args.run / "metrics.jsonl")
     final = rows[-1] if rows else {}
     steps_run = saved_step(args.run)
-    args.out.mkdir(parents=True, exist_ok=True)
     model = args.run / "model.pt"
+    args.out.mkdir(parents=True, exist_ok=True)
+    # the appearance phase follows geometry only once geometry reached its sample target
+    left = args.minutes - (time.monotonic() - T0) / 60 - startup / 60
+    appearance = args.run.with_name(args.run.name + "-appearance")
+    if steps_run >= p["steps"] and args.appearance_minutes > 0 and left > 0.25:
+        shutil.rmtree(appearance, ignore_errors=True)
+        app = yaml.safe_load(args.appearance_config.read_text())["optim"]
+        app_lr = app["lr"] * (math.sqrt(batch / app["batch_size"]) if args.batch else 1.0)
+        sets3 = ["--set", f"init={model}", "--set", f"optim.batch_size={batch}", "--set",
+                 f"optim.lr={app_lr:.4g}", *extra]  # fmt: skip
+        phases["appearance"] = train(args, env, sets3, min(left, args.appearance_minutes), "appearance",
+                                     args.appearance_config, appearance)  # fmt: skip
+        if saved_step(appearance):
+            model = appearance / "model.pt"
+            shutil.copy(appearance / "metrics.jsonl", args.out / "metrics-appearance.jsonl")
+            shutil.copy(appearance / "config.yaml", args.out / "config-appearance.yaml")
+            phases["appearance"]["steps"] = saved_step(appearance)
     returned = None
     if model.exists():
         if model.stat().st_size < FILE_LIMIT:
