@@ -4,7 +4,10 @@ float16 weights load strictly into the network and as `init`."""
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -188,3 +191,19 @@ def test_the_cpu_appearance_config_is_v3_with_the_shipped_appearance_phase():
     assert app["loss_weights"] == {**cpu["loss_weights"], "photometric": 100.0, "silhouette": 20.0}
     assert {k: app["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")} == {
         k: old["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")}
+
+
+def test_a_synthetic_rebuild_past_its_deadline_stops_and_leaves_no_renderer_running(tmp_path):
+    """The device call has 10 minutes in all: a rebuild that would eat them is stopped with a one-line
+    reason naming the set and the fix, and every `smhr synth` it started is gone."""
+    from gpu_continue import regenerate_synth
+
+    spec = {"out": str(tmp_path / "synth-base"), "n": 100000, "res": 224, "side": "right", "seed": 1,
+            "hand": "anny", "arm_prob": 0.0, "glove_prob": 0.0, "low_light_prob": 0.0}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    t = time.monotonic()
+    with pytest.raises(SystemExit, match=r"synth-base: not done after 1 s .* lower --synth-n or raise"):
+        regenerate_synth([spec, {**spec, "out": str(tmp_path / "synth-arm")}], env, None, 2, deadline_s=1.0)
+    assert time.monotonic() - t < 20
+    left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert left == []

@@ -164,6 +164,10 @@ def test_palm_head_lives_in_last_pt_only_loads_for_inference_and_resumes_exactly
         SMHRNet.from_checkpoint(smuggled)  # never a silent partial load
     with pytest.raises(ValueError, match="palm_head"):  # its optimizer holds the head's state
         Trainer(_cfg(tiny_root, tmp_path / "b", weight=0.0), allow_config_change=True)
+    plain = Trainer(_cfg(tiny_root, tmp_path / "c", weight=0.0), resume=False)
+    plain.fit(1)
+    with pytest.raises(ValueError, match=r"last\.pt was trained without loss_weights\.palm_distill"):
+        Trainer(_cfg(tiny_root, tmp_path / "c"), allow_config_change=True)  # its optimizer lacks the head
 
 
 def test_off_by_default_and_older_runs_resume_without_a_change():

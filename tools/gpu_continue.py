@@ -65,7 +65,8 @@ def images_digest(root: Path, count: int) -> str:
     return h.hexdigest()
 
 
-def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | None, cores: int) -> dict:
+def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | None, cores: int,
+                     deadline_s: float) -> dict:
     """Every synthetic set at once, each rendered by its share of the cores (`smhr synth --workers`,
     one thread per process); checked against the packed sets' image digests."""
     workers = max(1, cores // max(1, len(specs)))
@@ -92,12 +93,25 @@ def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | 
             (spec, count, subprocess.Popen(cmd, env=child_env, stdout=log, stderr=subprocess.STDOUT), log)
         )
     report = {}
-    for spec, count, proc, log in procs:
-        rc = proc.wait()
-        log.close()
-        if rc != 0:
-            tail = Path(spec["out"] + ".log").read_text()[-2000:]
-            raise SystemExit(f"smhr synth {spec['out']} failed (rc {rc}):\n{tail}")
+    deadline = t + deadline_s
+    try:
+        for spec, _, proc, log in procs:
+            try:
+                rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                raise SystemExit(f"smhr synth {spec['out']}: not done after {deadline_s:.0f} s (the call's "
+                                 "budget would run out); lower --synth-n or raise --minutes") from None
+            log.close()
+            if rc != 0:
+                tail = Path(spec["out"] + ".log").read_text()[-2000:]
+                raise SystemExit(f"smhr synth {spec['out']} failed (rc {rc}):\n{tail}")
+    finally:  # one failed or late set: the others must not render on into the training's cores
+        for _, _, proc, log in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+    for spec, count, _, _ in procs:
         root = Path(spec["out"])
         first = hashlib.sha256((root / "training" / "rgb" / "00000000.jpg").read_bytes()).hexdigest()
         row = {"images": count, "first_image_identical": first == spec.get("first_sha256")}
@@ -163,7 +177,10 @@ def train(
         while not done.wait(args.report_every):
             if metrics.exists():
                 lines = metrics.read_text().splitlines()
-                rows = [json.loads(x) for x in lines[seen:] if '"total"' in x]
+                try:
+                    rows = [json.loads(x) for x in lines[seen:] if '"total"' in x]
+                except ValueError:  # a line half written: read it whole next time
+                    continue
                 seen = len(lines)
                 if rows:
                     r = rows[-1]
@@ -249,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"start: {cores} cores, pack {pack['out']} ({pack['pack_bytes'] / 1e6:.1f} MB), weights at "
         f"{pack['weights']['samples']} samples"
     )
-    synth = regenerate_synth(pack["synth_regenerate"], env, args.synth_n, cores)
+    synth = regenerate_synth(pack["synth_regenerate"], env, args.synth_n, cores, 0.4 * 60 * args.minutes)
     batch = args.batch or config["optim"]["batch_size"]
     p = plan(pack, config, batch, args.target_samples)
     lr = config["optim"]["lr"] * (math.sqrt(batch / config["optim"]["batch_size"]) if args.batch else 1.0)
@@ -290,11 +307,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if main_minutes > 0.2:
             phases["main"] = train(args, env, sets, main_minutes, "main-amp-off")
     step = saved_step(args.run)
-    startup = max(0.0, phases["main"]["seconds"] - 60 * main_minutes)  # construction + save, measured
+    # construction + save, measured; a main phase that ended early (target reached) measured nothing
+    startup = max(float(args.startup_seconds), phases["main"]["seconds"] - 60 * main_minutes)
     left = args.minutes - (time.monotonic() - T0) / 60 - startup / 60
     if step and step < p["steps"] and left > 0.1:
         rate = step / max(phases["main"]["seconds"], 1e-9)  # steps/s, start-up included
-        k = max(2, int(rate * left * 60))
+        k = min(max(2, int(rate * left * 60)), p["steps"] - step)  # never past the sample target
         anneal = [step, step + max(1, int(0.68 * k))]  # CPU schedule: 3000 steps x0.1, 1400 x0.01
         sets2 = [
             *sets,

@@ -358,13 +358,15 @@ class Trainer:
                     imgs += batch["image"].shape[0] * self.world
                     self._after_step(values, log, bar, imgs / max(time.perf_counter() - t0, 1e-9))
                     # the wall-clock budget ends the run between steps, so the save below is whole
-                    self.out_of_time = budget is not None and time.perf_counter() - t0 >= 60 * budget
+                    # (decided together under DDP: a rank that left alone would hang the others' sync)
+                    over = budget is not None and time.perf_counter() - t0 >= 60 * budget
+                    self.out_of_time = not self._all_ranks(not over)
                     if self.step >= target or self.out_of_time:
                         break
         finally:
             if bar is not None:
                 bar.close()
-            if history:
+            if history and self.saved_step != self.step:  # a checkpoint step already saved itself
                 self.save()
             log.close()
         return history

@@ -117,8 +117,9 @@ def palm_distillation(cfg: TrainConfig, net: SMHRNet,
 
 def load_palm_head(head: nn.Module | None, state: dict, source: Path) -> str:
     """Restore the palm head from a checkpoint's "palm_head" entry, strictly; returns what happened
-    ("", "fresh": the checkpoint has none, so the head starts from its initialisation). A checkpoint
-    with a palm head resumed without distillation is refused (its optimizer holds that head's state)."""
+    ("", "fresh": a weights-only checkpoint has none, so the head starts from its initialisation).
+    Resuming with an optimizer state across a change of distillation on/off is refused either way:
+    that state holds the head's slots, or lacks them."""
     saved = state.get("palm_head")
     if head is None:
         if saved is not None and "optimizer" in state:
@@ -126,6 +127,9 @@ def load_palm_head(head: nn.Module | None, state: dict, source: Path) -> str:
                              "palm_head); resume it with that weight, or start from it with init:")
         return ""
     if saved is None:
+        if "optimizer" in state:  # its Adam state has no slots for the head: it could not load
+            raise ValueError(f"{source} was trained without loss_weights.palm_distill (it holds no "
+                             "palm_head); resume it with palm_distill 0, or start from it with init:")
         return "fresh"
     try:
         head.load_state_dict(saved)
