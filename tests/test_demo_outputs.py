@@ -175,6 +175,9 @@ def test_schema_2_records_validate_and_say_what_made_them(tiny_weights, tmp_path
     res = runner.invoke(app, ["demo", "b.png", "--out", "none", "--threshold", "1", "--zoom-out", "0.5",
                               "--mirror"])  # bundled, no hand; photo mode's extra views  # fmt: skip
     assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["demo", "b.png", "--out", "fast", "--mode", "fast", "--zoom-out", "0.5"])
+    assert res.exit_code != 0 and "--zoom-out / --mirror add views to photo mode only" in res.output
+    assert not Path("fast").exists()  # refused before anything ran or was written
     sha = hashlib.sha256(Path(tiny_weights).read_bytes()).hexdigest()
     bundled = hashlib.sha256(bundled_weights(onnx=True).read_bytes()).hexdigest()
     for path in (Path("out/a.json"), Path("out/b.json"), Path("none/b.json")):
@@ -214,3 +217,16 @@ def test_the_schema_refuses_what_schema_1_wrote(tmp_path):
     for bad in ({"schema": 1}, {"camera": None}, {"source": 3}, {"provenance": {"smhr_version": "x"}}):
         with pytest.raises(jsonschema.ValidationError):
             validate_record({**good, **bad})
+
+
+def test_a_record_names_the_extra_views_only_where_they_ran():
+    """A video under --mode auto runs fast beside photos run with --zoom-out/--mirror: its record
+    must not claim views that fast mode never ran."""
+    from smhr.app.provenance import with_mode
+
+    prov = {"threshold": 0.3, "photo_views": {"zoom_out": 0.5, "mirror": True}}
+    photo = with_mode(prov, "photo", [[0, 0, 10, 10]])
+    fast = with_mode(prov, "fast", [])
+    assert photo["photo_views"] == {"zoom_out": 0.5, "mirror": True} and photo["tiles"] == [[0, 0, 10, 10]]
+    assert fast["photo_views"] == {"zoom_out": 0.0, "mirror": False} and fast["mode"] == "fast"
+    assert prov["photo_views"]["zoom_out"] == 0.5  # the shared block is not changed in place

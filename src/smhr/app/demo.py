@@ -138,7 +138,7 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
     fast (auto: photo for an image)."""
     from smhr.app.api import to_rgb_uint8
     from smhr.app.outputs import publish, shown_path
-    from smhr.app.provenance import NAMES, camera_for
+    from smhr.app.provenance import NAMES, camera_for, with_mode
     from smhr.app.provenance import provenance as make_provenance
     from smhr.app.rig import rigged_hand_glb
     from smhr.hands.keypoints import SIDE_NAMES
@@ -185,8 +185,8 @@ def process_image(rec, path: Path, out: Path, *, focal: float | None, with_verti
                                                                name=name, rgba=rgba, colors=colors)
     t = report.timed("meshes", t)
     camera = camera_for(image.shape[:2], rec.input_size, focal)
-    prov = {**(provenance or make_provenance(rec, None, focal)), "mode": mode,
-            "tiles": [list(b) for b in rec.tiles(image.shape[:2], mode)]}
+    prov = with_mode(provenance or make_provenance(rec, None, focal), mode,
+                     [list(b) for b in rec.tiles(image.shape[:2], mode)])
     record = image_record(shown_path(source if source is not None else path), image.shape[:2], hands,
                           rec.hand_model, with_vertices, camera=camera, provenance=prov, **NAMES)  # fmt: skip
     staged = StagedFiles()
@@ -336,6 +336,9 @@ def demo_command(
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
     if mode not in ("auto", "photo", "fast"):
         fail(f"--mode must be auto, photo or fast, got {mode!r}")
+    if mode == "fast" and (zoom_out > 0 or mirror):
+        fail("--zoom-out / --mirror add views to photo mode only: drop them, or use --mode photo "
+             "(or auto, photo for images)")
     if device != "auto" and device != "cpu":
         from smhr.runtime.options import check_cuda
 

@@ -72,6 +72,14 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
     }
 
 
+def with_mode(prov: dict[str, Any], mode: str, tiles: list[list[Any]]) -> dict[str, Any]:
+    """`prov` for one input run in `mode` (photo | fast): the mode, its tiles, and the extra views
+    only where they ran. Fast mode runs none, so its record says 0 / false whatever the reconstructor
+    was built with (a video under `--mode auto` next to photos with `--zoom-out`)."""
+    views = prov["photo_views"] if mode == "photo" else {"zoom_out": 0.0, "mirror": False}
+    return {**prov, "mode": mode, "tiles": tiles, "photo_views": views}
+
+
 def camera_for(image_hw: tuple[int, int], input_size: int, focal: float | None) -> dict[str, Any]:
     """The `camera` block of an image, with or without hands: the camera `Hand.K` is in (the user's
     focal with the principal point at the centre, else the network's virtual camera)."""

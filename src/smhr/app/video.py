@@ -204,7 +204,7 @@ def process_video(
     from tqdm import tqdm
 
     from smhr.app.outputs import publish, shown_path
-    from smhr.app.provenance import POSE_JOINTS, camera_for
+    from smhr.app.provenance import POSE_JOINTS, camera_for, with_mode
     from smhr.app.provenance import provenance as make_provenance
     from smhr.io.atomic import StagedFiles
     from smhr.io.exports import JSON_SCHEMA_VERSION, hand_record
@@ -267,8 +267,8 @@ def process_video(
             "fps": fps,
             "annotated_video_fps": rate,
             "image_size": {"height": H, "width": W},
-            "provenance": {**(provenance or make_provenance(rec, None, focal)), "mode": mode,
-                           "tiles": [list(b) for b in rec.tiles((H, W), mode)]},
+            "provenance": with_mode(provenance or make_provenance(rec, None, focal), mode,
+                                    [list(b) for b in rec.tiles((H, W), mode)]),
             "hand_model": rec.hand_model,
             "keypoint_order": "freihand",
             "pose_joints": list(POSE_JOINTS),
