@@ -26,6 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from smhr.records import Hand
+from smhr.runtime.tiling import box_overlap, keypoint_boxes
 
 __all__ = ["MATCH_IOU", "TOUCH_IOU", "mirror_camera", "mirror_hand", "vote_sides"]
 
@@ -65,16 +66,8 @@ def mirror_hand(hand: Hand, width: int, K: np.ndarray) -> Hand:
     )  # fmt: skip
 
 
-def _box(h: Hand) -> np.ndarray:
-    kp = np.asarray(h.keypoints2d, np.float64)
-    return np.concatenate([kp.min(0), kp.max(0)])
-
-
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0)
-    ih = max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
-    area = lambda c: max(c[2] - c[0], 1.0) * max(c[3] - c[1], 1.0)  # noqa: E731
-    return iw * ih / (area(a) + area(b) - iw * ih)
+    return box_overlap(a, b)[0]
 
 
 def vote_sides(hands: Sequence[Hand], mirrored: Sequence[Hand]) -> list[Hand]:
@@ -87,8 +80,8 @@ def vote_sides(hands: Sequence[Hand], mirrored: Sequence[Hand]) -> list[Hand]:
     mirrored hands): which mirrored hand is which is ambiguous there."""
     if not hands or not mirrored:
         return list(hands)
-    boxes = [_box(m) for m in mirrored]
-    own = [_box(h) for h in hands]
+    boxes = keypoint_boxes(mirrored)
+    own = keypoint_boxes(hands)
     pairs = sorted(((_iou(a, b), i, j) for i, a in enumerate(own) for j, b in enumerate(boxes)), reverse=True)
     out = list(hands)
     used_h = {i for i, a in enumerate(own)

@@ -33,8 +33,8 @@ import numpy as np
 from smhr.geometry.letterbox import letterbox_image
 from smhr.records import Hand
 
-__all__ = ["HAND_FRAC", "MODES", "TARGET_PX", "View", "axis_starts", "flip_affine", "merge_views",
-           "photo_views", "tile_boxes", "zoom_affine"]
+__all__ = ["HAND_FRAC", "MODES", "TARGET_PX", "View", "axis_starts", "box_overlap", "flip_affine",
+           "keypoint_boxes", "merge_views", "photo_views", "tile_boxes", "zoom_affine"]
 
 MODES = ("fast", "photo")
 TARGET_PX = 96.0  # hand length (network px) the shipped weights find best: bench_hand_size.py
@@ -153,9 +153,19 @@ def photo_views(image: np.ndarray, input_size: int, zoom_out: float | None = Non
     return views, np.stack(inputs), np.stack(affines)
 
 
-def _boxes(hands: Sequence[Hand]) -> np.ndarray:
+def keypoint_boxes(hands: Sequence[Hand]) -> np.ndarray:
+    """[N,4] (x0, y0, x1, y1) of each hand's 2D keypoints: what views' copies of a hand are compared by."""
     kp = np.stack([np.asarray(h.keypoints2d, np.float64) for h in hands])
     return np.concatenate([kp.min(1), kp.max(1)], -1)
+
+
+def box_overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(IoU, intersection / the smaller area) of two keypoint boxes, each side counted as at least
+    1 px (a hand seen edge-on has a flat box, which must still overlap)."""
+    inter = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0) * max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
+    area_a = max(a[2] - a[0], 1.0) * max(a[3] - a[1], 1.0)
+    area_b = max(b[2] - b[0], 1.0) * max(b[3] - b[1], 1.0)
+    return inter / (area_a + area_b - inter), inter / min(area_a, area_b)
 
 
 def _cut(box: np.ndarray, view: View, hw: tuple[int, int]) -> bool:
@@ -184,13 +194,12 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
     cands = [(h, k) for k, hs in enumerate(per_view) for h in hs]
     if not cands:
         return []
-    boxes = _boxes([h for h, _ in cands])
+    boxes = keypoint_boxes([h for h, _ in cands])
     cut = [_cut(b, views[k], hw) for (_, k), b in zip(cands, boxes, strict=True)]
     rank = np.array([h.score * (CUT_PENALTY if c else 1.0) for (h, _), c in zip(cands, cut, strict=True)])
     side = np.max(boxes[:, 2:] - boxes[:, :2], axis=1) * [views[k].scale or np.nan for _, k in cands]
     fit = np.minimum(np.minimum(side / FIT[0], FIT[1] / np.maximum(side, 1e-6)), 1.0)
     rank = rank * np.where(np.isnan(fit), 1.0, fit)
-    area = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
     kept: list[int] = []
     absorbed: dict[int, set[int]] = {}  # kept hand -> the views whose copy of it was dropped
     for i in np.argsort(-rank, kind="stable"):
@@ -199,11 +208,8 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
         for j in kept:
             if cands[j][1] == view or (view in absorbed[j] and not cut[i]):
                 continue
-            iw = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
-            ih = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
-            inter = max(iw, 0.0) * max(ih, 0.0)
-            if (inter / (area[i] + area[j] - inter) >= DUPLICATE_IOU
-                    or inter / min(area[i], area[j]) >= DUPLICATE_CONTAINED):  # fmt: skip
+            iou, contained = box_overlap(boxes[i], boxes[j])
+            if iou >= DUPLICATE_IOU or contained >= DUPLICATE_CONTAINED:
                 dup = True
                 absorbed[j].add(view)
                 break
