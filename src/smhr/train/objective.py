@@ -32,7 +32,16 @@ from smhr.model.camera import VIRTUAL_FOCAL
 from smhr.model.decode import hands_from_params, local_keypoints
 from smhr.model.normalize import normalize_images
 
-__all__ = ["Objective"]
+__all__ = ["Objective", "keypoint_error_px"]
+
+
+@torch.no_grad()
+def keypoint_error_px(keypoints2d: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Mean 2D distance (input px) of predicted keypoints [B,K,21,2] to the labelled ones, over the
+    visible keypoints of valid hands: the training log's kp2d_px (a readable number beside the loss)."""
+    err = (keypoints2d - batch["keypoints2d"]).norm(dim=-1)
+    m = batch["valid"][..., None] & batch["visibility"]
+    return (err * m).sum() / m.sum().clamp(min=1)
 
 
 class Objective:
@@ -80,22 +89,17 @@ class Objective:
         stride = R // W
         hands = hands_from_params(g["params"], ind, side, self.hand_models, R, W, stride)
         vis = batch["visibility"]
-        kp = batch["keypoints2d"]
         local = local_keypoints(ind, g["kp_offsets"], W, stride)
-        terms: dict[str, torch.Tensor] = {
+        geometry = self._geometry(hands, g["params"], batch)
+        terms: dict[str, torch.Tensor] = {  # (the order of the sum in `total`, kept as it was)
             "center": focal_loss(out["center"], batch["hm"], weight=batch.get("hm_weight")),
             "handedness": focal_loss(out["handedness"], batch["handmap"], weight=batch.get("hm_weight")),
-            "reprojection": reprojection_loss(hands["keypoints2d"], kp, valid, vis),
-            "bone_direction": bone_direction_loss(hands["keypoints2d"], kp, valid, vis),
-            "prior": hand_prior_loss(g["params"], valid, self.limit_violation),
+            **{k: geometry[k] for k in ("reprojection", "bone_direction", "prior")},
             "keypoint_offsets": keypoint_offset_loss(g["kp_offsets"], batch["local_keypoints"], valid, vis),
             "consistency": keypoint_consistency_loss(local, hands["keypoints2d"], valid,
                                                      detach=self.consistency_detach),
+            **{k: geometry[k] for k in ("joints3d", "root_depth")},
         }
-        has3d = valid & batch["has_joints3d"]
-        terms["joints3d"] = joints3d_loss(hands["joints3d"], batch["joints3d"], has3d)
-        terms["root_depth"] = root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
-                                              has3d & batch["has_focal"], VIRTUAL_FOCAL)
         if self.palm_teacher is not None:
             if "palm_logits" not in out:
                 raise ValueError("palm distillation needs the model's palm head (GatheringModel palm_head)")
@@ -108,36 +112,39 @@ class Objective:
         total = sum(self.weights.get(k, 0.0) * v for k, v in terms.items() if self.weights.get(k, 0.0))
         if not torch.is_tensor(total):
             total = out["center"].sum() * 0.0
-        with torch.no_grad():
-            err = (hands["keypoints2d"] - kp).norm(dim=-1)
-            m = valid[..., None] & vis
-            terms["kp2d_px"] = (err * m).sum() / m.sum().clamp(min=1)
+        terms["kp2d_px"] = keypoint_error_px(hands["keypoints2d"], batch)
         return total, terms, extras
+
+    def _geometry(self, hands: Mapping[str, torch.Tensor], params: torch.Tensor,
+                  batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The parameter-driven geometric terms of one set of hands (the final estimate's, and with
+        the refinement the first estimate's too): 2D reprojection and bone directions against the
+        labelled keypoints, the pose / shape prior, and where 3D labels exist the 3D joints and the
+        root depth."""
+        valid, vis, kp = batch["valid"], batch["visibility"], batch["keypoints2d"]
+        has3d = valid & batch["has_joints3d"]
+        return {
+            "reprojection": reprojection_loss(hands["keypoints2d"], kp, valid, vis),
+            "bone_direction": bone_direction_loss(hands["keypoints2d"], kp, valid, vis),
+            "prior": hand_prior_loss(params, valid, self.limit_violation),
+            "joints3d": joints3d_loss(hands["joints3d"], batch["joints3d"], has3d),
+            "root_depth": root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
+                                          has3d & batch["has_focal"], VIRTUAL_FOCAL),
+        }
 
     def _refinement(self, batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor], terms: dict,
                     extras: dict, R: int, W: int, stride: int) -> None:
         """side_ce on the refined side logits at the hands of known side, and the first estimate's
         geometric terms (deep supervision), each at its own weight, summed as "first_estimate"."""
         ind, valid, side = batch["ind"], batch["valid"], batch["side"]
-        vis, kp = batch["visibility"], batch["keypoints2d"]
         known = valid & batch["side_known"] if "side_known" in batch else valid
         terms["side_ce"] = side_cross_entropy(g["side_logits"], side, known)
         first = hands_from_params(g["params_first"], ind, side, self.hand_models, R, W, stride)
-        has3d = valid & batch["has_joints3d"]
-        parts = {
-            "reprojection": reprojection_loss(first["keypoints2d"], kp, valid, vis),
-            "bone_direction": bone_direction_loss(first["keypoints2d"], kp, valid, vis),
-            "prior": hand_prior_loss(g["params_first"], valid, self.limit_violation),
-            "joints3d": joints3d_loss(first["joints3d"], batch["joints3d"], has3d),
-            "root_depth": root_depth_loss(first["joints3d"], batch["joints3d"], batch["focal"],
-                                          has3d & batch["has_focal"], VIRTUAL_FOCAL),
-        }
+        parts = self._geometry(first, g["params_first"], batch)
         terms["first_estimate"] = sum((self.weights.get(k, 0.0) * v for k, v in parts.items()),
                                       g["params_first"].sum() * 0.0)
+        terms["kp2d_px_first"] = keypoint_error_px(first["keypoints2d"], batch)
         with torch.no_grad():
-            err = (first["keypoints2d"] - kp).norm(dim=-1)
-            m = valid[..., None] & vis
-            terms["kp2d_px_first"] = (err * m).sum() / m.sum().clamp(min=1)
             right = g["side_logits"].argmax(-1) == side
             terms["side_acc"] = (right & known).sum() / known.sum().clamp(min=1)
         extras["hands_first"] = first
