@@ -21,7 +21,9 @@ tools/rebuild_real.py, the fixtures with tools/rebuild_fixtures.sh):
   the true K: PCK@0.2, MPJPE (camera frame), PA-MPJPE, root-relative MPJPE, wrist depth error.
 - `composed_4hands`, `synthetic_freihand`: as before (`--n-composed`, `--synth`).
 Matching is one-to-one by keypoint-box IoU >= --iou (smhr.eval.real); PCK@0.2 uses 0.2 x the longer
-side of the labelled hand's (visible) keypoint box.
+side of the labelled hand's (visible) keypoint box. `--ap 0.05` adds each row's AP (COCO 101-point, same
+matching) from a second run at that low threshold: a threshold-free ranking score, for comparing
+weights whose scores are scaled differently (a lower threshold on one may only trade precision).
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ def teacher_predictor() -> Predictor:
 
 
 def score(samples: Sequence[Sample] | Any, predict: Predictor, iou: float,
-          match: str = "box") -> dict[str, Any]:
+          match: str = "box", with_ap: bool = False) -> dict[str, Any]:
+    """The set's real-photo scores; with_ap keeps "ap" (meaningful from a low-threshold run only:
+    the AP of thresholded detections is a cut curve, so it is left out otherwise)."""
     s = RealScores(iou_threshold=iou, match=match)
     seconds = []
     for i in range(len(samples)):
@@ -81,7 +85,10 @@ def score(samples: Sequence[Sample] | Any, predict: Predictor, iou: float,
         found = predict(sample.image)
         seconds.append(time.perf_counter() - t)
         s.add(sample, found, sample.meta.get("side_known"))
-    return {**s.summary(), "ms_per_image": round(1e3 * float(np.median(seconds)), 1) if seconds else None}
+    r = s.summary()
+    if not with_ap:
+        r.pop("ap")
+    return {**r, "ms_per_image": round(1e3 * float(np.median(seconds)), 1) if seconds else None}
 
 
 def sweep(samples_sets: Sequence[Any], predict: Predictor, iou: float,
@@ -217,6 +224,20 @@ def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
             **{k: float(np.mean(v)) if v else None for k, v in err.items()}}
 
 
+def add_ap(res: dict[str, Any], low: Predictor, sources: dict[str, Any], stress: dict[str, Any],
+           gts: dict[str, Any], iou: float, threshold: float) -> None:
+    """Adds "ap" (and "ap_threshold") to the source, stress and real-GT rows of `res` from a run
+    of `low` (the same weights and views at a low score threshold), matched as those rows were."""
+    for k, (ds, _) in sources.items():
+        res["sources"][k].update(ap=score(ds, low, iou, with_ap=True)["ap"], ap_threshold=threshold)
+    for kind, by in stress.items():
+        for st, v in by.items():
+            res["stress"][kind][st].update(ap=score(v, low, iou, "keypoints", True)["ap"],
+                                           ap_threshold=threshold)
+    for k, ds in gts.items():
+        res["gt_fixtures"][k].update(ap=score(ds, low, iou, "keypoints", True)["ap"], ap_threshold=threshold)
+
+
 def pooled(parts: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Pool per-set summaries by their counts (recall over all hands, precision over all scored
     detections)."""
@@ -275,6 +296,9 @@ def main() -> None:
                     "Reconstructor's)")
     ap.add_argument("--mirror", choices=("on", "off"), default=None,
                     help="photo mode: the mirrored view's side vote (default: the Reconstructor's)")
+    ap.add_argument("--large-hand-threshold", type=float, default=None,
+                    help="keep hands spanning >= 0.4 of a whole view from this lower score (default: the "
+                    "Reconstructor's; 1 = off)")
     ap.add_argument("--teacher", action="store_true", help="also score the 2D teacher (MediaPipe's models)")
     ap.add_argument("--labels", nargs="*", default=[], help="labelled sets (see `sources` above)")
     ap.add_argument("--image-base", default=None,
@@ -290,6 +314,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="score at most N images per set (quick runs)")
     ap.add_argument("--iou", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ap", type=float, default=None, metavar="LOW",
+                    help="also each set's AP (COCO 101-point, this matching) from a second run at score "
+                    "threshold LOW (e.g. 0.05): how well the scores rank hands above everything else, "
+                    "whatever the threshold; compares weights whose score scales differ")
     ap.add_argument("--sweep", action="store_true",
                     help="also pooled recall / precision / F1 over thresholds 0.1..0.6 (held-out splits "
                     "of the sets whose role is train)")
@@ -299,6 +327,8 @@ def main() -> None:
     views: dict[str, Any] = {} if args.zoom_out is None else {"zoom_out": args.zoom_out}
     if args.mirror is not None:
         views["mirror"] = args.mirror == "on"
+    if args.large_hand_threshold is not None:
+        views["large_hand_threshold"] = args.large_hand_threshold
     rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode, views)
     predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
@@ -308,6 +338,7 @@ def main() -> None:
         sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
     out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "zoom_out": rec.zoom_out,
                            "mirror": rec.mirror, "iou": args.iou,
+                           "large_hand_threshold": rec.large_hand_threshold,
                            "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
     held = [ds for ds, head in sources.values() if head["status"] == TRAINED]
@@ -330,6 +361,10 @@ def main() -> None:
         if gts:  # human labels of partly occluded hands: matched by their visible keypoints
             res["gt_fixtures"] = {k: score(ds, predict, args.iou, "keypoints") for k, ds in gts.items()}
         out[name] = res
+    if args.ap is not None:
+        add_ap(out["smhr"], smhr_predictor(smhr_reconstructor(args.weights, args.input_size, args.ap,
+                                                              args.mode, views)),
+               sources, stress, gts, args.iou, args.ap)
     if args.gt_root and (Path(args.gt_root) / "interhand2.6m").is_dir():
         out["smhr"]["fixtures_3d"] = {"interhand2.6m": fixture_3d(args.gt_root, rec)}
     if args.sweep and sources:

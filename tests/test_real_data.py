@@ -149,3 +149,21 @@ def test_keypoint_matching_scores_partly_labelled_hands():
     assert out["recall"] == 1.0 and out["false_positives"] == 1 and out["pck0.2_matched"] == 1.0
     with pytest.raises(ValueError, match="match"):
         RealScores(match="iou")
+
+
+def test_real_scores_ap_ranks_hands_above_false_positives_and_skips_ignored():
+    # two labelled hands; detections: hand A 0.9, a false hand 0.8, hand B 0.5, one in an ignore box
+    a, b = _hand(50, 50, 40), _hand(150, 50, 40)
+    s = Sample(image=np.zeros((100, 200, 3), np.uint8), K=None, hands=[a, b],
+               ignore=np.array([[150, 150, 200, 200]], np.float32))
+    false = _hand(60, 160, 20).keypoints2d
+    inside = _hand(175, 175, 20).keypoints2d
+    dets = [Detection(a.keypoints2d, 1, 0.9), Detection(false, 1, 0.8), Detection(b.keypoints2d, 1, 0.5),
+            Detection(inside, 1, 0.95)]
+    sc = RealScores()
+    sc.add(s, dets)
+    # precision 1 up to recall 0.5, then 2/3 up to recall 1 (the ignored 0.95 counts for nothing)
+    assert sc.summary()["ap"] == pytest.approx((51 * 1.0 + 50 * 2 / 3) / 101)
+    ranked_well = RealScores()
+    ranked_well.add(s, [dets[0], Detection(false, 1, 0.4), dets[2]])
+    assert ranked_well.summary()["ap"] == pytest.approx(1.0)

@@ -30,6 +30,7 @@ import typer
 from smhr.errors import BadInput
 from smhr.io.images import IMAGE_EXTENSIONS
 from smhr.records import DEFAULT_THRESHOLD
+from smhr.runtime.large_hands import LARGE_THRESHOLD
 from smhr.runtime.options import MIRROR, ZOOM_OUT
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -324,6 +325,10 @@ def demo_command(
                                             "filling the frame; 0: off).")] = ZOOM_OUT,
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Photo mode: also the mirrored image, "
                                          "voting on each hand's side.")] = MIRROR,
+    large_hand_threshold: Annotated[float, typer.Option(
+        "--large-hand-threshold", min=0.0, max=1.0, help="Keep a hand spanning >= 0.4 of the image from this "
+        "lower score when it overlaps no other hand (the network scores hands that fill the frame low; "
+        "off: any value >= --threshold).")] = LARGE_THRESHOLD,
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write) and the network's seconds per image.")] = False,
 ) -> None:
@@ -353,7 +358,7 @@ def demo_command(
     try:
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
                                             input_size=input_size, backend=backend, zoom_out=zoom_out,
-                                            mirror=mirror)  # fmt: skip
+                                            mirror=mirror, large_hand_threshold=large_hand_threshold)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         fail(e)
     problem = make_out_dir(out)

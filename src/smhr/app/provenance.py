@@ -51,7 +51,7 @@ def weights_file(rec: Any, weights: str | Path | None) -> Path:
 def provenance(rec: Any, weights: str | Path | None, focal: float | None = None) -> dict[str, Any]:
     """The `provenance` block: smhr version, weights file (as given, or `bundled:NAME`) and its
     sha256, backend, detection threshold, maximum hands, network input size, focal, photo mode's
-    extra views (`Reconstructor.zoom_out` / `mirror`)."""
+    extra views (`Reconstructor.zoom_out` / `mirror`), the large-hand threshold (null: off)."""
     from smhr import __version__
 
     path = weights_file(rec, weights)
@@ -64,12 +64,19 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
         },
         "backend": str(getattr(rec, "backend", "torch")),
         "threshold": float(rec.threshold),
+        "large_hand_threshold": _large(rec),
         "max_hands": int(rec.max_hands),
         "input_size": int(rec.input_size),
         "focal_px": None if focal is None else float(focal),
         "photo_views": {"zoom_out": float(getattr(rec, "zoom_out", 0.0)),
                         "mirror": bool(getattr(rec, "mirror", False))},  # (photo mode's extra views)
     }
+
+
+def _large(rec: Any) -> float | None:
+    """The large-hand threshold that acts (None when off: unset, or not under the threshold)."""
+    value = getattr(rec, "large_hand_threshold", None)
+    return None if value is None or value >= rec.threshold else float(value)
 
 
 def with_mode(prov: dict[str, Any], mode: str, tiles: list[list[Any]]) -> dict[str, Any]:

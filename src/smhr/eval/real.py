@@ -24,6 +24,7 @@ import numpy as np
 
 from smhr.data.sample import Sample
 from smhr.eval.matching import centre_in, is_box_label, keypoint_box, match_by_similarity, match_hands
+from smhr.eval.metrics import average_precision
 
 __all__ = ["Detection", "RealScores", "pck"]
 
@@ -78,6 +79,7 @@ class RealScores:
         self.side_ok = self.side_n = 0
         self.err_px: list[float] = []
         self.n_box_gt = self.tp_box_gt = 0
+        self.ranked: list[tuple[float, bool]] = []  # (score, true positive) of every scored detection
 
     def add(
         self, sample: Sample, detections: Sequence[Detection], side_known: Iterable[bool] | None = None
@@ -120,6 +122,9 @@ class RealScores:
         self.dup += len(res.duplicates)
         self.fp += len(res.false_positives)
         self.ignored += len(res.ignored)
+        taken = {i for i, _ in res.pairs}
+        self.ranked += [(float(detections[i].score), i in taken)
+                        for i in (*taken, *res.duplicates, *res.false_positives)]
         self.n_box_gt += sum(boxy)
         for i, j in res.pairs:
             self.tp_box_gt += int(boxy[j])
@@ -174,4 +179,7 @@ class RealScores:
             else float("nan"),
             "box_hands": self.n_box_gt,
             "recall_box_hands": self.tp_box_gt / self.n_box_gt if self.n_box_gt else float("nan"),
+            # COCO 101-point AP of the detections given (duplicates count as false, ignored ones not
+            # at all): threshold-free only when they come from a run at a low score threshold
+            "ap": average_precision([r[0] for r in self.ranked], [r[1] for r in self.ranked], self.n_gt),
         }

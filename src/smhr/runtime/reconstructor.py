@@ -22,6 +22,9 @@ whole; "photo" (`smhr.runtime.tiling`) adds overlapping tiles chosen from the im
 small hands of whole-body photos are found, at the cost of one network run per tile; its options
 `zoom_out` (one more view: the whole photo shrunk inside a border, for hands that fill the frame)
 and `mirror` (one more view: the photo mirrored, voting on each hand's side, `smhr.runtime.mirror`).
+In both modes a hand that fills much of a whole view is kept from a lower score,
+`large_hand_threshold` (`smhr.runtime.large_hands`: the network scores such hands low but still
+ranks them well; None turns it off).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
 from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
+from smhr.runtime.large_hands import LARGE_THRESHOLD, admit_large, check_large_threshold, decode_threshold
 from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
 from smhr.runtime.options import MIRROR, ZOOM_OUT, check_views
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
@@ -60,10 +64,12 @@ class Reconstructor:
     bands: bool = True  # run on the picture's 32-aligned band of the canvas when the backend can (faster)
     zoom_out: float = ZOOM_OUT  # photo mode: also the whole view shrunk to this share (0: off)
     mirror: bool = MIRROR  # photo mode: also the mirrored whole view, voting on sides
+    large_hand_threshold: float | None = LARGE_THRESHOLD  # hands filling a whole view: kept from this score
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
         check_views(self.zoom_out, self.mirror)
+        check_large_threshold(self.large_hand_threshold)
 
     @classmethod
     def from_pretrained(
@@ -71,6 +77,7 @@ class Reconstructor:
         max_hands: int = 10, hand: str | None = None, mano_dir: str | os.PathLike | None = None,
         input_size: int | None = None, backend: str = "auto", threads: int | None = None,
         mode: str = "fast", zoom_out: float = ZOOM_OUT, mirror: bool = MIRROR,
+        large_hand_threshold: float | None = LARGE_THRESHOLD,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -89,13 +96,16 @@ class Reconstructor:
         size). hand: the hand model the parameters drive (default: the weights'); mano_dir: the
         folder of MANO_*.pkl when that is "mano". mode: "fast" (one letterboxed view per image) or
         "photo" (plus tiles, for small hands in still photos; `predict(..., mode=)` overrides it).
-        zoom_out / mirror: photo mode's extra views (the class fields; `predict` overrides them)."""
+        zoom_out / mirror: photo mode's extra views (the class fields; `predict` overrides them).
+        large_hand_threshold: the lower score from which a hand spanning >= 0.4 of a whole view is
+        kept when it overlaps no other (`smhr.runtime.large_hands`; None: off)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
         check_options(device, threshold, max_hands)
         check_mode(mode)
         check_views(zoom_out, mirror)
+        check_large_threshold(large_hand_threshold)
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else None
@@ -110,6 +120,7 @@ class Reconstructor:
         rec = cls.for_network(net, threshold=pick_threshold(threshold, net.score_threshold),
                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
         rec.zoom_out, rec.mirror = float(zoom_out), bool(mirror)
+        rec.large_hand_threshold = large_hand_threshold
         return rec
 
     @classmethod
@@ -181,7 +192,21 @@ class Reconstructor:
         boxed, affines, Ks = network_inputs(rgb, self.input_size, focal=focal, K=K)
         outputs = self._run(boxed, affines, [(0, 0, im.shape[1], im.shape[0]) for im in rgb])
         R = self.input_size
-        return decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks, side=side)
+        found = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold, Ks,
+                             side=side)
+        return [self._admit(hands, (0, 0, im.shape[1], im.shape[0]))
+                for hands, im in zip(found, rgb, strict=True)]  # fmt: skip
+
+    @property
+    def _decode_threshold(self) -> float:
+        return decode_threshold(self.threshold, self.large_hand_threshold)
+
+    def _admit(self, hands: list[Hand], view_box: Sequence[float] | None) -> list[Hand]:
+        """A view's decoded hands -> the kept ones: >= threshold, and large ones from the large-hand
+        threshold when the view is a whole one (view_box: its box; None for tiles and zoomed views)."""
+        if view_box is None:
+            return [h for h in hands if h.score >= self.threshold]
+        return admit_large(hands, self.threshold, self.large_hand_threshold, view_box)
 
     def _predict_photo(self, image: Any, index: int, focal: float | None, K: np.ndarray | None,
                        side: int | None, zoom_out: float, mirror: bool) -> list[Hand]:  # fmt: skip
@@ -198,8 +223,10 @@ class Reconstructor:
         outputs = self._run(boxed, affines, [v.box for v in views])
         R = self.input_size
         Ks = np.stack([mirror_camera(camera, W) if v.mirrored else camera for v in views])
-        per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self.threshold, Ks,
-                                side=side)
+        per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold,
+                                Ks, side=side)
+        per_view = [self._admit(hs, v.box if (v.whole or v.mirrored) and v.zoom == 1.0 else None)
+                    for hs, v in zip(per_view, views, strict=True)]
         if not vote:
             return merge_views(per_view, views, (H, W), self.max_hands)
         hands = merge_views(per_view[:-1], views[:-1], (H, W), self.max_hands)
@@ -219,7 +246,8 @@ class Reconstructor:
         band = (y0, y1, x0, x1) != (0, R, 0, R)
         if band:
             boxed = boxed[:, y0:y1, x0:x1]
-        outputs = {k: v[:, : self.max_hands] for k, v in self.network.run(boxed, self.threshold).items()}
+        found = self.network.run(boxed, self._decode_threshold)
+        outputs = {k: v[:, : self.max_hands] for k, v in found.items()}
         if band:
             outputs["cells"] = canvas_cells(outputs["cells"], (y0, x0), (x1 - x0) // STRIDE, R // STRIDE)
         return outputs

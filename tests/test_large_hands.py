@@ -1,0 +1,90 @@
+"""The large-hand threshold (`smhr.runtime.large_hands`): a hand spanning much of a whole view is
+kept from a lower score unless it is a second peak of a kept hand; small low-scoring hands and every
+hand at or above the threshold are kept exactly as before."""
+
+import numpy as np
+import pytest
+
+from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL
+from smhr.runtime.contract import STRIDE
+from smhr.runtime.large_hands import LARGE_SIDE, admit_large, decode_threshold
+from smhr.runtime.reconstructor import Reconstructor
+from test_tiling import FlatHand, R
+
+RIGHT_TRANSL = 61 + 58  # the right hand's (u, v, z) translation slots of a slot's 122 parameters
+
+
+class PeaksNet:
+    """Peaks-contract stub emitting the given peaks (score, centre x, centre y, keypoint-box side in
+    network px: the flat stand-in hand's 4 cm at the depth that projects to it) for every input,
+    best score first; records the thresholds it is run with."""
+
+    backend, input_size, hand_model, max_hands, score_threshold = "stub", R, "flat", 4, None
+
+    def __init__(self, peaks):
+        self.peaks = sorted(peaks, key=lambda p: -p[0])
+        self.thresholds: list[float | None] = []
+
+    def run(self, images, threshold=None):
+        self.thresholds.append(threshold)
+        B, S, W = len(images), self.max_hands, R // STRIDE
+        out = {"scores": np.zeros((B, S), np.float32), "cells": np.zeros((B, S), np.int64),
+               "params": np.zeros((B, S, 122), np.float32), "kp_offsets": np.zeros((B, S, 42), np.float32),
+               "handedness": np.tile(np.float32([-1.0, 1.0]), (B, S, 1))}  # fmt: skip
+        for k, (score, cx, cy, side_px) in enumerate(self.peaks):
+            out["scores"][:, k] = score
+            out["cells"][:, k] = int(cy // STRIDE) * W + int(cx // STRIDE)
+            depth = VIRTUAL_FOCAL * 0.04 / side_px
+            out["params"][:, k, RIGHT_TRANSL:RIGHT_TRANSL + 3] = [
+                cx % STRIDE - STRIDE / 2, cy % STRIDE - STRIDE / 2, depth - DEPTH_OFFSET]
+        return out
+
+
+def _predict(peaks, mode="fast", **kw):
+    net = PeaksNet(peaks)
+    rec = Reconstructor(net, [FlatHand(), FlatHand()], threshold=0.3, max_hands=4, mode=mode, mirror=False,
+                        **kw)
+    hands = rec.predict(np.full((R, R, 3), 90, np.uint8))
+    return sorted(round(float(h.score), 2) for h in hands), net
+
+
+def _span(hand):
+    kp = hand.keypoints2d
+    return float((kp.max(0) - kp.min(0)).max())
+
+
+def test_a_large_low_scoring_hand_is_kept_and_a_small_one_is_not():
+    big = (0.2, 32, 32, 0.8 * R)
+    found, net = _predict([big])
+    assert found == [0.2] and net.thresholds == [0.15]  # the network is asked down to the lower score
+    assert _predict([big], large_hand_threshold=None)[0] == []  # off: the plain threshold
+    assert _predict([big], large_hand_threshold=0.25)[0] == []  # below the large-hand threshold too
+    assert _predict([(0.2, 32, 32, 0.25 * R)])[0] == []  # a small hand under the threshold: a false one
+    assert _predict([(0.2, 32, 32, 0.8 * R)], mode="photo")[0] == [0.2]  # the whole view of photo mode
+
+
+def test_second_peaks_on_a_kept_hand_are_dropped_and_separate_large_hands_kept():
+    # a large hand at 0.9 with a weaker peak on its fingers: one hand
+    assert _predict([(0.9, 32, 32, 0.8 * R), (0.2, 34, 22, 0.45 * R)])[0] == [0.9]
+    # two large hands side by side, both under the threshold, not overlapping: both
+    assert _predict([(0.25, 16, 32, 0.45 * R), (0.2, 48, 32, 0.45 * R)])[0] == [0.2, 0.25]
+    # the second of two overlapping low-scoring large peaks is a duplicate of the first
+    assert _predict([(0.25, 28, 32, 0.6 * R), (0.2, 36, 32, 0.6 * R)])[0] == [0.25]
+    # hands at or above the threshold are never touched, however they overlap
+    assert _predict([(0.9, 30, 32, 0.6 * R), (0.5, 34, 32, 0.6 * R)])[0] == [0.5, 0.9]
+
+
+def test_the_rule_itself_and_its_options():
+    class H:
+        def __init__(self, score, x0, side):
+            self.score = score
+            self.keypoints2d = np.array([[x0, 0.0], [x0 + side, side]])
+
+    view = (0, 0, 100, 50)  # long side 100: "large" from LARGE_SIDE * 100 px
+    big, small = H(0.2, 0, LARGE_SIDE * 100), H(0.2, 0, LARGE_SIDE * 100 - 1)
+    assert admit_large([big], 0.3, 0.15, view) == [big]
+    assert admit_large([small], 0.3, 0.15, view) == []
+    assert admit_large([big], 0.3, None, view) == [] and decode_threshold(0.3, None) == 0.3
+    assert decode_threshold(0.1, 0.15) == 0.1  # a threshold under it: everything from the threshold
+    with pytest.raises(ValueError, match="large_hand_threshold"):
+        Reconstructor(PeaksNet([]), [FlatHand(), FlatHand()], large_hand_threshold=1.5)

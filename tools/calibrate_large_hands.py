@@ -1,0 +1,103 @@
+"""Choose the large-hand threshold and size (`smhr.runtime.large_hands`) for a weights file, on the
+held-out splits of the sets it trained on and their stress views only; prints one JSON object.
+
+    python tools/calibrate_large_hands.py [--weights model.pt] --labels labels/* [--threads 1]
+
+One fast-mode network run per image at score 0.05 (the rule off); then, for every (large-hand
+threshold, LARGE_SIDE) of the grid, `admit_large` picks the hands of that run exactly as inference
+would, and the sources (teacher labels, box matching) and the stress views (frame-filling, bordered,
+close-ups without the arm; keypoint matching) are scored as benchmarks/bench_real.py scores them.
+Chosen: the largest sum of the two F1 scores (sources pooled, stress views pooled); the grid, the
+choice and the rule-off baseline are printed. Sets the weights never trained on are not loaded at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from bench_real import (  # the benchmark's own set builders and predictor
+    TRAINED,
+    smhr_reconstructor,
+    source_sets,
+    stress_sets,
+    trained_sources,
+)
+
+from smhr.eval.real import Detection, RealScores
+from smhr.runtime import large_hands
+
+LOW = 0.05
+THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25)
+SIDES = (0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+
+
+def f1(recall: float, precision: float) -> float:
+    return 2 * recall * precision / max(recall + precision, 1e-9)
+
+
+def pooled(runs: list[tuple[Any, list[Any], str]], threshold: float, large: float | None,
+           side: float) -> tuple[float, float]:  # fmt: skip
+    """(recall, precision) over runs of (sample, hands at LOW, matching) with the rule at these values."""
+    tp = n = scored = 0
+    for sample, hands, match in runs:
+        H, W = sample.image.shape[:2]
+        kept = large_hands.admit_large(hands, threshold, large, (0, 0, W, H), side)
+        s = RealScores(match=match)
+        s.add(sample, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in kept])
+        tp, n, scored = tp + s.tp, n + s.n_gt, scored + s.tp + s.dup + s.fp
+    return tp / max(n, 1), tp / max(scored, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default=None, help="model.pt / .onnx (default: the bundled weights)")
+    ap.add_argument("--labels", nargs="+", required=True, help="labelled sets; only trained-on ones are used")
+    ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated one")
+    ap.add_argument("--n-stress", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    trained = trained_sources(args.weights)
+    if trained is None:
+        sys.exit(f"--weights {args.weights}: records no training config (an .onnx): pass the model.pt")
+    rec = smhr_reconstructor(args.weights, None, LOW, "fast", {"large_hand_threshold": None})
+    threshold = args.threshold if args.threshold is not None else \
+        smhr_reconstructor(args.weights, None, None).threshold  # fmt: skip
+    sources = {k: v for k, v in source_sets(args.labels, None, trained).items() if v[1]["status"] == TRAINED}
+    if not sources:
+        sys.exit(f"none of --labels {' '.join(args.labels)} is a set these weights trained on")
+    stress = stress_sets(sources, args.n_stress)
+    src_runs = [(ds[i], rec.predict(ds[i].image), "box")
+                for ds, _ in sources.values() for i in range(len(ds))]  # fmt: skip
+    stress_runs = [(s, rec.predict(s.image), "keypoints") for by in stress.values()
+                   for samples in by.values() for s in samples]  # fmt: skip
+    grid = []
+    for large in THRESHOLDS:
+        for side in SIDES:
+            a, b = pooled(src_runs, threshold, large, side), pooled(stress_runs, threshold, large, side)
+            grid.append({"large_hand_threshold": large, "large_side": side, "sources_recall": a[0],
+                         "sources_precision": a[1], "stress_recall": b[0], "stress_precision": b[1],
+                         "f1_sum": f1(*a) + f1(*b)})
+    a, b = pooled(src_runs, threshold, None, 1.0), pooled(stress_runs, threshold, None, 1.0)
+    best = max(grid, key=lambda g: g["f1_sum"])
+    print(json.dumps({"weights": args.weights or "bundled", "threshold": threshold,
+                      "sets": sorted(sources), "images": len(src_runs), "stress_views": len(stress_runs),
+                      "off": {"sources_recall": a[0], "sources_precision": a[1], "stress_recall": b[0],
+                              "stress_precision": b[1], "f1_sum": f1(*a) + f1(*b)},
+                      "chosen": best, "grid": grid}, indent=1, default=float))
+    print(f"chosen: large_hand_threshold {best['large_hand_threshold']}, large side {best['large_side']} "
+          f"(F1 sum {best['f1_sum']:.3f} vs {f1(*a) + f1(*b):.3f} off)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
