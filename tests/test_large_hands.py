@@ -56,22 +56,22 @@ def _span(hand):
 def test_a_large_low_scoring_hand_is_kept_and_a_small_one_is_not():
     big = (0.2, 32, 32, 0.8 * R)
     found, net = _predict([big])
-    assert found == [0.2] and net.thresholds == [0.15]  # the network is asked down to the lower score
+    assert found == [0.2] and net.thresholds == [0.1]  # the network is asked down to the lower score
     assert _predict([big], large_hand_threshold=None)[0] == []  # off: the plain threshold
     assert _predict([big], large_hand_threshold=0.25)[0] == []  # below the large-hand threshold too
-    assert _predict([(0.2, 32, 32, 0.25 * R)])[0] == []  # a small hand under the threshold: a false one
+    assert _predict([(0.2, 32, 32, 0.45 * R)])[0] == []  # a mid-sized hand under the threshold: not kept
     assert _predict([(0.2, 32, 32, 0.8 * R)], mode="photo")[0] == [0.2]  # the whole view of photo mode
 
 
 def test_second_peaks_on_a_kept_hand_are_dropped_and_separate_large_hands_kept():
-    # a large hand at 0.9 with a weaker peak on its fingers: one hand
-    assert _predict([(0.9, 32, 32, 0.8 * R), (0.2, 34, 22, 0.45 * R)])[0] == [0.9]
-    # two large hands side by side, both under the threshold, not overlapping: both
-    assert _predict([(0.25, 16, 32, 0.45 * R), (0.2, 48, 32, 0.45 * R)])[0] == [0.2, 0.25]
+    # a large hand at 0.9 with a weaker large peak on its fingers: one hand
+    assert _predict([(0.9, 32, 32, 0.8 * R), (0.2, 34, 28, 0.65 * R)])[0] == [0.9]
+    # two large hands, both under the threshold, diagonal (their keypoint boxes barely touch): both
+    assert _predict([(0.25, 20, 22, 0.62 * R), (0.2, 44, 50, 0.62 * R)])[0] == [0.2, 0.25]
     # the second of two overlapping low-scoring large peaks is a duplicate of the first
-    assert _predict([(0.25, 28, 32, 0.6 * R), (0.2, 36, 32, 0.6 * R)])[0] == [0.25]
+    assert _predict([(0.25, 28, 32, 0.7 * R), (0.2, 36, 32, 0.7 * R)])[0] == [0.25]
     # hands at or above the threshold are never touched, however they overlap
-    assert _predict([(0.9, 30, 32, 0.6 * R), (0.5, 34, 32, 0.6 * R)])[0] == [0.5, 0.9]
+    assert _predict([(0.9, 30, 32, 0.7 * R), (0.5, 34, 32, 0.7 * R)])[0] == [0.5, 0.9]
 
 
 def test_the_rule_itself_and_its_options():
@@ -85,6 +85,6 @@ def test_the_rule_itself_and_its_options():
     assert admit_large([big], 0.3, 0.15, view) == [big]
     assert admit_large([small], 0.3, 0.15, view) == []
     assert admit_large([big], 0.3, None, view) == [] and decode_threshold(0.3, None) == 0.3
-    assert decode_threshold(0.1, 0.15) == 0.1  # a threshold under it: everything from the threshold
+    assert decode_threshold(0.05, 0.1) == 0.05  # a threshold under it: everything from the threshold
     with pytest.raises(ValueError, match="large_hand_threshold"):
         Reconstructor(PeaksNet([]), [FlatHand(), FlatHand()], large_hand_threshold=1.5)

@@ -326,7 +326,7 @@ def demo_command(
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Photo mode: also the mirrored image, "
                                          "voting on each hand's side.")] = MIRROR,
     large_hand_threshold: Annotated[float, typer.Option(
-        "--large-hand-threshold", min=0.0, max=1.0, help="Keep a hand spanning >= 0.4 of the image from this "
+        "--large-hand-threshold", min=0.0, max=1.0, help="Keep a hand spanning >= 0.6 of the image from this "
         "lower score when it overlaps no other hand (the network scores hands that fill the frame low; "
         "off: any value >= --threshold).")] = LARGE_THRESHOLD,
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "

@@ -97,7 +97,7 @@ class Reconstructor:
         folder of MANO_*.pkl when that is "mano". mode: "fast" (one letterboxed view per image) or
         "photo" (plus tiles, for small hands in still photos; `predict(..., mode=)` overrides it).
         zoom_out / mirror: photo mode's extra views (the class fields; `predict` overrides them).
-        large_hand_threshold: the lower score from which a hand spanning >= 0.4 of a whole view is
+        large_hand_threshold: the lower score from which a hand spanning >= 0.6 of a whole view is
         kept when it overlaps no other (`smhr.runtime.large_hands`; None: off)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
