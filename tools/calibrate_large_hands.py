@@ -36,6 +36,7 @@ from bench_real import (  # the benchmark's own set builders and predictor
 )
 
 from smhr.eval.real import Detection, RealScores
+from smhr.records import pick_threshold
 from smhr.runtime import large_hands
 
 LOW = 0.05
@@ -48,17 +49,16 @@ def f1(recall: float, precision: float) -> float:
     return 2 * recall * precision / max(recall + precision, 1e-9)
 
 
-def pooled(runs: list[tuple[Any, list[Any], str]], threshold: float, large: float | None,
+def pooled(runs: list[tuple[Any, list[Any]]], match: str, threshold: float, large: float | None,
            side: float) -> tuple[float, float]:  # fmt: skip
-    """(recall, precision) over runs of (sample, hands at LOW, matching) with the rule at these values."""
-    tp = n = scored = 0
-    for sample, hands, match in runs:
+    """(recall, precision) over runs of (sample, hands at LOW) with the rule at these values."""
+    scores = RealScores(match=match)
+    for sample, hands in runs:
         H, W = sample.image.shape[:2]
         kept = large_hands.admit_large(hands, threshold, large, (0, 0, W, H), side)
-        s = RealScores(match=match)
-        s.add(sample, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in kept])
-        tp, n, scored = tp + s.tp, n + s.n_gt, scored + s.tp + s.dup + s.fp
-    return tp / max(n, 1), tp / max(scored, 1)
+        scores.add(sample, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in kept])
+    r = scores.summary()
+    return r["recall"], r["precision"]
 
 
 def main() -> None:
@@ -74,24 +74,28 @@ def main() -> None:
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config (an .onnx): pass the model.pt")
     rec = smhr_reconstructor(args.weights, None, LOW, "fast", {"large_hand_threshold": None})
-    threshold = args.threshold if args.threshold is not None else \
-        smhr_reconstructor(args.weights, None, None).threshold  # fmt: skip
+    threshold = pick_threshold(args.threshold, rec.network.score_threshold)  # (the weights' own)
     sources = {k: v for k, v in source_sets(args.labels, None, trained).items() if v[1]["status"] == TRAINED}
     if not sources:
         sys.exit(f"none of --labels {' '.join(args.labels)} is a set these weights trained on")
     stress = stress_sets(sources, args.n_stress)
-    src_runs = [(ds[i], rec.predict(ds[i].image), "box")
-                for ds, _ in sources.values() for i in range(len(ds))]  # fmt: skip
-    stress_runs = [(s, rec.predict(s.image), "keypoints") for by in stress.values()
+    src_runs = [(ds[i], rec.predict(ds[i].image)) for ds, _ in sources.values() for i in range(len(ds))]
+    stress_runs = [(s, rec.predict(s.image)) for by in stress.values()
                    for samples in by.values() for s in samples]  # fmt: skip
+
+    def both(large: float | None, side: float) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(sources', stress views') (recall, precision) with the rule at these values."""
+        return (pooled(src_runs, "box", threshold, large, side),
+                pooled(stress_runs, "keypoints", threshold, large, side))  # fmt: skip
+
     grid = []
     for large in THRESHOLDS:
         for side in SIDES:
-            a, b = pooled(src_runs, threshold, large, side), pooled(stress_runs, threshold, large, side)
+            a, b = both(large, side)
             grid.append({"large_hand_threshold": large, "large_side": side, "sources_recall": a[0],
                          "sources_precision": a[1], "stress_recall": b[0], "stress_precision": b[1],
                          "f1_sum": f1(*a) + f1(*b)})
-    a, b = pooled(src_runs, threshold, None, 1.0), pooled(stress_runs, threshold, None, 1.0)
+    a, b = both(None, 1.0)
     best_sum = max(grid, key=lambda g: g["f1_sum"])
     allowed = [g for g in grid if g["sources_precision"] >= a[1] - MAX_PRECISION_LOSS]
     best = max(allowed, key=lambda g: (f1(g["stress_recall"], g["stress_precision"]), g["f1_sum"]))

@@ -18,6 +18,7 @@ from smhr.app.outputs import shown_path
 from smhr.geometry.letterbox import virtual_camera
 from smhr.hands.keypoints import FREIHAND_NAMES, MANO_JOINT_NAMES
 from smhr.io.exports import camera_record
+from smhr.runtime.large_hands import acting_threshold
 
 __all__ = ["NAMES", "POSE_JOINTS", "camera_for", "provenance", "weights_file"]
 
@@ -56,6 +57,7 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
 
     path = weights_file(rec, weights)
     st = path.stat()
+    large = acting_threshold(float(rec.threshold), getattr(rec, "large_hand_threshold", None))
     return {
         "smhr_version": __version__,
         "weights": {
@@ -64,19 +66,13 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
         },
         "backend": str(getattr(rec, "backend", "torch")),
         "threshold": float(rec.threshold),
-        "large_hand_threshold": _large(rec),
+        "large_hand_threshold": None if large is None else float(large),
         "max_hands": int(rec.max_hands),
         "input_size": int(rec.input_size),
         "focal_px": None if focal is None else float(focal),
         "photo_views": {"zoom_out": float(getattr(rec, "zoom_out", 0.0)),
                         "mirror": bool(getattr(rec, "mirror", False))},  # (photo mode's extra views)
     }
-
-
-def _large(rec: Any) -> float | None:
-    """The large-hand threshold that acts (None when off: unset, or not under the threshold)."""
-    value = getattr(rec, "large_hand_threshold", None)
-    return None if value is None or value >= rec.threshold else float(value)
 
 
 def with_mode(prov: dict[str, Any], mode: str, tiles: list[list[Any]]) -> dict[str, Any]:

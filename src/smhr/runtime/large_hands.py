@@ -27,8 +27,8 @@ import numpy as np
 from smhr.records import Hand
 from smhr.runtime.tiling import box_overlap, keypoint_boxes
 
-__all__ = ["LARGE_SIDE", "LARGE_THRESHOLD", "OVERLAP_CONTAINED", "OVERLAP_IOU", "admit_large",
-           "check_large_threshold", "decode_threshold"]
+__all__ = ["LARGE_SIDE", "LARGE_THRESHOLD", "OVERLAP_CONTAINED", "OVERLAP_IOU", "acting_threshold",
+           "admit_large", "decode_threshold"]
 
 LARGE_THRESHOLD = 0.1  # keep large hands from this score (>= the threshold: off)
 LARGE_SIDE = 0.6  # "large": keypoint box's long side / the view's long side
@@ -36,15 +36,15 @@ OVERLAP_IOU = 0.2  # a lower-scoring large hand overlapping a kept one this much
 OVERLAP_CONTAINED = 0.5  # ... or lying this much inside it (or it inside the large hand)
 
 
-def check_large_threshold(value: float | None) -> None:
-    """A one-line ValueError for a large-hand threshold outside [0, 1] (None: off)."""
-    if value is not None and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-        raise ValueError(f"large_hand_threshold is a detection score in [0, 1] (or None: off), got {value!r}")
+def acting_threshold(threshold: float, large_threshold: float | None) -> float | None:
+    """The large-hand threshold when it acts (under the threshold), else None: the rule is off."""
+    return large_threshold if large_threshold is not None and large_threshold < threshold else None
 
 
 def decode_threshold(threshold: float, large_threshold: float | None) -> float:
     """The score the network's peaks are decoded from: the lower of the two (None: the threshold)."""
-    return threshold if large_threshold is None else min(threshold, large_threshold)
+    low = acting_threshold(threshold, large_threshold)
+    return threshold if low is None else low
 
 
 def admit_large(hands: Sequence[Hand], threshold: float, large_threshold: float | None,
@@ -55,8 +55,8 @@ def admit_large(hands: Sequence[Hand], threshold: float, large_threshold: float 
     no kept hand (module docstring)."""
     ranked = sorted(hands, key=lambda h: -h.score)
     kept = [h for h in ranked if h.score >= threshold]
-    low = threshold if large_threshold is None else large_threshold
-    rest = [h for h in ranked if low <= h.score < threshold]
+    low = acting_threshold(threshold, large_threshold)
+    rest = [] if low is None else [h for h in ranked if low <= h.score < threshold]
     if not rest:
         return kept
     long_side = max(view_box[2] - view_box[0], view_box[3] - view_box[1])

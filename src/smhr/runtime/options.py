@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-__all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_options", "check_views"]
+__all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_options", "check_score", "check_views"]
 
 ZOOM_OUT = 0.0  # photo mode's zoomed-out view by default: 0 (off: it costs never-trained-on handedness)
 MIRROR = False  # photo mode's mirrored side vote by default (off: +-2-4 hands a set, docs/evaluation.md)
@@ -22,10 +22,15 @@ def check_options(device: str, threshold: float | None, max_hands: int) -> None:
     """ValueError (one line) for a bad device string, threshold or max_hands."""
     if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-    if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
-        raise ValueError(f"threshold is a detection score in [0, 1], got {threshold!r}")
+    check_score("threshold", threshold)
     if isinstance(max_hands, bool) or not isinstance(max_hands, (int, np.integer)) or max_hands < 1:
         raise ValueError(f"max_hands must be an integer >= 1, got {max_hands!r}")
+
+
+def check_score(name: str, value: float | None, note: str = "") -> None:
+    """A one-line ValueError naming option `name` when `value` (None: unset) is no score in [0, 1]."""
+    if value is not None and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} is a detection score in [0, 1]{note}, got {value!r}")
 
 
 def check_cuda(device: str, cli: bool = False) -> None:

@@ -44,9 +44,9 @@ from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
 from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
-from smhr.runtime.large_hands import LARGE_THRESHOLD, admit_large, check_large_threshold, decode_threshold
+from smhr.runtime.large_hands import LARGE_THRESHOLD, admit_large, decode_threshold
 from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
-from smhr.runtime.options import MIRROR, ZOOM_OUT, check_views
+from smhr.runtime.options import MIRROR, ZOOM_OUT, check_score, check_views
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 
 __all__ = ["Reconstructor"]
@@ -69,7 +69,7 @@ class Reconstructor:
     def __post_init__(self) -> None:
         check_mode(self.mode)
         check_views(self.zoom_out, self.mirror)
-        check_large_threshold(self.large_hand_threshold)
+        check_score("large_hand_threshold", self.large_hand_threshold, " (or None: off)")
 
     @classmethod
     def from_pretrained(
@@ -105,7 +105,7 @@ class Reconstructor:
         check_options(device, threshold, max_hands)
         check_mode(mode)
         check_views(zoom_out, mirror)
-        check_large_threshold(large_hand_threshold)
+        check_score("large_hand_threshold", large_hand_threshold, " (or None: off)")
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else None
