@@ -297,8 +297,8 @@ def main() -> None:
     ap.add_argument("--mirror", choices=("on", "off"), default=None,
                     help="photo mode: the mirrored view's side vote (default: the Reconstructor's)")
     ap.add_argument("--large-hand-threshold", type=float, default=None,
-                    help="keep hands spanning >= 0.4 of a whole view from this lower score (default: the "
-                    "Reconstructor's; 1 = off)")
+                    help="keep hands filling a whole view from this lower score (default: the weights' "
+                    "stored value, else the library's; 1 = off)")
     ap.add_argument("--teacher", action="store_true", help="also score the 2D teacher (MediaPipe's models)")
     ap.add_argument("--labels", nargs="*", default=[], help="labelled sets (see `sources` above)")
     ap.add_argument("--image-base", default=None,
@@ -338,7 +338,7 @@ def main() -> None:
         sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
     out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "zoom_out": rec.zoom_out,
                            "mirror": rec.mirror, "iou": args.iou,
-                           "large_hand_threshold": rec.large_hand_threshold,
+                           "large_hand_threshold": rec.large_hand_threshold, "large_side": rec.large_side,
                            "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
     held = [ds for ds, head in sources.values() if head["status"] == TRAINED]

@@ -28,7 +28,7 @@ LAYERS = {
 TOP = 99
 # The commands that may import anything (lazily): the one command line and the product's commands.
 # Every other command module (`smhr.<package>.cli`) sits in its package's layer like its neighbours.
-COMMANDS = ("smhr.cli", "smhr.app.demo", "smhr.app.export_cli")
+COMMANDS = ("smhr.cli", "smhr.app.demo", "smhr.app.export_cli", "smhr.app.package_cli")
 
 
 def _module_name(path: Path, src: Path) -> str:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from smhr.geometry.letterbox import content_band, letterbox_affine, network_inputs
+from smhr.runtime.calibration import Calibration
 from smhr.runtime.reconstructor import Reconstructor, canvas_cells
 from smhr.runtime.tiling import photo_views
 
@@ -61,7 +62,8 @@ class _BrightestCell:
     it is given, its 'offsets' a function of the pixels around it only. With `takes_bands` the
     Reconstructor feeds it the band; the hands must be those of the square run exactly."""
 
-    backend, hand_model, max_hands, score_threshold, input_size = "fake", "anny", 1, None, 256
+    backend, hand_model, max_hands, input_size = "fake", "anny", 1, 256
+    calibration = Calibration()
 
     def __init__(self, takes_bands: bool) -> None:
         self.takes_bands = takes_bands

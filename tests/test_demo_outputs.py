@@ -189,12 +189,12 @@ def test_schema_2_records_validate_and_say_what_made_them(tiny_weights, tmp_path
             assert prov["weights"] == {"file": str(tiny_weights), "sha256": sha}
             assert prov["backend"] == "torch" and prov["input_size"] == 64
             assert prov["photo_views"] == {"zoom_out": 0.0, "mirror": False}  # the defaults
-            assert prov["large_hand_threshold"] is None  # (off: --threshold 0 is lower)
+            assert prov["large_hand_threshold"] is None and prov["large_side"] is None  # (off: --threshold 0)
         else:
             assert prov["weights"] == {"file": "bundled:smhr_mobilenetv2_anny.onnx", "sha256": bundled}
             assert prov["backend"] == "onnxruntime" and prov["input_size"] == 256
             assert prov["photo_views"] == {"zoom_out": 0.5, "mirror": True}
-            assert prov["large_hand_threshold"] == 0.1
+            assert prov["large_hand_threshold"] == 0.1 and prov["large_side"] == 0.6  # (the library's)
         assert prov["smhr_version"] == smhr.__version__
         assert record["hand_model"] == "anny" and record["pose_joints"][0] == "index_mcp"
         assert len(record["pose_joints"]) * 3 == 45

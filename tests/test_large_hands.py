@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL
+from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import STRIDE
 from smhr.runtime.large_hands import LARGE_SIDE, admit_large, decode_threshold
 from smhr.runtime.reconstructor import Reconstructor
@@ -19,7 +20,8 @@ class PeaksNet:
     network px: the flat stand-in hand's 4 cm at the depth that projects to it) for every input,
     best score first; records the thresholds it is run with."""
 
-    backend, input_size, hand_model, max_hands, score_threshold = "stub", R, "flat", 4, None
+    backend, input_size, hand_model, max_hands = "stub", R, "flat", 4
+    calibration = Calibration()
 
     def __init__(self, peaks):
         self.peaks = sorted(peaks, key=lambda p: -p[0])
@@ -88,3 +90,11 @@ def test_the_rule_itself_and_its_options():
     assert decode_threshold(0.05, 0.1) == 0.05  # a threshold under it: everything from the threshold
     with pytest.raises(ValueError, match="large_hand_threshold"):
         Reconstructor(PeaksNet([]), [FlatHand(), FlatHand()], large_hand_threshold=1.5)
+
+
+def test_the_large_side_decides_what_counts_as_large():
+    mid = (0.2, 32, 32, 0.45 * R)  # spans ~0.45 of the view: not large at the default 0.6
+    assert _predict([mid])[0] == []
+    assert _predict([mid], large_side=0.4)[0] == [0.2]
+    with pytest.raises(ValueError, match="large_side"):
+        Reconstructor(PeaksNet([]), [FlatHand(), FlatHand()], large_side=1.2)

@@ -8,6 +8,7 @@ import pytest
 
 from smhr.geometry.letterbox import network_inputs, virtual_camera
 from smhr.records import Hand
+from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import STRIDE
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.reconstructor import Reconstructor
@@ -36,7 +37,8 @@ class RedSquareNet:
     far hand in a whole-body photo) and reaches no input border (else 0.4: a cut hand); several
     separate patches in one input are not found."""
 
-    backend, input_size, hand_model, max_hands, score_threshold = "stub", R, "flat", 4, None
+    backend, input_size, hand_model, max_hands = "stub", R, "flat", 4
+    calibration = Calibration()
     MIN_PX = 6
 
     def __init__(self) -> None:

@@ -74,7 +74,7 @@ def main() -> None:
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config (an .onnx): pass the model.pt")
     rec = smhr_reconstructor(args.weights, None, LOW, "fast", {"large_hand_threshold": None})
-    threshold = pick_threshold(args.threshold, rec.network.score_threshold)  # (the weights' own)
+    threshold = pick_threshold(args.threshold, rec.network.calibration.score_threshold)  # (the weights' own)
     sources = {k: v for k, v in source_sets(args.labels, None, trained).items() if v[1]["status"] == TRAINED}
     if not sources:
         sys.exit(f"none of --labels {' '.join(args.labels)} is a set these weights trained on")
@@ -105,7 +105,10 @@ def main() -> None:
                               "stress_precision": b[1], "f1_sum": f1(*a) + f1(*b)},
                       "chosen": best, "best_f1_sum": best_sum, "grid": grid}, indent=1, default=float))
     print(f"chosen: large_hand_threshold {best['large_hand_threshold']}, large side {best['large_side']} "
-          f"(F1 sum {best['f1_sum']:.3f} vs {f1(*a) + f1(*b):.3f} off)", file=sys.stderr)
+          f"(F1 sum {best['f1_sum']:.3f} vs {f1(*a) + f1(*b):.3f} off); store them with the weights: "
+          f"smhr package {args.weights or 'MODEL.pt'} OUT.pt --threshold {threshold:g} "
+          f"--large-hand-threshold {best['large_hand_threshold']:g} --large-side {best['large_side']:g}",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import typer
 
 from smhr.app.demo import demo_command
 from smhr.app.export_cli import export_command
+from smhr.app.package_cli import package_command
 from smhr.data.cli import compose_command, synth_command
 from smhr.eval.cli import eval_app
 from smhr.hands.cli import hands_app
@@ -75,6 +76,7 @@ app.command("compose")(compose_command)
 app.command("synth")(synth_command)
 app.command("train")(train_command)
 app.command("export")(export_command)
+app.command("package")(package_command)
 app.command("label")(label_command)
 app.command("list")(list_command)
 

@@ -12,8 +12,9 @@ last layer (256 -> 4,827 for the texture) is a memory-bound product of ~0.2-0.4 
 on a CPU, ~0.6 ms for 16 (docs/benchmarks-cpu.md), and ~2.8 MB of float16 weights. BatchNorms stay
 separate nodes (onnxruntime folds them when it loads the file), so the weights can be stored as
 float16 exactly when they are float16 values (our packaged model.pt files are): `exact_float16`
-halves the file without changing an output. `smhr_config`, `smhr_max_hands`,
-`smhr_score_threshold` and `smhr_format` (`FORMAT`) are stored as metadata.
+halves the file without changing an output. `smhr_config`, `smhr_max_hands`, `smhr_format`
+(`FORMAT`) and the weights' calibration (`smhr.runtime.calibration`: `smhr_score_threshold`,
+`smhr_large_hand_threshold`, `smhr_large_side`, those the model.pt stores) are stored as metadata.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from torch import nn
 from smhr.io.onnx_float16 import exact_float16
 from smhr.model.net import SMHRNet
 from smhr.model.peaks import PeakNet
+from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import FORMAT, OUTPUT_NAMES
 
 __all__ = ["FORMAT", "OUTPUT_NAMES", "compare_with_torch", "exact_float16", "export_onnx"]
@@ -51,7 +53,8 @@ class _Outputs(nn.Module):
 
 
 def export_onnx(
-    net: SMHRNet, path: str | Path, opset: int = 17, score_threshold: float | None = None, max_hands: int = 16
+    net: SMHRNet, path: str | Path, opset: int = 17, calibration: Calibration | None = None,
+    max_hands: int = 16,
 ) -> Path:
     """Write `net` (folded BatchNorms, CPU, float32) as a peaks-v1 graph to `path`."""
     import warnings
@@ -87,8 +90,7 @@ def export_onnx(
         "smhr_format": FORMAT,
         "smhr_max_hands": str(max_hands),
     }
-    if score_threshold is not None:
-        meta["smhr_score_threshold"] = repr(float(score_threshold))
+    meta.update((calibration or Calibration()).to_onnx())
     for k, v in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v

@@ -325,10 +325,11 @@ def demo_command(
                                             "filling the frame; 0: off).")] = ZOOM_OUT,
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Photo mode: also the mirrored image, "
                                          "voting on each hand's side.")] = MIRROR,
-    large_hand_threshold: Annotated[float, typer.Option(
-        "--large-hand-threshold", min=0.0, max=1.0, help="Keep a hand spanning >= 0.6 of the image from this "
-        "lower score when it overlaps no other hand (the network scores hands that fill the frame low; "
-        "off: any value >= --threshold).")] = LARGE_THRESHOLD,
+    large_hand_threshold: Annotated[float | None, typer.Option(
+        "--large-hand-threshold", min=0.0, max=1.0, help="Keep a hand spanning most of the image (0.6 of "
+        "its long side for the bundled weights) from this lower score when it overlaps no other hand (the "
+        "network scores hands that fill the frame low). Default: the weights' stored value, else "
+        f"{LARGE_THRESHOLD}; off: any value >= --threshold.")] = None,
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write) and the network's seconds per image.")] = False,
 ) -> None:
@@ -358,7 +359,9 @@ def demo_command(
     try:
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
                                             input_size=input_size, backend=backend, zoom_out=zoom_out,
-                                            mirror=mirror, large_hand_threshold=large_hand_threshold)
+                                            mirror=mirror,
+                                            large_hand_threshold="auto" if large_hand_threshold is None
+                                            else large_hand_threshold)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         fail(e)
     problem = make_out_dir(out)

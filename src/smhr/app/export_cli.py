@@ -23,7 +23,8 @@ def export_command(
     `Reconstructor.from_pretrained("OUT.onnx")` or `smhr demo --weights OUT.onnx`."""
     from smhr.errors import require_torch
     from smhr.io.atomic import atomic_path
-    from smhr.runtime.loading import bundled_weights, stored_score_threshold
+    from smhr.runtime.calibration import Calibration
+    from smhr.runtime.loading import bundled_weights
 
     require_torch("`smhr export`")  # one line naming the extra (smhr.cli.main prints it)
     from smhr.io.torchfiles import load_smhr_checkpoint, reason
@@ -35,13 +36,14 @@ def export_command(
 
         ckpt = load_smhr_checkpoint(path)  # weights only; one-line error naming the file
         net = network_from_checkpoint(ckpt, str(path))
+        calibration = Calibration.from_meta(ckpt.get("meta", {}), str(path))
     except ImportError as e:
         fail(f"ONNX export needs onnx: pip install 'smhr[train]' ({e})")
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as e:
         fail(e)
     try:  # a failed export leaves no half-written file behind
         with atomic_path(onnx) as tmp:
-            export_onnx(net, tmp, opset, score_threshold=stored_score_threshold(ckpt))
+            export_onnx(net, tmp, opset, calibration=calibration)
     except OSError as e:
         fail(f"cannot write --onnx {onnx} ({reason(e)}); choose a writable path")
     typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 2**20:.1f} MiB, opset {opset})")

@@ -18,7 +18,7 @@ from smhr.app.outputs import shown_path
 from smhr.geometry.letterbox import virtual_camera
 from smhr.hands.keypoints import FREIHAND_NAMES, MANO_JOINT_NAMES
 from smhr.io.exports import camera_record
-from smhr.runtime.large_hands import acting_threshold
+from smhr.runtime.large_hands import LARGE_SIDE, acting_threshold
 
 __all__ = ["NAMES", "POSE_JOINTS", "camera_for", "provenance", "weights_file"]
 
@@ -52,7 +52,7 @@ def weights_file(rec: Any, weights: str | Path | None) -> Path:
 def provenance(rec: Any, weights: str | Path | None, focal: float | None = None) -> dict[str, Any]:
     """The `provenance` block: smhr version, weights file (as given, or `bundled:NAME`) and its
     sha256, backend, detection threshold, maximum hands, network input size, focal, photo mode's
-    extra views (`Reconstructor.zoom_out` / `mirror`), the large-hand threshold (null: off)."""
+    extra views (`Reconstructor.zoom_out` / `mirror`), the large-hand threshold and span (null: off)."""
     from smhr import __version__
 
     path = weights_file(rec, weights)
@@ -67,6 +67,7 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
         "backend": str(getattr(rec, "backend", "torch")),
         "threshold": float(rec.threshold),
         "large_hand_threshold": None if large is None else float(large),
+        "large_side": None if large is None else float(getattr(rec, "large_side", LARGE_SIDE)),
         "max_hands": int(rec.max_hands),
         "input_size": int(rec.input_size),
         "focal_px": None if focal is None else float(focal),

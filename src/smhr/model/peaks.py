@@ -24,6 +24,7 @@ from smhr.model.decode import nms
 from smhr.model.heads import Head, gather_heads
 from smhr.model.net import SMHRNet
 from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
+from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import NMS_KERNEL, PEAK_HEADS
 
 __all__ = ["PeakNet", "TorchPeaks"]
@@ -83,12 +84,12 @@ class TorchPeaks:
     backend = "torch"
 
     def __init__(self, net: SMHRNet, max_hands: int = 10, *, input_size: int | None = None,
-                 score_threshold: float | None = None) -> None:
+                 calibration: Calibration | None = None) -> None:
         self.module = PeakNet(net, max_hands)
         self.max_hands = int(max_hands)
         self.input_size = int(input_size or net.config.input_size)
         self.hand_model = str(net.config.hand_model)
-        self.score_threshold = score_threshold
+        self.calibration = calibration or Calibration()
         self.takes_bands = True  # fully convolutional: any H, W that are multiples of 32
 
     @property

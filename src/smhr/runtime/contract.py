@@ -30,6 +30,8 @@ from typing import Protocol
 
 import numpy as np
 
+from smhr.runtime.calibration import Calibration
+
 __all__ = ["APPEARANCE_HEADS", "FORMAT", "NMS_KERNEL", "OUTPUT_NAMES", "PEAK_HEADS", "STRIDE", "PeakBackend"]
 
 FORMAT = "peaks-v1"
@@ -47,7 +49,7 @@ class PeakBackend(Protocol):
     input_size: int  # side R of the square network input
     hand_model: str  # kind of hand model the parameters drive ("anny" | "mano")
     max_hands: int  # K, the number of peak slots one run returns
-    score_threshold: float | None  # the weights' calibrated detection threshold, if stored
+    calibration: Calibration  # the decision values stored with the weights (smhr.runtime.calibration)
     takes_bands: bool  # whether run() takes [B,H,W,3] windows of the canvas (H, W multiples of 32 <= R)
 
     def run(self, images: np.ndarray, threshold: float | None = None) -> dict[str, np.ndarray]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 from pathlib import Path
-from typing import Any
 
 from smhr.errors import require_torch
+from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import PeakBackend
 
-__all__ = ["BACKENDS", "bundled_weights", "choose_backend", "load_onnx", "load_torch",
-           "stored_score_threshold"]
+__all__ = ["BACKENDS", "bundled_weights", "choose_backend", "load_onnx", "load_torch"]
 
 WEIGHTS_FILE = "smhr_mobilenetv2_anny.pt"
 ONNX_WEIGHTS_FILE = "smhr_mobilenetv2_anny.onnx"
@@ -67,13 +66,6 @@ def _check_exists(path: Path, given: bool) -> None:
         raise FileNotFoundError(f"weights {path} not found: {fix}")
 
 
-def stored_score_threshold(checkpoint: dict[str, Any]) -> float | None:
-    """The detection threshold a loaded model.pt was packaged with (metadata "score_threshold"),
-    or None."""
-    value = checkpoint.get("meta", {}).get("score_threshold")
-    return None if value is None else float(value)
-
-
 def load_onnx(path: Path, given: bool, *, input_size: int | None, threads: int | None) -> PeakBackend:
     """The onnxruntime backend for an `smhr export --onnx` file."""
     _check_exists(path, given)
@@ -117,4 +109,5 @@ def load_torch(path: Path, given: bool, device: str, *, max_hands: int,
     net = network_from_checkpoint(ckpt, str(path)).to(dev).eval()
     net, _ = fuse_conv_bn(net, inplace=True)
     net = net.to(memory_format=torch.channels_last)
-    return TorchPeaks(net, max_hands, input_size=input_size, score_threshold=stored_score_threshold(ckpt))
+    calibration = Calibration.from_meta(ckpt.get("meta", {}), str(path))
+    return TorchPeaks(net, max_hands, input_size=input_size, calibration=calibration)

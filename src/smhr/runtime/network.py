@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from smhr.io.messages import MODEL_FIX, reason
+from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import FORMAT
 
 __all__ = ["DEFAULT_THREADS", "OnnxPeaks"]
@@ -52,7 +53,7 @@ class OnnxPeaks:
         self.input_size = int(self.config["input_size"])
         self.hand_model = str(self.config.get("hand_model", "anny"))
         self.max_hands = int(meta["smhr_max_hands"])
-        self.score_threshold = float(meta["smhr_score_threshold"]) if "smhr_score_threshold" in meta else None
+        self.calibration = Calibration.from_onnx(meta, str(self.path))
         self.names = [o.name for o in self.session.get_outputs()]
         # exports with a symbolic height and width take the canvas's content band (contract); older
         # ones were traced at a fixed R x R and get the whole square canvas

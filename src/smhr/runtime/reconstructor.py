@@ -24,7 +24,8 @@ small hands of whole-body photos are found, at the cost of one network run per t
 and `mirror` (one more view: the photo mirrored, voting on each hand's side, `smhr.runtime.mirror`).
 In both modes a hand that fills much of a whole view is kept from a lower score,
 `large_hand_threshold` (`smhr.runtime.large_hands`: the network scores such hands low but still
-ranks them well; None turns it off).
+ranks them well; None turns it off). The detection threshold and the large-hand rule's values are
+the weights' own when they store them (`smhr.runtime.calibration`, written by `smhr package`).
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
 from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
-from smhr.runtime.large_hands import LARGE_THRESHOLD, admit_large, decode_threshold
+from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD, admit_large, decode_threshold
 from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
-from smhr.runtime.options import MIRROR, ZOOM_OUT, check_score, check_views
+from smhr.runtime.options import MIRROR, ZOOM_OUT, check_large_side, check_score, check_views
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 
 __all__ = ["Reconstructor"]
@@ -65,11 +66,13 @@ class Reconstructor:
     zoom_out: float = ZOOM_OUT  # photo mode: also the whole view shrunk to this share (0: off)
     mirror: bool = MIRROR  # photo mode: also the mirrored whole view, voting on sides
     large_hand_threshold: float | None = LARGE_THRESHOLD  # hands filling a whole view: kept from this score
+    large_side: float = LARGE_SIDE  # ... "filling": keypoint box's long side / the view's long side
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
         check_views(self.zoom_out, self.mirror)
         check_score("large_hand_threshold", self.large_hand_threshold, " (or None: off)")
+        check_large_side(self.large_side)
 
     @classmethod
     def from_pretrained(
@@ -77,7 +80,7 @@ class Reconstructor:
         max_hands: int = 10, hand: str | None = None, mano_dir: str | os.PathLike | None = None,
         input_size: int | None = None, backend: str = "auto", threads: int | None = None,
         mode: str = "fast", zoom_out: float = ZOOM_OUT, mirror: bool = MIRROR,
-        large_hand_threshold: float | None = LARGE_THRESHOLD,
+        large_hand_threshold: float | str | None = "auto", large_side: float | None = None,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -97,15 +100,20 @@ class Reconstructor:
         folder of MANO_*.pkl when that is "mano". mode: "fast" (one letterboxed view per image) or
         "photo" (plus tiles, for small hands in still photos; `predict(..., mode=)` overrides it).
         zoom_out / mirror: photo mode's extra views (the class fields; `predict` overrides them).
-        large_hand_threshold: the lower score from which a hand spanning >= 0.6 of a whole view is
-        kept when it overlaps no other (`smhr.runtime.large_hands`; None: off)."""
+        large_hand_threshold: the lower score from which a hand spanning >= large_side (default 0.6)
+        of a whole view is kept when it overlaps no other (`smhr.runtime.large_hands`; None: off;
+        "auto": the weights' stored value, else LARGE_THRESHOLD). large_side: None takes the
+        weights' stored value, else LARGE_SIDE."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
         check_options(device, threshold, max_hands)
         check_mode(mode)
         check_views(zoom_out, mirror)
-        check_score("large_hand_threshold", large_hand_threshold, " (or None: off)")
+        if large_hand_threshold != "auto":
+            check_score("large_hand_threshold", large_hand_threshold, " (or None: off, or 'auto')")
+        if large_side is not None:
+            check_large_side(large_side)
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else None
@@ -117,10 +125,14 @@ class Reconstructor:
         else:
             net = loading.load_torch(path, weights is not None, device, max_hands=max_hands,
                                      input_size=input_size)
-        rec = cls.for_network(net, threshold=pick_threshold(threshold, net.score_threshold),
+        stored = net.calibration
+        rec = cls.for_network(net, threshold=pick_threshold(threshold, stored.score_threshold),
                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
         rec.zoom_out, rec.mirror = float(zoom_out), bool(mirror)
+        if large_hand_threshold == "auto":
+            large_hand_threshold = _stored_or(stored.large_hand_threshold, LARGE_THRESHOLD)
         rec.large_hand_threshold = large_hand_threshold
+        rec.large_side = _stored_or(large_side, _stored_or(stored.large_side, LARGE_SIDE))
         return rec
 
     @classmethod
@@ -206,7 +218,7 @@ class Reconstructor:
         threshold when the view is a whole one (view_box: its box; None for tiles and zoomed views)."""
         if view_box is None:
             return [h for h in hands if h.score >= self.threshold]
-        return admit_large(hands, self.threshold, self.large_hand_threshold, view_box)
+        return admit_large(hands, self.threshold, self.large_hand_threshold, view_box, self.large_side)
 
     def _predict_photo(self, image: Any, index: int, focal: float | None, K: np.ndarray | None,
                        side: int | None, zoom_out: float, mirror: bool) -> list[Hand]:  # fmt: skip
@@ -268,3 +280,8 @@ def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return mode
+
+
+def _stored_or(value: float | None, default: float) -> float:
+    """`value` when set, else `default` (a stored 0 is a value)."""
+    return float(default if value is None else value)

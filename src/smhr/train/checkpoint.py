@@ -23,6 +23,7 @@ from torch import nn
 
 from smhr.io.atomic import atomic_file
 from smhr.io.torchfiles import NotATorchFileError, load_smhr_checkpoint, load_torch_file, reason
+from smhr.runtime.calibration import Calibration
 
 __all__ = ["CheckpointMismatchError", "CheckpointWriteError", "fallback_hint", "load_checkpoint",
            "load_init_weights", "rng_state", "save_checkpoint", "set_rng_state"]
@@ -162,10 +163,12 @@ def load_init_weights(
 def package_weights(src: str | Path, dst: str | Path, half: bool = True, **extra_meta: Any) -> Path:
     """A `model.pt` made small enough to ship: floating tensors stored as float16 (loading casts
     them back to the network's float32), metadata kept and extended with `extra_meta` (e.g. the
-    measured metrics). Returns dst."""
+    measured metrics, the calibration of `smhr.runtime.calibration`: checked before anything is
+    written). Returns dst."""
     ckpt = load_smhr_checkpoint(src)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
     meta = {**ckpt.get("meta", {}), **extra_meta, "stored_dtype": "float16" if half else "float32"}
+    Calibration.from_meta(meta, str(dst))  # ValueError naming the value: nothing half-right is shipped
     return save_checkpoint(dst, {"config": ckpt["config"], "model": state, "meta": meta})
 
 
