@@ -33,12 +33,15 @@ def package_command(
         "--note", help="What these weights are (stored as meta.note).")] = None,
     metrics: Annotated[Path | None, typer.Option(
         "--metrics", help="JSON file whose object is stored as meta.metrics (the measured numbers).")] = None,
+    average: Annotated[list[Path] | None, typer.Option(
+        "--average", help="Another snapshot of the same run (a step_*.pt) to average with SRC; repeat "
+        "for more (stochastic weight averaging: docs/training.md).")] = None,
     float16: Annotated[bool, typer.Option(
         "--float16/--float32", help="Store floating tensors as float16 (half the size).")] = True,
 ) -> None:
-    """Package trained weights: float16 tensors, and the calibration values given here stored in
-    the file's metadata (values not given keep what SRC stores; unset ones mean the library
-    defaults). The printed line lists what DST stores."""
+    """Package trained weights: float16 tensors (optionally the mean of SRC and --average snapshots),
+    and the calibration values given here stored in the file's metadata (values not given keep what
+    SRC stores; unset ones mean the library defaults). The printed line lists what DST stores."""
     from smhr.errors import require_torch
     from smhr.io.messages import fail
 
@@ -60,10 +63,12 @@ def package_command(
         if not isinstance(extra["metrics"], dict):
             fail(f"--metrics {metrics}: holds a JSON {type(extra['metrics']).__name__}, not an object")
     try:
-        out = package_weights(src, dst, half=float16, **extra)
+        out = package_weights(src, dst, half=float16, average=average or (), **extra)
     except (FileNotFoundError, ValueError, CheckpointWriteError) as e:
         fail(e)
     meta = load_smhr_checkpoint(out)["meta"]
     stored = Calibration.from_meta(meta, str(out)).to_meta()
     said = ", ".join(f"{k} {v:g}" for k, v in stored.items()) or "no calibration (library defaults)"
-    typer.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, step {meta.get('step', '?')}): {said}")
+    steps = meta.get("averaged_steps")
+    step = f"mean of steps {', '.join(map(str, steps))}" if average else f"step {meta.get('step', '?')}"
+    typer.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {step}): {said}")
