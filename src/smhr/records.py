@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ALBEDO_MEAN", "AMBIENT_DC", "DEFAULT_THRESHOLD", "SIDE_NAMES", "Hand", "pick_threshold"]
+__all__ = ["ALBEDO_MEAN", "AMBIENT_DC", "DEFAULT_THRESHOLD", "SIDE_NAMES", "Hand", "pick_threshold",
+           "pick_value"]
 
 SIDE_NAMES: tuple[str, ...] = ("left", "right")
 """SIDE_NAMES[side id]: `Hand.side`, `HandLabel.side`, the handedness map's channels (0 left, 1 right)."""
@@ -21,12 +22,18 @@ DEFAULT_THRESHOLD = 0.3
 (every inference path: the Python API, the torch-free runtime, decode, the command line)."""
 
 
+def pick_value(given: float | None, stored: float | None, default: float) -> float:
+    """The caller's value, else the one stored with the weights, else `default` (a given or stored 0
+    is a value): the one rule for every value the weights may carry (`smhr.runtime.calibration`)."""
+    if given is not None:
+        return float(given)
+    return float(stored) if stored is not None else float(default)
+
+
 def pick_threshold(given: float | None, stored: float | None) -> float:
     """The caller's threshold, else the weights' calibrated one, else DEFAULT_THRESHOLD (one rule for
     the PyTorch and the onnxruntime paths)."""
-    if given is not None:
-        return float(given)
-    return float(stored) if stored is not None else DEFAULT_THRESHOLD
+    return pick_value(given, stored, DEFAULT_THRESHOLD)
 
 
 @dataclass

@@ -46,9 +46,9 @@ def package_command(
     from smhr.io.messages import fail
 
     require_torch("`smhr package`")
-    from smhr.io.torchfiles import load_smhr_checkpoint, reason
+    from smhr.io.torchfiles import reason
     from smhr.runtime.calibration import Calibration
-    from smhr.train.checkpoint import CheckpointWriteError, package_weights
+    from smhr.train.checkpoint import CheckpointWriteError, packaged, save_checkpoint
 
     extra: dict[str, Any] = {k: v for k, v in (("score_threshold", threshold),
                                                 ("large_hand_threshold", large_hand_threshold),
@@ -63,12 +63,13 @@ def package_command(
         if not isinstance(extra["metrics"], dict):
             fail(f"--metrics {metrics}: holds a JSON {type(extra['metrics']).__name__}, not an object")
     try:
-        out = package_weights(src, dst, half=float16, average=average or (), **extra)
+        ckpt = packaged(src, half=float16, average=average or (), **extra)
+        out = save_checkpoint(dst, ckpt)
     except (FileNotFoundError, ValueError, CheckpointWriteError) as e:
         fail(e)
-    meta = load_smhr_checkpoint(out)["meta"]
-    stored = Calibration.from_meta(meta, str(out)).to_meta()
+    meta = ckpt["meta"]
+    stored = Calibration.from_meta(meta).to_meta()
     said = ", ".join(f"{k} {v:g}" for k, v in stored.items()) or "no calibration (library defaults)"
-    steps = meta.get("averaged_steps")
-    step = f"mean of steps {', '.join(map(str, steps))}" if average else f"step {meta.get('step', '?')}"
+    step = (f"mean of steps {', '.join(map(str, meta['averaged_steps']))}" if average
+            else f"step {meta.get('step', '?')}")  # fmt: skip
     typer.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {step}): {said}")

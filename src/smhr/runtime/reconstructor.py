@@ -42,7 +42,7 @@ from smhr.geometry.letterbox import check_camera, content_band, network_inputs, 
 from smhr.hands.assets import user_files
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.io.images import to_rgb_uint8
-from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold
+from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold, pick_value
 from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD, admit_large, decode_threshold
@@ -130,9 +130,9 @@ class Reconstructor:
                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
         rec.zoom_out, rec.mirror = float(zoom_out), bool(mirror)
         if large_hand_threshold == "auto":
-            large_hand_threshold = _stored_or(stored.large_hand_threshold, LARGE_THRESHOLD)
+            large_hand_threshold = pick_value(None, stored.large_hand_threshold, LARGE_THRESHOLD)
         rec.large_hand_threshold = large_hand_threshold
-        rec.large_side = _stored_or(large_side, _stored_or(stored.large_side, LARGE_SIDE))
+        rec.large_side = pick_value(large_side, stored.large_side, LARGE_SIDE)
         return rec
 
     @classmethod
@@ -280,8 +280,3 @@ def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return mode
-
-
-def _stored_or(value: float | None, default: float) -> float:
-    """`value` when set, else `default` (a stored 0 is a value)."""
-    return float(default if value is None else value)

@@ -183,18 +183,24 @@ def average_weights(paths: Sequence[str | Path]) -> dict[str, Any]:
     return {**last, "model": model, "meta": {**last.get("meta", {}), "averaged_steps": steps}}
 
 
-def package_weights(src: str | Path, dst: str | Path, half: bool = True,
-                    average: Sequence[str | Path] = (), **extra_meta: Any) -> Path:
-    """A `model.pt` made small enough to ship: floating tensors stored as float16 (loading casts
-    them back to the network's float32), metadata kept and extended with `extra_meta` (e.g. the
-    measured metrics, the calibration of `smhr.runtime.calibration`: checked before anything is
-    written). `average`: more snapshots of the same run, averaged with src (`average_weights`;
-    src's metadata is kept). Returns dst."""
+def packaged(src: str | Path, half: bool = True, average: Sequence[str | Path] = (),
+             **extra_meta: Any) -> dict[str, Any]:
+    """The `model.pt` contents made small enough to ship: floating tensors as float16 (loading
+    casts them back to the network's float32), metadata kept and extended with `extra_meta` (e.g.
+    the measured metrics, the calibration of `smhr.runtime.calibration`: checked here, so nothing
+    half-right is written). `average`: more snapshots of the same run, averaged with src
+    (`average_weights`; src's metadata is kept)."""
     ckpt = average_weights([*average, src]) if average else load_smhr_checkpoint(src)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["model"].items()}
     meta = {**ckpt.get("meta", {}), **extra_meta, "stored_dtype": "float16" if half else "float32"}
-    Calibration.from_meta(meta, str(dst))  # ValueError naming the value: nothing half-right is shipped
-    return save_checkpoint(dst, {"config": ckpt["config"], "model": state, "meta": meta})
+    Calibration.from_meta(meta, str(src))  # ValueError naming the value
+    return {"config": ckpt["config"], "model": state, "meta": meta}
+
+
+def package_weights(src: str | Path, dst: str | Path, half: bool = True,
+                    average: Sequence[str | Path] = (), **extra_meta: Any) -> Path:
+    """`packaged(...)` written to dst (atomically, `save_checkpoint`). Returns dst."""
+    return save_checkpoint(dst, packaged(src, half, average, **extra_meta))
 
 
 def fallback_hint(out_dir: Path, bad: Path) -> str:
