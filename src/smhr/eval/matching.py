@@ -47,6 +47,11 @@ def is_box_label(hand: Any) -> bool:
     return not hand.visibility.any() and hand.bbox is not None
 
 
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[P, G] intersection areas of boxes a [P, 4] and b [G, 4] (x1, y1, x2, y2)."""
+    return _inter(np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4))
+
+
 def _inter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
     y1 = np.maximum(a[:, None, 1], b[None, :, 1])

@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from smhr.data.sample import Sample
-from smhr.eval.matching import centre_in, is_box_label, keypoint_box, match_by_similarity, match_hands
+from smhr.eval.matching import (
+    MatchResult,
+    centre_in,
+    is_box_label,
+    keypoint_box,
+    match_by_similarity,
+    match_hands,
+)
 from smhr.eval.metrics import average_precision
 
 __all__ = ["Detection", "RealScores", "pck"]
@@ -83,7 +90,7 @@ class RealScores:
 
     def add(
         self, sample: Sample, detections: Sequence[Detection], side_known: Iterable[bool] | None = None
-    ) -> None:
+    ) -> MatchResult:
         use = [h.visibility.any() or is_box_label(h) for h in sample.hands]
         gts = [h for h, u in zip(sample.hands, use, strict=True) if u]
         known = list(side_known) if side_known is not None else [True] * len(sample.hands)
@@ -139,6 +146,7 @@ class RealScores:
             d = np.linalg.norm(detections[i].keypoints2d - gts[j].keypoints2d, axis=1)[gts[j].visibility]
             self.err_px.append(float(d.mean()))
         self.pck_all += sum(int(h.visibility.sum()) for h in gts)
+        return res
 
     @staticmethod
     def _in_ignore(pred: np.ndarray, ignore: np.ndarray, cover: float = 0.5) -> np.ndarray:
