@@ -299,6 +299,9 @@ def main() -> None:
     ap.add_argument("--large-hand-threshold", type=float, default=None,
                     help="keep hands filling a whole view from this lower score (default: the weights' "
                     "stored value, else the library's; 1 = off)")
+    ap.add_argument("--min-hand-side", type=float, default=None,
+                    help="drop hands shorter than this share of the network input in their view "
+                    "(default: the weights' stored value, else no limit; 0 = no limit)")
     ap.add_argument("--teacher", action="store_true", help="also score the 2D teacher (MediaPipe's models)")
     ap.add_argument("--labels", nargs="*", default=[], help="labelled sets (see `sources` above)")
     ap.add_argument("--image-base", default=None,
@@ -329,6 +332,8 @@ def main() -> None:
         views["mirror"] = args.mirror == "on"
     if args.large_hand_threshold is not None:
         views["large_hand_threshold"] = args.large_hand_threshold
+    if args.min_hand_side is not None:
+        views["min_hand_side"] = args.min_hand_side or None
     rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode, views)
     predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
@@ -339,7 +344,7 @@ def main() -> None:
     out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "zoom_out": rec.zoom_out,
                            "mirror": rec.mirror, "iou": args.iou,
                            "large_hand_threshold": rec.large_hand_threshold, "large_side": rec.large_side,
-                           "trained_on": sorted(trained)}
+                           "min_hand_side": rec.min_hand_side, "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
     held = [ds for ds, head in sources.values() if head["status"] == TRAINED]
     crops = [source_sets([c], args.image_base, trained)[Path(c).name][0] for c in args.crops]

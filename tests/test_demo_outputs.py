@@ -195,6 +195,7 @@ def test_schema_2_records_validate_and_say_what_made_them(tiny_weights, tmp_path
             assert prov["backend"] == "onnxruntime" and prov["input_size"] == 256
             assert prov["photo_views"] == {"zoom_out": 0.5, "mirror": True}
             assert prov["large_hand_threshold"] == 0.1 and prov["large_side"] == 0.6  # (the library's)
+        assert prov["min_hand_side"] is None  # neither weights file stores a smallest hand
         assert prov["smhr_version"] == smhr.__version__
         assert record["hand_model"] == "anny" and record["pose_joints"][0] == "index_mcp"
         assert len(record["pose_joints"]) * 3 == 45

@@ -1,5 +1,6 @@
-"""Choose the large-hand threshold and size (`smhr.runtime.large_hands`) for a weights file, on the
-held-out splits of the sets it trained on and their stress views only; prints one JSON object.
+"""Choose the large-hand threshold and size (`smhr.runtime.large_hands`) and the smallest hand
+(`smhr.runtime.small_hands`) for a weights file, on the held-out splits of the sets it trained on,
+their stress views and composites only; prints one JSON object.
 
     python tools/calibrate_large_hands.py [--weights model.pt] --labels labels/* [--threads 1]
 
@@ -11,6 +12,13 @@ Chosen: the largest stress-view F1 among the grid points whose sources' precisio
 MAX_PRECISION_LOSS below the rule-off value (ties: the larger F1 sum); also printed: the point of
 the largest F1 sum, the grid and the rule-off baseline. Why the constraint: the sources are
 hand-centred photos, so their F1 barely charges the false large hands the rule adds on scenes.
+
+The smallest hand: the same run's detections at the threshold on the sources and on `--n-composed`
+composites of their held-out hand crops (bench_real's `composed_set`), binned by keypoint-box side /
+input side (fast mode: / the image's long side) in steps of SIZE_STEP; scanning up from the
+smallest bin, min_hand_side is the lower edge of the first bin holding detections of which at least
+half are true (matched) hands: below it, what the network reports at that size is mostly false.
+None (no limit) when that is the first bin with detections.
 Sets the weights never trained on are not loaded at all.
 """
 
@@ -29,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from bench_real import (  # the benchmark's own set builders and predictor
     TRAINED,
+    composed_set,
     smhr_reconstructor,
     source_sets,
     stress_sets,
@@ -43,6 +52,8 @@ LOW = 0.05
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25)  # (not LOW itself: the run's own floor)
 SIDES = (0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 MAX_PRECISION_LOSS = 0.01
+SIZE_STEP = 0.02  # bins of keypoint-box side / input side for the smallest hand
+MIN_TRUE_SHARE = 0.5  # a size bin whose detections are at least this share true hands is kept
 
 
 def f1(recall: float, precision: float) -> float:
@@ -61,12 +72,42 @@ def pooled(runs: list[tuple[Any, list[Any]]], match: str, threshold: float, larg
     return r["recall"], r["precision"]
 
 
+def size_bins(runs: list[tuple[Any, list[Any]]], threshold: float) -> list[dict[str, Any]]:
+    """Per SIZE_STEP bin of keypoint-box side / the image's long side (= / input side in fast
+    mode): the detections >= threshold that are true (matched) and false hands (ignored ones left
+    out), pooled over runs of (sample, hands at LOW)."""
+    counts: dict[int, list[int]] = {}
+    for sample, hands in runs:
+        dets = [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands if h.score >= threshold]
+        res = RealScores().add(sample, dets)
+        true = {i for i, _ in res.pairs}
+        long_side = float(max(sample.image.shape[:2]))
+        for i, d in enumerate(dets):
+            if i in res.ignored:
+                continue
+            box = d.hand_box()
+            k = int(max(box[2:] - box[:2]) / long_side / SIZE_STEP)
+            counts.setdefault(k, [0, 0])[0 if i in true else 1] += 1
+    return [{"side_from": round(k * SIZE_STEP, 4), "true": t, "false": f}
+            for k, (t, f) in sorted(counts.items())]  # fmt: skip
+
+
+def smallest_hand(bins: list[dict[str, Any]]) -> float | None:
+    """The lower edge of the first bin (smallest first) whose detections are >= MIN_TRUE_SHARE true;
+    None when that is the first bin: nothing the network reports is mostly false."""
+    for k, b in enumerate(bins):
+        if b["true"] >= MIN_TRUE_SHARE * (b["true"] + b["false"]):
+            return None if k == 0 else b["side_from"]
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None, help="model.pt / .onnx (default: the bundled weights)")
     ap.add_argument("--labels", nargs="+", required=True, help="labelled sets; only trained-on ones are used")
     ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated one")
     ap.add_argument("--n-stress", type=int, default=300)
+    ap.add_argument("--n-composed", type=int, default=200, help="composites for the smallest hand")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -99,16 +140,21 @@ def main() -> None:
     best_sum = max(grid, key=lambda g: g["f1_sum"])
     allowed = [g for g in grid if g["sources_precision"] >= a[1] - MAX_PRECISION_LOSS]
     best = max(allowed, key=lambda g: (f1(g["stress_recall"], g["stress_precision"]), g["f1_sum"]))
+    composed = composed_set([ds for ds, _ in sources.values()], args.n_composed)
+    bins = size_bins(src_runs + [(s, rec.predict(s.image)) for s in composed], threshold)
+    smallest = smallest_hand(bins)
     print(json.dumps({"weights": args.weights or "bundled", "threshold": threshold,
                       "sets": sorted(sources), "images": len(src_runs), "stress_views": len(stress_runs),
                       "off": {"sources_recall": a[0], "sources_precision": a[1], "stress_recall": b[0],
                               "stress_precision": b[1], "f1_sum": f1(*a) + f1(*b)},
-                      "chosen": best, "best_f1_sum": best_sum, "grid": grid}, indent=1, default=float))
+                      "chosen": best, "best_f1_sum": best_sum, "grid": grid,
+                      "min_hand_side": {"chosen": smallest, "composites": len(composed), "bins": bins}},
+                     indent=1, default=float))
     print(f"chosen: large_hand_threshold {best['large_hand_threshold']}, large side {best['large_side']} "
           f"(F1 sum {best['f1_sum']:.3f} vs {f1(*a) + f1(*b):.3f} off); store them with the weights: "
           f"smhr package {args.weights or 'MODEL.pt'} OUT.pt --threshold {threshold:g} "
-          f"--large-hand-threshold {best['large_hand_threshold']:g} --large-side {best['large_side']:g}",
-          file=sys.stderr)
+          f"--large-hand-threshold {best['large_hand_threshold']:g} --large-side {best['large_side']:g}"
+          + ("" if smallest is None else f" --min-hand-side {smallest:g}"), file=sys.stderr)
 
 
 if __name__ == "__main__":

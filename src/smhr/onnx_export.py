@@ -14,7 +14,8 @@ separate nodes (onnxruntime folds them when it loads the file), so the weights c
 float16 exactly when they are float16 values (our packaged model.pt files are): `exact_float16`
 halves the file without changing an output. `smhr_config`, `smhr_max_hands`, `smhr_format`
 (`FORMAT`) and the weights' calibration (`smhr.runtime.calibration`: `smhr_score_threshold`,
-`smhr_large_hand_threshold`, `smhr_large_side`, those the model.pt stores) are stored as metadata.
+`smhr_large_hand_threshold`, `smhr_large_side`, `smhr_min_hand_side`, those the model.pt stores) are
+stored as metadata.
 """
 
 from __future__ import annotations

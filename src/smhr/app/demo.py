@@ -330,6 +330,10 @@ def demo_command(
         "its long side for the bundled weights) from this lower score when it overlaps no other hand (the "
         "network scores hands that fill the frame low). Default: the weights' stored value, else "
         f"{LARGE_THRESHOLD}; off: any value >= --threshold.")] = None,
+    min_hand_side: Annotated[float | None, typer.Option(
+        "--min-hand-side", min=0.0, max=0.5, help="Drop hands shorter than this share of the network "
+        "input's side in their view (photo mode's tiles see small hands larger). Default: the weights' "
+        "stored value, else no limit; 0: no limit.")] = None,
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write) and the network's seconds per image.")] = False,
 ) -> None:
@@ -361,7 +365,9 @@ def demo_command(
                                             input_size=input_size, backend=backend, zoom_out=zoom_out,
                                             mirror=mirror,
                                             large_hand_threshold="auto" if large_hand_threshold is None
-                                            else large_hand_threshold)
+                                            else large_hand_threshold,
+                                            min_hand_side="auto" if min_hand_side is None
+                                            else min_hand_side or None)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         fail(e)
     problem = make_out_dir(out)

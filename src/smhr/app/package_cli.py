@@ -1,7 +1,8 @@
 """`smhr package SRC DST`: a trained model.pt made into shippable weights with its calibration.
 
 Why a command: the values measured for a set of weights (detection threshold, the large-hand
-rule's threshold and span: `smhr.runtime.calibration`) must travel inside the file, or another
+rule's threshold and span, the smallest hand: `smhr.runtime.calibration`) must travel inside the
+file, or another
 training's weights run with the bundled ones' values; and shipped files store float16 tensors
 (half the size, loaded back as float32). `smhr export --onnx` copies the calibration into the ONNX
 metadata.
@@ -29,6 +30,9 @@ def package_command(
     large_side: Annotated[float | None, typer.Option(
         "--large-side", min=0.01, max=1.0, help="Share of the view's long side a 'large' hand "
         "spans.")] = None,
+    min_hand_side: Annotated[float | None, typer.Option(
+        "--min-hand-side", min=0.0, max=0.5, help="Hands shorter than this share of the network input's "
+        "side in their view are dropped (tools/calibrate_large_hands.py).")] = None,
     note: Annotated[str | None, typer.Option(
         "--note", help="What these weights are (stored as meta.note).")] = None,
     metrics: Annotated[Path | None, typer.Option(
@@ -50,9 +54,9 @@ def package_command(
     from smhr.runtime.calibration import Calibration
     from smhr.train.checkpoint import CheckpointWriteError, packaged, save_checkpoint
 
-    extra: dict[str, Any] = {k: v for k, v in (("score_threshold", threshold),
-                                                ("large_hand_threshold", large_hand_threshold),
-                                                ("large_side", large_side)) if v is not None}  # fmt: skip
+    given = (("score_threshold", threshold), ("large_hand_threshold", large_hand_threshold),
+             ("large_side", large_side), ("min_hand_side", min_hand_side))  # fmt: skip
+    extra: dict[str, Any] = {k: v for k, v in given if v is not None}
     if note is not None:
         extra["note"] = note
     if metrics is not None:

@@ -52,7 +52,8 @@ def weights_file(rec: Any, weights: str | Path | None) -> Path:
 def provenance(rec: Any, weights: str | Path | None, focal: float | None = None) -> dict[str, Any]:
     """The `provenance` block: smhr version, weights file (as given, or `bundled:NAME`) and its
     sha256, backend, detection threshold, maximum hands, network input size, focal, photo mode's
-    extra views (`Reconstructor.zoom_out` / `mirror`), the large-hand threshold and span (null: off)."""
+    extra views (`Reconstructor.zoom_out` / `mirror`), the large-hand threshold and span (null: off),
+    the smallest hand kept (null: no limit)."""
     from smhr import __version__
 
     path = weights_file(rec, weights)
@@ -68,6 +69,7 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
         "threshold": float(rec.threshold),
         "large_hand_threshold": None if large is None else float(large),
         "large_side": None if large is None else float(getattr(rec, "large_side", LARGE_SIDE)),
+        "min_hand_side": None if getattr(rec, "min_hand_side", None) is None else float(rec.min_hand_side),
         "max_hands": int(rec.max_hands),
         "input_size": int(rec.input_size),
         "focal_px": None if focal is None else float(focal),

@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from smhr.runtime.options import check_large_side, check_score
+from smhr.runtime.options import check_large_side, check_min_hand_side, check_score
 
 __all__ = ["KEYS", "ONNX_PREFIX", "Calibration"]
 
 ONNX_PREFIX = "smhr_"  # ONNX metadata keys: smhr_score_threshold, ...
-KEYS = ("score_threshold", "large_hand_threshold", "large_side")  # model.pt meta keys (the fields)
+# model.pt meta keys (the fields)
+KEYS = ("score_threshold", "large_hand_threshold", "large_side", "min_hand_side")
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,21 @@ class Calibration:
     score_threshold: the detection threshold (best F1 on the held-out splits when packaged).
     large_hand_threshold: the lower score from which a hand spanning >= large_side of a whole view
         is kept (`smhr.runtime.large_hands`; a value >= the threshold turns the rule off).
-    large_side: that span, as a share of the view's long side, in (0, 1]."""
+    large_side: that span, as a share of the view's long side, in (0, 1].
+    min_hand_side: hands whose keypoint box is shorter than this share of the network input's side
+        in their view are dropped (`smhr.runtime.small_hands`)."""
 
     score_threshold: float | None = None
     large_hand_threshold: float | None = None
     large_side: float | None = None
+    min_hand_side: float | None = None
 
     def __post_init__(self) -> None:
         check_score("score_threshold", self.score_threshold)
         check_score("large_hand_threshold", self.large_hand_threshold)
         if self.large_side is not None:
             check_large_side(self.large_side)
+        check_min_hand_side(self.min_hand_side)
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any], source: str = "weights") -> Calibration:

@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 
-__all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_large_side", "check_options", "check_score",
-           "check_views"]
+__all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_large_side", "check_min_hand_side", "check_options",
+           "check_score", "check_views"]
 
 ZOOM_OUT = 0.0  # photo mode's zoomed-out view by default: 0 (off: it costs never-trained-on handedness)
 MIRROR = False  # photo mode's mirrored side vote by default (off: +-2-4 hands a set, docs/evaluation.md)
@@ -34,10 +34,20 @@ def check_score(name: str, value: float | None, note: str = "") -> None:
         raise ValueError(f"{name} is a detection score in [0, 1]{note}, got {value!r}")
 
 
+def _check_share(name: str, value: float, of: str, top: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value <= top:
+        raise ValueError(f"{name} is a share of {of}, in (0, {top:g}], got {value!r}")
+
+
 def check_large_side(value: float) -> None:
     """A one-line ValueError for a large-hand span outside (0, 1] (a share of the view's long side)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value <= 1.0:
-        raise ValueError(f"large_side is a share of the view's long side, in (0, 1], got {value!r}")
+    _check_share("large_side", value, "the view's long side", 1.0)
+
+
+def check_min_hand_side(value: float | None) -> None:
+    """A one-line ValueError for a smallest hand (None: no limit) outside (0, 0.5] of the input side."""
+    if value is not None:
+        _check_share("min_hand_side", value, "the network input's side (None: no limit)", 0.5)
 
 
 def check_cuda(device: str, cli: bool = False) -> None:

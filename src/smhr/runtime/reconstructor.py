@@ -47,7 +47,15 @@ from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD, admit_large, decode_threshold
 from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
-from smhr.runtime.options import MIRROR, ZOOM_OUT, check_large_side, check_score, check_views
+from smhr.runtime.options import (
+    MIRROR,
+    ZOOM_OUT,
+    check_large_side,
+    check_min_hand_side,
+    check_score,
+    check_views,
+)
+from smhr.runtime.small_hands import keep_large_enough
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 
 __all__ = ["Reconstructor"]
@@ -67,12 +75,14 @@ class Reconstructor:
     mirror: bool = MIRROR  # photo mode: also the mirrored whole view, voting on sides
     large_hand_threshold: float | None = LARGE_THRESHOLD  # hands filling a whole view: kept from this score
     large_side: float = LARGE_SIDE  # ... "filling": keypoint box's long side / the view's long side
+    min_hand_side: float | None = None  # shorter hands (keypoint box / input side, per view) dropped
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
         check_views(self.zoom_out, self.mirror)
         check_score("large_hand_threshold", self.large_hand_threshold, " (or None: off)")
         check_large_side(self.large_side)
+        check_min_hand_side(self.min_hand_side)
 
     @classmethod
     def from_pretrained(
@@ -81,6 +91,7 @@ class Reconstructor:
         input_size: int | None = None, backend: str = "auto", threads: int | None = None,
         mode: str = "fast", zoom_out: float = ZOOM_OUT, mirror: bool = MIRROR,
         large_hand_threshold: float | str | None = "auto", large_side: float | None = None,
+        min_hand_side: float | str | None = "auto",
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -103,7 +114,9 @@ class Reconstructor:
         large_hand_threshold: the lower score from which a hand spanning >= large_side (default 0.6)
         of a whole view is kept when it overlaps no other (`smhr.runtime.large_hands`; None: off;
         "auto": the weights' stored value, else LARGE_THRESHOLD). large_side: None takes the
-        weights' stored value, else LARGE_SIDE."""
+        weights' stored value, else LARGE_SIDE. min_hand_side: hands whose keypoint box is shorter
+        than this share of the network input's side in their view are dropped
+        (`smhr.runtime.small_hands`; None: no limit; "auto": the weights' stored value, else None)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
@@ -114,6 +127,8 @@ class Reconstructor:
             check_score("large_hand_threshold", large_hand_threshold, " (or None: off, or 'auto')")
         if large_side is not None:
             check_large_side(large_side)
+        if min_hand_side != "auto":
+            check_min_hand_side(min_hand_side)
         if input_size is not None and (input_size % 32 or not 64 <= input_size <= 2048):
             raise ValueError(f"input_size must be a multiple of 32 in [64, 2048], got {input_size}")
         path = Path(weights) if weights is not None else None
@@ -133,6 +148,7 @@ class Reconstructor:
             large_hand_threshold = pick_value(None, stored.large_hand_threshold, LARGE_THRESHOLD)
         rec.large_hand_threshold = large_hand_threshold
         rec.large_side = pick_value(large_side, stored.large_side, LARGE_SIDE)
+        rec.min_hand_side = stored.min_hand_side if min_hand_side == "auto" else min_hand_side
         return rec
 
     @classmethod
@@ -206,16 +222,20 @@ class Reconstructor:
         R = self.input_size
         found = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold, Ks,
                              side=side)
-        return [self._admit(hands, (0, 0, im.shape[1], im.shape[0]))
-                for hands, im in zip(found, rgb, strict=True)]  # fmt: skip
+        scales = np.asarray(affines)[:, 0, 0] / R  # input sides per image pixel
+        return [self._admit(hands, (0, 0, im.shape[1], im.shape[0]), scale)
+                for hands, im, scale in zip(found, rgb, scales, strict=True)]  # fmt: skip
 
     @property
     def _decode_threshold(self) -> float:
         return decode_threshold(self.threshold, self.large_hand_threshold)
 
-    def _admit(self, hands: list[Hand], view_box: Sequence[float] | None) -> list[Hand]:
-        """A view's decoded hands -> the kept ones: >= threshold, and large ones from the large-hand
-        threshold when the view is a whole one (view_box: its box; None for tiles and zoomed views)."""
+    def _admit(self, hands: list[Hand], view_box: Sequence[float] | None, scale: float | None) -> list[Hand]:
+        """A view's decoded hands -> the kept ones: none shorter than min_hand_side of the input
+        (scale: input sides per image pixel of the view), those >= threshold, and large ones from the
+        large-hand threshold when the view is a whole one (view_box: its box; None for tiles and
+        zoomed views)."""
+        hands = keep_large_enough(hands, scale, self.min_hand_side)
         if view_box is None:
             return [h for h in hands if h.score >= self.threshold]
         return admit_large(hands, self.threshold, self.large_hand_threshold, view_box, self.large_side)
@@ -237,7 +257,7 @@ class Reconstructor:
         Ks = np.stack([mirror_camera(camera, W) if v.mirrored else camera for v in views])
         per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold,
                                 Ks, side=side)
-        per_view = [self._admit(hs, v.box if (v.whole or v.mirrored) and v.zoom == 1.0 else None)
+        per_view = [self._admit(hs, v.box if (v.whole or v.mirrored) and v.zoom == 1.0 else None, v.scale)
                     for hs, v in zip(per_view, views, strict=True)]
         if not vote:
             return merge_views(per_view, views, (H, W), self.max_hands)
