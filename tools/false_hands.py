@@ -25,12 +25,13 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from bench_real import smhr_predictor, smhr_reconstructor, source_sets  # the benchmark's own
 
-from smhr.eval.matching import box_intersection, box_iou, is_box_label, keypoint_box
+from smhr.eval.matching import box_iou, inside_any, label_box
 from smhr.eval.real import RealScores
 
 SIZE_EDGES = (0.05, 0.1, 0.2, 0.4)  # box long side / image long side
@@ -52,8 +53,7 @@ def where(box: np.ndarray, labelled: np.ndarray, ignore: np.ndarray) -> str:
     the teacher gave no label: maybe a real hand) or "elsewhere"."""
     if len(labelled) and box_iou(box, labelled).max() >= 0.1:
         return "labelled hand"
-    area = max(float(np.prod(box[2:] - box[:2])), 1e-9)
-    if len(ignore) and (box_intersection(box, ignore) / area).max() >= 0.1:
+    if inside_any(box, ignore, 0.1)[0]:
         return "unlabelled box"
     return "elsewhere"
 
@@ -68,8 +68,8 @@ def false_hands(ds: Any, predict: Any, iou: float) -> tuple[dict[str, Any], list
         dets = predict(sample.image)
         res = scores.add(sample, dets)
         long_side = float(max(sample.image.shape[:2]))
-        labelled = np.array([h.bbox if is_box_label(h) else keypoint_box(h.keypoints2d, h.visibility)
-                             for h in sample.hands if h.visibility.any() or is_box_label(h)]).reshape(-1, 4)
+        labelled = np.array([label_box(h) for h in sample.hands
+                             if h.visibility.any() or h.bbox is not None]).reshape(-1, 4)
         for k in res.false_positives:
             box = dets[k].hand_box()
             found.append({
@@ -127,12 +127,14 @@ def main() -> None:
     ap.add_argument("--sheet", help="PNG of the highest-scoring false hands (one per set: NAME appended)")
     ap.add_argument("--n", type=int, default=48, help="false hands on each sheet")
     args = ap.parse_args()
-    os.environ.setdefault("SMHR_THREADS", str(args.threads))
-    rec = smhr_reconstructor(args.weights, None, args.threshold, args.mode)
+    os.environ.setdefault("SMHR_THREADS", str(args.threads))  # the onnxruntime backend
+    torch.set_num_threads(args.threads)  # the torch backend (a model.pt)
+    rules: dict[str, Any] = {}  # passed on as bench_real passes them
     if args.large_hand_threshold is not None:
-        rec.large_hand_threshold = None if args.large_hand_threshold >= 1 else args.large_hand_threshold
+        rules["large_hand_threshold"] = args.large_hand_threshold
     if args.min_hand_side is not None:
-        rec.min_hand_side = args.min_hand_side or None
+        rules["min_hand_side"] = args.min_hand_side or None
+    rec = smhr_reconstructor(args.weights, None, args.threshold, args.mode, rules)
     predict = smhr_predictor(rec)
     out: dict[str, Any] = {"weights": args.weights or "bundled", "threshold": rec.threshold,
                            "mode": args.mode, "large_hand_threshold": rec.large_hand_threshold,

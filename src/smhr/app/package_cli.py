@@ -2,10 +2,9 @@
 
 Why a command: the values measured for a set of weights (detection threshold, the large-hand
 rule's threshold and span, the smallest hand: `smhr.runtime.calibration`) must travel inside the
-file, or another
-training's weights run with the bundled ones' values; and shipped files store float16 tensors
-(half the size, loaded back as float32). `smhr export --onnx` copies the calibration into the ONNX
-metadata.
+file, or another training's weights run with the bundled ones' values; and shipped files store
+float16 tensors (half the size, loaded back as float32). `smhr export --onnx` copies the
+calibration into the ONNX metadata.
 """
 
 from __future__ import annotations

@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+IGNORE_COVER = 0.5  # a prediction with this share of its box in an ignore region is ignored
+
 __all__ = [
-    "MatchResult", "box_iou", "centre_in", "is_box_label", "keypoint_box", "match_by_similarity",
-    "match_hands",
+    "IGNORE_COVER", "MatchResult", "box_iou", "centre_in", "inside_any", "is_box_label", "keypoint_box",
+    "label_box", "match_by_similarity", "match_hands",
 ]
 
 
@@ -47,9 +49,22 @@ def is_box_label(hand: Any) -> bool:
     return not hand.visibility.any() and hand.bbox is not None
 
 
-def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """[P, G] intersection areas of boxes a [P, 4] and b [G, 4] (x1, y1, x2, y2)."""
-    return _inter(np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4))
+def label_box(hand: Any) -> np.ndarray:
+    """[4] the box a label is matched by: its own box for a box-level label, else the box of its
+    visible keypoints."""
+    if is_box_label(hand):
+        return np.asarray(hand.bbox, np.float64)
+    return keypoint_box(hand.keypoints2d, hand.visibility)
+
+
+def inside_any(boxes: np.ndarray, regions: np.ndarray, cover: float) -> np.ndarray:
+    """[P] bool: at least `cover` of each box's own area lies in one of the regions [R, 4] (a box
+    of no area lies in none)."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    r = np.asarray(regions, np.float64).reshape(-1, 4)
+    if not len(b) or not len(r):
+        return np.zeros(len(b), bool)
+    return (_inter(b, r) / np.maximum(_area(b), 1e-12)[:, None]).max(1) >= cover
 
 
 def _inter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -126,13 +141,10 @@ def match_by_similarity(similarity: np.ndarray, scores: np.ndarray, threshold: f
 
 def match_hands(pred_boxes: np.ndarray, scores: np.ndarray, gt_boxes: np.ndarray,
                 ignore_boxes: np.ndarray | None = None, iou_threshold: float = 0.5,
-                ignore_cover: float = 0.5) -> MatchResult:
+                ignore_cover: float = IGNORE_COVER) -> MatchResult:
     """Match predictions [P, 4] (scores [P]) to labels [G, 4] by box IoU; a prediction counts as
     inside an ignore region when at least `ignore_cover` of its own area lies in one."""
     pred = np.asarray(pred_boxes, np.float64).reshape(-1, 4)
     gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
-    ign = np.zeros((0, 4)) if ignore_boxes is None else np.asarray(ignore_boxes, np.float64).reshape(-1, 4)
-    inside = np.zeros(len(pred), bool)
-    if len(ign) and len(pred):
-        inside = (_inter(pred, ign) / np.maximum(_area(pred), 1e-12)[:, None]).max(1) >= ignore_cover
+    inside = inside_any(pred, np.zeros((0, 4)) if ignore_boxes is None else ignore_boxes, ignore_cover)
     return match_by_similarity(box_iou(pred, gt), scores, iou_threshold, inside)

@@ -24,10 +24,13 @@ import numpy as np
 
 from smhr.data.sample import Sample
 from smhr.eval.matching import (
+    IGNORE_COVER,
     MatchResult,
     centre_in,
+    inside_any,
     is_box_label,
     keypoint_box,
+    label_box,
     match_by_similarity,
     match_hands,
 )
@@ -96,10 +99,7 @@ class RealScores:
         known = list(side_known) if side_known is not None else [True] * len(sample.hands)
         known = [k for k, u in zip(known, use, strict=True) if u]
         boxy = [is_box_label(h) for h in gts]
-        gt_boxes = np.array(
-            [h.bbox if b else keypoint_box(h.keypoints2d, h.visibility)
-             for h, b in zip(gts, boxy, strict=True)]
-        ).reshape(-1, 4)
+        gt_boxes = np.array([label_box(h) for h in gts]).reshape(-1, 4)
         pred_boxes = np.array([d.hand_box() for d in detections]).reshape(-1, 4)
         scores = np.array([d.score for d in detections])
         threshold = self.iou_threshold if self.match == "box" else 1e-9
@@ -121,7 +121,8 @@ class RealScores:
         if coarse or self.match != "box":
             for i, j in coarse:  # found by the box centre, at the lowest similarity that matches
                 sim[i, j] = threshold if centre_in(pred_boxes[i], gt_boxes[j]) else min(sim[i, j], 0.0)
-            res = match_by_similarity(sim, scores, threshold, self._in_ignore(pred_boxes, sample.ignore))
+            ignored = inside_any(pred_boxes, sample.ignore, IGNORE_COVER)
+            res = match_by_similarity(sim, scores, threshold, ignored)
         self.n_images += 1
         self.n_gt += len(gts)
         self.n_pred += len(detections)
@@ -147,18 +148,6 @@ class RealScores:
             self.err_px.append(float(d.mean()))
         self.pck_all += sum(int(h.visibility.sum()) for h in gts)
         return res
-
-    @staticmethod
-    def _in_ignore(pred: np.ndarray, ignore: np.ndarray, cover: float = 0.5) -> np.ndarray:
-        """[P] bool: at least `cover` of a prediction's box lies in one ignore box (as `match_hands`)."""
-        out = np.zeros(len(pred), bool)
-        for k, (x1, y1, x2, y2) in enumerate(pred):
-            area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
-            for b in np.asarray(ignore, np.float64).reshape(-1, 4):
-                w = max(0.0, min(x2, b[2]) - max(x1, b[0]))
-                h = max(0.0, min(y2, b[3]) - max(y1, b[1]))
-                out[k] |= area > 0 and w * h / area >= cover
-        return out
 
     def summary(self) -> dict[str, float | int]:
         scored = self.tp + self.dup + self.fp
