@@ -144,7 +144,8 @@ def test_float16_weights_load_strictly_and_as_init(tmp_path, tiny_weights):
 
 def test_the_gpu_config_trains_what_the_cpu_run_trains():
     """configs/v3-gpu.yaml = configs/v3-cpu.yaml on the packed roots, batch and lr by the stated
-    square-root rule, and the schedule of gpu_continue's plan for a start at 25,600 samples."""
+    square-root rule, the weight average over as many samples, and the schedule of gpu_continue's
+    plan for a start at 25,600 samples."""
     from gpu_continue import plan
 
     cpu, gpu = (yaml.safe_load((REPO / "configs" / f"v3-{k}.yaml").read_text()) for k in ("cpu", "gpu"))
@@ -160,6 +161,8 @@ def test_the_gpu_config_trains_what_the_cpu_run_trains():
     assert gpu["data"]["shared"]["backgrounds"] == {**bg, "roots": packed}
     c, g = cpu["optim"], gpu["optim"]
     assert g["lr"] == pytest.approx(c["lr"] * (g["batch_size"] / c["batch_size"]) ** 0.5, rel=1e-3)
+    # the weight average spans the same number of samples
+    assert 1 - g["ema_decay"] == pytest.approx((1 - c["ema_decay"]) * g["batch_size"] / c["batch_size"])
     pack = {"config": str(REPO / "configs" / "v3-cpu.yaml"), "weights": {"samples": 25600}}
     p = plan(pack, gpu, g["batch_size"])
     assert (p["steps"], p["lr_steps"]) == (g["steps"], g["lr_steps"])

@@ -334,3 +334,72 @@ def test_checkpoints_load_weights_only_and_old_rng_layouts_still_resume(tmp_path
         with pytest.raises(NotATorchFileError, match=r"evil\.pt is not an smhr training checkpoint .*code"):
             load(tmp_path / "evil.pt")
     assert not (tmp_path / "ran").exists()
+
+
+def test_weight_ema_ramps_its_decay_averages_float_tensors_and_copies_counters():
+    from smhr.train.ema import WeightEMA
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    w0 = {k: v.clone() for k, v in net.state_dict().items()}
+    ema = WeightEMA(net, 0.9)
+    assert ema.current_decay() == pytest.approx(2 / 11)  # ramp: min(0.9, (1 + n) / (10 + n)), n = 1
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+        net[1].running_mean.fill_(2.0)
+        net[1].num_batches_tracked.fill_(7)
+    ema.update(net)
+    avg = ema.model.state_dict()
+    d = 2 / 11
+    assert torch.allclose(avg["0.weight"], d * w0["0.weight"] + (1 - d) * (w0["0.weight"] + 1))
+    assert torch.allclose(avg["1.running_mean"], torch.tensor([(1 - d) * 2.0]))
+    assert int(avg["1.num_batches_tracked"]) == 7 and ema.updates == 1
+    assert not any(p.requires_grad for p in ema.model.parameters()) and not ema.model.training
+    for _ in range(2, 200):
+        ema.update(net)
+    assert ema.current_decay() == 0.9  # the ramp has reached the configured decay
+    assert torch.allclose(ema.model.state_dict()["0.weight"], net[0].weight, atol=1e-5)
+    with pytest.raises(ValueError, match="ema_decay must be in"):
+        WeightEMA(net, 1.0)
+
+
+def test_ema_training_publishes_the_average_and_resumes_it(tiny_set, tmp_path):
+    """optim.ema_decay: model.pt and the snapshots hold the moving average of the weights after each
+    step (ramped decay), last.pt both; a resume continues the average; switching it on mid-run is a
+    config change that starts the average from the resumed weights."""
+    out = tmp_path / "run"
+    cfg = _cfg(tiny_set, out, optim={"steps": 3, "ema_decay": 0.9}, keep_every=3)
+    trainer = Trainer(cfg, resume=False)
+    expected = {k: v.clone().float() for k, v in trainer.net.state_dict().items() if v.is_floating_point()}
+    for step in (1, 2, 3):
+        trainer.fit(step)
+        d = min(0.9, (1 + step) / (10 + step))
+        for k, v in trainer.net.state_dict().items():
+            if k in expected:
+                expected[k] = d * expected[k] + (1 - d) * v.float()
+    last, model = load_checkpoint(out / "last.pt"), load_checkpoint(out / "model.pt")
+    snap = load_checkpoint(out / "step_0000003.pt")
+    assert last["ema"]["updates"] == 3 and model["meta"]["ema"] == {"decay": 0.9, "updates": 3}
+    for k, v in expected.items():
+        assert torch.allclose(model["model"][k].float(), v, atol=1e-6), k
+        assert torch.equal(model["model"][k], last["ema"]["model"][k])
+        assert torch.equal(snap["model"][k], model["model"][k])
+    moved = [k for k in expected if not torch.equal(last["model"][k], model["model"][k])]
+    assert len(moved) > len(expected) // 2  # the trained weights themselves are not what is published
+    SMHRNet.from_checkpoint(model)  # the average is a whole, loadable network
+
+    resumed = Trainer(_cfg(tiny_set, out, optim={"steps": 4, "ema_decay": 0.9}, keep_every=3), resume=True)
+    assert resumed.ema.updates == 3 and resumed.step == 3
+    assert all(torch.equal(resumed.ema.model.state_dict()[k], v) for k, v in last["ema"]["model"].items())
+
+    plain = tmp_path / "plain"
+    Trainer(_cfg(tiny_set, plain, optim={"steps": 2}), resume=False).fit()
+    assert "ema" not in load_checkpoint(plain / "last.pt")
+    with pytest.raises(ValueError, match=r"optim\.ema_decay: 0\.0 -> 0\.99"):
+        Trainer(_cfg(tiny_set, plain, optim={"steps": 3, "ema_decay": 0.99}), resume=True)
+    switched = Trainer(_cfg(tiny_set, plain, optim={"steps": 3, "ema_decay": 0.99}), resume=True,
+                       allow_config_change=True)
+    assert switched.ema.updates == 0
+    avg = switched.ema.model.state_dict()
+    assert all(torch.equal(avg[k], v) for k, v in switched.net.state_dict().items())
+    with pytest.raises(ValueError, match=r"optim\.ema_decay must be in \[0, 1\)"):
+        _cfg(tiny_set, plain, optim={"ema_decay": 1.0})

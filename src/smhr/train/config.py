@@ -56,7 +56,9 @@ class OptimConfig:
     no weight, optimizer or BatchNorm update, counted as `nonfinite_skipped` in the metrics -- and
     this many in a row stop the run with an error (one bad batch should not end a long run; a
     diverged one should not burn the rest of it). max_minutes: stop cleanly (checkpoint saved, the
-    same command continues) after this much wall clock in one call, e.g. a lent GPU's time slot."""
+    same command continues) after this much wall clock in one call, e.g. a lent GPU's time slot.
+    ema_decay: keep an exponential moving average of the weights (`smhr.train.ema`, ramped decay);
+    model.pt and the step_*.pt snapshots then hold the average, last.pt both; 0 = off."""
 
     lr: float = 1e-4
     weight_decay: float = 0.0
@@ -67,6 +69,7 @@ class OptimConfig:
     steps: int = 10000
     nonfinite_patience: int = 5
     max_minutes: float | None = None
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -186,6 +189,9 @@ def _check(cfg: TrainConfig) -> TrainConfig:
         raise ValueError("config: optim.steps, optim.batch_size and optim.nonfinite_patience must be >= 1")
     if cfg.optim.max_minutes is not None and not cfg.optim.max_minutes > 0:
         raise ValueError(f"config: optim.max_minutes must be > 0 or null, got {cfg.optim.max_minutes}")
+    if not 0.0 <= cfg.optim.ema_decay < 1.0:
+        raise ValueError(f"config: optim.ema_decay must be in [0, 1) (0 = off; e.g. 0.999), "
+                         f"got {cfg.optim.ema_decay}")
     return cfg
 
 

@@ -37,6 +37,7 @@ from smhr.train.checkpoint import (
 )
 from smhr.train.config import TrainConfig, config_differences
 from smhr.train.data import ResumableSampler, build_training_set, build_validation_set, collate_targets
+from smhr.train.ema import WeightEMA
 from smhr.train.logs import RunLog, keypoint_grid
 from smhr.train.objective import Objective
 from smhr.train.setup import (
@@ -72,6 +73,8 @@ class Trainer:
 
     resume: True = continue from out_dir/last.pt when it exists; a path = from that file (a full
     `last.pt`, or a weights-only `step_*.pt` / `model.pt`: weights and step, the optimizer restarts);
+    with `optim.ema_decay` the weights' moving average (`smhr.train.ema`) continues from last.pt's, or
+    starts from the resumed weights;
     False = start fresh (an existing last.pt is then an error, so a run is never silently
     overwritten). A checkpoint trained with a different config (`config_differences`) is refused
     with the list of differences unless `allow_config_change`. After construction, `resumed_from`
@@ -136,7 +139,11 @@ class Trainer:
         self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed)
         self.val_set = build_validation_set(cfg.data, model_cfg.input_size)
         self.step = 0
+        self._ema_state: dict[str, Any] | None = None
         self._resume(resume)
+        self.ema = WeightEMA(self.net, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
+        if self.ema is not None and self._ema_state is not None:
+            self.ema.load_state_dict(self._ema_state)
 
     # ------------------------------------------------------------------ set-up helpers
     def _resume(self, resume: bool | str | Path) -> None:
@@ -164,6 +171,7 @@ class Trainer:
                              "the config it was trained with") from exc
         if load_palm_head(self.palm_head, state, path) == "fresh":
             self.fresh_heads.append("palm_head")
+        self._ema_state = state.get("ema")
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scaler.load_state_dict(state["scaler"])
@@ -211,7 +219,14 @@ class Trainer:
             "hand_model": self.cfg.hand,
             "input_size": self.net.config.input_size,
             "train_config": self.cfg.to_dict(),
+            **({"ema": {"decay": self.ema.decay, "updates": self.ema.updates}} if self.ema else {}),
         }
+
+    @property
+    def published_net(self) -> SMHRNet:
+        """The network model.pt, the snapshots and validation hold: the weights' moving average
+        when `optim.ema_decay` is on, else the trained weights themselves."""
+        return self.ema.model if self.ema is not None else self.net
 
     def save(self) -> None:
         if self.rank != 0:
@@ -222,11 +237,12 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "step": self.step, "rng": rng_state(), "meta": meta,
             **({"palm_head": self.palm_head.state_dict()} if self.palm_head is not None else {}),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         })  # model.pt below: the network alone (a palm head is training-only, smhr.model.palm_distill)
-        save_checkpoint(self.out_dir / "model.pt", {**self.net.checkpoint(), "meta": meta})
+        published = {**self.published_net.checkpoint(), "meta": meta}
+        save_checkpoint(self.out_dir / "model.pt", published)
         if self.cfg.keep_every and self.step % self.cfg.keep_every == 0:
-            keep = self.out_dir / f"step_{self.step:07d}.pt"
-            save_checkpoint(keep, {**self.net.checkpoint(), "meta": meta})
+            save_checkpoint(self.out_dir / f"step_{self.step:07d}.pt", published)
         self.saved_step = self.step
 
     def _write_config(self) -> None:
@@ -288,6 +304,8 @@ class Trainer:
         if finite:
             self.scaler.step(self.optimizer)
             self.scaler.update()
+            if self.ema is not None:
+                self.ema.update(self.net)
             self.nonfinite_streak = 0
         else:
             self.optimizer.zero_grad(set_to_none=True)
@@ -386,7 +404,7 @@ class Trainer:
                                  batch["valid"])
             log.image(step, "train_keypoints", grid)
         if cfg.eval_every and step % cfg.eval_every == 0 and self.val_set is not None and self.rank == 0:
-            scores = validate(self.net, self.val_set, hand=cfg.hand, mano_dir=cfg.mano_dir,
+            scores = validate(self.published_net, self.val_set, hand=cfg.hand, mano_dir=cfg.mano_dir,
                               max_hands=max(cfg.data.max_hands, 1), limit=cfg.data.val_limit,
                               trained=trained_sources(dataclasses.asdict(cfg.data)))
             log.scalars(step, scores, prefix="val")
