@@ -132,6 +132,21 @@ def test_real_scores_pck_handedness_and_recall():
     assert pck(h.keypoints2d, h.keypoints2d, np.zeros(21, bool)) == (0, 0)
 
 
+def test_correct_side_recall_counts_found_hands_with_the_labels_side_over_hands_of_known_side():
+    """handedness_acc is a share of the matched hands; correct_side_recall divides the same
+    correct sides by every labelled hand of known side, so finding one more hand never lowers it."""
+    a, b, c = _hand(50, 50, 40, side=0), _hand(150, 50, 40, side=1), _hand(250, 50, 40, side=1)
+    s = Sample(image=np.zeros((100, 300, 3), np.uint8), K=None, hands=[a, b, c])
+    known = [True, True, False]
+    one = RealScores()
+    one.add(s, [Detection(a.keypoints2d, 0, 0.9)], side_known=known)
+    two = RealScores()  # also finds the second hand, with the wrong side
+    two.add(s, [Detection(a.keypoints2d, 0, 0.9), Detection(b.keypoints2d, 0, 0.8)], side_known=known)
+    o1, o2 = one.summary(), two.summary()
+    assert o1["handedness_acc"] == 1.0 and o2["handedness_acc"] == 0.5
+    assert o1["correct_side_recall"] == o2["correct_side_recall"] == 0.5  # 1 of the 2 hands of known side
+
+
 def test_keypoint_matching_scores_partly_labelled_hands():
     # a human label with only 6 visible keypoints: its visible-keypoint box is far smaller than the
     # predicted full hand, so box IoU rejects a good prediction; keypoint matching keeps it

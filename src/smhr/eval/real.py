@@ -86,7 +86,7 @@ class RealScores:
         self.n_images = self.n_gt = self.n_pred = 0
         self.tp = self.dup = self.fp = self.ignored = 0
         self.pck_hit = self.pck_all = self.pck_matched = 0
-        self.side_ok = self.side_n = 0
+        self.side_ok = self.side_n = self.n_gt_known = 0
         self.err_px: list[float] = []
         self.n_box_gt = self.tp_box_gt = 0
         self.ranked: list[tuple[float, bool]] = []  # (score, true positive) of every scored detection
@@ -125,6 +125,7 @@ class RealScores:
             res = match_by_similarity(sim, scores, threshold, ignored)
         self.n_images += 1
         self.n_gt += len(gts)
+        self.n_gt_known += sum(known)
         self.n_pred += len(detections)
         self.tp += len(res.pairs)
         self.dup += len(res.duplicates)
@@ -168,6 +169,9 @@ class RealScores:
             if self.pck_matched
             else float("nan"),
             "handedness_acc": self.side_ok / self.side_n if self.side_n else float("nan"),
+            # hands found *with* the label's side, over all labelled hands of known side: unlike
+            # handedness_acc (a share of the matched hands) it does not punish finding harder hands
+            "correct_side_recall": self.side_ok / self.n_gt_known if self.n_gt_known else float("nan"),
             "mean_kp_err_px": float(np.mean(self.err_px)) if self.err_px else float("nan"),
             # labels with keypoints vs box-level labels (found by box centre; no keypoint score)
             "keypoint_hands": self.n_gt - self.n_box_gt,
