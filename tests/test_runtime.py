@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from smhr.geometry.letterbox import letterbox_affine, letterbox_image
+from smhr.geometry.letterbox import letterbox_affine, letterbox_image, shrink_area
 from smhr.hands.model import HandModel
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.render.painter import paint_hands
@@ -43,6 +43,29 @@ def test_letterbox_maps_pixel_centres_and_pads_evenly():
     A2, size, pad = letterbox_affine((100, 200), 64)
     np.testing.assert_array_equal(A, A2)
     assert size == (64, 32) and pad == (0, 16)
+
+
+def test_shrink_area_halves_exactly_then_matches_one_area_resize():
+    """The 2x2 halvings keep the pixel-centre geometry (a blob's centroid lands where the affine
+    maps it) and stay within rounding of OpenCV's single area resize; odd sides take the direct
+    path, whose result is the area resize itself."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 3)
+    img[200:232, 300:364] = 255  # a bright block
+    small = shrink_area(img, (256, 192))
+    ref = cv2.resize(img, (256, 192), interpolation=cv2.INTER_AREA)
+    diff = np.abs(small.astype(int) - ref)
+    assert small.shape == ref.shape and diff.mean() < 0.5 and diff.max() <= 24
+    A, _, _ = letterbox_affine((480, 640), 256)
+    ys, xs = np.nonzero(small[..., 0] == 255)
+    expect = A @ [331.5, 215.5, 1.0]  # the block's centre in original pixels
+    np.testing.assert_allclose([xs.mean(), ys.mean()], expect[:2] - [0, 32], atol=0.5)  # 32 px top padding
+    odd = img[:479]
+    direct = cv2.resize(odd, (256, 192), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(shrink_area(odd, (256, 192)), direct)
+    assert shrink_area(img[:, :512], (256, 240)).shape == (240, 256, 3)  # one halving lands on the target
 
 
 def test_painter_covers_the_pixels_the_rasterizer_covers():
