@@ -12,7 +12,6 @@ have seen, and on the same device reproduces its losses exactly.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from smhr.train.config import TrainConfig, config_differences
 from smhr.train.data import ResumableSampler, build_training_set, build_validation_set, collate_targets
 from smhr.train.ema import WeightEMA
 from smhr.train.logs import RunLog, keypoint_grid
+from smhr.train.nonfinite import NonFiniteLossError, nonfinite_error
 from smhr.train.objective import Objective
 from smhr.train.setup import (
     GatheringModel,
@@ -57,15 +57,6 @@ __all__ = ["ConfigChangedError", "GatheringModel", "NonFiniteLossError", "Traine
 
 class ConfigChangedError(ValueError):
     """Resuming a checkpoint with a config that trains differently; the message lists the keys."""
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss was not finite for `optim.nonfinite_patience` steps in a row (each was skipped);
-    `values` holds the loss terms of the last one."""
-
-    def __init__(self, message: str, values: dict[str, float]) -> None:
-        super().__init__(message)
-        self.values = values
 
 
 class Trainer:
@@ -321,17 +312,7 @@ class Trainer:
         values["total"] = float(total.detach())
         values["skipped"] = 0.0 if finite else 1.0
         if self.nonfinite_streak >= self.cfg.optim.nonfinite_patience:
-            n = self.nonfinite_streak
-            bad = sorted((k for k, v in values.items() if not math.isfinite(v)),
-                         key=lambda k: (k != "total", k))  # fmt: skip
-            bad = [*bad[:3], f"{len(bad) - 3} more terms"] if len(bad) > 4 else bad
-            bad = bad or ["clipped gradient norm"]
-            first, last = self.step - n + 1, self.step
-            raise NonFiniteLossError(
-                f"steps {first}-{last}: not finite {n} times in a row ({', '.join(bad)}); each step was "
-                f"skipped, so the weights are still those after step {first - 1}; lower optim.lr, set "
-                "amp: off or check the data (optim.nonfinite_patience sets how many are tolerated)", values
-            )
+            raise nonfinite_error(values, self.step, self.nonfinite_streak)
         return values
 
     def _all_ranks(self, ok: bool) -> bool:
