@@ -57,7 +57,7 @@ def shrink_area(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     would, with the same pixel-centre mapping (u' = (u + 0.5) / 2 - 0.5), so the chain keeps
     `letterbox_affine`'s geometry exactly; the pixels differ from one area resize only by the
     rounding of the intermediate image and the slightly wider footprint of the last step (mean
-    0.2 grey levels; docs/network.md "Where the time goes")."""
+    0.2 grey levels; docs/network.md "Shrinking in halvings")."""
     w, h = size
     src_h, src_w = image.shape[:2]
     while src_w % 2 == 0 and src_h % 2 == 0 and src_w >= 2 * w and src_h >= 2 * h:

@@ -130,24 +130,25 @@ class Trainer:
         self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed)
         self.val_set = build_validation_set(cfg.data, model_cfg.input_size)
         self.step = 0
-        self._ema_state: dict[str, Any] | None = None
-        self._resume(resume)
+        saved_ema = self._resume(resume)
         self.ema = WeightEMA(self.net, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
-        if self.ema is not None and self._ema_state is not None:
-            self.ema.load_state_dict(self._ema_state)
+        if self.ema is not None and saved_ema is not None:
+            self.ema.load_state_dict(saved_ema)
 
     # ------------------------------------------------------------------ set-up helpers
-    def _resume(self, resume: bool | str | Path) -> None:
+    def _resume(self, resume: bool | str | Path) -> dict[str, Any] | None:
+        """Load the checkpoint `resume` names (class docstring); returns its weight average's state
+        (None: it has none), which `__init__` hands to the average once the network is loaded."""
         last = self.out_dir / "last.pt"
         if resume is False:
             if last.exists():
                 raise FileExistsError(f"{last} exists: resume it (--resume) or choose another out_dir")
-            return
+            return None
         path = Path(resume) if not isinstance(resume, bool) else last
         if not path.exists():
             if not isinstance(resume, bool):
                 raise FileNotFoundError(f"--resume-from {path}: no such checkpoint")
-            return
+            return None
         try:
             state = load_checkpoint(path)
         except NotATorchFileError:
@@ -162,7 +163,6 @@ class Trainer:
                              "the config it was trained with") from exc
         if load_palm_head(self.palm_head, state, path) == "fresh":
             self.fresh_heads.append("palm_head")
-        self._ema_state = state.get("ema")
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scaler.load_state_dict(state["scaler"])
@@ -173,6 +173,7 @@ class Trainer:
             self.weights_only_resume = True
         self._replay_schedule()
         self.resumed_from = path
+        return state.get("ema")
 
     def _replay_schedule(self) -> None:
         """The learning rate is a function of the configured schedule and the step, not state to
