@@ -194,6 +194,7 @@ def test_the_cpu_appearance_config_is_v3_with_the_shipped_appearance_phase():
     assert app["loss_weights"] == {**cpu["loss_weights"], "photometric": 100.0, "silhouette": 20.0}
     assert {k: app["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")} == {
         k: old["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")}
+    assert 0 < app["optim"]["ema_decay"] < cpu["optim"]["ema_decay"]  # a shorter average for a short phase
 
 
 def test_a_synthetic_rebuild_past_its_deadline_stops_and_leaves_no_renderer_running(tmp_path):
