@@ -291,3 +291,32 @@ def test_a_time_budget_stops_between_steps_saves_and_the_same_command_continues(
     assert load_checkpoint(out / "last.pt")["step"] == 4
     with pytest.raises(ValueError, match=r"optim\.max_minutes must be > 0"):
         _cfg(tiny, out, optim={"max_minutes": 0})
+
+
+def test_a_run_moves_to_a_new_machine_through_its_packaged_weights(tiny, tmp_path):
+    """A machine that is not kept loses out_dir; the packaged (float16) model.pt is small enough to
+    carry (docs/training.md "Carrying a run to another machine") and continues the run at its step,
+    with its average, on a machine that has nothing else."""
+    from smhr.train.checkpoint import package_weights
+
+    old = tmp_path / "old"
+    Trainer(_cfg(tiny, old, ckpt_every=2, optim={"ema_decay": 0.9}), resume=False).fit(4)
+    carried = package_weights(old / "model.pt", tmp_path / "carried.pt")
+    assert carried.stat().st_size < 0.6 * (old / "model.pt").stat().st_size  # float16: about half
+    shipped = torch.load(carried, weights_only=True)
+    assert shipped["meta"]["step"] == 4 and shipped["meta"]["stored_dtype"] == "float16"
+
+    new = tmp_path / "new"  # another machine: a new out_dir, no last.pt
+    trainer = Trainer(_cfg(tiny, new, ckpt_every=2, optim={"ema_decay": 0.9}), resume=carried)
+    assert trainer.step == 4 and trainer.weights_only_resume and trainer.resumed_from == carried
+    assert trainer.scheduler.last_epoch == 4 and trainer.ema is not None
+    state = _state(trainer)
+    for k, v in shipped["model"].items():  # the float16 values, back in the network's float32
+        assert state[k].dtype == (torch.float32 if v.is_floating_point() else v.dtype)
+        assert torch.equal(state[k], v.to(state[k].dtype)), k
+    trainer.fit(6)
+    assert load_checkpoint(new / "last.pt")["step"] == 6
+    assert torch.load(new / "model.pt", weights_only=True)["meta"]["step"] == 6
+
+    with pytest.raises(ConfigChangedError, match=r"optim\.lr"):  # the carried file keeps the run's config
+        Trainer(_cfg(tiny, tmp_path / "other", optim={"ema_decay": 0.9, "lr": 5e-4}), resume=carried)
