@@ -310,6 +310,7 @@ def test_a_run_moves_to_a_new_machine_through_its_packaged_weights(tiny, tmp_pat
     trainer = Trainer(_cfg(tiny, new, ckpt_every=2, optim={"ema_decay": 0.9}), resume=carried)
     assert trainer.step == 4 and trainer.weights_only_resume and trainer.resumed_from == carried
     assert trainer.scheduler.last_epoch == 4 and trainer.ema is not None
+    assert trainer.ema.updates == shipped["meta"]["ema"]["updates"] == 4  # the average keeps its window
     state = _state(trainer)
     for k, v in shipped["model"].items():  # the float16 values, back in the network's float32
         assert state[k].dtype == (torch.float32 if v.is_floating_point() else v.dtype)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["WeightEMA"]
+__all__ = ["WeightEMA", "snapshot_average"]
 
 
 class WeightEMA:
@@ -60,3 +60,14 @@ class WeightEMA:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.updates = int(state["updates"])
+
+
+def snapshot_average(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The weight average a weights-only snapshot holds, as `WeightEMA.load_state_dict` takes it.
+    A snapshot written while the average was on (`model.pt`, `step_*.pt`, a packaged copy carried
+    to another machine) stores the average as its weights and the update count in its metadata, so
+    the resumed average keeps its window (no second ramp); None when the run kept no average."""
+    ema = state.get("meta", {}).get("ema")
+    if not isinstance(ema, dict) or "updates" not in ema:
+        return None
+    return {"model": state["model"], "updates": int(ema["updates"])}

@@ -36,7 +36,7 @@ from smhr.train.checkpoint import (
 )
 from smhr.train.config import TrainConfig, config_differences
 from smhr.train.data import ResumableSampler, build_training_set, build_validation_set, collate_targets
-from smhr.train.ema import WeightEMA
+from smhr.train.ema import WeightEMA, snapshot_average
 from smhr.train.logs import RunLog, keypoint_grid
 from smhr.train.nonfinite import NonFiniteLossError, nonfinite_error
 from smhr.train.objective import Objective
@@ -64,8 +64,9 @@ class Trainer:
 
     resume: True = continue from out_dir/last.pt when it exists; a path = from that file (a full
     `last.pt`, or a weights-only `step_*.pt` / `model.pt`: weights and step, the optimizer restarts);
-    with `optim.ema_decay` the weights' moving average (`smhr.train.ema`) continues from last.pt's, or
-    starts from the resumed weights;
+    with `optim.ema_decay` the weights' moving average (`smhr.train.ema`) continues from last.pt's
+    or from the average a weights-only snapshot holds (`snapshot_average`), else starts from the
+    resumed weights;
     False = start fresh (an existing last.pt is then an error, so a run is never silently
     overwritten). A checkpoint trained with a different config (`config_differences`) is refused
     with the list of differences unless `allow_config_change`. After construction, `resumed_from`
@@ -173,7 +174,7 @@ class Trainer:
             self.weights_only_resume = True
         self._replay_schedule()
         self.resumed_from = path
-        return state.get("ema")
+        return state.get("ema") or snapshot_average(state)
 
     def _replay_schedule(self) -> None:
         """The learning rate is a function of the configured schedule and the step, not state to
