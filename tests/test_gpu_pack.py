@@ -167,6 +167,7 @@ def test_the_gpu_config_trains_what_the_cpu_run_trains():
     p = plan(pack, gpu, g["batch_size"])
     assert (p["steps"], p["lr_steps"]) == (g["steps"], g["lr_steps"])
     assert p["target_samples"] == c["steps"] * c["batch_size"] == 550400
+    assert cpu["amp"] == "bf16" and gpu["amp"] == "auto"  # both train in bf16 (auto = bf16 on CUDA)
 
 
 def test_the_gpu_appearance_config_is_the_geometry_one_with_the_appearance_terms():

@@ -321,3 +321,32 @@ def test_a_run_moves_to_a_new_machine_through_its_packaged_weights(tiny, tmp_pat
 
     with pytest.raises(ConfigChangedError, match=r"optim\.lr"):  # the carried file keeps the run's config
         Trainer(_cfg(tiny, tmp_path / "other", optim={"ema_decay": 0.9, "lr": 5e-4}), resume=carried)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_an_ignored_sigint_stop_training_with_a_save(tiny, tmp_path, monkeypatch, signum):
+    """`kill PID` (SIGTERM), and `kill -INT` on a run started with `nohup ... &` (which inherits
+    SIGINT ignored), stop like Ctrl-C: a save at the current step and the way to continue."""
+    out = tmp_path / "run"
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(_settings(tiny, out)))
+    real_step = Trainer.train_step
+
+    def signalled(self, batch):
+        if self.step == 3:
+            os.kill(os.getpid(), signum)
+        return real_step(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", signalled)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a background job of a non-interactive shell gets
+    try:
+        res = runner.invoke(app, ["train", str(path), "--steps", "9"])
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # the caller's handlers come back
+        assert signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+    assert res.exit_code == 130, res.output
+    assert f"interrupted at step 3: saved {out / 'last.pt'} (step 3); run the same command" in res.output
+    assert load_checkpoint(out / "last.pt")["step"] == 3

@@ -46,6 +46,7 @@ def train_command(
         return
     from smhr.train.checkpoint import CheckpointWriteError
     from smhr.train.loop import NonFiniteLossError, Trainer
+    from smhr.train.signals import stop_signals_interrupt
 
     try:
         trainer = Trainer(cfg, resume=resume_from if resume_from is not None else resume,
@@ -68,7 +69,8 @@ def train_command(
             typer.echo(f"nothing to do: already at step {trainer.step}; raise --steps or optim.steps")
         return
     try:
-        history = trainer.fit(steps)
+        with stop_signals_interrupt():
+            history = trainer.fit(steps)
     except KeyboardInterrupt:
         if main:
             typer.echo(f"interrupted at step {trainer.step}: {_saved(trainer)}; run the same command to "
