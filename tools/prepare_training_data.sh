@@ -22,10 +22,9 @@ SMHR=${SMHR:-smhr}
 cd "$(dirname "$0")/.."
 mkdir -p "$DATA"
 "$PYTHON" tools/rebuild_real.py labels/* --out "$DATA/real" --mirrors "$MIRRORS"
-MMPOSE=
-for cand in "$MIRRORS/open-mmlab+mmpose/repo/.git" "$MIRRORS/open-mmlab+mmpose/repo" "$MIRRORS/open-mmlab+mmpose"; do
-    if [ -f "$cand/HEAD" ]; then MMPOSE=$cand; break; fi
-done
+MMPOSE=$("$PYTHON" -c 'import sys; from pathlib import Path; sys.path.insert(0, "tools")
+from rebuild_real import find_git_dir
+print(find_git_dir(Path(sys.argv[1]), "open-mmlab/mmpose") or "")' "$MIRRORS")
 [ -n "$MMPOSE" ] || { echo "error: no mirror of open-mmlab/mmpose under $MIRRORS (fetch it first)" >&2; exit 1; }
 sh tools/rebuild_fixtures.sh "$MMPOSE" "$DATA/mmpose"
 synth() {  # NAME ARGS...: one synthetic set unless it is already complete

@@ -27,22 +27,17 @@ def _f(x: Any) -> str:
     return "-" if not isinstance(x, (int, float)) or math.isnan(x) else f"{x:.2f}"
 
 
-def _by_name(entries: Any) -> dict[str, Any]:
-    """bench_real writes sources as [name, scores] pairs (older files: a dict)."""
-    return dict(entries)
-
-
 def row(scores: dict[str, Any], label: str, samples: str) -> tuple[str, str]:
     """(table row, extras line) of one bench_real JSON's "smhr" block."""
     s = scores["smhr"]
-    sources = _by_name(s["sources"])
+    sources = s["sources"]
     missing = [n for n in (GLOVES, SCENES) if n not in sources]
     if missing:
         raise ValueError(f"no {', '.join(missing)} in the scores: run bench_real.py with "
                          f"--labels labels/{GLOVES} labels/{SCENES}")
     g, c = sources[GLOVES], sources[SCENES]
     stress = {k: v[NEVER] for k, v in s.get("stress", {}).items() if NEVER in v}
-    gt = _by_name(s.get("gt_fixtures", {}))
+    gt = s.get("gt_fixtures", {})
     ih = s.get("fixtures_3d", {}).get("interhand2.6m", {})
     synth = s.get("synthetic_freihand", {}).get("pa_mpjpe_mm")
 
