@@ -1,0 +1,112 @@
+"""tools/ship_check.py: candidate vs shipped weights on every never-trained-on number, and refusals."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+import ship_check
+
+NAN = float("nan")
+
+
+def _set(recall, precision=0.9, pck=0.6, side=0.8, hands=200, images=300, **extra):
+    return {"recall": recall, "precision": precision, "pck0.2_all": pck, "handedness_acc": side,
+            "correct_side_recall": recall * side, "ap": 0.7, "hands": hands, "images": images, **extra}
+
+
+def _scores(gloves_recall=0.70, pa=25.0, synth=16.0, panoptic_side=NAN):
+    return {
+        "weights": "w.pt", "mode": "fast", "zoom_out": None, "mirror": None, "iou": 0.3,
+        "smhr": {
+            "sources": {"hina-gloves": _set(gloves_recall) | {"status": "never trained on"},
+                        "subhih-hands": _set(0.9) | {"status": "trained on"}},
+            "stress": {"frame_filling": {"never trained on": _set(0.40), "trained on": _set(0.9)}},
+            "gt_fixtures": {"panoptic": _set(0.0, precision=NAN, pck=0.0, side=panoptic_side, hands=4,
+                                             images=2)},
+            "fixtures_3d": {"interhand2.6m": {"pa_mpjpe_mm": pa, "root_depth_error_mm": 80.0}},
+            "synthetic_freihand": {"pa_mpjpe_mm": synth},
+        },
+    }  # fmt: skip
+
+
+def _verdicts(base, cand, tolerance=0.0):
+    return {n.name: n.verdict(tolerance) for n in ship_check.numbers(base, cand)}
+
+
+def test_only_never_trained_on_numbers_are_compared_with_the_right_direction():
+    base, cand = _scores(), _scores(gloves_recall=0.75, pa=24.0, synth=17.0)
+    v = _verdicts(base, cand)
+    assert not any("subhih" in k for k in v)  # trained on: not a ship criterion
+    assert "stress frame_filling: recall" in v
+    assert v["set hina-gloves: recall"] == "better"
+    assert v["3d interhand2.6m: pa_mpjpe_mm"] == "better"  # fewer millimetres
+    assert v["synthetic: pa_mpjpe_mm"] == "worse"
+    assert v["set hina-gloves: precision"] == "equal"
+    assert "gt panoptic: precision" not in v  # fixtures: recall, PCK, side only
+    assert "gt panoptic: handedness_acc" not in v  # NaN in both: nothing to compare
+    lines, ships = ship_check.report(base, cand, 0.0)
+    assert not ships and lines[-1].endswith("DOES NOT SHIP: worse on synthetic: pa_mpjpe_mm")
+
+
+def test_a_candidate_better_or_equal_everywhere_ships():
+    lines, ships = ship_check.report(_scores(), _scores(gloves_recall=0.72, pa=24.0, synth=15.0), 0.0)
+    assert ships
+    assert lines[-1].startswith("4 better, 13 equal, 0 worse")  # recall, right-side recall, mm x2
+    assert "SHIPS: no never-trained-on number is worse" in lines[-1]
+
+
+def test_tolerance_applies_to_rates_not_to_millimetres():
+    base, cand = _scores(), _scores(gloves_recall=0.695, synth=16.001)
+    assert _verdicts(base, cand, 0.0)["set hina-gloves: recall"] == "worse"
+    v = _verdicts(base, cand, 0.01)
+    assert v["set hina-gloves: recall"] == "equal"
+    assert v["synthetic: pa_mpjpe_mm"] == "worse"
+
+
+def test_a_number_missing_on_one_side_blocks_shipping():
+    _, ships = ship_check.report(_scores(panoptic_side=1.0), _scores(panoptic_side=NAN), 0.0)
+    assert not ships
+    assert _verdicts(_scores(panoptic_side=1.0), _scores())["gt panoptic: handedness_acc"] == "incomparable"
+
+
+def test_results_scored_differently_or_on_other_data_are_refused():
+    base = _scores()
+    photo = copy.deepcopy(base) | {"mode": "photo"}
+    with pytest.raises(ValueError, match="different mode"):
+        list(ship_check.numbers(base, photo))
+    fewer = copy.deepcopy(base)
+    fewer["smhr"]["sources"]["hina-gloves"]["images"] = 299
+    with pytest.raises(ValueError, match="images 300 vs 299: not the same data"):
+        list(ship_check.numbers(base, fewer))
+    missing = copy.deepcopy(base)
+    del missing["smhr"]["stress"]
+    with pytest.raises(ValueError, match="only in the baseline \\['stress frame_filling'\\]"):
+        list(ship_check.numbers(base, missing))
+
+
+def test_the_command_line_exit_status_json_and_one_line_errors(tmp_path):
+    base, good, bad = tmp_path / "v2.json", tmp_path / "good.json", tmp_path / "bad.json"
+    base.write_text(json.dumps(_scores()))
+    good.write_text(json.dumps(_scores(gloves_recall=0.8)))
+    bad.write_text(json.dumps(_scores(gloves_recall=0.6)))
+    tool = [sys.executable, ship_check.__file__]
+    ok = subprocess.run([*tool, str(base), str(good), "--json"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads(ok.stdout)  # strict JSON: NaN written as null
+    assert out["ships"] is True
+    assert {"name": "set hina-gloves: recall", "verdict": "better"}.items() <= out["numbers"][0].items()
+    no = subprocess.run([*tool, str(base), str(bad)], capture_output=True, text=True)
+    assert no.returncode == 1 and "DOES NOT SHIP: worse on set hina-gloves: recall" in no.stdout
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    err = subprocess.run([*tool, str(base), str(broken)], capture_output=True, text=True)
+    assert err.returncode == 1 and err.stderr.count("\n") == 1
+    assert err.stderr.startswith(f"error: {broken}: not a bench_real.py result")
