@@ -52,8 +52,8 @@ def test_missing_sets_and_files_are_refused_with_the_command_to_run(tmp_path):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps(SCORES))
     bad.write_text("{")
-    res = subprocess.run([sys.executable, str(TOOLS / "waypoint_row.py"), str(good), str(bad)],
+    res = subprocess.run([sys.executable, str(TOOLS / "waypoint_row.py"), str(bad), str(good)],
                          capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 1
-    assert res.stdout.startswith("| step_0004000.pt |  | 0.70 / 0.83")  # the good file still prints
+    assert res.stdout.startswith("| step_0004000.pt |  | 0.70 / 0.83")  # the good file after it still prints
     assert res.stderr.strip().startswith(f"error: {bad}: not a complete bench_real.py result")

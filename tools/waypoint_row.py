@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +68,19 @@ def main() -> None:
     ap.add_argument("--label", help="first cell (default: the weights file named in the JSON)")
     ap.add_argument("--samples", default="", help="second cell, e.g. +64k")
     args = ap.parse_args()
-    for path in args.scores:
+    failed = 0
+    for path in args.scores:  # a bad file is reported and skipped; the others still print
         try:
             scores = json.loads(path.read_text())
             table_row, extras = row(scores, args.label or Path(str(scores.get("weights"))).name, args.samples)
         except (OSError, ValueError, KeyError) as exc:
-            raise SystemExit(f"error: {path}: not a complete bench_real.py result ({exc}); rerun the "
-                             "waypoint command (docs/training.md)") from None
+            failed += 1
+            print(f"error: {path}: not a complete bench_real.py result ({exc}); rerun the waypoint "
+                  "command (docs/training.md)", file=sys.stderr)  # fmt: skip
+            continue
         print(table_row)
         print(f"  {extras}")
+    raise SystemExit(1 if failed else 0)
 
 
 if __name__ == "__main__":
