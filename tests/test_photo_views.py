@@ -30,6 +30,21 @@ class BlueEdgeNet(RedSquareNet):
         return out
 
 
+class SizeSideNet(RedSquareNet):
+    """The red-square stub with a side opinion that depends on how large the hand is in the view:
+    'right', weakly (logit 0.2), at 14 network px and wider; 'left', surely (logit 3), when smaller
+    (as in the zoomed-out view): the two views of one hand disagree."""
+
+    def run(self, images, threshold=None):
+        out = super().run(images, threshold)
+        for b, im in enumerate(images):
+            red = (im[..., 0] > 200) & (im[..., 1] < 60) & (im[..., 2] < 60)
+            if red.any():
+                xs = np.nonzero(red)[1]
+                out["handedness"][b, 0] = [0.0, 0.2] if xs.max() - xs.min() + 1 >= 14 else [3.0, 0.0]
+        return out
+
+
 def _rec(net=None, **views):
     views = {"mirror": False, **views}
     return Reconstructor(net or RedSquareNet(), [FlatHand(), FlatHand()], threshold=0.3, max_hands=4,
@@ -70,6 +85,19 @@ def test_a_frame_filling_hand_is_found_through_the_zoomed_out_view_and_stays_one
     (whole,) = rec.predict(small, zoom_out=0)
     (both,) = rec.predict(small)
     assert both.score == whole.score == pytest.approx(0.9)
+
+
+def test_with_the_zoomed_out_view_each_hands_side_is_voted_by_its_copies_in_both_views():
+    im = _photo(hw=(48, 64), squares=((32, 24, 20),))  # no tiles: the whole view and the zoomed-out one
+    rec = _rec(SizeSideNet())
+    (alone,) = rec.predict(im)  # the whole view alone: weakly right
+    assert alone.side == 1 and alone.handedness[1] == pytest.approx(1 / (1 + np.exp(-0.2)), abs=1e-4)
+    (voted,) = rec.predict(im, zoom_out=0.5)  # its zoomed-out copy is surely left: the mean says left
+    assert len(rec.network.inputs[-1]) == 2 and voted.side == 0
+    assert 0.5 < voted.handedness[0] < 1 / (1 + np.exp(-3.0))  # between the two opinions
+    # the same hand, now decoded from the zoomed copy (its cells are twice as coarse in the photo)
+    np.testing.assert_allclose(voted.keypoints2d.mean(0), alone.keypoints2d.mean(0), atol=4.0)
+    assert rec.predict_batch([im], side=1, zoom_out=0.5)[0][0].side == 1  # a forced side: no vote
 
 
 def test_mirror_round_trip_and_the_left_model_is_the_mirrored_right_one():

@@ -2,6 +2,7 @@
 mapped back to the photo in its one camera, duplicates across views merged, fast mode unchanged."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -150,6 +151,33 @@ def test_merge_prefers_the_whole_hand_over_a_higher_scored_cut_copy_and_keeps_on
     assert merge_views([[a, b], [a2], []], views, (300, 400), 10) == [a2, b]
     cut2 = _hand((172, 52, 199, 88), 0.5)  # a second, lower piece of the cut hand from tile 1
     assert merge_views([[], [cut, cut2], [whole]], views, (300, 400), 10) == [whole]
+
+
+def _sided(box, score, p_right):
+    return replace(_hand(box, score), side=int(p_right > 0.5),
+                   handedness=np.array([1 - p_right, p_right], np.float32))  # fmt: skip
+
+
+def test_the_side_vote_weighs_every_uncut_copy_and_a_copy_of_the_voted_side_stands_in():
+    views = [View((0, 0, 400, 300), whole=True), View((0, 0, 200, 200)), View((150, 0, 350, 200))]
+    kept = _sided((20, 20, 60, 60), 0.9, 0.6)  # the whole view: best score, says right (0.6)
+    tile = _sided((21, 21, 61, 61), 0.8, 0.1)  # tile 1's copy: sure it is left
+    off = merge_views([[kept], [tile], []], views, (300, 400), 10)
+    assert off == [kept]  # the vote is opt-in: without it the kept copy's side stands
+    (voted,) = merge_views([[kept], [tile], []], views, (300, 400), 10, side_vote=True)
+    w = np.array([0.9, 0.8])
+    assert voted.handedness[1] == pytest.approx((0.6 * w[0] + 0.1 * w[1]) / w.sum())  # 0.365: left
+    assert voted.side == 0 and voted.score == 0.9  # the left copy's geometry, the kept copy's score
+    assert voted.keypoints2d[0, 0] == tile.keypoints2d[0, 0]
+    sure = _sided((20, 20, 60, 60), 0.9, 0.95)  # a surer kept copy outvotes the tile: its own side stays
+    (same,) = merge_views([[sure], [tile], []], views, (300, 400), 10, side_vote=True)
+    assert same.side == 1 and same.keypoints2d[0, 0] == sure.keypoints2d[0, 0]
+    cut = _sided((170, 50, 199, 90), 0.3, 0.0)  # cut by tile 1's border: a piece, it does not vote
+    whole = _sided((170, 50, 215, 90), 0.6, 0.7)
+    (w2,) = merge_views([[], [cut], [whole]], views, (300, 400), 10, side_vote=True)
+    assert w2.side == 1 and w2.handedness[1] == pytest.approx(0.7)
+    lone = _sided((300, 200, 340, 240), 0.5, 0.4)  # no copy in another view: unchanged
+    assert merge_views([[lone], [], []], views, (300, 400), 10, side_vote=True) == [lone]
 
 
 def test_fast_mode_is_the_one_letterboxed_view_as_before():

@@ -244,7 +244,9 @@ class Reconstructor:
                        side: int | None, zoom_out: float, mirror: bool) -> list[Hand]:  # fmt: skip
         """Photo mode for one image: its whole view, tiles and the extra views in one network run,
         each view decoded in the photo's one camera (the mirrored view in the mirrored camera, its
-        hands mirrored back), duplicates merged (`smhr.runtime.tiling`), then the side vote."""
+        hands mirrored back), duplicates merged (`smhr.runtime.tiling.merge_views`; with the
+        zoomed-out view on, each hand's side voted by its copies in the other views), then the
+        mirrored view's side vote."""
         rgb = to_rgb_uint8(image, f"image {index}")
         H, W = rgb.shape[:2]
         if K is None and focal is not None:
@@ -259,9 +261,10 @@ class Reconstructor:
                                 Ks, side=side)
         per_view = [self._admit(hs, v.box if (v.whole or v.mirrored) and v.zoom == 1.0 else None, v.scale)
                     for hs, v in zip(per_view, views, strict=True)]
+        view_vote = side is None and zoom_out > 0  # (tiles alone: no vote, docs/evaluation.md)
         if not vote:
-            return merge_views(per_view, views, (H, W), self.max_hands)
-        hands = merge_views(per_view[:-1], views[:-1], (H, W), self.max_hands)
+            return merge_views(per_view, views, (H, W), self.max_hands, side_vote=view_vote)
+        hands = merge_views(per_view[:-1], views[:-1], (H, W), self.max_hands, side_vote=view_vote)
         return vote_sides(hands, [mirror_hand(h, W, camera) for h in per_view[-1]])
 
     def _run(self, boxed: np.ndarray, affines: np.ndarray,

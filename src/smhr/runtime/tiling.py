@@ -181,7 +181,7 @@ def _cut(box: np.ndarray, view: View, hw: tuple[int, int]) -> bool:
 
 
 def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: tuple[int, int],
-                max_hands: int) -> list[Hand]:  # fmt: skip
+                max_hands: int, side_vote: bool = False) -> list[Hand]:  # fmt: skip
     """One list of hands (best score first, at most max_hands) from the hands of every view.
 
     Ranked by score, x CUT_PENALTY for a hand cut by an inner tile border, x the size fit (`FIT`,
@@ -190,7 +190,10 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
     keypoint-box IoU >= DUPLICATE_IOU or lies >= DUPLICATE_CONTAINED inside it (or it inside the
     hand): the same hand seen twice. A kept hand absorbs at most one whole hand of each other view,
     so two touching hands one view reports stay two (the network's own peak NMS decided those); a
-    hand cut by a tile border that overlaps a kept hand is always a piece of it."""
+    hand cut by a tile border that overlaps a kept hand is always a piece of it.
+
+    `side_vote`: each kept hand's side is the rank-weighted mean of the (P(left), P(right)) of it
+    and of the uncut copies of it that other views reported (`vote_copies`)."""
     cands = [(h, k) for k, hs in enumerate(per_view) for h in hs]
     if not cands:
         return []
@@ -202,6 +205,7 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
     rank = rank * np.where(np.isnan(fit), 1.0, fit)
     kept: list[int] = []
     absorbed: dict[int, set[int]] = {}  # kept hand -> the views whose copy of it was dropped
+    copies: dict[int, list[int]] = {}  # kept hand -> its dropped uncut copies (the side voters)
     for i in np.argsort(-rank, kind="stable"):
         dup = False
         view = cands[i][1]
@@ -212,10 +216,42 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
             if iou >= DUPLICATE_IOU or contained >= DUPLICATE_CONTAINED:
                 dup = True
                 absorbed[j].add(view)
+                if not cut[i]:
+                    copies[j].append(int(i))
                 break
         if not dup:
             kept.append(int(i))
             absorbed[int(i)] = set()
-    hands = [cands[i][0] for i in kept]
+            copies[int(i)] = []
+    if side_vote:
+        hands = [vote_copies([cands[k][0] for k in (i, *copies[i])], rank[[i, *copies[i]]]) for i in kept]
+    else:
+        hands = [cands[i][0] for i in kept]
     hands.sort(key=lambda h: -h.score)
     return hands[:max_hands]
+
+
+def vote_copies(copies: Sequence[Hand], weights: np.ndarray) -> Hand:
+    """copies[0] (the kept copy of a hand) with the side of the weighted mean of every copy's
+    (P(left), P(right)); when that side is not its own, the best-weighted copy of that side (decoded
+    with that side's hand model) stands in, with copies[0]'s score.
+
+    Why: each view reads the hand from other pixels (the whole photo, a tile, the zoomed-out photo),
+    and the side, read from the hand alone when no arm is seen, is where single views err most
+    (bench_real.py's closeup_no_arm row); the copy kept for its size and score is not the surest
+    about the side. Copies without handedness do not vote."""
+    kept = copies[0]
+    voters = [(h, w) for h, w in zip(copies, weights, strict=True) if h.handedness is not None]
+    if kept.handedness is None or len(voters) < 2:
+        return kept
+    w = np.array([max(float(w), 1e-6) for _, w in voters])
+    p = (np.stack([np.asarray(h.handedness, np.float64) for h, _ in voters]) * w[:, None]).sum(0) / w.sum()
+    p = p.astype(np.float32)
+    side = 1 - kept.side if p[1 - kept.side] > p[kept.side] else kept.side  # (a tie keeps the kept copy's)
+    if side == kept.side:
+        return replace(kept, handedness=p)
+    same_side = [hw for hw in voters if hw[0].side == side]
+    if not same_side:  # (only when sides are not the argmax of their handedness: nothing to stand in)
+        return kept
+    best = max(same_side, key=lambda hw: hw[1])[0]
+    return replace(best, score=kept.score, handedness=p)
