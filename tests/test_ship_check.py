@@ -37,8 +37,8 @@ def _scores(gloves_recall=0.70, pa=25.0, synth=16.0, panoptic_side=NAN):
     }  # fmt: skip
 
 
-def _verdicts(base, cand, tolerance=0.0):
-    return {n.name: n.verdict(tolerance) for n in ship_check.numbers(base, cand)}
+def _verdicts(base, cand, tolerance=0.0, hands=0):
+    return {n.name: n.verdict(tolerance, hands) for n in ship_check.numbers(base, cand)}
 
 
 def test_only_never_trained_on_numbers_are_compared_with_the_right_direction():
@@ -69,6 +69,18 @@ def test_tolerance_applies_to_rates_not_to_millimetres():
     v = _verdicts(base, cand, 0.01)
     assert v["set hina-gloves: recall"] == "equal"
     assert v["synthetic: pa_mpjpe_mm"] == "worse"
+
+
+def test_the_hands_tolerance_is_one_hand_of_each_sets_own_size():
+    base, cand = _scores(), _scores()
+    cand["smhr"]["gt_fixtures"]["panoptic"]["pck0.2_all"] = -0.2  # 4 hands: -0.2 is under one hand
+    cand["smhr"]["sources"]["hina-gloves"]["recall"] = 0.69  # 200 hands: -0.01 is two hands
+    assert _verdicts(base, cand, 0.0, 1)["gt panoptic: pck0.2_all"] == "equal"
+    assert _verdicts(base, cand, 0.0, 1)["set hina-gloves: recall"] == "worse"
+    assert _verdicts(base, cand, 0.0, 2)["set hina-gloves: recall"] == "equal"
+    assert _verdicts(base, cand, 0.0, 0)["gt panoptic: pck0.2_all"] == "worse"
+    lines, _ = ship_check.report(base, cand, 0.0, 1)
+    assert "(tolerance 0 on rates, 1 hand(s))" in lines[-1]
 
 
 def test_a_number_missing_on_one_side_blocks_shipping():
