@@ -31,9 +31,11 @@ from typing import Any
 
 import numpy as np
 
-NAMES = ("wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip", "index_mcp", "index_pip", "index_dip",
-         "index_tip", "middle_mcp", "middle_pip", "middle_dip", "middle_tip", "ring_mcp", "ring_pip",
-         "ring_dip", "ring_tip", "little_mcp", "little_pip", "little_dip", "little_tip")  # fmt: skip
+from smhr.eval.real import pck
+from smhr.hands.keypoints import FREIHAND_NAMES, ROOT_INDEX, WRIST_INDEX
+
+# FreiHAND's names with the thumb's joints called by their anatomy (FREIHAND_NAMES: "mcp / pip / dip")
+NAMES = ("wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip", *FREIHAND_NAMES[5:])
 MATCH = 0.5  # a hand matches a reference when its mean keypoint distance is under this x wrist->MCP9
 MIN_VISIBLE = 15  # reference hands with fewer visible keypoints (or no wrist / middle MCP) are skipped
 
@@ -41,7 +43,7 @@ MIN_VISIBLE = 15  # reference hands with fewer visible keypoints (or no wrist / 
 def hand_frame_offsets(points: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """[21, 2] (along, across) offsets of `points` from `ref`, in the frame of ref's wrist -> middle
     MCP axis and in units of its length."""
-    axis = ref[9] - ref[0]
+    axis = ref[ROOT_INDEX] - ref[WRIST_INDEX]
     length = float(np.linalg.norm(axis))
     along = axis / length
     across = np.array([-along[1], along[0]])
@@ -56,11 +58,11 @@ def nearest(candidates: list[np.ndarray], ref: np.ndarray, visible: np.ndarray) 
         return None
     d = [float(np.linalg.norm(c[visible] - ref[visible], axis=1).mean()) for c in candidates]
     k = int(np.argmin(d))
-    return k if d[k] <= MATCH * float(np.linalg.norm(ref[9] - ref[0])) else None
+    return k if d[k] <= MATCH * float(np.linalg.norm(ref[ROOT_INDEX] - ref[WRIST_INDEX])) else None
 
 
 def usable(visible: np.ndarray) -> bool:
-    return bool(visible[0] and visible[9] and visible.sum() >= MIN_VISIBLE)
+    return bool(visible[WRIST_INDEX] and visible[ROOT_INDEX] and visible.sum() >= MIN_VISIBLE)
 
 
 def summarise(offsets: list[np.ndarray]) -> dict[str, Any]:
@@ -119,15 +121,15 @@ def network_on_labels(weights: str | None, labels: str, n: int, threads: int) ->
             k = nearest([h.keypoints2d for h in hands], g.keypoints2d, g.visibility)
             if k is None:
                 continue
-            box = float((g.keypoints2d[g.visibility].max(0) - g.keypoints2d[g.visibility].min(0)).max())
-            for pts, offs, pck in ((hands[k].keypoints2d, fitted, pck_fitted),
-                                   (hands[k].local_keypoints2d, local, pck_local)):  # fmt: skip
+            for pts, offs, share in ((hands[k].keypoints2d, fitted, pck_fitted),
+                                     (hands[k].local_keypoints2d, local, pck_local)):  # fmt: skip
                 offs.append(np.where(g.visibility[:, None], hand_frame_offsets(pts, g.keypoints2d), np.nan))
-                err = np.linalg.norm(pts - g.keypoints2d, axis=1)[g.visibility]
-                pck.append(float(np.mean(err <= 0.2 * box)))
+                hits, visible = pck(pts, g.keypoints2d, g.visibility)
+                share.append(hits / visible)
     out = {"weights": weights or "bundled", "labels": labels, "split": split, "reference": "teacher labels"}
-    for name, offs, pck in (("fitted_model", fitted, pck_fitted), ("local_head", local, pck_local)):
-        out[name] = {**summarise(offs), "pck0.2_matched": round(float(np.mean(pck)), 4) if pck else None}
+    for name, offs, shares in (("fitted_model", fitted, pck_fitted), ("local_head", local, pck_local)):
+        mean_share = round(float(np.mean(shares)), 4) if shares else None
+        out[name] = {**summarise(offs), "pck0.2_matched": mean_share}
     return out
 
 
