@@ -117,10 +117,21 @@ def numbers(base: dict[str, Any], cand: dict[str, Any]) -> Iterator[Number]:
                      _value(csyn or {}, "pa_mpjpe_mm"), False, None)
 
 
+def verdicts(base: dict[str, Any], cand: dict[str, Any], tolerance: float,
+             hands_tolerance: int = 0) -> list[tuple[Number, str]]:  # fmt: skip
+    """Every compared number with its verdict (raises ValueError when the results do not compare)."""
+    return [(n, n.verdict(tolerance, hands_tolerance)) for n in numbers(base, cand)]
+
+
 def report(base: dict[str, Any], cand: dict[str, Any], tolerance: float,
            hands_tolerance: int = 0) -> tuple[list[str], bool]:  # fmt: skip
     """(printed lines, ships): ships only when no number is worse or incomparable."""
-    rows = [(n, n.verdict(tolerance, hands_tolerance)) for n in numbers(base, cand)]
+    return format_report(verdicts(base, cand, tolerance, hands_tolerance), tolerance, hands_tolerance)
+
+
+def format_report(rows: list[tuple[Number, str]], tolerance: float,
+                  hands_tolerance: int) -> tuple[list[str], bool]:  # fmt: skip
+    """`report` of verdicts already made."""
     lines = [f"{'number':52s} {'baseline':>9s} {'candidate':>9s} {'diff':>8s}  verdict"]
     for n, v in rows:
         diff = n.candidate - n.baseline
@@ -161,14 +172,15 @@ def main() -> None:
                              "command (docs/training.md)") from None
         loaded.append(data)
     try:
-        lines, ships = report(loaded[0], loaded[1], args.tolerance, args.hands_tolerance)
+        rows = verdicts(loaded[0], loaded[1], args.tolerance, args.hands_tolerance)
     except ValueError as exc:
         raise SystemExit(f"error: {args.baseline} vs {args.candidate}: {exc}") from None
+    lines, ships = format_report(rows, args.tolerance, args.hands_tolerance)
     if args.json:
-        rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(n).items()}
-                | {"verdict": n.verdict(args.tolerance, args.hands_tolerance)} for n in numbers(*loaded)]
+        out = [{k: (None if isinstance(x, float) and math.isnan(x) else x) for k, x in asdict(n).items()}
+               | {"verdict": v} for n, v in rows]
         print(json.dumps({"ships": ships, "tolerance": args.tolerance,
-                          "hands_tolerance": args.hands_tolerance, "numbers": rows}, indent=1))
+                          "hands_tolerance": args.hands_tolerance, "numbers": out}, indent=1))
     else:
         print("\n".join(lines))
     raise SystemExit(0 if ships else 1)
