@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from smhr.records import Hand
-from smhr.runtime.tiling import box_overlap, keypoint_boxes
+from smhr.runtime.tiling import box_overlap, keypoint_boxes, vote_copies
 
 __all__ = ["MATCH_IOU", "TOUCH_IOU", "mirror_camera", "mirror_hand", "vote_sides"]
 
@@ -95,13 +95,8 @@ def vote_sides(hands: Sequence[Hand], mirrored: Sequence[Hand]) -> list[Hand]:
             continue
         used_h.add(i)
         used_m.add(j)
-        h, m = hands[i], mirrored[j]
-        if h.handedness is None or m.handedness is None:
-            continue
-        p = (0.5 * (np.asarray(h.handedness) + np.asarray(m.handedness))).astype(np.float32)
-        side = 1 - h.side if p[1 - h.side] > p[h.side] else h.side  # (a tie keeps the direct view's)
-        if side == h.side:
-            out[i] = replace(h, handedness=p)
-        elif m.side == side:  # (it is: a two-way mean follows the surer opinion)
-            out[i] = replace(m, side=side, score=h.score, texture=h.texture, light=h.light, handedness=p)
+        h = hands[i]
+        voted = vote_copies([h, mirrored[j]], np.ones(2))  # (a tie keeps the direct view's side)
+        # a changed side takes the mirrored geometry but keeps the direct view's appearance
+        out[i] = voted if voted.side == h.side else replace(voted, texture=h.texture, light=h.light)
     return out

@@ -236,7 +236,8 @@ def vote_copies(copies: Sequence[Hand], weights: np.ndarray) -> Hand:
     (P(left), P(right)); when that side is not its own, the best-weighted copy of that side (decoded
     with that side's hand model) stands in, with copies[0]'s score.
 
-    Why: each view reads the hand from other pixels (the whole photo, a tile, the zoomed-out photo),
+    Why: each view reads the hand from other pixels (the whole photo, a tile, the zoomed-out photo;
+    `smhr.runtime.mirror.vote_sides` calls this with the mirrored photo's copy, equal weights),
     and the side, read from the hand alone when no arm is seen, is where single views err most
     (bench_real.py's closeup_no_arm row); the copy kept for its size and score is not the surest
     about the side. Copies without handedness do not vote."""
