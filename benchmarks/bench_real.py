@@ -383,8 +383,9 @@ def main() -> None:
         from smhr.eval import freihand
         from smhr.eval.predict import predict_freihand
 
-        xyz, verts = predict_freihand(Reconstructor.from_pretrained(args.weights, "cpu"), args.synth)
-        gt_xyz, gt_verts = freihand.load_ground_truth(args.synth)
+        rec = Reconstructor.from_pretrained(args.weights, "cpu")
+        xyz, verts = predict_freihand(rec, args.synth)
+        gt_xyz, gt_verts = freihand.load_ground_truth(args.synth, keypoints=rec.hand_models[1].keypoints)
         s = freihand.evaluate(gt_xyz, gt_verts, xyz, verts)["summary"]
         out["smhr"]["synthetic_freihand"] = {
             k: s[k] for k in ("pa_mpjpe_mm", "pa_mpvpe_mm", "f@5mm", "f@15mm")

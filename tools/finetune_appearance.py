@@ -53,12 +53,13 @@ def main() -> None:
     for name, p in net.named_parameters():
         p.requires_grad_(name.startswith(("texture.", "light.")))
     R = net.config.input_size
-    hands = [HandModel.load(net.config.hand_model, s) for s in ("left", "right")]
+    hands = [HandModel.load(net.config.hand_model, s, keypoints=net.config.keypoints)
+             for s in ("left", "right")]
     cfg = build_data_config({"kind": "labelled", "roots": list(args.labels), "split": "train", "max_hands": 6,
                              "augment": {"hand_fraction": [0.12, 0.8], "rotation_deg": 30.0,
                                          "translate": 0.15, "flip_prob": 0.5, "max_crop": 1.15},
                              "num_workers": 0})  # fmt: skip
-    data = build_training_set(cfg, R, args.seed)
+    data = build_training_set(cfg, R, args.seed, net.config.keypoints)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch, shuffle=True, drop_last=True,
                                          collate_fn=collate_targets, num_workers=0)  # fmt: skip
     # hard coverage only: the photometric term needs no soft silhouette (and it is the costly part)

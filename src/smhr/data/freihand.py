@@ -16,6 +16,10 @@ Conventions checked against lmb-freiburg/freihand (utils/fh_utils.py, utils/mode
   the toolbox poses MANO with flat_hand_mean=False), 10 betas, uv_root (2, px), scale (1).
   The camera-frame MANO translation is not stored (the toolbox re-derives it from the root
   keypoint), so HandParams.transl is None; uv_root/scale are kept in meta.
+Keypoint definitions (`smhr.hands.keypoint_definitions`): with `keypoints=` the 3D keypoints (and so
+the 2D ones, projected from them) are converted to that definition from the one they were written
+with: meta.json's "keypoints" for `smhr synth` folders (absent = "joints", every set written before
+the option), MANO's joints for the real set (no meta.json), which every definition leaves as they are.
 """
 
 from __future__ import annotations
@@ -50,6 +54,28 @@ def _load_json(path: Path) -> Any:
         return json.load(f)
 
 
+def keypoints_in_definition(root: str | Path, xyz: np.ndarray, keypoints: str) -> np.ndarray:
+    """3D keypoints [..., 21, 3] of the FreiHAND-layout folder `root` in the keypoint definition
+    `keypoints` (see the module docstring for which one they were written in)."""
+    from smhr.hands.assets import load_hand_arrays
+    from smhr.hands.keypoint_definitions import (
+        ANCHORED_KINDS,
+        check_definition,
+        convert_keypoints,
+        matrix_of_arrays,
+    )
+
+    check_definition(keypoints)
+    meta_path = Path(root) / "meta.json"
+    meta = _load_json(meta_path) if meta_path.exists() else {}
+    kind, stored = str(meta.get("hand_model", "mano")), str(meta.get("keypoints", "joints"))
+    if stored == keypoints or kind not in ANCHORED_KINDS:
+        return xyz
+    arrays = load_hand_arrays(kind, "right")  # a left asset mirrors it: the same matrices
+    return convert_keypoints(xyz, matrix_of_arrays(arrays, kind, stored),
+                             matrix_of_arrays(arrays, kind, keypoints))
+
+
 class FreiHAND(SampleDataset):
     """FreiHAND split 'train' (training/) or 'eval' (evaluation/).
 
@@ -65,6 +91,7 @@ class FreiHAND(SampleDataset):
         versions: int | None = None,
         load_masks: bool = True,
         transform: Callable[[Sample], Any] | None = None,
+        keypoints: str | None = None,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"FreiHAND split must be one of {sorted(SPLITS)}, got {split!r}")
@@ -81,6 +108,8 @@ class FreiHAND(SampleDataset):
         self.verts = self._optional("verts", required=False)
         self.scale = self._optional("scale", required=False)
         self.vis = self._optional("vis", required=False)  # `smhr synth --arm-prob`: not behind the arm
+        if keypoints is not None and self.xyz is not None:
+            self.xyz = keypoints_in_definition(self.root, self.xyz, keypoints)
         if split == "eval":
             versions = 1
         elif versions is None:

@@ -54,8 +54,10 @@ class DataConfig:
     val_limit: int | None = 256
     val_roots: list[str] = field(default_factory=list)
 
-    def build(self, input_size: int, seed: int) -> Any:
-        """The training set (a torch `Dataset` of target dicts) this config names."""
+    def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
+        """The training set (a torch `Dataset` of target dicts) this config names; keypoints: the
+        keypoint definition of the net being trained (`SMHRConfig.keypoints`), which hand-model
+        labels (`smhr synth` folders) are converted to."""
         raise NotImplementedError(f"data.kind {self.kind!r} has no training set")
 
     def training_set(self, base: Any, input_size: int, seed: int, geometric: bool = True) -> Any:
@@ -78,10 +80,11 @@ class FolderConfig(DataConfig):
     root: str | None = None
     split: str = "train"
 
-    def build(self, input_size: int, seed: int) -> Any:
+    def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
         root = _require(self.root, "root", self.kind, "the set's folder")
         laid_out = DATASETS[self.kind].laid_out
-        return self.training_set(open_dataset(self.kind, root, self.split), input_size, seed,
+        extra = {"keypoints": keypoints} if self.kind == "freihand" else {}  # the loader that reads synth
+        return self.training_set(open_dataset(self.kind, root, self.split, **extra), input_size, seed,
                                  geometric=not laid_out)
 
 
@@ -129,7 +132,7 @@ class LabelledConfig(DataConfig):
         roots = _require(self.roots, "roots", self.kind, "`smhr label` folders")
         return labelled_sets(roots, self.split, self.photos)
 
-    def build(self, input_size: int, seed: int) -> Any:
+    def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
         from torch.utils.data import ConcatDataset
 
         return self.training_set(ConcatDataset(self.sources()), input_size, seed)
@@ -190,11 +193,12 @@ class ComposedConfig(DataConfig):
     backgrounds: BackgroundSettings = field(default_factory=BackgroundSettings)
     photos: PhotoSettings = field(default_factory=PhotoSettings)
 
-    def build(self, input_size: int, seed: int) -> Any:
+    def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
         from torch.utils.data import ConcatDataset
 
         roots = self.roots or [_require(self.root, "root", self.kind, "FreiHAND-layout folders")]
-        source: Any = ConcatDataset([open_dataset("freihand", r, self.split) for r in roots])
+        source: Any = ConcatDataset([open_dataset("freihand", r, self.split, keypoints=keypoints)
+                                     for r in roots])
         if self.limit is not None:
             source = [source[i] for i in range(min(self.limit, len(source)))]
         return _composer(self, source, input_size, seed)
@@ -208,7 +212,7 @@ class ComposedLabelledConfig(LabelledConfig):
     compose: dict[str, Any] = field(default_factory=dict)
     backgrounds: BackgroundSettings = field(default_factory=BackgroundSettings)
 
-    def build(self, input_size: int, seed: int) -> Any:
+    def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
         from smhr.data.real_crops import RealHandCrops
 
         return _composer(self, RealHandCrops(self.sources()), input_size, seed)
@@ -254,13 +258,13 @@ class MixtureConfig(DataConfig):
             raise ValueError(f"config: data.shared key(s) {unused} are used by no part's kind")
         return parts
 
-    def build(self, input_size: int, seed: int) -> Any:
+    def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
         from smhr.data.training import MixtureSet
 
         parts, weights = [], []
         for i, (weight, values) in enumerate(self.part_values()):
             part = build_data_config(values, f"data.mixture[{i}].")
-            parts.append(part.build(input_size, seed + 1000 * (i + 1)))
+            parts.append(part.build(input_size, seed + 1000 * (i + 1), keypoints))
             weights.append(weight)
         length = int(self.length or sum(len(p) for p in parts))
         return MixtureSet(parts, weights, length, seed)

@@ -43,6 +43,7 @@ def freihand_cmd(
 
     if (pred is None) == (checkpoint is None):
         fail("pass exactly one of --pred pred.json or --checkpoint model.pt")
+    keypoints = None  # a pred.json says nothing of its keypoints: scored against the joints as written
     try:
         if checkpoint is not None:
             from smhr.eval.predict import predict_freihand
@@ -50,10 +51,11 @@ def freihand_cmd(
 
             rec = Reconstructor.from_pretrained(checkpoint, device, hand=hand, mano_dir=mano_dir)
             xyz, verts = predict_freihand(rec, root, progress=True)
+            keypoints = rec.hand_models[1].keypoints
             pred = write_pred or ((out.parent if out is not None else Path(".")) / "pred.json")
             freihand.write_predictions(pred, xyz, verts)
             typer.echo(f"predictions: {pred}")
-        res = freihand.evaluate_files(pred, root, progress=True)
+        res = freihand.evaluate_files(pred, root, progress=True, keypoints=keypoints)
     except (freihand.FreiHandInputError, ValueError, FileNotFoundError) as e:
         fail(e)
     s = res["summary"]

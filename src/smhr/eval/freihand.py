@@ -82,9 +82,12 @@ def _stack(entries: Any, path: Path, what: str, n_points: int | None) -> np.ndar
     return arr
 
 
-def load_ground_truth(root: str | Path, set_name: str = "evaluation") -> tuple[np.ndarray, np.ndarray]:
+def load_ground_truth(root: str | Path, set_name: str = "evaluation",
+                      keypoints: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read `<root>/<set>_xyz.json` [N, 21, 3] and `<root>/<set>_verts.json` [N, V, 3] (metres):
-    V = 778 for FreiHAND itself, 1609 for `smhr synth --hand anny` sets."""
+    V = 778 for FreiHAND itself, 1609 for `smhr synth --hand anny` sets. keypoints: the joints in
+    that keypoint definition (the predicting net's, `SMHRConfig.keypoints`; matters for `smhr synth`
+    sets only, `smhr.data.freihand.keypoints_in_definition`); None = as written."""
     root = Path(root)
     xyz_path, verts_path = root / f"{set_name}_xyz.json", root / f"{set_name}_verts.json"
     xyz = _stack(_read_json(xyz_path), xyz_path, "joints", NUM_KEYPOINTS)
@@ -93,6 +96,10 @@ def load_ground_truth(root: str | Path, set_name: str = "evaluation") -> tuple[n
         raise FreiHandInputError(
             f"{verts_path}: {verts.shape[0]} samples, but {xyz_path.name} has {xyz.shape[0]} (mismatch)"
         )
+    if keypoints is not None:
+        from smhr.data.freihand import keypoints_in_definition
+
+        xyz = keypoints_in_definition(root, xyz, keypoints)
     return xyz, verts
 
 
@@ -315,9 +322,11 @@ def _official_keys(joints: dict[str, ErrorStats], verts: dict[str, ErrorStats] |
     return out
 
 
-def evaluate_files(pred_path: str | Path, root: str | Path, progress: bool = False) -> dict[str, Any]:
-    """Load GT from `root` and predictions from `pred_path`, then `evaluate`."""
-    xyz_gt, verts_gt = load_ground_truth(root)
+def evaluate_files(pred_path: str | Path, root: str | Path, progress: bool = False,
+                   keypoints: str | None = None) -> dict[str, Any]:
+    """Load GT from `root` (joints in the keypoint definition `keypoints`, see `load_ground_truth`)
+    and predictions from `pred_path`, then `evaluate`."""
+    xyz_gt, verts_gt = load_ground_truth(root, keypoints=keypoints)
     xyz_pred, verts_pred = load_predictions(pred_path, xyz_gt.shape[0])
     report = evaluate(xyz_gt, verts_gt, xyz_pred, verts_pred, progress=progress)
     report["pred_file"] = str(pred_path)

@@ -29,6 +29,7 @@ from torch import nn
 
 from smhr.hands.assets import ASSET_KEYS, HAND_MODELS, SIDES, anny_asset_path, load_hand_arrays
 from smhr.hands.errors import HandModelError
+from smhr.hands.keypoint_definitions import matrix_of_arrays
 from smhr.hands.keypoints import FREIHAND_NAMES, MANO21_TO_FREIHAND
 from smhr.hands.lbs import chain_levels, lbs, rotvec_to_rotmat
 
@@ -38,7 +39,8 @@ NUM_BETAS = 10
 @dataclass
 class HandOutput:
     """Posed hands, metres, float32: vertices [B,V,3]; joints [B,21,3] FreiHAND order (16 skeleton
-    joints + 5 fingertip vertices); joints16 [B,16,3] skeleton joints in the model's native order."""
+    joints + 5 fingertip vertices, mixed by the model's keypoint definition,
+    `smhr.hands.keypoint_definitions`); joints16 [B,16,3] skeleton joints in the model's native order."""
 
     vertices: torch.Tensor
     joints: torch.Tensor
@@ -50,7 +52,8 @@ class HandModel(nn.Module):
 
     Buffers: v_template [V,3], shapedirs [V,3,S], posedirs [P,V*3], J_regressor [16,V],
     weights [V,16], parents [16], faces [F,3] (long), tip_vertex_ids [5], part_labels [V],
-    hands_mean [45], hands_components [C,45] (PCA pose basis; MANO only, else identity).
+    hands_mean [45], hands_components [C,45] (PCA pose basis; MANO only, else identity),
+    keypoint_mix [21,21] (`keypoints`: "joints" = identity | "labels", smhr.hands.keypoint_definitions).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class HandModel(nn.Module):
         flat_hand_mean: bool = True,
         kind: str | None = None,
         side: str | None = None,
+        keypoints: str = "joints",
     ) -> None:
         super().__init__()
         missing = [k for k in ASSET_KEYS if k not in arrays]
@@ -113,6 +117,9 @@ class HandModel(nn.Module):
         self.side = side if side is not None else str(arrays.get("side", "right"))
         self.pca_components = pca_components
         self.flat_hand_mean = flat_hand_mean
+        self.keypoints = keypoints
+        mix = matrix_of_arrays(arrays, self.kind, keypoints)
+        self._mixes_keypoints = not np.array_equal(mix, np.eye(len(mix)))
         buffers = {
             "v_template": v,
             "shapedirs": shapedirs,
@@ -126,6 +133,7 @@ class HandModel(nn.Module):
             "hands_mean": f32("hands_mean").reshape(-1),
             "hands_components": comps,
             "keypoint_order": torch.as_tensor(MANO21_TO_FREIHAND, dtype=torch.long),
+            "keypoint_mix": torch.as_tensor(mix, dtype=torch.float32),
         }
         # Not persistent: a network checkpoint must never carry (licence-restricted) MANO arrays;
         # the model is always re-created from its file. `arrays()` exports them explicitly.
@@ -156,13 +164,15 @@ class HandModel(nn.Module):
         *,
         pca_components: int | None = None,
         flat_hand_mean: bool = True,
+        keypoints: str = "joints",
     ) -> HandModel:
         """Load a registered kind (`smhr.hands.assets`): "anny" (bundled asset, or `path`) or "mano"
-        (`path` = MANO_{SIDE}.pkl or its folder; default $SMHR_MANO_DIR) for side "left" | "right".
-        Raises HandModelError /
-        HandModelNotFoundError with a one-line fix."""
+        (`path` = MANO_{SIDE}.pkl or its folder; default $SMHR_MANO_DIR) for side "left" | "right";
+        keypoints: which 21 points it outputs (`smhr.hands.keypoint_definitions`). Raises
+        HandModelError / HandModelNotFoundError with a one-line fix."""
         arrays = load_hand_arrays(kind, side, path)
-        return cls(arrays, pca_components=pca_components, flat_hand_mean=flat_hand_mean, kind=kind, side=side)
+        return cls(arrays, pca_components=pca_components, flat_hand_mean=flat_hand_mean, kind=kind, side=side,
+                   keypoints=keypoints)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -223,10 +233,13 @@ class HandModel(nn.Module):
             )  # fmt: skip
             t = transl.float()[:, None]
             joints21 = torch.cat([joints16, verts[:, self.tip_vertex_ids]], 1)[:, self.keypoint_order]
+            if self._mixes_keypoints:
+                joints21 = torch.einsum("kj,bjc->bkc", self.keypoint_mix, joints21)
             return HandOutput(vertices=verts + t, joints=joints21 + t, joints16=joints16 + t)
 
     def extra_repr(self) -> str:
-        return f"kind={self.kind}, side={self.side}, vertices={self.num_vertices}, pose_dim={self.pose_dim}"
+        return (f"kind={self.kind}, side={self.side}, vertices={self.num_vertices}, "
+                f"pose_dim={self.pose_dim}, keypoints={self.keypoints}")
 
 
 __all__ = ["HAND_MODELS", "SIDES", "HandModel", "HandOutput", "anny_asset_path"]

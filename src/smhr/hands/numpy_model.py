@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from smhr.hands.assets import load_hand_arrays
+from smhr.hands.keypoint_definitions import matrix_of_arrays
 from smhr.hands.keypoints import MANO21_TO_FREIHAND
 
 __all__ = ["NumpyHandModel", "rodrigues"]
@@ -53,11 +54,13 @@ class NumpyHandModel:
     """Hand mesh layer (flat hand mean; see `smhr.hands.model` for the parameter conventions).
 
     __call__(global_orient [B,3], pose [B,45], betas [B,<=S] | None, transl [B,3] | None)
-    -> (vertices [B,V,3], joints [B,21,3] FreiHAND order), float32 metres.
+    -> (vertices [B,V,3], joints [B,21,3] FreiHAND order), float32 metres; the joints are the
+    keypoints of definition `keypoints` (smhr.hands.keypoint_definitions), as `HandModel`'s.
     """
 
-    def __init__(self, arrays: Mapping[str, Any], kind: str = "custom", side: str = "right") -> None:
-        self.kind, self.side = kind, side
+    def __init__(self, arrays: Mapping[str, Any], kind: str = "custom", side: str = "right",
+                 keypoints: str = "joints") -> None:
+        self.kind, self.side, self.keypoints = kind, side, keypoints
         f32 = np.float32
         self.v_template = np.asarray(arrays["v_template"], f32)
         V = self.v_template.shape[0]
@@ -77,11 +80,14 @@ class NumpyHandModel:
         self._order = np.asarray(MANO21_TO_FREIHAND)
         self.num_betas = S
         self._levels = _tree_levels(self.parents)
+        mix = matrix_of_arrays(arrays, kind, keypoints)
+        self._keypoint_mix = None if np.array_equal(mix, np.eye(len(mix))) else mix.astype(f32)
 
     @classmethod
-    def load(cls, kind: str, side: str, path: str | os.PathLike | None = None) -> NumpyHandModel:
+    def load(cls, kind: str, side: str, path: str | os.PathLike | None = None,
+             keypoints: str = "joints") -> NumpyHandModel:
         """A registered hand model (`smhr.hands.assets`) for side "left" | "right"."""
-        return cls(load_hand_arrays(kind, side, path), kind=kind, side=side)
+        return cls(load_hand_arrays(kind, side, path), kind=kind, side=side, keypoints=keypoints)
 
     @property
     def num_vertices(self) -> int:
@@ -130,4 +136,6 @@ class NumpyHandModel:
             G_t = G_t + t[:, None]
         verts = np.ascontiguousarray(verts.transpose(1, 0, 2))
         joints21 = np.concatenate([G_t, verts[:, self.tips]], 1)[:, self._order]
+        if self._keypoint_mix is not None:
+            joints21 = np.einsum("kj,bjc->bkc", self._keypoint_mix, joints21)
         return verts, joints21.astype(f32, copy=False)

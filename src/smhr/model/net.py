@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from smhr.hands.keypoint_definitions import check_definition
 from smhr.hands.keypoints import NUM_KEYPOINTS
 from smhr.hands.params import NUM_PARAMS
 from smhr.model.backbones import BACKBONES, Backbone
@@ -46,6 +47,9 @@ class SMHRConfig:
     keypoints -> residual on the parameters and the handedness logits); refine_hidden: its MLP width.
     Both are left out of `to_dict` while refine is off, so such a net's checkpoints and ONNX
     metadata are exactly what they were before the option existed.
+    keypoints: the hand model's keypoint definition the net was trained with ("joints" | "labels",
+    `smhr.hands.keypoint_definitions`); everything that runs the net builds its hand models with it.
+    Left out of `to_dict` at "joints" (every net before the option: v1, v2).
     """
 
     backbone: str = "resnet50"
@@ -60,8 +64,10 @@ class SMHRConfig:
     param_hidden: int | None = None
     refine: bool = False
     refine_hidden: int = 256
+    keypoints: str = "joints"
 
     def __post_init__(self) -> None:
+        check_definition(self.keypoints)
         if self.neck not in NECKS:
             raise ValueError(f"SMHRConfig.neck {self.neck!r} unknown; choose one of {NECKS.choices()}")
         if self.center_head not in CENTER_HEADS:
@@ -80,6 +86,8 @@ class SMHRConfig:
         if not self.refine:
             for key in _REFINE_KEYS:
                 d.pop(key)
+        if self.keypoints == "joints":
+            d.pop("keypoints")
         return d
 
     @classmethod

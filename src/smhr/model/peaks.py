@@ -89,6 +89,7 @@ class TorchPeaks:
         self.max_hands = int(max_hands)
         self.input_size = int(input_size or net.config.input_size)
         self.hand_model = str(net.config.hand_model)
+        self.keypoints = str(net.config.keypoints)
         self.calibration = calibration or Calibration()
         self.takes_bands = True  # fully convolutional: any H, W that are multiples of 32
 

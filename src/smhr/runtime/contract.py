@@ -48,6 +48,7 @@ class PeakBackend(Protocol):
     backend: str  # "onnxruntime" | "torch"
     input_size: int  # side R of the square network input
     hand_model: str  # kind of hand model the parameters drive ("anny" | "mano")
+    keypoints: str  # the hand model's keypoint definition the net was trained with (joints | labels)
     max_hands: int  # K, the number of peak slots one run returns
     calibration: Calibration  # the decision values stored with the weights (smhr.runtime.calibration)
     takes_bands: bool  # whether run() takes [B,H,W,3] windows of the canvas (H, W multiples of 32 <= R)

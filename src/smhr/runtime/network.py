@@ -52,6 +52,7 @@ class OnnxPeaks:
         self.config = json.loads(meta["smhr_config"])
         self.input_size = int(self.config["input_size"])
         self.hand_model = str(self.config.get("hand_model", "anny"))
+        self.keypoints = str(self.config.get("keypoints", "joints"))  # exports before it: the joints
         self.max_hands = int(meta["smhr_max_hands"])
         self.calibration = Calibration.from_onnx(meta, str(self.path))
         self.names = [o.name for o in self.session.get_outputs()]

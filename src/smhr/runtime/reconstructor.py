@@ -159,7 +159,8 @@ class Reconstructor:
         net being trained), with the NumPy hand models of kind `hand` (default: the network's)."""
         kind = hand or network.hand_model
         path = user_files(kind, mano_dir)
-        models = [NumpyHandModel.load(kind, side, path) for side in ("left", "right")]
+        keypoints = getattr(network, "keypoints", "joints")  # a user's backend may predate the attribute
+        models = [NumpyHandModel.load(kind, side, path, keypoints=keypoints) for side in ("left", "right")]
         return cls(network, models, float(threshold), min(int(max_hands), network.max_hands), mode)
 
     @property

@@ -51,9 +51,10 @@ class ResumableSampler(Sampler[int]):
         return max(0, (self.batches_per_epoch() - self.start_batch) * self.batch_size)
 
 
-def build_training_set(cfg: DataConfig, input_size: int, seed: int) -> Dataset:
-    """The training set that `cfg` (the config class of `cfg.kind`, `smhr.data.kinds`) names."""
-    return cfg.build(input_size, seed)
+def build_training_set(cfg: DataConfig, input_size: int, seed: int, keypoints: str = "joints") -> Dataset:
+    """The training set that `cfg` (the config class of `cfg.kind`, `smhr.data.kinds`) names, its
+    hand-model labels in the keypoint definition `keypoints` (the net's)."""
+    return cfg.build(input_size, seed, keypoints)
 
 
 def _val_photos(cfg: DataConfig) -> PhotoSettings:
@@ -66,9 +67,10 @@ def _val_photos(cfg: DataConfig) -> PhotoSettings:
     return PhotoSettings(photos.image_roots, photos.max_side, preload=False)
 
 
-def build_validation_set(cfg: DataConfig, input_size: int) -> SampleDataset | None:
-    """The held-out set scored during training (FreiHAND layout at val_root, or the held-out split
-    of labelled sets for val_kind labelled), or None."""
+def build_validation_set(cfg: DataConfig, input_size: int, keypoints: str = "joints") -> SampleDataset | None:
+    """The held-out set scored during training (FreiHAND layout at val_root, its hand-model labels
+    in the keypoint definition `keypoints`, or the held-out split of labelled sets for val_kind
+    labelled), or None."""
     if cfg.val_kind == "labelled":
         roots = cfg.val_roots or getattr(cfg, "roots", None) or getattr(cfg, "shared", {}).get("roots")
         if not roots:
@@ -78,4 +80,4 @@ def build_validation_set(cfg: DataConfig, input_size: int) -> SampleDataset | No
         return None
     from smhr.data.registry import open_dataset
 
-    return open_dataset("freihand", cfg.val_root, cfg.val_split)
+    return open_dataset("freihand", cfg.val_root, cfg.val_split, keypoints=keypoints)

@@ -95,7 +95,8 @@ class Trainer:
             torch.cuda.set_device(self.device)
         torch.manual_seed(cfg.seed + self.rank)
         self.out_dir = Path(cfg.out_dir)
-        self.hand_models = load_hand_models(cfg.hand, cfg.mano_dir, self.device)
+        keypoints = cfg.model.get("keypoints", "joints")  # checked with the config (SMHRConfig)
+        self.hand_models = load_hand_models(cfg.hand, cfg.mano_dir, self.device, keypoints=keypoints)
         model_cfg = SMHRConfig.from_dict({
             **cfg.model, "num_vertices": self.hand_models[0].num_vertices, "hand_model": cfg.hand,
         })
@@ -128,8 +129,8 @@ class Trainer:
         self.objective = Objective(self.hand_models, weights, default_limit_violation(self.hand_models),
                                    cfg.consistency_detach, render_fn, cfg.silhouette_sigma, cfg.render_size,
                                    palm_teacher)
-        self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed)
-        self.val_set = build_validation_set(cfg.data, model_cfg.input_size)
+        self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed, model_cfg.keypoints)
+        self.val_set = build_validation_set(cfg.data, model_cfg.input_size, model_cfg.keypoints)
         self.step = 0
         saved_ema = self._resume(resume)
         self.ema = WeightEMA(self.net, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None

@@ -60,9 +60,10 @@ def select_device(spec: str, local_rank: int) -> torch.device:
     return torch.device(spec)
 
 
-def load_hand_models(kind: str, mano_dir: str | None, device: torch.device) -> list[HandModel]:
-    """(left, right) hand models of `kind` on `device`."""
-    return [HandModel.load(kind, side, path=user_files(kind, mano_dir)).to(device)
+def load_hand_models(kind: str, mano_dir: str | None, device: torch.device,
+                     keypoints: str = "joints") -> list[HandModel]:
+    """(left, right) hand models of `kind` on `device`, with the keypoint definition `keypoints`."""
+    return [HandModel.load(kind, side, path=user_files(kind, mano_dir), keypoints=keypoints).to(device)
             for side in ("left", "right")]
 
 
