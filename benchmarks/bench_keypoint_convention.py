@@ -8,9 +8,10 @@ hand, fitted to the teacher's 2D points on photos, is bent or scaled to reach th
 per keypoint, as the median offset along the hand's axis (wrist -> middle MCP of the reference; +
 is towards the fingers) and across it, in units of that wrist -> middle-MCP length:
 
-- `--synth DIR`: the teacher (v1: palm detector + landmark model) on a `smhr synth` set's renders
-  against the renders' own keypoints (the hand model's). What the teacher calls each keypoint on a
-  hand whose model keypoints are known exactly.
+- `--synth DIR [--keypoints joints|labels]`: the teacher (v1: palm detector + landmark model) on a
+  `smhr synth` set's renders against the renders' own keypoints (the hand model's, in that keypoint
+  definition: `labels` checks `smhr.hands.keypoint_definitions`, its offsets should be ~0). What the
+  teacher calls each keypoint on a hand whose model keypoints are known exactly.
 - `--weights W --labels SET`: a weights file's hands on a labelled set (its test split, or all of a
   test-only set) against the teacher's labels: the keypoints of the fitted hand model
   (`Hand.keypoints2d`, what bench_real.py scores) and those of the local keypoint head
@@ -81,12 +82,13 @@ def summarise(offsets: list[np.ndarray]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def teacher_on_renders(root: str, n: int) -> dict[str, Any]:
-    """The teacher's landmarks on the first n renders of a `smhr synth` set against their labels."""
+def teacher_on_renders(root: str, n: int, keypoints: str = "joints") -> dict[str, Any]:
+    """The teacher's landmarks on the first n renders of a `smhr synth` set against their labels, in
+    the hand model's keypoint definition `keypoints` (smhr.hands.keypoint_definitions)."""
     from smhr.data.freihand import FreiHAND
     from smhr.teacher.model import HandTeacher
 
-    ds = FreiHAND(root, "train", versions=1, load_masks=False)
+    ds = FreiHAND(root, "train", versions=1, load_masks=False, keypoints=keypoints)
     teacher = HandTeacher(max_hands=2)
     offsets, seen = [], 0
     for i in range(min(n, len(ds))):
@@ -97,7 +99,7 @@ def teacher_on_renders(root: str, n: int) -> dict[str, Any]:
             k = nearest(found, g.keypoints2d, np.ones(21, bool))
             if k is not None:
                 offsets.append(hand_frame_offsets(found[k], g.keypoints2d))
-    return {"renders": root, "hands_rendered": seen, "reference": "hand model keypoints",
+    return {"renders": root, "hands_rendered": seen, "reference": f"hand model keypoints ({keypoints})",
             "measured": "teacher landmarks", **summarise(offsets)}  # fmt: skip
 
 
@@ -138,6 +140,8 @@ def main() -> None:
     ap.add_argument("--synth", help="`smhr synth` folder: the teacher on its renders")
     ap.add_argument("--weights", help="model.pt / .onnx for --labels (default: the bundled weights)")
     ap.add_argument("--labels", help="labelled set (labels/NAME): the network against its labels")
+    ap.add_argument("--keypoints", default="joints", choices=("joints", "labels"),
+                    help="--synth: the keypoint definition the renders' labels are taken in")
     ap.add_argument("--n", type=int, default=150, help="images per check")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -148,7 +152,7 @@ def main() -> None:
             raise SystemExit(f"error: {flag} {path}: no such folder (a `smhr synth` output / a labels/ set)")
     out: dict[str, Any] = {}
     if args.synth:
-        out["teacher_on_renders"] = teacher_on_renders(args.synth, args.n)
+        out["teacher_on_renders"] = teacher_on_renders(args.synth, args.n, args.keypoints)
     if args.labels:
         out["network_on_labels"] = network_on_labels(args.weights, args.labels, args.n, args.threads)
     json.dump(out, sys.stdout, indent=1)

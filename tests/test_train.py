@@ -198,7 +198,16 @@ def test_stage3_trains_on_multi_hand_composites(tiny_set, tmp_path):
 
 
 def test_eval_freihand_scores_a_checkpoint_directly(tiny_set, tmp_path):
-    Trainer(_cfg(tiny_set, tmp_path / "e", optim={"steps": 2}), resume=False).fit()
+    trainer = Trainer(_cfg(tiny_set, tmp_path / "e", optim={"steps": 2}, model={"keypoints": "labels"}),
+                      resume=False)
+    assert [m.keypoints for m in trainer.hand_models] == ["labels", "labels"]
+    trainer.fit()
+    # the keypoint definition travels with the weights to whatever runs them
+    assert load_checkpoint(tmp_path / "e" / "model.pt")["config"]["keypoints"] == "labels"
+    from smhr.runtime.reconstructor import Reconstructor
+
+    rec = Reconstructor.from_pretrained(tmp_path / "e" / "model.pt", "cpu", mano_dir=tiny_set / "mano")
+    assert [m.keypoints for m in rec.hand_models] == ["labels", "labels"]
     report = tmp_path / "report.json"
     res = CliRunner().invoke(app, ["eval", "freihand", "--root", str(tiny_set / "fh"), "--checkpoint",
                                    str(tmp_path / "e" / "model.pt"), "--mano-dir", str(tiny_set / "mano"),
