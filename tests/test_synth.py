@@ -74,7 +74,7 @@ def test_freihand_layout_and_loader_read_back(synth_root):
     assert len(list((synth_root / "evaluation" / "rgb").iterdir())) == N_EVAL
     meta = json.loads((synth_root / "meta.json").read_text())
     assert meta["hand_model"] == "anny" and meta["side"] == "right" and meta["seed"] == 5
-    assert meta["pose_space"] == "flat" and "58:61" in meta["mano_layout"]
+    assert meta["pose_space"] == "flat" and "58:61" in meta["mano_layout"] and meta["keypoints"] == "joints"
 
     xyz = np.asarray(json.loads((synth_root / "training_xyz.json").read_text()))
     mano = np.asarray(json.loads((synth_root / "training_mano.json").read_text()))

@@ -25,7 +25,8 @@ scale 1): 0:3 global orientation (axis-angle, camera frame), 3:48 articulation (
 axis-angle, flat mean, the model's native joint order), 48:58 betas, 58:61 translation (metres)
 such that `HandModel.forward(orient, pose, betas, transl)` reproduces `*_xyz` and `*_verts`.
 `*_scale.json` is FreiHAND's reference-bone length: |xyz[10] - xyz[9]| (middle MCP -> PIP), m.
-meta.json states the hand model, side(s), seed, package version and this layout.
+meta.json states the hand model, side(s), seed, package version, this layout and the keypoint
+definition of *_xyz ("joints": the model's raw keypoints; `FreiHAND(..., keypoints=)` converts them).
 Same seed (and device kind) -> byte-identical files: every chunk of CHUNK images draws its numbers
 from its own generator seeded by (seed, split, chunk).
 """
@@ -221,6 +222,7 @@ def write_synth(
             "58:61": "transl, metres: HandModel.forward(orient, pose, betas, transl) gives *_xyz / *_verts",
         },
         "pose_space": "flat",
+        "keypoints": "joints",  # *_xyz: raw keypoints; loaders convert them (smhr.hands.keypoint_definitions)
         "scale": "|xyz[10] - xyz[9]| (middle MCP -> PIP), metres",
         "mask": "training/mask/%08d.jpg: 255 hand, 0 background (threshold at 128)",
         "switches": {k: getattr(cfg, k) for k in ("arm_prob", "glove_prob", "low_light_prob")},
