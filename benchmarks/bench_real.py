@@ -190,7 +190,9 @@ def gt_sets(root: str) -> dict[str, Any]:
 
 def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
     """InterHand2.6M fixture frames predicted in their true K: 2D scores (`RealScores`, matched by
-    visible keypoints) and, for the same one-to-one matches, metric 3D errors (mm)."""
+    visible keypoints) and, for the same one-to-one matches, metric 3D errors (mm): their means and,
+    under "per_hand", each matched hand's ("IMAGE/HAND" indices), so that two weights can be compared
+    on the hands both matched (`tools/ship_check.py`)."""
     from smhr.data.interhand import InterHandFixture
     from smhr.eval import metrics
 
@@ -198,12 +200,13 @@ def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
     real = RealScores(match="keypoints")
     err: dict[str, list[float]] = {"pa_mpjpe_mm": [], "mpjpe_mm": [], "mpjpe_root_relative_mm": [],
                                    "root_depth_error_mm": []}
+    per_hand: dict[str, dict[str, float]] = {}
     for i in range(len(ds)):
         s = ds[i]
         hands = rec.predict(s.image, K=s.K)
         real.add(s, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
         free = list(range(len(hands)))
-        for g in s.hands:  # the nearest unused prediction within half the labelled box diagonal
+        for j, g in enumerate(s.hands):  # nearest unused prediction within half the labelled box diagonal
             if g.joints3d is None or not free:
                 continue
             kp = g.keypoints2d[g.visibility]
@@ -218,10 +221,11 @@ def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
             err["mpjpe_root_relative_mm"].append(
                 1e3 * float(np.linalg.norm((pj - pj[0]) - (gj - gj[0]), axis=1).mean()))
             err["root_depth_error_mm"].append(1e3 * abs(float(pj[0, 2] - gj[0, 2])))
+            per_hand[f"{i}/{j}"] = {k: round(v[-1], 3) for k, v in err.items()}
     r = real.summary()
     return {"images": r["images"], "hands": r["hands"], "recall": r["recall"], "pck0.2_all": r["pck0.2_all"],
             "handedness_acc": r["handedness_acc"], "hands_3d_scored": len(err["mpjpe_mm"]),
-            **{k: float(np.mean(v)) if v else None for k, v in err.items()}}
+            **{k: float(np.mean(v)) if v else None for k, v in err.items()}, "per_hand": per_hand}
 
 
 def add_ap(res: dict[str, Any], low: Predictor, sources: dict[str, Any], stress: dict[str, Any],

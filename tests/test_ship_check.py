@@ -89,6 +89,30 @@ def test_a_number_missing_on_one_side_blocks_shipping():
     assert _verdicts(_scores(panoptic_side=1.0), _scores())["gt panoptic: handedness_acc"] == "incomparable"
 
 
+def test_3d_millimetres_are_compared_on_the_hands_both_weights_matched():
+    base, cand = _scores(), _scores()
+    base["smhr"]["fixtures_3d"]["interhand2.6m"]["per_hand"] = {
+        "0/0": {"pa_mpjpe_mm": 20.0, "root_depth_error_mm": 50.0},
+        "1/0": {"pa_mpjpe_mm": 30.0, "root_depth_error_mm": 110.0}}
+    cand["smhr"]["fixtures_3d"]["interhand2.6m"]["per_hand"] = {
+        "0/0": {"pa_mpjpe_mm": 19.0, "root_depth_error_mm": 60.0},
+        "2/1": {"pa_mpjpe_mm": 90.0, "root_depth_error_mm": 900.0}}  # a hand only the candidate finds
+    rows = {n.name: n for n in ship_check.numbers(base, cand)}
+    pa, depth = rows["3d interhand2.6m: pa_mpjpe_mm"], rows["3d interhand2.6m: root_depth_error_mm"]
+    assert (pa.baseline, pa.candidate, pa.matched) == (20.0, 19.0, 1)
+    assert (depth.baseline, depth.candidate) == (50.0, 60.0)
+    assert pa.verdict(0.0) == "better" and depth.verdict(0.0) == "worse"
+    lines, _ = ship_check.report(base, cand, 0.0)
+    assert any("root_depth_error_mm" in line and "(the 1 hands both matched)" in line for line in lines)
+    # without per-hand lists on both sides: each result's own mean, as before
+    del cand["smhr"]["fixtures_3d"]["interhand2.6m"]["per_hand"]
+    assert next(n for n in ship_check.numbers(base, cand) if "pa_mpjpe" in n.name).matched is None
+    # the synthetic vertices are compared too, when scored
+    base["smhr"]["synthetic_freihand"]["pa_mpvpe_mm"] = 14.3
+    cand["smhr"]["synthetic_freihand"]["pa_mpvpe_mm"] = 13.2
+    assert _verdicts(base, cand)["synthetic: pa_mpvpe_mm"] == "better"
+
+
 def test_results_scored_differently_or_on_other_data_are_refused():
     base = _scores()
     photo = copy.deepcopy(base) | {"mode": "photo"}
