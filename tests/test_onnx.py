@@ -69,3 +69,20 @@ def test_export_carries_the_weights_calibrated_threshold(tiny_weights, tmp_path)
     res = runner.invoke(app, ["export", "--onnx", str(out0), "--weights", str(zero), "--no-check"])
     assert res.exit_code == 0, res.output
     assert Reconstructor.from_pretrained(out0, "cpu").threshold == 0.0
+
+
+def test_packaging_and_export_carry_the_keypoint_definition(tiny_weights, tmp_path):
+    from smhr.app.api import Reconstructor
+    from smhr.train.checkpoint import load_checkpoint, package_weights, save_checkpoint
+
+    ckpt = load_checkpoint(tiny_weights)
+    ckpt["config"]["keypoints"] = "labels"  # as `model.keypoints: labels` in a training config
+    labels = save_checkpoint(tmp_path / "labels.pt", ckpt)
+    packaged = package_weights(labels, tmp_path / "packaged.pt", score_threshold=0.3)
+    out = tmp_path / "labels.onnx"
+    res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(packaged), "--no-check"])
+    assert res.exit_code == 0, res.output
+    for weights in (packaged, out):
+        rec = Reconstructor.from_pretrained(weights, "cpu")
+        assert rec.network.keypoints == "labels" and [m.keypoints for m in rec.hand_models] == ["labels"] * 2
+    assert Reconstructor.from_pretrained(tiny_weights, "cpu").hand_models[0].keypoints == "joints"
