@@ -1,4 +1,4 @@
-"""Which hand size (in network pixels) the weights find best: recall and PCK per target size.
+"""Which hand size (in network pixels) the weights find best: recall, PCK and size bias per target size.
 
     python benchmarks/bench_hand_size.py --labels labels/ardamavi-digits labels/subhih-hands ... \
         --image-base /work/data/real [--sizes 16 24 32 48 64 96 128 160 200] [--limit 150]
@@ -10,6 +10,12 @@ affine so that its hand's keypoint box has the target longer side and sits at a 
 network's square input (the photo around it, edge pixels repeated outside), then scored with the
 bench_real matcher (keypoint-box IoU >= 0.5). Only hands at least --min-hand px long in the photo are
 used, so small targets are downscales as in a tiled photo. Prints one JSON object.
+
+Size bias: for each found hand (the prediction nearest the label, as bench_keypoint_convention.py
+matches), its keypoints' spread (mean distance from their centroid, over the labelled keypoints)
+over the label's, as the median per size, for the fitted hand model (`Hand.keypoints2d`) and the
+local keypoint head (`Hand.local_keypoints2d`). 1.0 = the right image size; a fitted ratio that
+falls with the size means the network pulls every hand towards one size, and its depth with it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +44,32 @@ def views(samples: list, size: int, hand_px: float, seed: int) -> list:
                       [0, z, centre[1] - z * 0.5 * (lo[1] + hi[1])]])  # fmt: skip
         out.append(warp_sample(s, A, size, f"hand{hand_px:g}"))
     return out
+
+
+def spread_ratio(pred: np.ndarray, label: np.ndarray, visible: np.ndarray) -> float:
+    """How much larger `pred`'s keypoints spread than `label`'s (both [21, 2], over `visible`)."""
+    def spread(k: np.ndarray) -> float:
+        k = k[visible]
+        return float(np.linalg.norm(k - k.mean(0), axis=1).mean())
+
+    return spread(pred) / max(spread(label), 1e-6)
+
+
+def size_bias(view: Any, hands: list) -> tuple[float, float] | None:
+    """(fitted, local) spread ratios of the prediction nearest the view's one hand, None when no
+    prediction is within half the label's box diagonal (mean keypoint distance)."""
+    g = view.hands[0]
+    vis = np.asarray(g.visibility, bool)
+    if not hands or vis.sum() < 3:
+        return None
+    kp = g.keypoints2d[vis]
+    d = [float(np.linalg.norm(h.keypoints2d[vis] - kp, axis=1).mean()) for h in hands]
+    k = int(np.argmin(d))
+    if d[k] > 0.5 * float(np.linalg.norm(kp.max(0) - kp.min(0))):
+        return None
+    h = hands[k]
+    return (spread_ratio(h.keypoints2d, g.keypoints2d, vis),
+            spread_ratio(h.local_keypoints2d, g.keypoints2d, vis))
 
 
 def main() -> None:
@@ -63,17 +96,25 @@ def main() -> None:
         pool[name] = [s for s, _ in single_hands(samples, args.min_hand)][: args.limit]
     out: dict = {"input_size": R, "hands_per_set": {k: len(v) for k, v in pool.items()}, "by_size": {}}
     for hand_px in args.sizes:
-        row = {}
+        row: dict[str, Any] = {}
+        ratios = []
         for name, samples in pool.items():
             sc = RealScores()
             for v in views(samples, R, hand_px, seed=int(hand_px)):
-                sc.add(v, [Detection(h.keypoints2d, h.side, h.score) for h in rec.predict(v.image)])
+                hands = rec.predict(v.image)
+                sc.add(v, [Detection(h.keypoints2d, h.side, h.score) for h in hands])
+                ratios.append(size_bias(v, hands))
             r = sc.summary()
             row[name] = {k: r[k] for k in ("hands", "recall", "precision", "pck0.2_all")}
-        hands = sum(r["hands"] for r in row.values())
-        row["pooled_recall"] = sum(r["recall"] * r["hands"] for r in row.values()) / max(hands, 1)
+        hands_total = sum(r["hands"] for r in row.values())
+        row["pooled_recall"] = sum(r["recall"] * r["hands"] for r in row.values()) / max(hands_total, 1)
+        found = np.array([r for r in ratios if r is not None]).reshape(-1, 2)
+        row["size_ratio"] = {"hands": len(found), **({
+            "fitted": round(float(np.median(found[:, 0])), 3),
+            "local_head": round(float(np.median(found[:, 1])), 3)} if len(found) else {})}  # fmt: skip
         out["by_size"][f"{hand_px:g}"] = row
-        print(f"hand {hand_px:g} px: pooled recall {row['pooled_recall']:.3f}", flush=True)
+        print(f"hand {hand_px:g} px: pooled recall {row['pooled_recall']:.3f}, "
+              f"size ratio {row['size_ratio']}", flush=True)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out, indent=2, default=float))
 
