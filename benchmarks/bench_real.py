@@ -300,6 +300,9 @@ def main() -> None:
                     "Reconstructor's)")
     ap.add_argument("--mirror", choices=("on", "off"), default=None,
                     help="photo mode: the mirrored view's side vote (default: the Reconstructor's)")
+    ap.add_argument("--fit-translation", choices=("on", "off"), default="on",
+                    help="move each hand to where its local keypoints see it (smhr.runtime.translation_fit; "
+                    "default on, as the Reconstructor)")
     ap.add_argument("--large-hand-threshold", type=float, default=None,
                     help="keep hands filling a whole view from this lower score (default: the weights' "
                     "stored value, else the library's; 1 = off)")
@@ -338,6 +341,7 @@ def main() -> None:
         views["large_hand_threshold"] = args.large_hand_threshold
     if args.min_hand_side is not None:
         views["min_hand_side"] = args.min_hand_side or None
+    views["fit_translation"] = args.fit_translation == "on"
     rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode, views)
     predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
@@ -346,7 +350,7 @@ def main() -> None:
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
     out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "zoom_out": rec.zoom_out,
-                           "mirror": rec.mirror, "iou": args.iou,
+                           "mirror": rec.mirror, "iou": args.iou, "fit_translation": rec.fit_translation,
                            "large_hand_threshold": rec.large_hand_threshold, "large_side": rec.large_side,
                            "min_hand_side": rec.min_hand_side, "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
@@ -387,7 +391,7 @@ def main() -> None:
         from smhr.eval import freihand
         from smhr.eval.predict import predict_freihand
 
-        rec = Reconstructor.from_pretrained(args.weights, "cpu")
+        rec = Reconstructor.from_pretrained(args.weights, "cpu", fit_translation=args.fit_translation == "on")
         xyz, verts = predict_freihand(rec, args.synth)
         gt_xyz, gt_verts = freihand.load_ground_truth(args.synth, keypoints=rec.hand_models[1].keypoints)
         s = freihand.evaluate(gt_xyz, gt_verts, xyz, verts)["summary"]

@@ -166,7 +166,8 @@ def test_reconstructor_around_a_training_net_predicts_like_the_decode_of_its_pea
     from smhr.geometry.letterbox import letterbox_image
 
     boxed, A = letterbox_image(image, R)
-    ref = decode_peaks(rec.network.run(boxed[None]), HANDS, R, S, A[None], 0.0)[0]
+    ref = decode_peaks(rec.network.run(boxed[None]), HANDS, R, S, A[None], 0.0,
+                       fit_translation=rec.fit_translation)[0]
     for h, r in zip(hands, ref, strict=True):
         np.testing.assert_array_equal(h.keypoints2d, r.keypoints2d)
         assert h.side == r.side

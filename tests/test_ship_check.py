@@ -118,6 +118,8 @@ def test_results_scored_differently_or_on_other_data_are_refused():
     photo = copy.deepcopy(base) | {"mode": "photo"}
     with pytest.raises(ValueError, match="different mode"):
         list(ship_check.numbers(base, photo))
+    with pytest.raises(ValueError, match="different fit_translation \\(False vs True\\)"):
+        list(ship_check.numbers(base, copy.deepcopy(base) | {"fit_translation": True}))  # base: before it
     fewer = copy.deepcopy(base)
     fewer["smhr"]["sources"]["hina-gloves"]["images"] = 299
     with pytest.raises(ValueError, match="images 300 vs 299: not the same data"):

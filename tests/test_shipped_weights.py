@@ -1,6 +1,7 @@
 """The weights that ship inside the package: small, fp16 with metadata, and they find the hands of a
 bundled sample (a regression check on the shipped model, not a unit test of the code)."""
 
+import functools
 import json
 
 import numpy as np
@@ -65,11 +66,26 @@ def _match_real_sample(name: str) -> list[tuple[str, str, float, float]]:
 def test_bundled_weights_find_both_hands_of_real_photos_with_their_sides():
     """Held-out webcam photos (never trained on), the teacher's labels as reference (the
     synthetic-only preview matched 1 of the 6 hands of the four real samples). real_2: both sides
-    right and >= 85 % of the keypoints within 0.2 of the hand's size. real_1: both hands found where
+    right and >= 80 % of the keypoints within 0.2 of the hand's size. real_1: both hands found where
     they are, but the open right palm is taken for the back of a left hand (the mirror ambiguity
     docs/training.md names); its side is not asserted."""
-    for labelled, predicted, pck, _ in _match_real_sample("real_2.jpg"):
-        assert predicted == labelled and pck >= 0.85
+    for labelled, predicted, pck, rel_err in _match_real_sample("real_2.jpg"):
+        assert predicted == labelled and pck >= 0.8 and rel_err < 0.12
     matches = _match_real_sample("real_1.jpg")
     assert all(rel_err < 0.35 for *_, rel_err in matches)
     assert max(pck for _, _, pck, _ in matches) >= 0.9
+
+
+def test_fitting_the_translation_to_the_local_keypoints_brings_the_hands_closer_to_the_labels(monkeypatch):
+    """The default decode moves each hand to where its local keypoint head sees it
+    (`smhr.runtime.translation_fit`): on the four hands of the two real samples the mean keypoint
+    error falls from 0.092 to 0.079 of the hand's size (2026-12-05)."""
+    def mean_error() -> float:
+        names = ("real_1.jpg", "real_2.jpg")
+        return float(np.mean([e for name in names for *_, e in _match_real_sample(name)]))
+
+    fitted = mean_error()
+    monkeypatch.setattr(Reconstructor, "from_pretrained",
+                        functools.partial(Reconstructor.from_pretrained.__func__, Reconstructor,
+                                          fit_translation=False))  # fmt: skip
+    assert fitted < 0.085 < mean_error()

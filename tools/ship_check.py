@@ -39,7 +39,8 @@ from typing import Any
 NEVER = "never trained on"
 RATES = ("recall", "precision", "pck0.2_all", "handedness_acc", "correct_side_recall", "ap")
 FIXTURE_RATES = ("recall", "pck0.2_all", "handedness_acc")
-SAME_SETTINGS = ("mode", "zoom_out", "mirror", "iou")  # thresholds may differ: each file's own
+SAME_SETTINGS = ("mode", "zoom_out", "mirror", "iou", "fit_translation")  # thresholds: each file's own
+SETTING_BEFORE = {"fit_translation": False}  # what a result from before the setting was scored with
 SAME_COUNTS = ("images", "hands")
 
 
@@ -83,8 +84,9 @@ def _sets(scores: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> None:
     """Refuse two results that were not scored the same way on the same images (ValueError)."""
     for key in SAME_SETTINGS:
-        if base.get(key) != cand.get(key):
-            raise ValueError(f"scored with different {key} ({base.get(key)!r} vs {cand.get(key)!r}): "
+        b, c = (x.get(key, SETTING_BEFORE.get(key)) for x in (base, cand))
+        if b != c:
+            raise ValueError(f"scored with different {key} ({b!r} vs {c!r}): "
                              "rerun both with the same bench_real.py options")
     bs, cs = _sets(base), _sets(cand)
     if not bs:

@@ -27,7 +27,8 @@ def predict_freihand(
     `rec` (either backend) with threshold 0 and every hand decoded as a right hand."""
     ds = FreiHAND(root, split, load_masks=False)
     n = len(ds) if limit is None else min(limit, len(ds))
-    rec = Reconstructor(rec.network, rec.hand_models, threshold=0.0, max_hands=1)
+    rec = Reconstructor(rec.network, rec.hand_models, threshold=0.0, max_hands=1,
+                        fit_translation=rec.fit_translation)
     xyz = np.zeros((n, 21, 3), np.float32)
     verts = np.zeros((n, rec.hand_models[1].num_vertices, 3), np.float32)
     starts = range(0, n, batch_size)

@@ -20,6 +20,7 @@ from smhr.geometry.virtual_camera import DEPTH_OFFSET, VIRTUAL_FOCAL, project_po
 from smhr.hands.numpy_model import NumpyHandModel
 from smhr.hands.params import select_side, split_params
 from smhr.records import Hand
+from smhr.runtime import translation_fit
 from smhr.runtime.contract import STRIDE
 
 __all__ = ["decode_peaks"]
@@ -35,6 +36,7 @@ def decode_peaks(
     K: np.ndarray | None = None,
     side: int | None = None,
     stride: int = STRIDE,
+    fit_translation: bool = False,
 ) -> list[list[Hand]]:
     """Hands per image (best score first) from one run of the peaks contract.
 
@@ -44,6 +46,8 @@ def decode_peaks(
     affines [B,3,3] original->network; K [B,3,3] real intrinsics in original pixels or None (then
     `Hand.K` is the virtual camera in original pixels); side None = each hand's side from its
     handedness logits, 0 / 1 = every hand is decoded as left / right (e.g. FreiHAND's right hands).
+    fit_translation: move each hand (mesh, joints, translation) to where its local keypoints put it
+    (`smhr.runtime.translation_fit`), before projecting; pose and shape stay as predicted.
     """
     keep = outputs["scores"] >= threshold
     B = keep.shape[0]
@@ -94,11 +98,14 @@ def decode_peaks(
         new_t = ray * (depth * f_net / VIRTUAL_FOCAL)[:, None]
         shift = (new_t - transl).astype(np.float32)[:, None]
         verts, joints, transl = verts + shift, joints + shift, new_t
-        K_hand = K_orig[b_idx]
-        kp = project_points(joints, K_net)
+        K_hand, K_cam = K_orig[b_idx], K_net
     else:
-        K_hand = A_inv[b_idx] @ Kv
-        kp = project_points(joints, Kv)
+        K_hand, K_cam = A_inv[b_idx] @ Kv, np.broadcast_to(Kv, (n, 3, 3))
+    if fit_translation:  # in the network's pixels, where the local keypoints are
+        new_t = translation_fit.fit_translation(joints, transl, local, K_cam)
+        shift = (new_t - transl).astype(np.float32)[:, None]
+        verts, joints, transl = verts + shift, joints + shift, new_t
+    kp = project_points(joints, K_cam)
     Ai = A_inv[b_idx]  # [n,3,3]
     kp = _apply_batch(Ai, kp)
     local = _apply_batch(Ai, local)

@@ -57,6 +57,7 @@ from smhr.runtime.options import (
 )
 from smhr.runtime.small_hands import keep_large_enough
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
+from smhr.runtime.translation_fit import FIT_TRANSLATION
 
 __all__ = ["Reconstructor"]
 
@@ -76,6 +77,7 @@ class Reconstructor:
     large_hand_threshold: float | None = LARGE_THRESHOLD  # hands filling a whole view: kept from this score
     large_side: float = LARGE_SIDE  # ... "filling": keypoint box's long side / the view's long side
     min_hand_side: float | None = None  # shorter hands (keypoint box / input side, per view) dropped
+    fit_translation: bool = FIT_TRANSLATION  # place each hand where its local keypoints see it
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -91,7 +93,7 @@ class Reconstructor:
         input_size: int | None = None, backend: str = "auto", threads: int | None = None,
         mode: str = "fast", zoom_out: float = ZOOM_OUT, mirror: bool = MIRROR,
         large_hand_threshold: float | str | None = "auto", large_side: float | None = None,
-        min_hand_side: float | str | None = "auto",
+        min_hand_side: float | str | None = "auto", fit_translation: bool = FIT_TRANSLATION,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -116,7 +118,9 @@ class Reconstructor:
         "auto": the weights' stored value, else LARGE_THRESHOLD). large_side: None takes the
         weights' stored value, else LARGE_SIDE. min_hand_side: hands whose keypoint box is shorter
         than this share of the network input's side in their view are dropped
-        (`smhr.runtime.small_hands`; None: no limit; "auto": the weights' stored value, else None)."""
+        (`smhr.runtime.small_hands`; None: no limit; "auto": the weights' stored value, else None).
+        fit_translation: move each hand to the translation that lays its keypoints on the local
+        keypoint head's (`smhr.runtime.translation_fit`; False: the predicted translation as is)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
@@ -144,6 +148,7 @@ class Reconstructor:
         rec = cls.for_network(net, threshold=pick_threshold(threshold, stored.score_threshold),
                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
         rec.zoom_out, rec.mirror = float(zoom_out), bool(mirror)
+        rec.fit_translation = bool(fit_translation)
         if large_hand_threshold == "auto":
             large_hand_threshold = pick_value(None, stored.large_hand_threshold, LARGE_THRESHOLD)
         rec.large_hand_threshold = large_hand_threshold
@@ -222,7 +227,7 @@ class Reconstructor:
         outputs = self._run(boxed, affines, [(0, 0, im.shape[1], im.shape[0]) for im in rgb])
         R = self.input_size
         found = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold, Ks,
-                             side=side)
+                             side=side, fit_translation=self.fit_translation)
         scales = np.asarray(affines)[:, 0, 0] / R  # input sides per image pixel
         return [self._admit(hands, (0, 0, im.shape[1], im.shape[0]), scale)
                 for hands, im, scale in zip(found, rgb, scales, strict=True)]  # fmt: skip
@@ -259,7 +264,7 @@ class Reconstructor:
         R = self.input_size
         Ks = np.stack([mirror_camera(camera, W) if v.mirrored else camera for v in views])
         per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold,
-                                Ks, side=side)
+                                Ks, side=side, fit_translation=self.fit_translation)
         per_view = [self._admit(hs, v.box if (v.whole or v.mirrored) and v.zoom == 1.0 else None, v.scale)
                     for hs, v in zip(per_view, views, strict=True)]
         view_vote = side is None and zoom_out > 0  # (tiles alone: no vote, docs/evaluation.md)
