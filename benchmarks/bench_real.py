@@ -190,9 +190,8 @@ def gt_sets(root: str) -> dict[str, Any]:
 
 def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
     """InterHand2.6M fixture frames predicted in their true K: 2D scores (`RealScores`, matched by
-    visible keypoints) and, for the same one-to-one matches, metric 3D errors (mm): their means and,
-    under "per_hand", each matched hand's ("IMAGE/HAND" indices), so that two weights can be compared
-    on the hands both matched (`tools/ship_check.py`)."""
+    visible keypoints) and, for the same one-to-one matches, metric 3D errors (mm): means, and per
+    hand ("IMAGE/HAND") so that ship_check compares two weights on the hands both matched."""
     from smhr.data.interhand import InterHandFixture
     from smhr.eval import metrics
 
@@ -301,8 +300,7 @@ def main() -> None:
     ap.add_argument("--mirror", choices=("on", "off"), default=None,
                     help="photo mode: the mirrored view's side vote (default: the Reconstructor's)")
     ap.add_argument("--fit-translation", choices=("on", "off"), default="on",
-                    help="move each hand to where its local keypoints see it (smhr.runtime.translation_fit; "
-                    "default on, as the Reconstructor)")
+                    help="hands moved to where their local keypoints see them (runtime.translation_fit)")
     ap.add_argument("--large-hand-threshold", type=float, default=None,
                     help="keep hands filling a whole view from this lower score (default: the weights' "
                     "stored value, else the library's; 1 = off)")
