@@ -11,11 +11,12 @@ network's square input (the photo around it, edge pixels repeated outside), then
 bench_real matcher (keypoint-box IoU >= 0.5). Only hands at least --min-hand px long in the photo are
 used, so small targets are downscales as in a tiled photo. Prints one JSON object.
 
-Size bias: for each found hand (the prediction nearest the label, as bench_keypoint_convention.py
-matches), its keypoints' spread (mean distance from their centroid, over the labelled keypoints)
-over the label's, as the median per size, for the fitted hand model (`Hand.keypoints2d`) and the
-local keypoint head (`Hand.local_keypoints2d`). 1.0 = the right image size; a fitted ratio that
-falls with the size means the network pulls every hand towards one size, and its depth with it.
+Size bias: for each found hand (the prediction nearest the label, as bench_real.py matches the 3D
+fixture's hands: `nearest_prediction`), its keypoints' spread (mean distance from their centroid,
+over the labelled keypoints) over the label's, as the median per size, for the fitted hand model
+(`Hand.keypoints2d`) and the local keypoint head (`Hand.local_keypoints2d`). 1.0 = the right image
+size; a fitted ratio that falls with the size means the network pulls every hand towards one size,
+and its depth with it.
 """
 
 from __future__ import annotations
@@ -58,14 +59,12 @@ def spread_ratio(pred: np.ndarray, label: np.ndarray, visible: np.ndarray) -> fl
 def size_bias(view: Any, hands: list) -> tuple[float, float] | None:
     """(fitted, local) spread ratios of the prediction nearest the view's one hand, None when no
     prediction is within half the label's box diagonal (mean keypoint distance)."""
+    from bench_real import nearest_prediction
+
     g = view.hands[0]
     vis = np.asarray(g.visibility, bool)
-    if not hands or vis.sum() < 3:
-        return None
-    kp = g.keypoints2d[vis]
-    d = [float(np.linalg.norm(h.keypoints2d[vis] - kp, axis=1).mean()) for h in hands]
-    k = int(np.argmin(d))
-    if d[k] > 0.5 * float(np.linalg.norm(kp.max(0) - kp.min(0))):
+    k = nearest_prediction(hands, g, range(len(hands))) if vis.sum() >= 3 else None
+    if k is None:
         return None
     h = hands[k]
     return (spread_ratio(h.keypoints2d, g.keypoints2d, vis),

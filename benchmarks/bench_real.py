@@ -188,6 +188,19 @@ def gt_sets(root: str) -> dict[str, Any]:
             for name, (rel, side) in GT_FIXTURES.items() if (Path(root) / rel).is_file()}
 
 
+def nearest_prediction(hands: Sequence[Any], label: Any, candidates: Sequence[int]) -> int | None:
+    """The one of `candidates` (indices into `hands`) whose keypoints lie nearest the label's visible
+    ones (mean distance), None when none is within half the labelled box's diagonal."""
+    if not candidates:
+        return None
+    vis = label.visibility
+    kp = label.keypoints2d[vis]
+    d = [float(np.linalg.norm(hands[k].keypoints2d[vis] - kp, axis=1).mean()) for k in candidates]
+    if min(d) > 0.5 * float(np.linalg.norm(kp.max(0) - kp.min(0))):
+        return None
+    return candidates[int(np.argmin(d))]
+
+
 def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
     """InterHand2.6M fixture frames predicted in their true K: 2D scores (`RealScores`, matched by
     visible keypoints) and, for the same one-to-one matches, metric 3D errors (mm): means, and per
@@ -205,13 +218,9 @@ def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
         hands = rec.predict(s.image, K=s.K)
         real.add(s, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
         free = list(range(len(hands)))
-        for j, g in enumerate(s.hands):  # nearest unused prediction within half the labelled box diagonal
-            if g.joints3d is None or not free:
-                continue
-            kp = g.keypoints2d[g.visibility]
-            d = [float(np.linalg.norm(hands[k].keypoints2d[g.visibility] - kp, axis=1).mean()) for k in free]
-            k = free[int(np.argmin(d))]
-            if min(d) > 0.5 * float(np.linalg.norm(kp.max(0) - kp.min(0))):
+        for j, g in enumerate(s.hands):
+            k = None if g.joints3d is None else nearest_prediction(hands, g, free)  # one-to-one
+            if k is None:
                 continue
             free.remove(k)
             pj, gj = np.asarray(hands[k].joints3d, np.float64), g.joints3d.astype(np.float64)

@@ -96,9 +96,6 @@ def rest_keypoints(arrays: Mapping[str, Any]) -> np.ndarray:
 
 def matrix_of_arrays(arrays: Mapping[str, Any], kind: str, definition: str) -> np.ndarray:
     """`keypoint_matrix` of a hand asset's arrays (docs/hand-asset-format.md)."""
-    check_definition(definition)
-    if definition == "joints" or kind not in ANCHORED_KINDS:
-        return np.eye(NUM_KEYPOINTS)
     return keypoint_matrix(rest_keypoints(arrays), kind, definition)
 
 
