@@ -7,7 +7,10 @@ import torch
 
 from smhr.losses.keypoints import (
     FREIHAND_BONES,
+    MIN_SIZE_PX,
+    SIZE_REFERENCE_PX,
     bone_direction_loss,
+    hand_size_px,
     keypoint_consistency_loss,
     keypoint_offset_loss,
     reprojection_loss,
@@ -39,6 +42,39 @@ def test_reprojection_two_pixel_offset_and_masks():
     # with it visible: (3 * 21 * 4 + 100) / (3 * 21 * 2)
     vis[0, 0, 5] = True
     assert reprojection_loss(pred, gt, valid, vis).item() == pytest.approx((63 * 4 + 100) / 126)
+
+
+def test_hand_size_is_the_longer_side_of_the_supervised_box():
+    gt = torch.zeros(1, 4, 21, 2)
+    gt[0, 0, :, 0] = torch.linspace(10, 210, 21)  # 200 px wide, 50 px tall
+    gt[0, 0, :, 1] = torch.linspace(0, 50, 21)
+    gt[0, 1] = gt[0, 0] * 0.05  # 10 px long: counts as MIN_SIZE_PX
+    gt[0, 2] = gt[0, 0]
+    gt[0, 2, 20] = 1e6  # an invisible outlier does not widen the box
+    valid = torch.tensor([[True, True, True, False]])
+    vis = torch.ones(1, 4, 21, dtype=torch.bool)
+    vis[0, 2, 20] = False
+    size = hand_size_px(gt, valid, vis)
+    assert size[0].tolist() == pytest.approx([200.0, MIN_SIZE_PX, 190.0, MIN_SIZE_PX])
+    vis[0, 0] = False  # no visible keypoint: the floor, not +-inf
+    assert hand_size_px(gt, valid, vis)[0, 0].item() == MIN_SIZE_PX
+
+
+def test_reprojection_in_hand_size_units_holds_every_size_to_the_same_relative_error():
+    base = hand_keypoints(1, 1)[0, 0]
+    base = (base - base.min(0).values) / (base.max(0).values - base.min(0).values).max()  # longer side 1
+    gt = torch.stack([base * 24.0 + 5, base * SIZE_REFERENCE_PX + 5, base * 240.0 + 5])[None]  # [1,3,21,2]
+    pred = (gt - 5) * 1.1 + 5  # every hand drawn 10 % too large
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    size = hand_size_px(gt, valid)
+    assert size[0].tolist() == pytest.approx([24.0, SIZE_REFERENCE_PX, 240.0])
+    per_hand = [reprojection_loss(pred[:, i:i + 1], gt[:, i:i + 1], valid[:, :1], hand_size=size[:, i:i + 1])
+                for i in range(3)]
+    assert per_hand[0].item() == pytest.approx(per_hand[1].item(), rel=1e-4)
+    assert per_hand[2].item() == pytest.approx(per_hand[1].item(), rel=1e-4)
+    px = [reprojection_loss(pred[:, i:i + 1], gt[:, i:i + 1], valid[:, :1]) for i in range(3)]
+    assert px[1].item() == pytest.approx(per_hand[1].item(), rel=1e-5)  # the reference size keeps px^2
+    assert px[2].item() / px[0].item() == pytest.approx(100.0, rel=1e-3)  # plain px^2: 10x longer, 100x
 
 
 def test_bone_direction_known_values():

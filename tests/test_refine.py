@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from smhr.data.augment import AugmentConfig, augment
 from smhr.data.sample import LEFT, RIGHT, HandLabel, Sample
 from smhr.data.targets import build_targets
+from smhr.losses.keypoints import hand_size_px, reprojection_loss
 from smhr.model.net import SMHRConfig, SMHRNet
 from smhr.model.peaks import PeakNet
 from smhr.model.refine import sample_at_keypoints
@@ -185,6 +186,28 @@ def test_flip_swaps_the_side_of_every_target():
             assert t["handmap"][int(t["side"][slot])].flatten()[cell] == 1.0
     s.meta["side_known"] = False
     assert not build_targets(s, max_hands=3)["side_known"].any()
+
+
+def test_objective_measures_reprojection_in_hand_size_units(mano_pair):
+    rng = np.random.default_rng(3)
+    samples = [Sample(image=rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), K=np.eye(3),
+                      hands=[_hand(RIGHT, (20, 30), rng), _hand(LEFT, (45, 40), rng)]) for _ in range(2)]
+    batch = collate_targets([build_targets(s, max_hands=3) for s in samples])
+    net = _net(True).train()
+    weights = {"reprojection": 0.1, "first_estimate": 0.5}
+    with torch.no_grad():
+        _, px, _ = Objective(mano_pair, weights)(GatheringModel(net), batch)
+        in_sizes = Objective(mano_pair, weights, reprojection_units="hand_size")
+        _, rel, extras = in_sizes(GatheringModel(net), batch)
+    size = hand_size_px(batch["keypoints2d"], batch["valid"], batch["visibility"])
+    want = reprojection_loss(extras["hands"]["keypoints2d"], batch["keypoints2d"], batch["valid"],
+                             batch["visibility"], size)
+    assert float(rel["reprojection"]) == pytest.approx(float(want), rel=1e-5)
+    assert float(rel["reprojection"]) != pytest.approx(float(px["reprojection"]), rel=1e-2)
+    # the first estimate is held to the same units (untrained refiner: the same hands)
+    assert float(rel["first_estimate"]) == pytest.approx(0.1 * float(rel["reprojection"]), rel=1e-5)
+    with pytest.raises(ValueError, match="reprojection_units must be one of"):
+        Objective(mano_pair, weights, reprojection_units="percent")
 
 
 def test_objective_supervises_refined_side_and_first_estimate(mano_pair):

@@ -24,7 +24,7 @@ from smhr.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from smhr.train.config import load_config, parse_overrides
+from smhr.train.config import config_differences, load_config, parse_overrides
 from smhr.train.data import collate_targets
 from smhr.train.loop import Trainer
 
@@ -72,6 +72,15 @@ def test_config_presets_merge_and_reject_unknown_keys(tmp_path):
         load_config(p)
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_overrides(["optim.lr"])
+    assert load_config(None, {"reprojection_units": "hand_size"}).reprojection_units == "hand_size"
+    with pytest.raises(ValueError, match="reprojection_units must be one of"):
+        load_config(None, {"reprojection_units": "px"})
+    # checkpoints written before the key existed trained in pixels: resuming them is no config change
+    old = load_config(None, {"stage": "3"}).to_dict()
+    del old["reprojection_units"]
+    assert config_differences(old, load_config(None, {"stage": "3"}).to_dict()) == []
+    assert config_differences(old, load_config(None, {"stage": "3", "reprojection_units": "hand_size"})
+                              .to_dict()) == ["reprojection_units: 'pixels' -> 'hand_size'"]
 
 
 def test_training_set_passes_the_epoch_to_its_composer():

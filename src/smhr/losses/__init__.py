@@ -13,6 +13,7 @@ from smhr.losses.focal import focal_loss
 from smhr.losses.keypoints import (
     FREIHAND_BONES,
     bone_direction_loss,
+    hand_size_px,
     keypoint_consistency_loss,
     keypoint_offset_loss,
     reprojection_loss,
@@ -44,6 +45,7 @@ __all__ = [
     "default_limit_violation",
     "focal_loss",
     "hand_prior_loss",
+    "hand_size_px",
     "joints3d_loss",
     "keypoint_consistency_loss",
     "keypoint_offset_loss",

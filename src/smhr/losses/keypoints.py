@@ -16,7 +16,9 @@ from smhr.hands.keypoints import BONES
 
 __all__ = [
     "FREIHAND_BONES",
+    "REPROJECTION_UNITS",
     "bone_direction_loss",
+    "hand_size_px",
     "keypoint_consistency_loss",
     "keypoint_offset_loss",
     "reprojection_loss",
@@ -25,6 +27,9 @@ __all__ = [
 # (parent, child) of the 20 bones of the FreiHAND keypoint tree (wrist -> each finger's 4 joints)
 FREIHAND_BONES: tuple[tuple[int, int], ...] = BONES
 BONE_EPS = 1e-4  # px^2, as the official bone loss: d = v / sqrt(|v|^2 + eps)
+SIZE_REFERENCE_PX = 96.0  # a hand this long keeps its px^2 loss under `hand_size` units
+MIN_SIZE_PX = 24.0  # shorter label boxes (tiny or mostly hidden hands) count as this long
+REPROJECTION_UNITS = ("pixels", "hand_size")  # reprojection_loss without / with hand_size
 
 
 def _mask(valid: torch.Tensor, visibility: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
@@ -46,16 +51,40 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return values.sum() / count
 
 
+def hand_size_px(target: torch.Tensor, valid: torch.Tensor,
+                 visibility: torch.Tensor | None = None) -> torch.Tensor:
+    """Each hand's length [B,K] in pixels: the longer side of the box of its supervised keypoints
+    (target [B,K,21,2]), at least MIN_SIZE_PX (so a hand with one visible keypoint, or none, or an
+    empty slot, never divides by ~0)."""
+    mask = _mask(valid, visibility, target.shape[:-1])[..., None]
+    big = torch.finfo(torch.float32).max
+    t = target.float()
+    lo = torch.where(mask, t, torch.full((), big, device=t.device)).amin(-2)
+    hi = torch.where(mask, t, torch.full((), -big, device=t.device)).amax(-2)
+    side = torch.where(mask.any(-2), hi - lo, torch.zeros((), device=t.device)).amax(-1)
+    return side.clamp(min=MIN_SIZE_PX)
+
+
 def reprojection_loss(
     pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, visibility: torch.Tensor | None = None,
+    hand_size: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean squared pixel error per supervised coordinate (px^2), as the official per-coordinate MSE.
 
     The official code multiplies this by 0.01 and then by reproj_weight 10; we keep the loss in
     plain px^2 and put the product (0.1) in the weight table (`smhr.losses.DEFAULT_WEIGHTS`).
+
+    hand_size [B,K] (px, e.g. `hand_size_px`): measure each hand's error in units of its own length
+    instead, scaled to a SIZE_REFERENCE_PX hand (which keeps its px^2). Why: in plain px^2 a 220-px
+    hand 5 % off costs as much as a 24-px hand 45 % off, so training settles for small hands drawn
+    too large and large ones too small (docs/evaluation.md "Photo mode", the size ratio); in units
+    of the hand every size is held to the same relative error.
     """
     mask = _mask(valid, visibility, pred.shape[:-1])
-    return _masked_mean((_clean(pred, mask) - _clean(target, mask)).pow(2), mask)
+    diff = _clean(pred, mask) - _clean(target, mask)
+    if hand_size is not None:
+        diff = diff * (SIZE_REFERENCE_PX / hand_size.float().clamp(min=MIN_SIZE_PX))[..., None, None]
+    return _masked_mean(diff.pow(2), mask)
 
 
 _BONE_INDEX: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -88,6 +88,8 @@ class TrainConfig:
     NHWC memory format (faster convolutions on the CPU; same losses, benchmarks/bench_train.py).
     palm_distill_size: side (px, a multiple of 32) at which the frozen palm detector sees each
     training image when `loss_weights.palm_distill` > 0 (192: the detector's own input; docs/training.md).
+    reprojection_units: "pixels" (px^2, every run before 2026-12-06) or "hand_size" (each hand's
+    reprojection error in units of its labelled length, `smhr.train.objective.Objective`).
     Every `ckpt_every` steps an atomic checkpoint `last.pt` (+ `step_XXXXXXX.pt` when keep_every
     divides the step) is written; resuming continues bit-exactly on the same device.
     """
@@ -103,6 +105,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss_weights: dict[str, float] = field(default_factory=dict)
     consistency_detach: str = "local"
+    reprojection_units: str = "pixels"
     silhouette_sigma: float = 1.0
     render_size: int | None = None
     palm_distill_size: int = 192
@@ -176,6 +179,11 @@ def _check(cfg: TrainConfig) -> TrainConfig:
     unknown = sorted(set(cfg.loss_weights) - set(LOSS_TERMS))
     if unknown:
         raise ValueError(f"config: unknown loss_weights {unknown}; known: {list(LOSS_TERMS)}")
+    from smhr.losses.keypoints import REPROJECTION_UNITS
+
+    if cfg.reprojection_units not in REPROJECTION_UNITS:
+        raise ValueError(f"config: reprojection_units must be one of {REPROJECTION_UNITS}, "
+                         f"got {cfg.reprojection_units!r}")
     if cfg.amp not in ("auto", "bf16", "fp16", "off"):
         raise ValueError(f"config: amp must be auto, bf16, fp16 or off, got {cfg.amp!r}")
     from smhr.hands.assets import HAND_MODELS

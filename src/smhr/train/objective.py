@@ -19,6 +19,7 @@ from smhr.losses import (
     bone_direction_loss,
     focal_loss,
     hand_prior_loss,
+    hand_size_px,
     joints3d_loss,
     keypoint_consistency_loss,
     keypoint_offset_loss,
@@ -27,6 +28,7 @@ from smhr.losses import (
     root_depth_loss,
     side_cross_entropy,
 )
+from smhr.losses.keypoints import REPROJECTION_UNITS
 from smhr.losses.photometric import albedo_from_texture, photometric_loss, sh_from_light, silhouette_loss
 from smhr.model.camera import VIRTUAL_FOCAL
 from smhr.model.decode import hands_from_params, local_keypoints
@@ -56,14 +58,20 @@ class Objective:
     makes the photometric stage ~3x cheaper). palm_teacher: images [B,3,R,R] in [0, 1] -> the palm
     detector's score maps (`smhr.model.palm_distill.PalmTeacher`); with it the model must return
     "palm_logits" and the "palm_distill" term is computed on every image, labelled or not.
+    reprojection_units: "pixels" (plain px^2) or "hand_size" (each hand's error in units of its
+    labelled length, `smhr.losses.keypoints.reprojection_loss`); both estimates of the refinement alike.
     """
 
     def __init__(
         self, hand_models: Sequence[nn.Module], weights: Mapping[str, float],
         limit_violation: Callable | None = None, consistency_detach: str = "local",
         render_fn: Callable | None = None, sigma: float = 1.0, render_size: int | None = None,
-        palm_teacher: Callable | None = None,
+        palm_teacher: Callable | None = None, reprojection_units: str = "pixels",
     ) -> None:
+        if reprojection_units not in REPROJECTION_UNITS:
+            raise ValueError(f"reprojection_units must be one of {REPROJECTION_UNITS}, "
+                             f"got {reprojection_units!r}")
+        self.reprojection_units = reprojection_units
         self.hand_models = list(hand_models)
         self.weights = dict(weights)
         self.limit_violation = limit_violation
@@ -123,8 +131,9 @@ class Objective:
         root depth."""
         valid, vis, kp = batch["valid"], batch["visibility"], batch["keypoints2d"]
         has3d = valid & batch["has_joints3d"]
+        size = hand_size_px(kp, valid, vis) if self.reprojection_units == "hand_size" else None
         return {
-            "reprojection": reprojection_loss(hands["keypoints2d"], kp, valid, vis),
+            "reprojection": reprojection_loss(hands["keypoints2d"], kp, valid, vis, size),
             "bone_direction": bone_direction_loss(hands["keypoints2d"], kp, valid, vis),
             "prior": hand_prior_loss(params, valid, self.limit_violation),
             "joints3d": joints3d_loss(hands["joints3d"], batch["joints3d"], has3d),
