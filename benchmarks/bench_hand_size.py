@@ -16,7 +16,9 @@ fixture's hands: `nearest_prediction`), its keypoints' spread (mean distance fro
 over the labelled keypoints) over the label's, as the median per size, for the fitted hand model
 (`Hand.keypoints2d`) and the local keypoint head (`Hand.local_keypoints2d`). 1.0 = the right image
 size; a fitted ratio that falls with the size means the network pulls every hand towards one size,
-and its depth with it.
+and its depth with it. `--fit-translation off` measures the network's own fitted size; on (the
+library's default) the decode moves each hand to where its local keypoints see it
+(`smhr.runtime.translation_fit`), which pulls the fitted ratio towards the local head's.
 """
 
 from __future__ import annotations
@@ -83,9 +85,11 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", type=float, default=[16, 24, 32, 48, 64, 96, 128, 160, 200])
     ap.add_argument("--min-hand", type=float, default=96.0, help="smallest source hand used (px)")
     ap.add_argument("--limit", type=int, default=150, help="single-hand photos per set")
+    ap.add_argument("--fit-translation", choices=("on", "off"), default="on",
+                    help="hands moved to where their local keypoints see them (runtime.translation_fit)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    rec = Reconstructor.from_pretrained(args.weights, "cpu")
+    rec = Reconstructor.from_pretrained(args.weights, "cpu", fit_translation=args.fit_translation == "on")
     R = rec.input_size
     sets = source_sets(args.labels, args.image_base, set(), None)
     pool: dict[str, list] = {}
@@ -93,7 +97,8 @@ def main() -> None:
         idx = [i for i in range(len(ds)) if len(ds.records[i]["hands"]) == 1]
         samples = [ds[i] for i in idx]
         pool[name] = [s for s, _ in single_hands(samples, args.min_hand)][: args.limit]
-    out: dict = {"input_size": R, "hands_per_set": {k: len(v) for k, v in pool.items()}, "by_size": {}}
+    out: dict = {"input_size": R, "fit_translation": rec.fit_translation,
+                 "hands_per_set": {k: len(v) for k, v in pool.items()}, "by_size": {}}
     for hand_px in args.sizes:
         row: dict[str, Any] = {}
         ratios = []
