@@ -33,7 +33,7 @@ class PeaksNet:
         out = {"scores": np.zeros((B, S), np.float32), "cells": np.zeros((B, S), np.int64),
                "params": np.zeros((B, S, 122), np.float32), "kp_offsets": np.zeros((B, S, 42), np.float32),
                "handedness": np.tile(np.float32([-1.0, 1.0]), (B, S, 1))}  # fmt: skip
-        for k, (score, cx, cy, side_px) in enumerate(self.peaks):
+        for k, (score, cx, cy, side_px, *_) in enumerate(self.peaks):  # (a 5th element: SidedPeaksNet)
             out["scores"][:, k] = score
             out["cells"][:, k] = int(cy // STRIDE) * W + int(cx // STRIDE)
             depth = VIRTUAL_FOCAL * 0.04 / side_px
@@ -72,8 +72,10 @@ def test_second_peaks_on_a_kept_hand_are_dropped_and_separate_large_hands_kept()
     assert _predict([(0.25, 20, 22, 0.62 * R), (0.2, 44, 50, 0.62 * R)])[0] == [0.2, 0.25]
     # the second of two overlapping low-scoring large peaks is a duplicate of the first
     assert _predict([(0.25, 28, 32, 0.7 * R), (0.2, 36, 32, 0.7 * R)])[0] == [0.25]
-    # hands at or above the threshold are never touched, however they overlap
-    assert _predict([(0.9, 30, 32, 0.7 * R), (0.5, 34, 32, 0.7 * R)])[0] == [0.5, 0.9]
+    # hands at or above the threshold: the large-hand rule leaves them alone; two same-side ones
+    # drawn over the same pixels are one hand's two peaks (smhr.runtime.second_peaks, test_second_peaks)
+    assert _predict([(0.9, 30, 32, 0.7 * R), (0.5, 34, 32, 0.7 * R)])[0] == [0.9]
+    assert _predict([(0.9, 30, 32, 0.7 * R), (0.5, 34, 32, 0.7 * R)], large_hand_threshold=None)[0] == [0.9]
 
 
 def test_the_rule_itself_and_its_options():

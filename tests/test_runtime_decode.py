@@ -162,12 +162,15 @@ def test_reconstructor_around_a_training_net_predicts_like_the_decode_of_its_pea
     image = np.random.default_rng(0).integers(0, 256, (48, 80, 3), dtype=np.uint8)
     hands = rec.predict(image)
     assert net.training  # put back in training mode after the prediction
-    assert len(hands) == 4 and rec.backend == "torch" and rec.input_size == R
+    assert rec.backend == "torch" and rec.input_size == R
     from smhr.geometry.letterbox import letterbox_image
+    from smhr.runtime.second_peaks import drop_second_peaks
 
     boxed, A = letterbox_image(image, R)
-    ref = decode_peaks(rec.network.run(boxed[None]), HANDS, R, S, A[None], 0.0,
-                       fit_translation=rec.fit_translation)[0]
+    decoded = decode_peaks(rec.network.run(boxed[None]), HANDS, R, S, A[None], 0.0,
+                           fit_translation=rec.fit_translation)[0]
+    ref = drop_second_peaks(decoded)  # (a random net draws its 4 hands over one another)
+    assert len(decoded) == 4 and 1 <= len(hands) == len(ref)
     for h, r in zip(hands, ref, strict=True):
         np.testing.assert_array_equal(h.keypoints2d, r.keypoints2d)
         assert h.side == r.side

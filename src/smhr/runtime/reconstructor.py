@@ -55,6 +55,7 @@ from smhr.runtime.options import (
     check_score,
     check_views,
 )
+from smhr.runtime.second_peaks import drop_second_peaks
 from smhr.runtime.small_hands import keep_large_enough
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 from smhr.runtime.translation_fit import FIT_TRANSLATION
@@ -240,11 +241,12 @@ class Reconstructor:
         """A view's decoded hands -> the kept ones: none shorter than min_hand_side of the input
         (scale: input sides per image pixel of the view), those >= threshold, and large ones from the
         large-hand threshold when the view is a whole one (view_box: its box; None for tiles and
-        zoomed views)."""
+        zoomed views); then no second peak of a kept hand (`smhr.runtime.second_peaks`)."""
         hands = keep_large_enough(hands, scale, self.min_hand_side)
         if view_box is None:
-            return [h for h in hands if h.score >= self.threshold]
-        return admit_large(hands, self.threshold, self.large_hand_threshold, view_box, self.large_side)
+            return drop_second_peaks([h for h in hands if h.score >= self.threshold])
+        return drop_second_peaks(admit_large(hands, self.threshold, self.large_hand_threshold, view_box,
+                                             self.large_side))
 
     def _predict_photo(self, image: Any, index: int, focal: float | None, K: np.ndarray | None,
                        side: int | None, zoom_out: float, mirror: bool) -> list[Hand]:  # fmt: skip
