@@ -24,8 +24,10 @@ small hands of whole-body photos are found, at the cost of one network run per t
 and `mirror` (one more view: the photo mirrored, voting on each hand's side, `smhr.runtime.mirror`).
 In both modes a hand that fills much of a whole view is kept from a lower score,
 `large_hand_threshold` (`smhr.runtime.large_hands`: the network scores such hands low but still
-ranks them well; None turns it off). The detection threshold and the large-hand rule's values are
-the weights' own when they store them (`smhr.runtime.calibration`, written by `smhr package`).
+ranks them well; None turns it off), and a same-side hand drawn over a better one's pixels is
+dropped as its second peak (`smhr.runtime.second_peaks`). The detection threshold and the
+large-hand rule's values are the weights' own when they store them (`smhr.runtime.calibration`,
+written by `smhr package`).
 """
 
 from __future__ import annotations
