@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from smhr.records import Hand
-from smhr.runtime.tiling import box_overlap, keypoint_boxes
+from smhr.runtime.tiling import keypoint_boxes, same_place
 
 __all__ = ["LARGE_SIDE", "LARGE_THRESHOLD", "OVERLAP_CONTAINED", "OVERLAP_IOU", "acting_threshold",
            "admit_large", "decode_threshold"]
@@ -64,8 +64,7 @@ def admit_large(hands: Sequence[Hand], threshold: float, large_threshold: float 
     for hand, box in zip(rest, keypoint_boxes(rest), strict=True):
         if max(box[2] - box[0], box[3] - box[1]) < large_side * long_side:
             continue
-        if any(iou >= OVERLAP_IOU or inside >= OVERLAP_CONTAINED
-               for iou, inside in (box_overlap(box, b) for b in boxes)):  # fmt: skip
+        if any(same_place(box, b, OVERLAP_IOU, OVERLAP_CONTAINED) for b in boxes):
             continue
         kept.append(hand)
         boxes.append(box)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smhr.records import Hand
-from smhr.runtime.tiling import box_overlap, keypoint_boxes
+from smhr.runtime.tiling import keypoint_boxes, same_place
 
 __all__ = ["SECOND_PEAK_CONTAINED", "SECOND_PEAK_IOU", "drop_second_peaks"]
 
@@ -38,7 +38,7 @@ def drop_second_peaks(hands: Sequence[Hand], iou: float = SECOND_PEAK_IOU,
     boxes = keypoint_boxes(ranked)
     kept: list[int] = []
     for i, hand in enumerate(ranked):
-        overlaps = (box_overlap(boxes[i], boxes[j]) for j in kept if ranked[j].side == hand.side)
-        if not any(o_iou >= iou or o_in >= contained for o_iou, o_in in overlaps):
+        if not any(ranked[j].side == hand.side and same_place(boxes[i], boxes[j], iou, contained)
+                   for j in kept):  # fmt: skip
             kept.append(i)
     return [ranked[i] for i in kept]

@@ -34,7 +34,7 @@ from smhr.geometry.letterbox import letterbox_image
 from smhr.records import Hand
 
 __all__ = ["HAND_FRAC", "MODES", "TARGET_PX", "View", "axis_starts", "box_overlap", "flip_affine",
-           "keypoint_boxes", "merge_views", "photo_views", "tile_boxes", "zoom_affine"]
+           "keypoint_boxes", "merge_views", "photo_views", "same_place", "tile_boxes", "zoom_affine"]
 
 MODES = ("fast", "photo")
 TARGET_PX = 96.0  # hand length (network px) the shipped weights find best: bench_hand_size.py
@@ -168,6 +168,14 @@ def box_overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return inter / (area_a + area_b - inter), inter / min(area_a, area_b)
 
 
+def same_place(a: np.ndarray, b: np.ndarray, iou: float, contained: float) -> bool:
+    """Whether two keypoint boxes mark one place: IoU >= iou, or the smaller box >= contained inside
+    the other (`box_overlap`). The one test behind merging views' copies, the large-hand rule's
+    second peaks and `smhr.runtime.second_peaks`, each with its own limits."""
+    o_iou, o_in = box_overlap(a, b)
+    return o_iou >= iou or o_in >= contained
+
+
 def _cut(box: np.ndarray, view: View, hw: tuple[int, int]) -> bool:
     """Whether a hand's keypoint box reaches an inner border of its tile (a border that is not the
     photo's own edge): the tile saw only part of it."""
@@ -212,8 +220,7 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
         for j in kept:
             if cands[j][1] == view or (view in absorbed[j] and not cut[i]):
                 continue
-            iou, contained = box_overlap(boxes[i], boxes[j])
-            if iou >= DUPLICATE_IOU or contained >= DUPLICATE_CONTAINED:
+            if same_place(boxes[i], boxes[j], DUPLICATE_IOU, DUPLICATE_CONTAINED):
                 dup = True
                 absorbed[j].add(view)
                 if not cut[i]:
