@@ -398,7 +398,7 @@ def main() -> None:
         from smhr.eval import freihand
         from smhr.eval.predict import predict_freihand
 
-        rec = Reconstructor.from_pretrained(args.weights, "cpu", fit_translation=args.fit_translation == "on")
+        rec = Reconstructor.from_pretrained(args.weights, "cpu", fit_translation=views["fit_translation"])
         xyz, verts = predict_freihand(rec, args.synth)
         gt_xyz, gt_verts = freihand.load_ground_truth(args.synth, keypoints=rec.hand_models[1].keypoints)
         s = freihand.evaluate(gt_xyz, gt_verts, xyz, verts)["summary"]
