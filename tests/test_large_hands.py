@@ -100,3 +100,24 @@ def test_the_large_side_decides_what_counts_as_large():
     assert _predict([mid], large_side=0.4)[0] == [0.2]
     with pytest.raises(ValueError, match="large_side"):
         Reconstructor(PeaksNet([]), [FlatHand(), FlatHand()], large_side=1.2)
+
+
+def test_the_calibration_keeps_the_side_and_precision_of_the_rule_off():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from calibrate_large_hands import choose
+
+    def point(large, side, recall, src_side=0.9, stress_side=0.85, src_precision=0.86):
+        return {"large_hand_threshold": large, "large_side": side, "sources_recall": 0.88,
+                "sources_precision": src_precision, "sources_side": src_side, "stress_recall": recall,
+                "stress_precision": 0.99, "stress_side": stress_side, "f1_sum": 1.8 + recall}  # fmt: skip
+
+    off = point(1.0, 1.0, 0.6)
+    wide = point(0.15, 0.3, 0.99, stress_side=0.80)  # most stress hands, but their side 5 points worse
+    narrow = point(0.15, 0.6, 0.9, stress_side=0.845)  # within MAX_SIDE_LOSS (0.01)
+    noisy = point(0.1, 0.6, 0.95, src_precision=0.84)  # 2 points of the sources' precision
+    assert choose([wide, narrow, noisy], off) is narrow
+    assert choose([wide, noisy], off) is off  # nothing passes: the rule stays off
+    assert choose([narrow, point(0.1, 0.6, 0.92, src_side=0.85)], off) is narrow  # sources' side too

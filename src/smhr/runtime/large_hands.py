@@ -13,9 +13,10 @@ not overlap a hand already kept (keypoint-box IoU >= OVERLAP_IOU or >= OVERLAP_C
 smaller box inside the other); hands at or above the threshold are kept exactly as before.
 The values were chosen on the held-out splits of the trained-on sets and their stress views only
 (`tools/calibrate_large_hands.py`): the most stress-view F1 among the points that cost the sources at
-most 1 point of precision. (The best plain F1 sum, 0.15 and side 0.4, found frame-filling hands 0.75
-of the time but added 151 false hands on the 1,654 whole-scene photos of capston2-scenes, never
-trained on: docs/evaluation.md "Large hands".)
+most 1 point of precision and of handedness (the hands it adds score low, where the side is
+weakest; docs/evaluation.md "Large hands", "The side constraint"). (The best plain F1 sum, 0.15 and
+side 0.4, found frame-filling hands 0.75 of the time but added 151 false hands on the 1,654
+whole-scene photos of capston2-scenes, never trained on: docs/evaluation.md "Large hands".)
 """
 
 from __future__ import annotations
