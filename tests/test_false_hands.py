@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import false_hands
 import numpy as np
 
 from smhr.data.sample import HandLabel, Sample
 from smhr.eval.real import Detection, RealScores
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-import false_hands
 
 
 def _kp(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:

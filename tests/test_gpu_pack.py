@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import yaml
 from smhr.data.labelled import LabelledSet, write_labelled_set
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
 
 
 def _photo(path: Path, seed: int) -> bytes:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import bench_keypoint_convention as kc
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import bench_keypoint_convention as kc
 
 
 def _hand(angle: float, scale: float = 80.0) -> np.ndarray:

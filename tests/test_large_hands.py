@@ -103,10 +103,6 @@ def test_the_large_side_decides_what_counts_as_large():
 
 
 def test_the_calibration_keeps_the_side_and_precision_of_the_rule_off():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     from calibrate_large_hands import choose
 
     def point(large, side, recall, src_side=0.9, stress_side=0.85, src_precision=0.86):

@@ -3,7 +3,6 @@ photos are rebuilt byte-exact from a git mirror, and near-duplicate photos are f
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,6 @@ from smhr.data.labelled import (
     role_of,
     write_labelled_set,
 )
-
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
-sys.path.insert(0, str(TOOLS))
 
 
 def _record(path: str, data: bytes, split: str = "test") -> dict:

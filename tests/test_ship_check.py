@@ -6,12 +6,8 @@ import copy
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
 import ship_check
 
 NAN = float("nan")

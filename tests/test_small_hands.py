@@ -41,10 +41,6 @@ def test_the_limit_is_in_the_views_pixels_of_a_letterboxed_larger_image():
 
 
 def test_the_calibration_takes_the_first_size_whose_detections_are_mostly_true_hands():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     from calibrate_large_hands import smallest_hand
 
     def bins(*counts):
