@@ -2,6 +2,7 @@
 or zero hands, or a library's traceback, now give the right hands or one line naming the argument."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,11 +81,55 @@ def test_a_list_given_to_predict_points_to_predict_batch(rec):
         rec.predict([_image(), _image()])
 
 
+@pytest.mark.parametrize("one", ["photo.jpg", Path("photo.jpg"), _image(), _image()[..., 0]],
+                         ids=["str", "path", "rgb", "grey"])
+def test_one_image_given_to_predict_batch_points_to_predict(rec, one):
+    with pytest.raises(TypeError, match=r"predict_batch takes a list of images; for one image use predict"):
+        rec.predict_batch(one)
+    assert len(rec.predict_batch(np.stack([_image(), _image()]))) == 2  # a [B,H,W,3] stack is a batch
+
+
+@pytest.mark.parametrize("side", [2, -1, "right", True])
+def test_a_forced_side_other_than_left_or_right_is_refused(rec, side):
+    with pytest.raises(ValueError, match=r"side must be None \(each hand's own\), 0 \(left\) or 1 \(right\)"):
+        rec.predict_batch([_image()], side=side)
+    assert {h.side for h in rec.predict_batch([_image()], side=np.int64(0))[0]} == {0}
+
+
+def test_scores_and_shares_may_be_numpy_scalars_but_not_bools():
+    rec = Reconstructor.from_pretrained(threshold=np.float32(0.25), large_side=np.float64(0.5),
+                                        large_hand_threshold=np.float32(0.1), min_hand_side=np.float16(0.1))
+    assert rec.threshold == pytest.approx(0.25) and rec.large_side == 0.5
+    for kwargs in ({"threshold": True}, {"large_side": True}, {"min_hand_side": np.bool_(True)}):
+        with pytest.raises(ValueError, match=r"got (True|np.True_)$"):
+            Reconstructor.from_pretrained(**kwargs)
+
+
+def test_a_predictor_built_around_a_backend_checks_threshold_and_max_hands(rec):
+    for kwargs, needle in (({"max_hands": -1}, "max_hands must be an integer >= 1, got -1"),
+                           ({"threshold": 5.0}, r"threshold is a detection score in \[0, 1\], got 5.0")):
+        with pytest.raises(ValueError, match=needle):
+            Reconstructor(rec.network, rec.hand_models, **kwargs)
+
+
+def test_focal_and_k_together_are_refused(rec):
+    with pytest.raises(ValueError, match=r"^give focal or K, not both"):
+        rec.predict(_image(), focal=500.0, K=np.array([[500.0, 0, 32], [0, 500, 24], [0, 0, 1]]))
+
+
+@pytest.mark.parametrize("backend, weights", [("auto", "model.onnx"), ("onnxruntime", None)])
+def test_cuda_with_the_onnxruntime_backend_is_refused_not_run_on_the_cpu(backend, weights):
+    from smhr.runtime.loading import choose_backend
+
+    path = None if weights is None else Path(weights)
+    with pytest.raises(ValueError, match=r"device='cuda': .* CPU \(onnxruntime\); for CUDA give a model.pt"):
+        choose_backend(backend, path, "cuda", None)
+    assert choose_backend(backend, path, "cpu", None) == "onnxruntime"
+
+
 def test_rgb_order_is_documented_where_images_are_passed():
     for doc in (Reconstructor.predict.__doc__, to_rgb_uint8.__doc__):
         assert "RGB" in doc and "BGR" in doc
-    from pathlib import Path
-
     usage = (Path(__file__).parents[1] / "docs" / "usage.md").read_text()
     assert "NumPy images are RGB" in usage
 

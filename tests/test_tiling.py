@@ -13,7 +13,15 @@ from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import STRIDE
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.reconstructor import Reconstructor
-from smhr.runtime.tiling import MAX_UPSCALE, MIN_OVERLAP, View, axis_starts, merge_views, tile_boxes
+from smhr.runtime.tiling import (
+    MAX_UPSCALE,
+    MIN_OVERLAP,
+    View,
+    axis_starts,
+    merge_views,
+    photo_views,
+    tile_boxes,
+)
 
 R = 64  # network input of the stub
 
@@ -178,6 +186,15 @@ def test_the_side_vote_weighs_every_uncut_copy_and_a_copy_of_the_voted_side_stan
     assert w2.side == 1 and w2.handedness[1] == pytest.approx(0.7)
     lone = _sided((300, 200, 340, 240), 0.5, 0.4)  # no copy in another view: unchanged
     assert merge_views([[lone], [], []], views, (300, 400), 10, side_vote=True) == [lone]
+
+
+def test_a_strip_thinner_than_the_shrink_factor_is_still_cut_into_views():
+    """An 8 x 7,000 px strip at the shipped 256 px input: its tiles would ask a 9x shrink, which would
+    leave no row."""
+    views, inputs, affines = photo_views(np.full((8, 7000, 3), 90, np.uint8), 256)
+    assert len(views) > 1 and inputs.shape[1:] == (256, 256, 3)
+    far = np.linalg.inv(affines[0]) @ np.array([255.0, 128.0, 1.0])  # the whole view's right edge
+    assert abs(far[0] - 6999.5) < 7000 / 256
 
 
 def test_fast_mode_is_the_one_letterboxed_view_as_before():

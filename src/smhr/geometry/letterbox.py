@@ -112,7 +112,9 @@ def network_inputs(
 def check_camera(focal: float | None, K: Sequence[Any] | None, n_images: int) -> None:
     """Refuse camera arguments that would silently give NaN or wrong hands (one-line ValueError
     naming the argument): focal must be a finite number > 0 (pixels); K one 3x3 matrix per image
-    with finite entries, positive focal lengths and last row (0, 0, 1)."""
+    with finite entries, positive focal lengths and last row (0, 0, 1); not both (K holds the focal)."""
+    if focal is not None and K is not None:
+        raise ValueError("give focal or K, not both: K already holds the focal lengths")
     if focal is not None:
         try:
             f = float(focal)

@@ -49,10 +49,15 @@ def choose_backend(backend: str, path: Path | None, device: str, input_size: int
     (or onnxruntime is missing)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    onnx_file = path is not None and path.suffix.lower() == ".onnx"
+    if device.startswith("cuda") and (backend == "onnxruntime" or (backend == "auto" and onnx_file)):
+        what = f"the ONNX weights {path.name}" if onnx_file else "backend 'onnxruntime'"
+        raise ValueError(f"device={device!r}: {what} run on the CPU (onnxruntime); for CUDA give a "
+                         "model.pt (backend 'auto' or 'torch'), or use device='cpu'")
     if backend != "auto":
         return backend
     if path is not None:
-        return "onnxruntime" if path.suffix.lower() == ".onnx" else "torch"
+        return "onnxruntime" if onnx_file else "torch"
     gpu = device not in ("auto", "cpu") or (device == "auto" and cuda_present())
     wants_torch = gpu or input_size is not None
     if not wants_torch and _installed("onnxruntime") and bundled_weights(onnx=True).is_file():

@@ -6,12 +6,13 @@ request on a machine without one) or a predictor that silently finds nothing (th
 from __future__ import annotations
 
 import importlib.util
+import numbers
 import re
 
 import numpy as np
 
-__all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_large_side", "check_min_hand_side", "check_options",
-           "check_score", "check_views"]
+__all__ = ["MIRROR", "ZOOM_OUT", "check_cuda", "check_large_side", "check_max_hands", "check_min_hand_side",
+           "check_options", "check_score", "check_side", "check_views"]
 
 ZOOM_OUT = 0.0  # photo mode's zoomed-out view by default: 0 (off: it costs never-trained-on handedness)
 MIRROR = False  # photo mode's mirrored side vote by default (off: +-2-4 hands a set, docs/evaluation.md)
@@ -24,19 +25,37 @@ def check_options(device: str, threshold: float | None, max_hands: int) -> None:
     if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     check_score("threshold", threshold)
+    check_max_hands(max_hands)
+
+
+def check_max_hands(max_hands: int) -> None:
+    """A one-line ValueError for a hand count that is no integer >= 1 (0 or -1 would silently cut the
+    slots the network returns)."""
     if isinstance(max_hands, bool) or not isinstance(max_hands, (int, np.integer)) or max_hands < 1:
         raise ValueError(f"max_hands must be an integer >= 1, got {max_hands!r}")
 
 
+def _real(value: object) -> bool:
+    """A real number that is no bool: Python's and NumPy's scalars alike (np.float32 is no `float`)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def check_score(name: str, value: float | None, note: str = "") -> None:
     """A one-line ValueError naming option `name` when `value` (None: unset) is no score in [0, 1]."""
-    if value is not None and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+    if value is not None and not (_real(value) and 0.0 <= value <= 1.0):
         raise ValueError(f"{name} is a detection score in [0, 1]{note}, got {value!r}")
 
 
 def _check_share(name: str, value: float, of: str, top: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value <= top:
+    if not _real(value) or not 0.0 < value <= top:
         raise ValueError(f"{name} is a share of {of}, in (0, {top:g}], got {value!r}")
+
+
+def check_side(side: int | None) -> None:
+    """A one-line ValueError for a forced side other than None (each hand's own), 0 (left) or 1 (right):
+    any other value matches no hand model and would give hands without a mesh."""
+    if side is not None and (isinstance(side, bool | np.bool_) or side not in (0, 1)):
+        raise ValueError(f"side must be None (each hand's own), 0 (left) or 1 (right), got {side!r}")
 
 
 def check_large_side(value: float) -> None:

@@ -53,8 +53,10 @@ from smhr.runtime.options import (
     MIRROR,
     ZOOM_OUT,
     check_large_side,
+    check_max_hands,
     check_min_hand_side,
     check_score,
+    check_side,
     check_views,
 )
 from smhr.runtime.second_peaks import drop_second_peaks
@@ -83,6 +85,8 @@ class Reconstructor:
     fit_translation: bool = FIT_TRANSLATION  # place each hand where its local keypoints see it
 
     def __post_init__(self) -> None:
+        check_score("threshold", self.threshold)
+        check_max_hands(self.max_hands)
         check_mode(self.mode)
         check_views(self.zoom_out, self.mirror)
         check_score("large_hand_threshold", self.large_hand_threshold, " (or None: off)")
@@ -216,8 +220,11 @@ class Reconstructor:
         its views batched). side: None = each hand's side from the network; 0 / 1 = decode every
         hand as left / right (single-side benchmarks; no side vote then). zoom_out, mirror: photo
         mode's extra views (None = the Reconstructor's own; fast mode has none)."""
+        if _one_image(images):
+            raise TypeError("predict_batch takes a list of images; for one image use predict(image)")
         if not len(images):
             return []
+        check_side(side)
         check_camera(focal, K, len(images))
         zoom = self.zoom_out if zoom_out is None else zoom_out
         mirror = self.mirror if mirror is None else mirror
@@ -306,6 +313,16 @@ def canvas_cells(cells: np.ndarray, origin: tuple[int, int], band_width: int, gr
     y = cells // band_width + origin[0] // STRIDE
     x = cells % band_width + origin[1] // STRIDE
     return y * grid_width + x
+
+
+def _one_image(images: Any) -> bool:
+    """Whether `predict_batch` was handed one image instead of a list (a path, a PIL image, or an
+    array shaped like one picture): iterating it would give characters or pixel rows."""
+    if isinstance(images, str | bytes | os.PathLike) or hasattr(images, "getbands"):
+        return True
+    if not isinstance(images, np.ndarray):
+        return False
+    return images.ndim <= 2 or (images.ndim == 3 and images.shape[-1] in (1, 3, 4))
 
 
 def check_mode(mode: str) -> str:

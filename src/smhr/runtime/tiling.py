@@ -122,6 +122,7 @@ def photo_views(image: np.ndarray, input_size: int, zoom_out: float | None = Non
     boxes = tile_boxes((H, W), input_size, **plan)
     views = [View((0, 0, W, H), whole=True)] + [View(b) for b in boxes]
     k = max(1, min(max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes) // input_size) if boxes else 1
+    k = min(k, H, W)  # a strip thinner than k px would shrink to nothing
     src = image
     S = np.eye(3)
     if k > 1:  # pixel centres: u' = (u + 0.5) / k - 0.5
