@@ -216,13 +216,11 @@ def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
     for i in range(len(ds)):
         s = ds[i]
         hands = rec.predict(s.image, K=s.K)
-        real.add(s, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
-        free = list(range(len(hands)))
-        for j, g in enumerate(s.hands):
-            k = None if g.joints3d is None else nearest_prediction(hands, g, free)  # one-to-one
-            if k is None:
+        matches = real.add(s, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
+        for k, j in sorted(matches.pairs, key=lambda p: p[1]):  # the 2D scores' own one-to-one pairs
+            g = s.hands[j]
+            if g.joints3d is None:
                 continue
-            free.remove(k)
             pj, gj = np.asarray(hands[k].joints3d, np.float64), g.joints3d.astype(np.float64)
             err["pa_mpjpe_mm"].append(1e3 * float(metrics.pa_errors(pj, gj).mean()))
             err["mpjpe_mm"].append(1e3 * float(np.linalg.norm(pj - gj, axis=1).mean()))
@@ -389,8 +387,13 @@ def main() -> None:
         out["smhr"]["fixtures_3d"] = {"interhand2.6m": fixture_3d(args.gt_root, rec)}
     if args.sweep and sources:
         low = smhr_predictor(smhr_reconstructor(args.weights, args.input_size, 0.05, args.mode, views))
-        # thresholds are chosen on held-out splits of role-"train" sets, never on test-only ones
-        out["smhr"]["threshold_sweep"] = sweep([ds for ds, h in sources.values() if h["role"] == "train"],
+        # thresholds are chosen on held-out splits of sets these weights trained on, never on test-only
+        # ones nor on a role-"train" set they never saw (which is then scored as never trained on)
+        tuned = [ds for ds, h in sources.values() if h["role"] == "train" and h["status"] == TRAINED]
+        if not tuned:
+            raise SystemExit("error: --sweep needs --labels of a set these weights trained on (its held-out "
+                             "split chooses the threshold), e.g. labels/subhih-hands")
+        out["smhr"]["threshold_sweep"] = sweep(tuned,
                                               low, args.iou,
                                               [round(0.05 * k, 2) for k in range(2, 13)])
     if args.synth:

@@ -149,7 +149,8 @@ def test_correct_side_recall_counts_found_hands_with_the_labels_side_over_hands_
 
 def test_keypoint_matching_scores_partly_labelled_hands():
     # a human label with only 6 visible keypoints: its visible-keypoint box is far smaller than the
-    # predicted full hand, so box IoU rejects a good prediction; keypoint matching keeps it
+    # predicted full hand; box matching compares the prediction's box of the same 6 keypoints, and
+    # keypoint matching their distances: both keep the good prediction and refuse the far one
     h = _hand(50, 50, 40)
     vis = np.zeros(21, bool)
     vis[[0, 1, 2, 5, 9, 13]] = True
@@ -159,7 +160,7 @@ def test_keypoint_matching_scores_partly_labelled_hands():
     box, kps = RealScores(), RealScores(match="keypoints")
     box.add(s, det)
     kps.add(s, det)
-    assert box.summary()["recall"] == 0.0
+    assert box.summary()["recall"] == 1.0 and box.summary()["false_positives"] == 1
     out = kps.summary()
     assert out["recall"] == 1.0 and out["false_positives"] == 1 and out["pck0.2_matched"] == 1.0
     with pytest.raises(ValueError, match="match"):
@@ -182,3 +183,33 @@ def test_real_scores_ap_ranks_hands_above_false_positives_and_skips_ignored():
     ranked_well = RealScores()
     ranked_well.add(s, [dets[0], Detection(false, 1, 0.4), dets[2]])
     assert ranked_well.summary()["ap"] == pytest.approx(1.0)
+
+
+def test_a_perfect_prediction_of_a_hand_cut_by_the_frame_matches_and_scores_every_keypoint():
+    """The label marks the keypoints outside the image as not visible; the prediction places all 21
+    (its whole hand's box is 2.5x the visible part's): compared on the same keypoints, it matches."""
+    hand = _hand(90, 40, 100)  # fingers up to y = -30: the top part is outside the 100 x 100 image
+    inside = (hand.keypoints2d >= 0).all(1) & (hand.keypoints2d <= 99).all(1)
+    assert 6 <= inside.sum() <= 15
+    label = HandLabel(side=1, keypoints2d=hand.keypoints2d, visibility=inside)
+    s = Sample(image=np.zeros((100, 100, 3), np.uint8), K=None, hands=[label])
+    sc = RealScores()
+    res = sc.add(s, [Detection(hand.keypoints2d, 1, 0.9)])
+    summary = sc.summary()
+    assert res.pairs == [(0, 0)] and summary["recall"] == summary["precision"] == summary["pck0.2_all"] == 1.0
+    # a prediction displaced by a whole visible part still does not match
+    off = RealScores()
+    off.add(s, [Detection(hand.keypoints2d + np.float32([0.0, 60.0]), 1, 0.9)])
+    assert off.summary()["recall"] == 0.0
+
+
+def test_matches_name_the_labels_index_in_the_sample_and_equal_scores_keep_detection_order():
+    unseen = HandLabel(side=0, keypoints2d=np.zeros((21, 2), np.float32), visibility=np.zeros(21, bool))
+    a = _hand(150, 50, 40)
+    s = Sample(image=np.zeros((100, 200, 3), np.uint8), K=None, hands=[unseen, a])
+    false = _hand(50, 50, 40).keypoints2d
+    sc = RealScores()
+    res = sc.add(s, [Detection(false, 1, 0.9), Detection(a.keypoints2d, 1, 0.9)])
+    assert res.pairs == [(1, 1)] and res.false_positives == [0]  # label 1 of the sample, not 0
+    # the false hand comes first at the same score: precision 1/2 at recall 1, not 1
+    assert sc.summary()["ap"] == pytest.approx(0.5)

@@ -109,6 +109,17 @@ def test_3d_millimetres_are_compared_on_the_hands_both_weights_matched():
     assert _verdicts(base, cand)["synthetic: pa_mpvpe_mm"] == "better"
 
 
+def test_the_3d_fixtures_hands_lost_block_shipping_not_only_its_millimetres():
+    base, cand = _scores(), _scores(pa=20.0)
+    base["smhr"]["fixtures_3d"]["interhand2.6m"] |= _set(1.0, pck=0.8, side=1.0, hands=6, images=4)
+    cand["smhr"]["fixtures_3d"]["interhand2.6m"] |= _set(1 / 6, pck=0.1, side=0.0, hands=6, images=4)
+    v = _verdicts(base, cand)
+    assert v["3d interhand2.6m: pa_mpjpe_mm"] == "better"  # the one hand it still finds
+    assert v["3d interhand2.6m: recall"] == v["3d interhand2.6m: pck0.2_all"] == "worse"
+    assert "3d interhand2.6m: precision" not in v  # fixtures: recall, PCK, side
+    assert not ship_check.report(base, cand, 0.0)[1]
+
+
 def test_results_scored_differently_or_on_other_data_are_refused():
     base = _scores()
     photo = copy.deepcopy(base) | {"mode": "photo"}
@@ -120,6 +131,10 @@ def test_results_scored_differently_or_on_other_data_are_refused():
     fewer["smhr"]["sources"]["hina-gloves"]["images"] = 299
     with pytest.raises(ValueError, match="images 300 vs 299: not the same data"):
         list(ship_check.numbers(base, fewer))
+    cut = copy.deepcopy(base)
+    cut["smhr"]["sources"]["hina-gloves"]["ap_threshold"] = 0.3
+    with pytest.raises(ValueError, match=r"ap_threshold None vs 0\.3: rerun both with the same --ap"):
+        list(ship_check.numbers(base, cut))
     missing = copy.deepcopy(base)
     del missing["smhr"]["stress"]
     with pytest.raises(ValueError, match="only in the baseline \\['stress frame_filling'\\]"):

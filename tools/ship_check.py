@@ -14,15 +14,17 @@ number is worse, so a script can gate packaging on it.
 The numbers: per never-trained-on labelled set, recall, precision, PCK@0.2 (missed hands count),
 handedness of the matched hands, hands found with the right side and AP (when scored with `--ap`);
 per never-trained-on stress set the same; per real-GT fixture recall, PCK@0.2 and, where a fixture
-labels sides, side; the InterHand2.6M 3D fixture's PA-MPJPE and root-depth error, averaged over the
-hands both weights matched when both results list them per hand (a hand only one of them finds is
-its recall's business, not its millimetres'); the synthetic evaluation's PA-MPJPE and PA-MPVPE (the
-vertices: the same whatever keypoint definition each weights file uses). Lower is better for the
-millimetres. `--tolerance` (default 0) lets a rate
+labels sides, side; the InterHand2.6M 3D fixture's recall, PCK@0.2 and side the same way, and its
+PA-MPJPE and root-depth error, averaged over the hands both weights matched when both results list
+them per hand (a hand only one of them finds counts in its recall, not its millimetres); the
+synthetic evaluation's PA-MPJPE and PA-MPVPE (the vertices: the same whatever keypoint definition
+each weights file uses). Lower is better for the millimetres. `--tolerance` (default 0) lets a rate
 fall by that much and still count as equal: the fixtures hold 2-8 hands, where one hand moves a
 rate by 0.12-0.5, so the note says which numbers sit on so few hands rather than hiding them.
 `--hands-tolerance K` (default 0) is the same allowance counted in hands: a rate may fall by K / the
-set's labelled hands (one hand of a 4-hand fixture: 0.25; of the 236 gloves: 0.004).
+set's labelled hands (one hand of a 4-hand fixture: 0.25; of the 236 gloves: 0.004). Results whose
+blocks differ in images, hands or the AP's score cut-off (`ap_threshold`: a higher cut-off truncates
+the curve) are refused.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ RATES = ("recall", "precision", "pck0.2_all", "handedness_acc", "correct_side_re
 FIXTURE_RATES = ("recall", "pck0.2_all", "handedness_acc")
 SAME_SETTINGS = ("mode", "zoom_out", "mirror", "iou", "fit_translation")  # thresholds: each file's own
 SETTING_BEFORE = {"fit_translation": False}  # what a result from before the setting was scored with
-SAME_COUNTS = ("images", "hands")
+SAME_COUNTS = ("images", "hands", "ap_threshold")  # per block: the same data, and AP over the same scores
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,13 @@ def _value(block: dict[str, Any], key: str) -> float:
 
 
 def _sets(scores: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every never-trained-on block by a stable name: labelled sets, stress sets, real-GT fixtures."""
+    """Every never-trained-on block by a stable name: labelled sets, stress sets, real-GT fixtures (2D
+    and the 3D fixture's detection numbers)."""
     s = scores["smhr"]
     out = {f"set {k}": v for k, v in s.get("sources", {}).items() if v.get("status") == NEVER}
     out |= {f"stress {k}": v[NEVER] for k, v in s.get("stress", {}).items() if NEVER in v}
     out |= {f"gt {k}": v for k, v in s.get("gt_fixtures", {}).items()}
+    out |= {f"3d {k}": v for k, v in s.get("fixtures_3d", {}).items()}
     return out
 
 
@@ -98,8 +102,9 @@ def _check_comparable(base: dict[str, Any], cand: dict[str, Any]) -> None:
     for name in bs:
         for key in SAME_COUNTS:
             if bs[name].get(key) != cs[name].get(key):
-                raise ValueError(f"{name}: {key} {bs[name].get(key)} vs {cs[name].get(key)}: not the "
-                                 "same data (rebuild it with tools/prepare_training_data.sh and rescore)")
+                fix = "rerun both with the same --ap" if key == "ap_threshold" else \
+                    "not the same data (rebuild it with tools/prepare_training_data.sh and rescore)"
+                raise ValueError(f"{name}: {key} {bs[name].get(key)} vs {cs[name].get(key)}: {fix}")
 
 
 def numbers(base: dict[str, Any], cand: dict[str, Any]) -> Iterator[Number]:
@@ -107,7 +112,7 @@ def numbers(base: dict[str, Any], cand: dict[str, Any]) -> Iterator[Number]:
     _check_comparable(base, cand)
     bs, cs = _sets(base), _sets(cand)
     for name in bs:
-        keys = FIXTURE_RATES if name.startswith("gt ") else RATES
+        keys = FIXTURE_RATES if name.startswith(("gt ", "3d ")) else RATES
         hands = bs[name].get("hands")
         for key in keys:
             b, c = _value(bs[name], key), _value(cs[name], key)
