@@ -105,6 +105,18 @@ def test_out_inside_the_input_folder_does_not_reprocess_its_own_overlays(tmp_pat
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["a.png", "a_overlay.png", "a_textured.png"]
 
 
+def test_hidden_files_are_no_inputs_and_a_run_that_shows_nothing_keeps_the_page(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), _image())
+    cv2.imwrite(str(tmp_path / "._a.png"), _image())  # a macOS metadata twin, or a killed run's .partial
+    out = tmp_path / "out"
+    res = _demo(None, tmp_path, "--out", out, "--no-meshes")
+    assert res.exit_code == 0 and "1 of 1 input(s) done" in res.output, res.output
+    page = (out / "index.html").read_bytes()
+    res = _demo(None, tmp_path / "typo.png", "--out", out, "--no-meshes")
+    assert res.exit_code != 0 and "typo.png: no such file" in res.output
+    assert (out / "index.html").read_bytes() == page  # still the page of the run that showed a.png
+
+
 def test_sigterm_during_a_video_leaves_no_hidden_partial_file(tmp_path):
     src = tmp_path / "clip.mp4"
     writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (64, 48))

@@ -38,3 +38,16 @@ def test_glb_holds_every_hand_in_gltf_axes():
     for g, (_, v, f, _) in zip(by_vertices, expected, strict=True):
         np.testing.assert_allclose(g.vertices, v, atol=1e-6)
         np.testing.assert_array_equal(g.faces, f)
+
+
+def test_glb_materials_carry_the_sides_colour_as_linear_light():
+    """glTF reads baseColorFactor as linear: the overlay's sRGB orange (245, 130, 48) is stored as
+    ~(0.913, 0.223, 0.030), which a viewer shows as that orange again, not a washed-out (250, 189, 121)."""
+    import json
+
+    v, f = _mesh()
+    data = glb_bytes([("hand0", v, f, (245, 130, 48, 255))])
+    size = int.from_bytes(data[12:16], "little")
+    doc = json.loads(data[20 : 20 + size])
+    factor = doc["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"]
+    np.testing.assert_allclose(factor, [0.9131, 0.2232, 0.0296, 1.0], atol=1e-3)

@@ -89,3 +89,13 @@ def test_packaging_and_export_carry_the_keypoint_definition(tiny_weights, tmp_pa
         rec = Reconstructor.from_pretrained(weights, "cpu")
         assert rec.network.keypoints == "labels" and [m.keypoints for m in rec.hand_models] == ["labels"] * 2
     assert Reconstructor.from_pretrained(tiny_weights, "cpu").hand_models[0].keypoints == "joints"
+
+
+def test_an_export_that_disagrees_with_pytorch_leaves_no_file(tiny_weights, tmp_path, monkeypatch):
+    """`--check` runs on the staged file: --onnx appears only when onnxruntime agrees with PyTorch."""
+    monkeypatch.setattr("smhr.onnx_export.compare_with_torch", lambda *a, **k: {"scores": 0.5, "params": 0.0})
+    out = tmp_path / "bad.onnx"
+    res = runner.invoke(app, ["export", "--onnx", str(out), "--weights", str(tiny_weights)])
+    assert res.exit_code == 1 and "disagrees with PyTorch by more than 1e-3: nothing written" in res.output
+    assert "max |onnxruntime - pytorch|: scores 5.00e-01" in res.output
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its staged copy

@@ -41,14 +41,24 @@ def test_demo_on_a_video_writes_annotated_mp4_and_tracked_json(tiny_weights, tmp
         writer.write(np.roll(base, i, axis=1))  # a slowly panning picture
     writer.release()
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    tiny = cv2.VideoWriter(str(tmp_path / "tiny.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (6, 6))
+    tiny.write(np.zeros((6, 6, 3), np.uint8))
+    tiny.release()
     out = tmp_path / "out"
-    res = runner.invoke(app, ["demo", str(src), str(tmp_path / "broken.mp4"), "--out", str(out), "--weights",
-                              str(tiny_weights), "--threshold", "0", "--max-hands", "2"])  # fmt: skip
+    res = runner.invoke(app, ["demo", str(src), str(tmp_path / "broken.mp4"), str(tmp_path / "tiny.mp4"),
+                              "--out", str(out), "--weights", str(tiny_weights), "--threshold", "0",
+                              "--max-hands", "2", "--vertices", "--no-meshes"])  # fmt: skip
     assert res.exit_code == 1 and "broken.mp4: cannot read video" in res.output
+    assert "tiny.mp4: frame 0: image of 6x6 px is too small" in res.output  # the file, not "image 0"
     doc = json.loads((out / "clip_frames.json").read_text())
     assert len(doc["frames"]) == 6 and doc["fps"] == pytest.approx(10.0)
     ids = [[h["track_id"] for h in f["hands"]] for f in doc["frames"]]
     assert all(len(i) == 2 and len(set(i)) == 2 for i in ids)  # two hands, two distinct ids per frame
+    # the smoothed hands keep what the image records carry; --vertices and --no-meshes apply to videos
+    assert len(doc["keypoint_names"]) == 21
+    hands = [h for f in doc["frames"] for h in f["hands"]]
+    assert all("appearance" in h and len(h["vertices_m"]) == 1609 for h in hands)
+    assert not list(out.glob("clip_track*.glb"))
     cap = cv2.VideoCapture(str(out / "clip_annotated.mp4"))
     n = 0
     while cap.read()[0]:

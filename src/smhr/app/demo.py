@@ -65,8 +65,9 @@ def expand_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Path
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir()
-                           if q.is_file() and q.suffix.lower() in media and not ours(q))  # fmt: skip
+            found = sorted(q for q in p.iterdir()  # hidden files too are left out, as glob does
+                           if q.is_file() and q.suffix.lower() in media and not q.name.startswith(".")
+                           and not ours(q))  # fmt: skip
             if not found:
                 problems.append(f"{p}: folder has no images or videos ({', '.join(media)})")
             files += found
@@ -237,7 +238,8 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
 
                 report.hands += process_video(rec, path, out, stem=stem, focal=focal, progress=False,
                                               source=_source(path, bundled), provenance=prov,
-                                              mode=mode_for(mode, path))  # fmt: skip
+                                              mode=mode_for(mode, path), rigged=meshes,
+                                              with_vertices=with_vertices)  # fmt: skip
             else:
                 source = _source(path, bundled)
                 hands = process_image(rec, path, out, focal=focal, with_vertices=with_vertices, meshes=meshes,
@@ -256,7 +258,7 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
             continue
         report.failures.append(msg)
         echo_error(msg)
-    if viewer:
+    if viewer and shown:  # a run that shows nothing (typo, videos only) keeps the folder's earlier page
         from smhr.app.viewer import write_viewer
 
         try:

@@ -31,6 +31,7 @@ import numpy as np
 from smhr.hands.keypoints import MANO_JOINT_NAMES, SIDE_NAMES
 from smhr.hands.numpy_model import rodrigues
 from smhr.hands.params import split_params
+from smhr.io.appearance import base_color_factor
 from smhr.io.gltf import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GltfBuilder
 
 __all__ = ["model_arrays", "rigged_hand_glb"]
@@ -153,7 +154,7 @@ def rigged_hand_glb(model: Any, thetas: np.ndarray, side: int, *, times: Sequenc
         attributes["COLOR_0"] = g.accessor(np.clip(np.asarray(colors, np.float32), 0, 1), ARRAY_BUFFER)
     primitive: dict[str, Any] = {
         "attributes": attributes,
-        "material": g.material(tuple(c / 255 for c in rgba)),
+        "material": g.material(tuple(base_color_factor(rgba))),
         "indices": g.accessor(a["faces"].astype(np.uint32).reshape(-1), ELEMENT_ARRAY_BUFFER),
     }
     if targets:

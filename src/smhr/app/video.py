@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,17 +127,10 @@ class HandTracker:
         s = track.filt(theta, t).astype(np.float32)
         vertices, joints = run_hand_model(self.hand_models[h.side], s)
         uvw = joints @ h.K.T
-        return Hand(
-            side=h.side,
-            score=h.score,
-            center=h.center,
-            **split_params(s),
-            vertices=vertices,
-            joints3d=joints,
-            keypoints2d=(uvw[:, :2] / uvw[:, 2:]).astype(np.float32),
-            local_keypoints2d=h.local_keypoints2d,
-            K=h.K,
-        )
+        # the frame's hand with the smoothed parameters and what they drive; the rest (appearance,
+        # handedness, local keypoints, camera) stays the frame's own
+        return replace(h, **split_params(s), vertices=vertices, joints3d=joints,
+                       keypoints2d=(uvw[:, :2] / uvw[:, 2:]).astype(np.float32))
 
 
 VIDEO_RATES = (30, 60)
@@ -195,17 +188,21 @@ def process_video(
     provenance: dict[str, Any] | None = None,
     rigged: bool = True,
     mode: str = "fast",
+    with_vertices: bool = False,
 ) -> int:
     """Reconstruct every frame of a video file; write the annotated MP4, the per-frame JSON and (rigged)
     one animated GLB per track, all or nothing. Returns the total number of hands over all frames.
-    Raises BadInput for an unreadable video. mode: "fast" (one view per frame, the default) or
-    "photo" (tiles per frame, `smhr.runtime.tiling`: ~10x slower)."""
+    Raises BadInput for an unreadable video, and for a frame the predictor refuses (naming the file
+    and the frame). with_vertices: every hand's vertices in the JSON, as `smhr demo --vertices`.
+    mode: "fast" (one view per frame, the default) or "photo" (tiles per frame,
+    `smhr.runtime.tiling`: ~10x slower)."""
     import cv2
     from tqdm import tqdm
 
     from smhr.app.outputs import publish, shown_path
     from smhr.app.provenance import POSE_JOINTS, camera_for, with_mode
     from smhr.app.provenance import provenance as make_provenance
+    from smhr.hands.keypoints import FREIHAND_NAMES
     from smhr.io.atomic import StagedFiles
     from smhr.io.exports import JSON_SCHEMA_VERSION, hand_record
     from smhr.render.overlay import overlay_hands
@@ -241,7 +238,11 @@ def process_video(
         while ok and (max_frames is None or index < max_frames):
             t = frame_time(cap, index, fps, t)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            tracked = tracker.update(rec.predict(rgb, focal=focal, mode=mode), index, t, (H, W))
+            try:
+                found = rec.predict(rgb, focal=focal, mode=mode)
+            except BadInput as e:  # the predictor calls every frame "image 0": name the file and frame
+                raise BadInput(f"{path}: frame {index}: {str(e).removeprefix('image 0: ')}") from None
+            tracked = tracker.update(found, index, t, (H, W))
             hands = [h for _, h in tracked]
             K = hands[0].K if hands else np.eye(3)
             pic = overlay_hands(rgb, [h.vertices for h in hands], [faces[h.side] for h in hands], K,
@@ -253,7 +254,8 @@ def process_video(
                 theta = join_params(h.global_orient, h.pose, h.betas, h.transl)
                 track_keys.setdefault(tid, []).append((t, h.side, theta))
             timed.add(pic[..., ::-1], t)
-            records = [{"track_id": tid, **hand_record(h, k)} for k, (tid, h) in enumerate(tracked)]
+            records = [{"track_id": tid, **hand_record(h, k, with_vertices)}
+                       for k, (tid, h) in enumerate(tracked)]  # fmt: skip
             frames.append({"frame": index, "time_s": round(t, 6), "hands": records})
             count += len(hands)
             index += 1
@@ -271,6 +273,7 @@ def process_video(
                                     [list(b) for b in rec.tiles((H, W), mode)]),
             "hand_model": rec.hand_model,
             "keypoint_order": "freihand",
+            "keypoint_names": list(FREIHAND_NAMES),
             "pose_joints": list(POSE_JOINTS),
             "camera": camera_for((H, W), rec.input_size, focal),
             "frames": frames,

@@ -8,13 +8,14 @@ raw outputs are offset by) are written down once, here and in `smhr.records.Hand
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from smhr.records import Hand
 
-__all__ = ["SH_CONVENTION", "appearance_record", "linear_from_srgb", "vertex_rgba"]
+__all__ = ["SH_CONVENTION", "appearance_record", "base_color_factor", "linear_from_srgb", "vertex_rgba"]
 
 SH_CONVENTION = (
     "colour(v) = albedo(v) * E(n_v); E_c(n) = sum_k sh[c][k] * Y_k(n), c in (R, G, B), k < 9; "
@@ -35,6 +36,14 @@ def linear_from_srgb(c: np.ndarray) -> np.ndarray:
     linear, while our albedo is sRGB-encoded like the photos it was fitted to)."""
     c = np.clip(np.asarray(c, np.float64), 0.0, 1.0)
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def base_color_factor(rgba: Sequence[float]) -> list[float]:
+    """glTF `baseColorFactor` (linear RGB, alpha as is) of an 8-bit sRGB colour such as `SIDE_RGBA`:
+    the factor is read as linear light, so the raw /255 values would show washed out (the overlay's
+    orange 245, 130, 48 as ~250, 189, 121)."""
+    c = np.asarray(rgba, np.float64) / 255.0
+    return [*linear_from_srgb(c[:3]).tolist(), float(c[3])]
 
 
 def vertex_rgba(hand: Hand) -> np.ndarray | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from smhr.io.appearance import appearance_record, linear_from_srgb, vertex_rgba
+from smhr.io.appearance import appearance_record, base_color_factor, linear_from_srgb, vertex_rgba
 from smhr.records import SIDE_NAMES, Hand
 
 SIDE_RGBA = {0: (66, 135, 245, 255), 1: (245, 130, 48, 255)}  # left blue, right orange
@@ -159,7 +159,7 @@ def glb_bytes(meshes: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[int] 
                               "componentType": 5126, "count": len(col), "type": "VEC3"})
             attributes["COLOR_0"] = len(accessors) - 1
             base = np.full(4, 255.0)
-        materials.append({"pbrMetallicRoughness": {"baseColorFactor": (base / 255.0).tolist(),
+        materials.append({"pbrMetallicRoughness": {"baseColorFactor": base_color_factor(base),
                                                    "metallicFactor": 0.0}, "doubleSided": True})
         gmeshes.append({"name": name, "primitives": [{"attributes": attributes, "indices": indices,
                                                       "material": k}]})
