@@ -54,6 +54,17 @@ def test_inputs_whose_names_collide_each_get_their_own_record(tmp_path):
                        "x_1.json": str(src / "x_1.jpg"), "x_jpg.json": str(other / "x.jpg")}  # fmt: skip
 
 
+def test_stems_differ_in_more_than_letter_case_and_a_file_named_twice_is_one_input(tmp_path):
+    from smhr.app.demo import expand_inputs
+    from smhr.app.outputs import output_stems
+
+    assert output_stems([Path("a/X.jpg"), Path("b/x.jpg"), Path("c/x_jpg.png")]) == ["X", "x_jpg_2", "x_jpg"]
+    cv2.imwrite(str(tmp_path / "a.png"), _image())
+    files, problems = expand_inputs([str(tmp_path), str(tmp_path / "a.png"), str(tmp_path / "." / "a.png")],
+                                    tmp_path / "out")
+    assert files == [tmp_path / "a.png"] and problems == []
+
+
 def test_a_rerun_leaves_no_earlier_mesh_files_beside_the_new_record(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), _image())
     out = tmp_path / "out"

@@ -80,7 +80,13 @@ def expand_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Path
             files += found
         else:
             problems.append(f"{p}: no such file or folder")
-    return files, problems
+    seen: set[Path] = set()  # a file named twice (a folder and one of its files) is one input
+    unique = []
+    for f in files:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
+    return unique, problems
 
 
 @dataclass

@@ -36,18 +36,19 @@ def is_demo_output(path: Path) -> bool:
 
 def output_stems(files: Sequence[Path]) -> list[str]:
     """A distinct stem per input: its own name where free, else `{stem}_{ext}` (x.png -> x_png), else
-    `{stem}_{ext}_{n}`; a derived stem never equals any input's own stem."""
-    own = {p.stem for p in files}
+    `{stem}_{ext}_{n}`; a derived stem never equals any input's own stem. Compared without letter
+    case: on macOS and Windows `X.json` and `x.json` are one file."""
+    own = {p.stem.casefold() for p in files}
     used: set[str] = set()
     stems = []
     for p in files:
         stem = p.stem
-        if stem in used:
+        if stem.casefold() in used:
             base = f"{p.stem}_{p.suffix.lstrip('.').lower() or 'file'}"
             stem, n = base, 2
-            while stem in used or stem in own:
+            while stem.casefold() in used or stem.casefold() in own:
                 stem, n = f"{base}_{n}", n + 1
-        used.add(stem)
+        used.add(stem.casefold())
         stems.append(stem)
     return stems
 
