@@ -128,6 +128,16 @@ def test_hidden_files_are_no_inputs_and_a_run_that_shows_nothing_keeps_the_page(
     assert (out / "index.html").read_bytes() == page  # still the page of the run that showed a.png
 
 
+def test_a_run_with_more_images_than_the_viewer_holds_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr("smhr.app.viewer.MAX_IMAGES", 1)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), _image())
+    res = _demo(None, tmp_path, "--out", tmp_path / "out", "--no-meshes")
+    assert res.exit_code == 0 and "2 of 2 input(s) done" in res.output, res.output
+    assert "index.html shows the first 1 of 2 images; every image's overlay" in res.output
+    assert len(list((tmp_path / "out").glob("*.json"))) == 2
+
+
 def test_sigterm_during_a_video_leaves_no_hidden_partial_file(tmp_path):
     src = tmp_path / "clip.mp4"
     writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (64, 48))

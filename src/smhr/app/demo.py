@@ -265,10 +265,13 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
         report.failures.append(msg)
         echo_error(msg)
     if viewer and shown:  # a run that shows nothing (typo, videos only) keeps the folder's earlier page
-        from smhr.app.viewer import write_viewer
+        from smhr.app import viewer as page
 
         try:
-            write_viewer(out, shown, rec.faces)
+            page.write_viewer(out, shown, rec.faces)
+            if len(shown) > page.MAX_IMAGES:  # the page holds every hand inline: say what it leaves out
+                typer.echo(f"note: {out / 'index.html'} shows the first {page.MAX_IMAGES} of {len(shown)} "
+                           f"images; every image's overlay, meshes and JSON are in {out}", err=True)
         except OSError as e:
             msg = f"{out / 'index.html'}: cannot write the viewer ({one_line(e)}); free space or change --out"
             report.failures.append(msg)
