@@ -66,6 +66,24 @@ def test_demo_on_a_video_writes_annotated_mp4_and_tracked_json(tiny_weights, tmp
     assert n == 16  # 0.5 s at the annotated video's 30 frames per second, each frame at its own time
 
 
+def test_a_truncated_video_is_processed_as_far_as_it_decodes_and_says_so(tiny_weights, tmp_path):
+    src = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = src.read_bytes()
+    src.write_bytes(data[: len(data) // 2])  # the header still lists 30 frames
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["demo", str(src), "--out", str(out), "--weights", str(tiny_weights),
+                              "--threshold", "0.5", "--no-meshes"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    frames = json.loads((out / "cut_frames.json").read_text())["frames"]
+    assert 5 < len(frames) < 27
+    assert f"decoding stopped after {len(frames)} of the 30 frames its container lists" in res.output
+
+
 def _hand(model, side, shift, score=0.9):
     from smhr.records import Hand
 

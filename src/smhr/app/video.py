@@ -193,7 +193,9 @@ def process_video(
     """Reconstruct every frame of a video file; write the annotated MP4, the per-frame JSON and (rigged)
     one animated GLB per track, all or nothing. Returns the total number of hands over all frames.
     Raises BadInput for an unreadable video, and for a frame the predictor refuses (naming the file
-    and the frame). with_vertices: every hand's vertices in the JSON, as `smhr demo --vertices`.
+    and the frame); a video whose decoding stops well before the frame count its container lists (a
+    truncated file) is processed as far as it decodes, with a one-line note on stderr.
+    with_vertices: every hand's vertices in the JSON, as `smhr demo --vertices`.
     mode: "fast" (one view per frame, the default) or "photo" (tiles per frame,
     `smhr.runtime.tiling`: ~10x slower)."""
     import cv2
@@ -263,6 +265,11 @@ def process_video(
             ok, frame = cap.read()
         timed.close()
         writer.release()
+        if total and max_frames is None and index < 0.9 * total:  # a count is an estimate: a note, no failure
+            import typer
+
+            typer.echo(f"note: {path}: decoding stopped after {index} of the {total} frames its container "
+                       f"lists (a truncated or damaged file?); the outputs cover those {index}", err=True)
         doc = {
             "schema": JSON_SCHEMA_VERSION,
             "source": shown_path(source if source is not None else path),
