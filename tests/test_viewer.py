@@ -135,6 +135,16 @@ def test_the_page_is_self_contained(demo_out):
     assert len(page) < 1_500_000
 
 
+def test_a_file_name_holding_the_pages_markers_or_html_stays_data():
+    from smhr.app.viewer import viewer_html
+
+    stem = "x/*THREE*/ <!--<script> </script>"
+    page = viewer_html([(stem, stem + ".jpg", [])], {0: np.zeros((1, 3), int), 1: np.zeros((1, 3), int)})
+    data = json.loads(page.split('<script id="smhr-data" type="application/json">')[1].split("</script>")[0])
+    assert data["images"][0]["stem"] == stem and "<!--" not in page.split("</script>")[0]
+    assert page.count(three_script()) == 1  # inserted once, where the template asks, not into the name
+
+
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (apt-get install chromium)")
 def test_headless_chromium_loads_the_page_without_errors_and_draws_the_hands(demo_out, tmp_path):
     browser = Chromium(_chromium(), tmp_path / "profile")

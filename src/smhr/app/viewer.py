@@ -84,14 +84,14 @@ def viewer_html(images: Sequence[tuple[str, str, Sequence[Hand]]], faces: dict[i
         overlay = quote(os.fsencode(f"{stem}_overlay.png"))  # a URL of the file's very bytes
         entries.append({"stem": shown_path(stem), "source": shown_path(source), "overlay": overlay,
                         "hands": [hand_entry(h) for h in hands]})  # fmt: skip
-    text = json.dumps({"images": entries, "faces": tri}, separators=(",", ":")).replace("</", "<\\/")
-    page = _asset("viewer.html")
-    parts = (("/*DATA*/", text), ("/*THREE*/", three_script()), ("/*VIEWER*/", _asset("viewer.js")))
-    for marker, content in parts:
+    # every "<" escaped: no file name can end the inline script or open an HTML comment in it
+    text = json.dumps({"images": entries, "faces": tri}, separators=(",", ":")).replace("<", "\\u003c")
+    parts = {"DATA": text, "THREE": three_script(), "VIEWER": _asset("viewer.js")}
+    for marker, content in parts.items():
         if "</script" in content.lower():  # would end the inline script early
-            raise RuntimeError(f"viewer content for {marker} holds a closing script tag")
-        page = page.replace(marker, content, 1)
-    return page
+            raise RuntimeError(f"viewer content for /*{marker}*/ holds a closing script tag")
+    # one pass over the template: a marker inside inserted content (a file name) is not replaced
+    return re.sub(r"/\*(DATA|THREE|VIEWER)\*/", lambda m: parts[m.group(1)], _asset("viewer.html"), count=3)
 
 
 def write_viewer(out: Path, images: Sequence[tuple[str, str, Sequence[Hand]]],
