@@ -98,6 +98,10 @@ def test_decode_undoes_letterbox_and_reexpresses_with_real_intrinsics():
     np.testing.assert_allclose(project_points(real.transl[None], K_orig)[0], virt.keypoints2d[0], atol=1e-3)
     np.testing.assert_allclose(project_points(real.joints3d, K_orig), real.keypoints2d, atol=1e-3)
     np.testing.assert_allclose(real.joints3d - real.transl, virt.joints3d - virt.transl, atol=1e-6)
+    K_skew = K_orig.copy()
+    K_skew[0, 1] = 7.0  # a skewed camera: still the same pixel's ray
+    skewed = _decode(affines, np.stack([K_skew, K_skew]))[0][0]
+    np.testing.assert_allclose(project_points(skewed.transl[None], K_skew)[0], virt.keypoints2d[0], atol=1e-3)
 
 
 def _random_net(seed: int = 1) -> SMHRNet:

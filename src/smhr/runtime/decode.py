@@ -87,14 +87,9 @@ def decode_peaks(
         K_orig = np.asarray(K, np.float64).reshape(B, 3, 3)
         K_net = (A @ K_orig)[b_idx]
         f_net = 0.5 * (K_net[:, 0, 0] + K_net[:, 1, 1])
-        ray = np.stack(
-            [
-                (uv0[:, 0] - K_net[:, 0, 2]) / K_net[:, 0, 0],
-                (uv0[:, 1] - K_net[:, 1, 2]) / K_net[:, 1, 1],
-                np.ones(n),
-            ],
-            -1,
-        )
+        pixel = np.concatenate([uv0, np.ones((n, 1))], -1)
+        ray = np.linalg.solve(K_net, pixel[..., None])[..., 0]  # the full K: a skewed one too
+        ray = ray / ray[:, 2:3]
         new_t = ray * (depth * f_net / VIRTUAL_FOCAL)[:, None]
         shift = (new_t - transl).astype(np.float32)[:, None]
         verts, joints, transl = verts + shift, joints + shift, new_t
