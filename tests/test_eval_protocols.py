@@ -67,6 +67,18 @@ def test_duplicates_misses_wrong_sides_and_known_errors():
     assert 0.3 < r["ap50"] < 0.67
 
 
+def test_a_label_nothing_can_match_is_no_hand_and_mrrpe_needs_one_hand_a_side():
+    t = Tally()
+    a, b = _label(0, np.array([50.0, 60])), _label(1, np.array([150.0, 140]))
+    unseen = HandLabel(side=1, keypoints2d=np.zeros((21, 2)), visibility=np.zeros(21, bool))
+    score_image(t, [_pred(a, 0.9), _pred(b, 0.8)], _sample([a, unseen, b]))
+    c = _label(1, np.array([60.0, 150]))  # a second right hand: which right hand pairs with the left?
+    score_image(t, [_pred(a, 0.9), _pred(b, 0.8, dz=0.05), _pred(c, 0.7)], _sample([a, b, c]))
+    r = summarise(t, "interhand")
+    assert r["labelled_hands"] == 5 and r["recall"] == 1.0
+    assert r["two_hand_images_scored"] == 1 and r["mrrpe_mm"] == pytest.approx(0.0, abs=1e-6)
+
+
 def test_rhd_protocol_uses_labelled_root_and_scale():
     t = Tally()
     g = _label(1, np.array([100.0, 100]))

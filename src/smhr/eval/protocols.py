@@ -66,8 +66,10 @@ def _area(kp: np.ndarray) -> float:
 
 
 def score_image(tally: Tally, hands: Sequence[Any], sample: Sample) -> None:
-    """Add one image: `hands` have side, score, keypoints2d [21,2], joints3d [21,3] (camera frame)."""
-    gts = sample.hands
+    """Add one image: `hands` have side, score, keypoints2d [21,2], joints3d [21,3] (camera frame).
+    Labels with no visible keypoint and no box cannot be matched and are no hand to find (as in
+    `smhr.eval.real`); MRRPE needs exactly one matched hand of each side."""
+    gts = [g for g in sample.hands if g.visibility.any() or is_box_label(g)]
     tally.num_gt += len(gts)
     tally.predicted += len(hands)
     scores = np.array([h.score for h in hands], np.float64)
@@ -111,7 +113,8 @@ def score_image(tally: Tally, hands: Sequence[Any], sample: Sample) -> None:
             )
             tally.rhd_err.append(np.linalg.norm((pj - pj[WRIST]) * scale - (gj - gj[WRIST]), axis=1))
     sides = {int(gts[j].side): j for j in taken}
-    if 0 in sides and 1 in sides and all(gts[sides[s]].joints3d is not None for s in (0, 1)):
+    one_each = sorted(int(gts[j].side) for j in taken) == [0, 1]
+    if one_each and all(gts[sides[s]].joints3d is not None for s in (0, 1)):
         pl, pr = (np.asarray(taken[sides[s]].joints3d, np.float64)[WRIST] for s in (0, 1))
         gl, gr = (gts[sides[s]].joints3d.astype(np.float64)[WRIST] for s in (0, 1))
         tally.mrrpe.append(float(np.linalg.norm((pr - pl) - (gr - gl))))
