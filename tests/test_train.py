@@ -421,3 +421,13 @@ def test_ema_training_publishes_the_average_and_resumes_it(tiny_set, tmp_path):
     assert all(torch.equal(avg[k], v) for k, v in switched.net.state_dict().items())
     with pytest.raises(ValueError, match=r"optim\.ema_decay must be in \[0, 1\)"):
         _cfg(tiny_set, plain, optim={"ema_decay": 1.0})
+
+
+def test_a_single_root_config_counts_as_trained_on():
+    from smhr.train.validate import trained_sources
+
+    single = {"kind": "freihand", "root": "data/synth-r224", "val_roots": ["x/held"]}
+    assert trained_sources(single) == {"synth-r224"}
+    mixture = {"mixture": [{"kind": "labelled", "roots": ["labels/a"]},
+                           {"kind": "freihand", "root": "data/b"}]}
+    assert trained_sources(mixture) == {"a", "b"}

@@ -28,10 +28,11 @@ TRAINED, NEVER = "trained on", "never trained on"
 
 def trained_sources(data: Any) -> set[str]:
     """Folder names of every set a training data config (a DataConfig's fields, or the "data" dict a
-    checkpoint records) draws from: any `roots` / `background_roots` list at any depth (mixture
-    parts included), never `val_roots`; a labelled set counts by its folder name and, where its
-    meta.json can be read, its source name. This is how the validation report and
-    benchmarks/bench_real.py tell "trained on" from "never trained on"."""
+    checkpoint records) draws from: any `roots` / `background_roots` list and any single `root` at
+    any depth (mixture parts included; `kind: freihand, root: ...` configs), never `val_roots`; a
+    labelled set counts by its folder name and, where its meta.json can be read, its source name.
+    This is how the validation report and benchmarks/bench_real.py tell "trained on" from "never
+    trained on"."""
     from smhr.data.labelled import previous_source_name
 
     found: set[str] = set()
@@ -39,7 +40,9 @@ def trained_sources(data: Any) -> set[str]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if key in ("roots", "background_roots") and isinstance(value, (list, tuple)):
+                if key == "root" and isinstance(value, (str, Path)):
+                    value = [value]
+                if key in ("roots", "background_roots", "root") and isinstance(value, (list, tuple)):
                     found.update(Path(str(r)).name for r in value)
                     found.update(n for r in value if (n := previous_source_name(r)))
                 else:
