@@ -80,13 +80,10 @@ def expand_inputs(inputs: list[str], out: Path | None = None) -> tuple[list[Path
             files += found
         else:
             problems.append(f"{p}: no such file or folder")
-    seen: set[Path] = set()  # a file named twice (a folder and one of its files) is one input
-    unique = []
+    unique: dict[Path, Path] = {}  # a file named twice (a folder and one of its files) is one input
     for f in files:
-        if f.resolve() not in seen:
-            seen.add(f.resolve())
-            unique.append(f)
-    return unique, problems
+        unique.setdefault(f.resolve(), f)
+    return list(unique.values()), problems
 
 
 @dataclass
