@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smhr.io.messages import fail
+from smhr.io.messages import fail, one_line
 
 
 def export_command(
@@ -58,7 +58,6 @@ def _agreement(net, staged: Path, onnx: Path) -> list[str]:
     """The lines reporting |onnxruntime - PyTorch| on the square input and on bands like those of 4:3
     frames (landscape and portrait), the overall maximum last; exit 1 (and so no --onnx file) when
     they disagree by more than 1e-3 or onnxruntime cannot run the staged file."""
-    from smhr.io.messages import one_line
     from smhr.onnx_export import compare_with_torch
 
     R = net.config.input_size

@@ -113,8 +113,7 @@ def score_image(tally: Tally, hands: Sequence[Any], sample: Sample) -> None:
             )
             tally.rhd_err.append(np.linalg.norm((pj - pj[WRIST]) * scale - (gj - gj[WRIST]), axis=1))
     sides = {int(gts[j].side): j for j in taken}
-    one_each = sorted(int(gts[j].side) for j in taken) == [0, 1]
-    if one_each and all(gts[sides[s]].joints3d is not None for s in (0, 1)):
+    if len(taken) == len(sides) == 2 and all(gts[sides[s]].joints3d is not None for s in (0, 1)):
         pl, pr = (np.asarray(taken[sides[s]].joints3d, np.float64)[WRIST] for s in (0, 1))
         gl, gr = (gts[sides[s]].joints3d.astype(np.float64)[WRIST] for s in (0, 1))
         tally.mrrpe.append(float(np.linalg.norm((pr - pl) - (gr - gl))))

@@ -67,16 +67,16 @@ def pck(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray, alpha: float = 0.2) -
     return int((d[vis] <= thr).sum()), int(vis.sum())
 
 
-def same_keypoint_iou(detections: Sequence[Detection], gts: Sequence[object], gt_boxes: np.ndarray,
-                      boxy: Sequence[bool]) -> np.ndarray:
+def same_keypoint_iou(detections: Sequence[Detection], whole: np.ndarray, gts: Sequence[object],
+                      gt_boxes: np.ndarray, boxy: Sequence[bool]) -> np.ndarray:
     """[P, G] IoU of each label's box of its visible keypoints with each detection's box of those same
-    keypoints (its given box for a box-level detection or label): the labels of a hand cut by the
-    frame mark its keypoints outside as not visible, while a detection places all 21."""
+    keypoints (its whole box, `whole` [P, 4] from `Detection.hand_box`, for a box-level detection or
+    label): the labels of a hand cut by the frame mark its keypoints outside as not visible, while a
+    detection places all 21."""
     P, G = len(detections), len(gts)
     sim = np.zeros((P, G))
     if not P or not G:
         return sim
-    whole = np.array([d.hand_box() for d in detections]).reshape(P, 4)
     own_box = np.array([d.level == "box" or d.box is not None for d in detections])
     kps = np.array([np.asarray(d.keypoints2d, np.float64).reshape(-1, 2) for d in detections])
     for j in range(G):
@@ -132,7 +132,7 @@ class RealScores:
         scores = np.array([d.score for d in detections])
         threshold = self.iou_threshold if self.match == "box" else 1e-9
         if self.match == "box":
-            sim = same_keypoint_iou(detections, gts, gt_boxes, boxy)
+            sim = same_keypoint_iou(detections, pred_boxes, gts, gt_boxes, boxy)
         else:
             sim = np.zeros((len(detections), len(gts)))
             for j, g in enumerate(gts):
