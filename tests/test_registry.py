@@ -64,7 +64,7 @@ def test_smhr_list_names_its_choices_and_the_registries_hold_what_the_docs_say()
     assert "choose one of datasets, backbones, necks, center-heads, hand-models, box-formats" in res.output
     loaders = {"freihand", "rhd", "ho3d", "interhand", "coco_hands", "labelled", "composed_folder"}
     assert set(openable()) == loaders
-    assert {"composed", "composed_labelled", "mixture"} == set(DATASETS) - set(openable())
+    assert {"composed", "composed_labelled", "closeup_labelled", "mixture"} == set(DATASETS) - set(openable())
     with pytest.raises(DuplicateNameError, match="dataset 'freihand' is registered twice"):
         register_dataset("freihand", DatasetSpec("smhr.data.rhd:RHD"))
 
@@ -146,7 +146,7 @@ def test_each_kind_has_its_own_config_and_rejects_keys_of_other_kinds():
         build_data_config({"augment": {"rotation": 3}})
     with pytest.raises(ValueError, match=r"augment\.out_size is the network's input size"):
         build_data_config({"augment": {"out_size": 64}})
-    with pytest.raises(ValueError, match=r"data.kind 'nosuch' unknown; choose one of coco_hands, composed"):
+    with pytest.raises(ValueError, match=r"'nosuch' unknown; choose one of closeup_labelled, coco_hands"):
         build_data_config({"kind": "nosuch"})
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['data.mixture\[1\].roots'\]"):
         build_data_config({"kind": "mixture", "mixture": [{"kind": "labelled", "roots": ["a"]},

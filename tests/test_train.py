@@ -264,6 +264,7 @@ def test_mixed_real_and_synthetic_training_runs_and_resumes_exactly(tiny_set, tm
             {"kind": "composed_labelled", "weight": 0.3, "compose": {"max_hands": 3, "length": 32}},
             {"kind": "composed", "weight": 0.3, "root": str(tiny_set / "fh"), "roots": [],
              "compose": {"max_hands": 2, "length": 32}},
+            {"kind": "closeup_labelled", "weight": 0.2, "closeup": {"length": 32, "min_hand_px": 8}},
         ],
     }
     over = {"stage": "3", "data": mixture, "loss_weights": {"photometric": 0.0, "silhouette": 0.0,
@@ -272,7 +273,7 @@ def test_mixed_real_and_synthetic_training_runs_and_resumes_exactly(tiny_set, tm
     straight = Trainer(_cfg(tiny_set, tmp_path / "m1", **over), resume=False).fit()
     parts = Trainer(_cfg(tiny_set, tmp_path / "m1x", **over), resume=False).train_set
     parts.set_epoch(0)
-    assert {parts.locate(i)[0] for i in range(64)} == {0, 1, 2}  # every part is drawn
+    assert {parts.locate(i)[0] for i in range(64)} == {0, 1, 2, 3}  # every part is drawn
     first = Trainer(_cfg(tiny_set, tmp_path / "m2", **over), resume=False)
     first.fit(3)
     rest = Trainer(_cfg(tiny_set, tmp_path / "m2", **over), resume=True).fit()

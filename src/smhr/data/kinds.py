@@ -13,6 +13,7 @@ Kinds and their classes (registered by name in `smhr.data.registry`):
   `LabelledConfig`         `smhr label` folders of real photos (labelled)
   `ComposedConfig`         multi-hand composites made on the fly from FreiHAND-layout roots (composed)
   `ComposedLabelledConfig` ... from the labelled photos' hand crops (composed_labelled)
+  `CloseupLabelledConfig`  close-ups of the labelled photos' hands, cut at the wrist (closeup_labelled)
   `MixtureConfig`          several of the above with fixed weights (mixture)
 """
 
@@ -26,8 +27,9 @@ from smhr.data.augment import AugmentConfig
 from smhr.data.registry import DATASETS, open_dataset
 
 __all__ = [
-    "ComposedConfig", "ComposedLabelledConfig", "DataConfig", "FolderConfig", "LabelledConfig",
-    "MixtureConfig", "PhotoSettings", "build_data_config", "labelled_sets", "upgrade_saved_data_config",
+    "CloseupLabelledConfig", "ComposedConfig", "ComposedLabelledConfig", "DataConfig", "FolderConfig",
+    "LabelledConfig", "MixtureConfig", "PhotoSettings", "build_data_config", "labelled_sets",
+    "upgrade_saved_data_config",
 ]  # fmt: skip
 
 
@@ -216,6 +218,26 @@ class ComposedLabelledConfig(LabelledConfig):
         from smhr.data.real_crops import RealHandCrops
 
         return _composer(self, RealHandCrops(self.sources()), input_size, seed)
+
+
+@dataclass
+class CloseupLabelledConfig(LabelledConfig):
+    """Close-ups of the labelled photos' hands (roots, split, photos as `LabelledConfig`), cut
+    just below the wrist, turned and mirrored at random (`smhr.data.closeups`); closeup: keyword
+    arguments of `smhr.data.closeups.CloseupConfig`. Only colour is augmented on top."""
+
+    closeup: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
+        from smhr.data.closeups import CloseupConfig, CloseupViews
+
+        known = {f.name for f in dataclasses.fields(CloseupConfig)}
+        unknown = sorted(set(self.closeup) - known)
+        if unknown:
+            raise ValueError(f"config: data.closeup key(s) {unknown} unknown; choose from {sorted(known)}")
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in self.closeup.items()}
+        views = CloseupViews(self.sources(), input_size, CloseupConfig(**options), seed=seed)
+        return self.training_set(views, input_size, seed, geometric=False)
 
 
 @dataclass

@@ -5,7 +5,7 @@ Why one registry: training (`data.kind`), `smhr eval dataset --kind`, `smhr labe
 benchmarks and `smhr list datasets` all name sets, and each name means one thing everywhere. A set
 in its own on-disk format is a loader module plus one `register_dataset` line here
 (docs/architecture.md); kinds composed at training time from other sets (`composed`,
-`composed_labelled`, `mixture`) have no loader of their own and only train.
+`composed_labelled`, `closeup_labelled`, `mixture`) have no loader of their own and only train.
 
 Nothing here imports a loader or PyTorch: both come on first use, so the command line's `--help`
 and `smhr list` stay light.
@@ -91,4 +91,5 @@ register_dataset("labelled", DatasetSpec("smhr.data.labelled:LabelledSet", split
                                          config="smhr.data.kinds:LabelledConfig"))
 register_dataset("composed", DatasetSpec(None, config="smhr.data.kinds:ComposedConfig"))
 register_dataset("composed_labelled", DatasetSpec(None, config="smhr.data.kinds:ComposedLabelledConfig"))
+register_dataset("closeup_labelled", DatasetSpec(None, config="smhr.data.kinds:CloseupLabelledConfig"))
 register_dataset("mixture", DatasetSpec(None, config="smhr.data.kinds:MixtureConfig"))
