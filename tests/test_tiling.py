@@ -211,3 +211,18 @@ def test_fast_mode_is_the_one_letterboxed_view_as_before():
     assert len(rec.network.inputs[-1]) == 1 and rec.tiles(im.shape[:2]) == []
     with pytest.raises(ValueError, match="mode must be one of fast, photo"):
         rec.predict(im, mode="tiles")
+
+
+def test_a_tile_copy_of_a_hand_larger_than_the_tile_is_a_piece_even_inside_the_tile():
+    # a 640-px photo: the whole view sees a 270-px hand; the 213-px tile under its fingers reports
+    # two smaller hands inside itself, a little higher scored (measured on a never-trained-on photo)
+    views = [View((0, 0, 640, 640), whole=True), View((285, 285, 498, 498))]
+    whole = _hand((171, 223, 444, 493), 0.346)
+    piece, piece2 = _hand((384, 368, 445, 481), 0.35), _hand((357, 334, 434, 444), 0.301)
+    assert merge_views([[whole], [piece, piece2]], views, (640, 640), 10) == [whole]
+    # a small hand the tile sees whole, beside (not inside) the large one, stays
+    small = _hand((450, 300, 490, 340), 0.5)
+    assert merge_views([[whole], [small]], views, (640, 640), 10) == [small, whole]
+    # a copy from another view that lies inside the tile does not make the tile's copy a piece
+    inside = _hand((380, 360, 450, 485), 0.3)
+    assert merge_views([[inside], [piece]], views, (640, 640), 10) == [piece]

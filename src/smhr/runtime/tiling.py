@@ -189,11 +189,27 @@ def _cut(box: np.ndarray, view: View, hw: tuple[int, int]) -> bool:
                 or (x1 < W and box[2] >= x1 - 1 - m) or (y1 < H and box[3] >= y1 - 1 - m))  # fmt: skip
 
 
+def _seen_cut_elsewhere(i: int, cands: Sequence[tuple[Hand, int]], boxes: np.ndarray, views: Sequence[View],
+                        hw: tuple[int, int]) -> bool:  # fmt: skip
+    """Whether another view's copy of hand i (same place: `same_place` at the duplicate limits)
+    reaches an inner border of hand i's tile: then the tile held only part of that hand, though the
+    network placed this copy's keypoints inside it (a hand larger than the tile, read as a smaller
+    hand; measured on a 640-px photo whose 337-px hand two 213-px tiles reported as two 110-px hands
+    that outranked it)."""
+    k = cands[i][1]
+    if views[k].whole:
+        return False
+    return any(cands[j][1] != k and _cut(boxes[j], views[k], hw)
+               and same_place(boxes[i], boxes[j], DUPLICATE_IOU, DUPLICATE_CONTAINED)
+               for j in range(len(cands)))  # fmt: skip
+
+
 def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: tuple[int, int],
                 max_hands: int, side_vote: bool = False) -> list[Hand]:  # fmt: skip
     """One list of hands (best score first, at most max_hands) from the hands of every view.
 
-    Ranked by score, x CUT_PENALTY for a hand cut by an inner tile border, x the size fit (`FIT`,
+    Ranked by score, x CUT_PENALTY for a hand cut by an inner tile border (its own keypoints reach
+    one, or another view's copy of it does: `_seen_cut_elsewhere`), x the size fit (`FIT`,
     views with a `scale`) of its keypoint box at its view's input; walking down the ranks,
     a hand is dropped when its keypoint box overlaps an already kept hand of ANOTHER view by
     keypoint-box IoU >= DUPLICATE_IOU or lies >= DUPLICATE_CONTAINED inside it (or it inside the
@@ -207,7 +223,8 @@ def merge_views(per_view: Sequence[Sequence[Hand]], views: Sequence[View], hw: t
     if not cands:
         return []
     boxes = keypoint_boxes([h for h, _ in cands])
-    cut = [_cut(b, views[k], hw) for (_, k), b in zip(cands, boxes, strict=True)]
+    cut = [_cut(b, views[k], hw) or _seen_cut_elsewhere(i, cands, boxes, views, hw)
+           for i, ((_, k), b) in enumerate(zip(cands, boxes, strict=True))]
     rank = np.array([h.score * (CUT_PENALTY if c else 1.0) for (h, _), c in zip(cands, cut, strict=True)])
     side = np.max(boxes[:, 2:] - boxes[:, :2], axis=1) * [views[k].scale or np.nan for _, k in cands]
     fit = np.minimum(np.minimum(side / FIT[0], FIT[1] / np.maximum(side, 1e-6)), 1.0)
