@@ -29,9 +29,6 @@ from smhr.data.sample import HandLabel, Sample
 
 __all__ = ["closeup_no_arm", "frame_filling", "single_hands", "warp_sample", "with_border"]
 
-WRIST, MIDDLE_MCP = 0, 9
-
-
 def warp_sample(sample: Sample, A: np.ndarray, size: int, tag: str, black_border: bool = False) -> Sample:
     """`sample` through the 2x3 affine A (source px -> output px) into a size x size image; outside
     the source, its edge pixels are repeated (or black with `black_border`)."""
@@ -113,22 +110,13 @@ def with_border(samples: Iterable[Sample], frac: float = 0.5) -> list[Sample]:
 
 def closeup_no_arm(samples: Iterable[Sample], size: int = 256, fill: float = 0.85,
                    min_hand_px: float = 64.0) -> list[Sample]:
-    """One upright close-up cut just below the wrist per usable single-hand sample."""
+    """One upright close-up cut just below the wrist per usable single-hand sample (the training
+    close-ups' cut, `smhr.data.closeups.closeup_affine`, without their turn, shift or mirror)."""
+    from smhr.data.closeups import closeup_affine
+
     out = []
     for s, h in single_hands(samples, min_hand_px):
-        kp = h.keypoints2d.astype(np.float64)
-        up = kp[MIDDLE_MCP] - kp[WRIST]
-        if np.linalg.norm(up) < 1e-6:
-            continue
-        a = np.arctan2(up[0], -up[1])  # rotate by -a so `up` points to -y
-        R = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-        q = kp @ R.T
-        bottom = q[WRIST, 1] + 0.05 * (q[WRIST, 1] - q[:, 1].min())
-        side = max(bottom - q[:, 1].min(), q[:, 0].max() - q[:, 0].min()) / fill
-        x0 = 0.5 * (q[:, 0].max() + q[:, 0].min()) - 0.5 * side
-        y0 = bottom - side
-        z = size / side
-        A = np.hstack([z * R, -z * np.array([[x0], [y0]])])
-        out.append(warp_sample(s, A, size, "closeup"))
+        A = closeup_affine(h.keypoints2d, size, fill=fill, wrist_margin=0.05, shift=0.0, rotation_deg=0.0)
+        if A is not None:
+            out.append(warp_sample(s, A, size, "closeup"))
     return out
-
