@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smhr.data.closeups import CloseupConfig, CloseupViews, closeup_affine
+from smhr.data.closeups import CloseupConfig, CloseupViews
 from smhr.data.kinds import build_data_config
 from smhr.data.sample import HandLabel, Sample, SampleDataset
+from smhr.data.stress import closeup_affine
 
 
 def upright_hand(x0: float = 100.0, y0: float = 60.0, w: float = 40.0, h: float = 80.0) -> np.ndarray:

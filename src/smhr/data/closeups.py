@@ -19,16 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from smhr.data.augment import flip_horizontal
 from smhr.data.labelled import silhouettes
-from smhr.data.sample import HandLabel, Sample, SampleDataset
+from smhr.data.sample import Sample, SampleDataset
+from smhr.data.stress import MIDDLE_MCP, WRIST, closeup_affine, warp_sample
 
-__all__ = ["CloseupConfig", "CloseupViews", "closeup_affine"]
-
-WRIST, MIDDLE_MCP = 0, 9
+__all__ = ["CloseupConfig", "CloseupViews"]
 
 
 @dataclass
@@ -45,30 +43,6 @@ class CloseupConfig:
     flip_prob: float = 0.5
     min_hand_px: float = 48.0
     length: int = 20000
-
-
-def closeup_affine(keypoints2d: np.ndarray, size: int, fill: float, wrist_margin: float, shift: float,
-                   rotation_deg: float) -> np.ndarray | None:
-    """2x3 affine (source px -> view px) of a size x size close-up of the hand whose 21 keypoints
-    are given; None when the hand has no direction (wrist on its middle knuckle)."""
-    kp = np.asarray(keypoints2d, np.float64).reshape(21, 2)
-    up = kp[MIDDLE_MCP] - kp[WRIST]
-    if np.linalg.norm(up) < 1e-6:
-        return None
-    a = np.arctan2(up[0], -up[1])  # turning by -a points `up` to -y
-    R = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-    q = kp @ R.T
-    top, wrist = q[:, 1].min(), q[WRIST, 1]
-    bottom = wrist + wrist_margin * max(wrist - top, 1e-6)
-    side = max(bottom - top, q[:, 0].max() - q[:, 0].min()) / fill
-    x0 = 0.5 * (q[:, 0].max() + q[:, 0].min()) - (0.5 + shift) * side
-    z = size / side
-    A = np.vstack([np.hstack([z * R, -z * np.array([[x0], [bottom - side]])]), [0, 0, 1]])
-    c = 0.5 * (size - 1)
-    t = np.deg2rad(rotation_deg)
-    turn = np.array([[np.cos(t), -np.sin(t), c - c * np.cos(t) + c * np.sin(t)],
-                     [np.sin(t), np.cos(t), c - c * np.sin(t) - c * np.cos(t)], [0, 0, 1]])
-    return (turn @ A)[:2]
 
 
 class CloseupViews(SampleDataset):
@@ -112,26 +86,9 @@ class CloseupViews(SampleDataset):
                            rng.uniform(*c.wrist_margin), rng.uniform(-c.shift, c.shift),
                            rng.uniform(-c.rotation_deg, c.rotation_deg))
         assert A is not None  # hands without a direction were left out at construction
-        out = self._warp(s, A)
+        n = self.out_size
+        out = warp_sample(s, A, n, "closeup")  # the stress sets' warp: image, hands, ignore regions
+        out.mask = silhouettes(out.hands, (n, n))
+        out.meta = {"mask_approx": True, "closeup": True}
         out.id = f"closeup/{s.source}:{s.id}#{j}"
         return flip_horizontal(out) if rng.random() < c.flip_prob else out
-
-    def _warp(self, s: Sample, A: np.ndarray) -> Sample:
-        n = self.out_size
-        zoom = float(np.sqrt(abs(np.linalg.det(A[:, :2]))))
-        image = cv2.warpAffine(s.image, A, (n, n), flags=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
-        hands = []
-        for h in s.hands:
-            kp = (h.keypoints2d.astype(np.float64) @ A[:, :2].T + A[:, 2]).astype(np.float32)
-            inside = (kp >= 0).all(1) & (kp <= n - 1).all(1)
-            hands.append(HandLabel(side=h.side, keypoints2d=kp, visibility=h.visibility & inside))
-        ignore = []
-        for x1, y1, x2, y2 in np.asarray(s.ignore, np.float64).reshape(-1, 4):
-            corners = np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]]) @ A[:, :2].T + A[:, 2]
-            b = np.clip(np.r_[corners.min(0), corners.max(0)], 0, n - 1)
-            if b[2] > b[0] and b[3] > b[1]:
-                ignore.append(b)
-        return Sample(image=image, K=None, hands=hands, ignore=np.asarray(ignore, np.float32).reshape(-1, 4),
-                      mask=silhouettes(hands, (n, n)), image_path=s.image_path, source=s.source,
-                      meta={"mask_approx": True, "closeup": True})

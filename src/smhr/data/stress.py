@@ -27,7 +27,10 @@ import numpy as np
 
 from smhr.data.sample import HandLabel, Sample
 
-__all__ = ["closeup_no_arm", "frame_filling", "single_hands", "warp_sample", "with_border"]
+__all__ = ["closeup_affine", "closeup_no_arm", "frame_filling", "single_hands", "warp_sample", "with_border"]
+
+WRIST, MIDDLE_MCP = 0, 9
+
 
 def warp_sample(sample: Sample, A: np.ndarray, size: int, tag: str, black_border: bool = False) -> Sample:
     """`sample` through the 2x3 affine A (source px -> output px) into a size x size image; outside
@@ -108,12 +111,35 @@ def with_border(samples: Iterable[Sample], frac: float = 0.5) -> list[Sample]:
     return out
 
 
+def closeup_affine(keypoints2d: np.ndarray, size: int, fill: float, wrist_margin: float, shift: float,
+                   rotation_deg: float) -> np.ndarray | None:
+    """2x3 affine (source px -> view px) of a size x size close-up of the hand whose 21 keypoints
+    are given (the cut of both the stress close-ups and the training ones,
+    `smhr.data.closeups`); None when the hand has no direction (wrist on its middle knuckle)."""
+    kp = np.asarray(keypoints2d, np.float64).reshape(21, 2)
+    up = kp[MIDDLE_MCP] - kp[WRIST]
+    if np.linalg.norm(up) < 1e-6:
+        return None
+    a = np.arctan2(up[0], -up[1])  # turning by -a points `up` to -y
+    R = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+    q = kp @ R.T
+    top, wrist = q[:, 1].min(), q[WRIST, 1]
+    bottom = wrist + wrist_margin * max(wrist - top, 1e-6)
+    side = max(bottom - top, q[:, 0].max() - q[:, 0].min()) / fill
+    x0 = 0.5 * (q[:, 0].max() + q[:, 0].min()) - (0.5 + shift) * side
+    z = size / side
+    A = np.vstack([np.hstack([z * R, -z * np.array([[x0], [bottom - side]])]), [0, 0, 1]])
+    c = 0.5 * (size - 1)
+    t = np.deg2rad(rotation_deg)
+    turn = np.array([[np.cos(t), -np.sin(t), c - c * np.cos(t) + c * np.sin(t)],
+                     [np.sin(t), np.cos(t), c - c * np.sin(t) - c * np.cos(t)], [0, 0, 1]])
+    return (turn @ A)[:2]
+
+
 def closeup_no_arm(samples: Iterable[Sample], size: int = 256, fill: float = 0.85,
                    min_hand_px: float = 64.0) -> list[Sample]:
-    """One upright close-up cut just below the wrist per usable single-hand sample (the training
-    close-ups' cut, `smhr.data.closeups.closeup_affine`, without their turn, shift or mirror)."""
-    from smhr.data.closeups import closeup_affine
-
+    """One upright close-up cut just below the wrist per usable single-hand sample (`closeup_affine`
+    without the training close-ups' turn or shift, `smhr.data.closeups`)."""
     out = []
     for s, h in single_hands(samples, min_hand_px):
         A = closeup_affine(h.keypoints2d, size, fill=fill, wrist_margin=0.05, shift=0.0, rotation_deg=0.0)
