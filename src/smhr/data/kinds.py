@@ -166,14 +166,21 @@ def _backgrounds(bg: BackgroundSettings, photos: PhotoSettings) -> Any:
     return _LOADED[key]
 
 
+def _require_known_keys(values: dict[str, Any], options_class: type, key: str,
+                        extra: tuple[str, ...] = ()) -> None:
+    """A one-line error naming the keys of `data.<key>` that `options_class` (a dataclass) has no
+    field for (nor `extra`), and the known ones."""
+    known = {f.name for f in dataclasses.fields(options_class)} | set(extra)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"config: data.{key} key(s) {unknown} unknown; choose from {sorted(known)}")
+
+
 def _composer(cfg: Any, source: Any, input_size: int, seed: int) -> Any:
     """Composites of `source`'s hands on cfg.backgrounds, laid out at the network size."""
     from smhr.data.compose import ComposeConfig, ComposedHands
 
-    known = {f.name for f in dataclasses.fields(ComposeConfig)} | {"length"}
-    unknown = sorted(set(cfg.compose) - known)
-    if unknown:
-        raise ValueError(f"config: data.compose key(s) {unknown} unknown; choose from {sorted(known)}")
+    _require_known_keys(cfg.compose, ComposeConfig, "compose", extra=("length",))
     options = {"out_size": input_size, "max_hands": cfg.max_hands, **cfg.compose}
     length = int(options.pop("length", max(len(source), 1024)))
     composer = ComposedHands(source, length, ComposeConfig(**options), seed=seed,
@@ -231,10 +238,7 @@ class CloseupLabelledConfig(LabelledConfig):
     def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
         from smhr.data.closeups import CloseupConfig, CloseupViews
 
-        known = {f.name for f in dataclasses.fields(CloseupConfig)}
-        unknown = sorted(set(self.closeup) - known)
-        if unknown:
-            raise ValueError(f"config: data.closeup key(s) {unknown} unknown; choose from {sorted(known)}")
+        _require_known_keys(self.closeup, CloseupConfig, "closeup")
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in self.closeup.items()}
         views = CloseupViews(self.sources(), input_size, CloseupConfig(**options), seed=seed)
         return self.training_set(views, input_size, seed, geometric=False)
