@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from smhr.cli import app
@@ -234,3 +235,29 @@ def test_role_is_recorded_and_kept_when_relabelling(tmp_path):
     assert read_meta(out)["role"] == "test"
     assert CliRunner().invoke(app, base).exit_code == 0  # relabelled without --role: still test only
     assert read_meta(out)["role"] == "test"
+
+
+def test_hand_in_every_photo_ignores_a_photo_whose_hand_the_teacher_missed(tmp_path):
+    """A source whose every photo shows a hand: a photo where the teacher finds none holds an
+    unlabelled hand, so it is ignored whole (a detection there is neither true nor false); a photo
+    with a teacher hand is labelled as usual, with no ignore region."""
+    pytest.importorskip("onnxruntime")
+    img_dir = tmp_path / "images"
+    img_dir.mkdir()
+    shutil.copy(FIXTURES / "right_hand.jpg", img_dir / "right_hand.jpg")
+    Image.new("RGB", (96, 64), (120, 110, 100)).save(img_dir / "no_teacher_hand.jpg")
+    out = tmp_path / "labels"
+    args = ["label", str(img_dir), "--out", str(out), "--name", "t", "--teacher", "v1"]
+    res = CliRunner().invoke(app, [*args, "--hand-in-every-photo"])
+    assert res.exit_code == 0, res.output
+    recs = {r["path"]: r for r in read_records(out)}
+    assert recs["no_teacher_hand.jpg"]["hands"] == []
+    assert recs["no_teacher_hand.jpg"]["ignore"] == [[0.0, 0.0, 96.0, 64.0]]
+    assert len(recs["right_hand.jpg"]["hands"]) == 1 and recs["right_hand.jpg"]["ignore"] == []
+    meta = read_meta(out)
+    assert meta["hand_in_every_photo"] is True and meta["counts"]["photos_ignored_whole"] == 1
+    plain = tmp_path / "plain"
+    res = CliRunner().invoke(app, [*args[:3], str(plain), *args[4:]])
+    assert res.exit_code == 0, res.output
+    assert all(r["ignore"] == [] for r in read_records(plain))
+    assert "hand_in_every_photo" not in read_meta(plain)

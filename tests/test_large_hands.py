@@ -117,3 +117,29 @@ def test_the_calibration_keeps_the_side_and_precision_of_the_rule_off():
     assert choose([wide, narrow, noisy], off) is narrow
     assert choose([wide, noisy], off) is off  # nothing passes: the rule stays off
     assert choose([narrow, point(0.1, 0.6, 0.92, src_side=0.85)], off) is narrow  # sources' side too
+
+
+def test_calibration_sets_are_used_whole_and_must_be_never_trained_on(tmp_path):
+    """`--calibration-sets`: every image of a never-trained-on set (both splits), not its held-out
+    split; a set the weights trained on, or one not among --labels, is refused in one line."""
+    from calibrate_large_hands import calibration_sources
+
+    from smhr.data.labelled import write_labelled_set
+
+    def labelled(name: str, role: str) -> str:
+        records = [{"path": f"{i}.jpg", "sha256": "0" * 64, "width": 64, "height": 64,
+                    "split": "test" if i < 2 else "train", "group": str(i), "hands": [], "ignore": [],
+                    "source_boxes": None} for i in range(6)]  # fmt: skip
+        meta = {"source": {"name": name, "repo": "", "commit": "", "licence": "", "url": ""}, "role": role,
+                "image_root": str(tmp_path), "teacher": {}, "split": {}, "counts": {}}  # fmt: skip
+        return str(write_labelled_set(tmp_path / name, meta, records))
+
+    seen, unseen = labelled("seen", "train"), labelled("unseen", "train")
+    held_out = calibration_sources([seen, unseen], {"seen"}, None)
+    assert list(held_out) == ["seen"] and len(held_out["seen"][0]) == 2  # the held-out split only
+    whole = calibration_sources([seen, unseen], {"seen"}, ["unseen"])
+    assert list(whole) == ["unseen"] and len(whole["unseen"][0]) == 6 and whole["unseen"][1]["split"] == "all"
+    with pytest.raises(SystemExit, match="--calibration-sets seen: these weights trained on it"):
+        calibration_sources([seen, unseen], {"seen"}, ["seen"])
+    with pytest.raises(SystemExit, match="--calibration-sets other: not among --labels"):
+        calibration_sources([seen, unseen], {"seen"}, ["other"])

@@ -24,7 +24,12 @@ input side (fast mode: / the image's long side) in steps of SIZE_STEP; scanning 
 smallest bin, min_hand_side is the lower edge of the first bin holding detections of which at least
 half are true (matched) hands: below it, what the network reports at that size is mostly false.
 None (no limit) when that is the first bin with detections.
-Sets the weights never trained on are not loaded at all.
+Sets the weights never trained on are not loaded at all, unless named by `--calibration-sets`:
+then those sets alone are used, every image of them, and they must be sets the weights never
+trained on that no benchmark judges them by. Why: a network reads its trained-on photos too well to
+show what a rule costs on photos it never saw (v3b's rule chosen on them added ~380 false hands on
+the never-trained-on scenes, docs/training.md), and choosing on the judged sets would tune to them.
+The calibration sets are listed in docs/evaluation.md "Calibration-only sets".
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from bench_real import (  # the benchmark's own set builders and predictor
     trained_sources,
 )
 
+from smhr.data.labelled import LabelledSet, read_meta
 from smhr.eval.real import Detection, RealScores
 from smhr.records import pick_threshold
 from smhr.runtime import large_hands
@@ -119,10 +125,35 @@ def choose(grid: list[dict[str, Any]], off: dict[str, Any]) -> dict[str, Any]:
     return max(allowed, key=lambda g: (f1(g["stress_recall"], g["stress_precision"]), g["f1_sum"]))
 
 
+def calibration_sources(labels: list[str], trained: set[str], names: list[str] | None) -> dict[str, Any]:
+    """{name: (LabelledSet, header)}: the trained-on sets' held-out splits, or with `names` those
+    never-trained-on sets whole; exits with a one-line message on a name that does not fit."""
+    if names is None:
+        sources = {k: v for k, v in source_sets(labels, None, trained).items() if v[1]["status"] == TRAINED}
+        if not sources:
+            sys.exit(f"none of --labels {' '.join(labels)} is a set these weights trained on")
+        return sources
+    by_name = {read_meta(root)["source"]["name"]: root for root in labels}
+    for name in names:
+        if name not in by_name:
+            sys.exit(f"--calibration-sets {name}: not among --labels ({', '.join(sorted(by_name))}); "
+                     "add its labels folder to --labels")
+        if name in trained:
+            sys.exit(f"--calibration-sets {name}: these weights trained on it; name sets they never saw")
+    sources = source_sets([by_name[n] for n in names], None, trained)
+    for name, (_ds, header) in sources.items():  # every image, not only a held-out split
+        whole = LabelledSet(by_name[name], "all", one_per_group=header["one_per_group"])
+        sources[name] = (whole, {**header, "split": "all"})
+    return sources
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None, help="model.pt / .onnx (default: the bundled weights)")
     ap.add_argument("--labels", nargs="+", required=True, help="labelled sets; only trained-on ones are used")
+    ap.add_argument("--calibration-sets", nargs="+", default=None, metavar="NAME",
+                    help="calibrate on these never-trained-on sets of --labels (every image) instead "
+                    "of the trained-on held-out splits")
     ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated one")
     ap.add_argument("--n-stress", type=int, default=300)
     ap.add_argument("--n-composed", type=int, default=200, help="composites for the smallest hand")
@@ -134,9 +165,7 @@ def main() -> None:
         sys.exit(f"--weights {args.weights}: records no training config (an .onnx): pass the model.pt")
     rec = smhr_reconstructor(args.weights, None, LOW, "fast", {"large_hand_threshold": None})
     threshold = pick_threshold(args.threshold, rec.network.calibration.score_threshold)  # (the weights' own)
-    sources = {k: v for k, v in source_sets(args.labels, None, trained).items() if v[1]["status"] == TRAINED}
-    if not sources:
-        sys.exit(f"none of --labels {' '.join(args.labels)} is a set these weights trained on")
+    sources = calibration_sources(args.labels, trained, args.calibration_sets)
     stress = stress_sets(sources, args.n_stress)
     src_runs = [(ds[i], rec.predict(ds[i].image)) for ds, _ in sources.values() for i in range(len(ds))]
     stress_runs = [(s, rec.predict(s.image)) for by in stress.values()
@@ -159,7 +188,8 @@ def main() -> None:
     bins = size_bins(src_runs + [(s, rec.predict(s.image)) for s in composed], threshold)
     smallest = smallest_hand(bins)
     print(json.dumps({"weights": args.weights or "bundled", "threshold": threshold,
-                      "sets": sorted(sources), "images": len(src_runs), "stress_views": len(stress_runs),
+                      "sets": sorted(sources), "calibration_sets": args.calibration_sets,
+                      "images": len(src_runs), "stress_views": len(stress_runs),
                       "off": off,
                       "chosen": best, "best_f1_sum": best_sum, "grid": grid,
                       "min_hand_side": {"chosen": smallest, "composites": len(composed), "bins": bins}},

@@ -95,6 +95,14 @@ def label_command(
             "landmark model as box-level hands: box and side only).",
         ),
     ] = "v2",
+    hand_in_every_photo: Annotated[
+        bool,
+        typer.Option(
+            "--hand-in-every-photo",
+            help="The source shows a hand in every photo: a photo where the teacher finds none is "
+            "ignored whole (its hand is unlabelled, not absent).",
+        ),
+    ] = False,
     role: Annotated[
         str | None,
         typer.Option(
@@ -141,6 +149,7 @@ def label_command(
         test_fraction=test_fraction,
         seed=seed,
         max_hands=max_hands,
+        hand_in_every_photo=hand_in_every_photo,
     )
     bar = tqdm(images, desc=f"label {name}", unit="img")
 
@@ -171,6 +180,7 @@ def label_command(
             "group_regex": group_regex,
             "group_frames": group_frames,
         },
+        **({"hand_in_every_photo": True} if hand_in_every_photo else {}),
         "counts": counts,
     }
     write_labelled_set(out, meta, records)

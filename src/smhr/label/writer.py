@@ -46,7 +46,11 @@ class LabelOptions:
     first group (or whole match) names an image's near-duplicate group, applied to the path relative
     to the root (None: every image its own group); group_frames: with a regex that captures
     (name, frame number), frames are grouped in blocks of this many; test_fraction / seed: the
-    held-out split; max_hands: teacher palms per image."""
+    held-out split; max_hands: teacher palms per image; hand_in_every_photo: the source says every
+    photo shows a hand (one-hand sign photos), so a photo where the teacher finds none holds an
+    unlabelled hand: the whole photo becomes an ignore region, so a detection there counts neither
+    as a true nor as a false hand (without it, benchmarks would charge the network a false hand
+    for finding the hand the teacher missed)."""
 
     boxes: str = "none"
     group_regex: str | None = None
@@ -54,6 +58,7 @@ class LabelOptions:
     test_fraction: float = 0.1
     seed: int = 0
     max_hands: int = 4
+    hand_in_every_photo: bool = False
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -127,6 +132,7 @@ def label_source(
         "missed_boxes": 0,
         "unboxed_teacher_hands": 0,
         "images_without_box_file": 0,
+        "photos_ignored_whole": 0,
         "train_images": 0,
         "test_images": 0,
     }
@@ -164,6 +170,9 @@ def label_source(
             n["unboxed_teacher_hands"] += len(hands) - len(matched_t)
         elif options.boxes != "none":
             n["images_without_box_file"] += 1
+        if options.hand_in_every_photo and not hands and not ignore:
+            ignore = [[0.0, 0.0, float(W), float(H)]]
+            n["photos_ignored_whole"] += 1
         group = group_of(rel, options.group_regex, options.group_frames)
         split = split_of(group, options.seed, options.test_fraction)
         n[f"{split}_images"] += 1
