@@ -126,15 +126,16 @@ def trained_sources(weights: str | None) -> set[str] | None:
 
 
 def source_sets(labels: Sequence[str], image_base: str | None, trained: set[str],
-                limit: int | None = None) -> dict[str, Any]:
-    """{name: (LabelledSet of the scored split, row header)} for each labelled set."""
+                limit: int | None = None, whole: bool = False) -> dict[str, Any]:  # fmt: skip
+    """{name: (LabelledSet of the scored split, row header)} for each labelled set; whole: every
+    image of every set, not only a train set's held-out split (calibration-only sets)."""
     from smhr.data.labelled import LabelledSet, read_meta, role_of
 
     out = {}
     for root in labels:
         meta = read_meta(root)
         name, role = meta["source"]["name"], role_of(meta)
-        split = "test" if role == "train" else "all"
+        split = "test" if role == "train" and not whole else "all"
         # one image per group where groups are augmented copies of one photo (Roboflow exports);
         # the frames of one held-out video group are different moments and all count
         one = bool(meta["split"].get("group_regex")) and not meta["split"].get("group_frames")

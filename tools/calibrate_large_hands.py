@@ -54,7 +54,7 @@ from bench_real import (  # the benchmark's own set builders and predictor
     trained_sources,
 )
 
-from smhr.data.labelled import LabelledSet, read_meta
+from smhr.data.labelled import read_meta
 from smhr.eval.real import Detection, RealScores
 from smhr.records import pick_threshold
 from smhr.runtime import large_hands
@@ -140,11 +140,7 @@ def calibration_sources(labels: list[str], trained: set[str], names: list[str] |
                      "add its labels folder to --labels")
         if name in trained:
             sys.exit(f"--calibration-sets {name}: these weights trained on it; name sets they never saw")
-    sources = source_sets([by_name[n] for n in names], None, trained)
-    for name, (_ds, header) in sources.items():  # every image, not only a held-out split
-        whole = LabelledSet(by_name[name], "all", one_per_group=header["one_per_group"])
-        sources[name] = (whole, {**header, "split": "all"})
-    return sources
+    return source_sets([by_name[n] for n in names], None, trained, whole=True)
 
 
 def main() -> None:
