@@ -92,6 +92,33 @@ def test_out_of_map_and_max_hands_and_instance_mask():
     assert t["mask"][0, 0] == 1.0 and bool(t["has_mask"])
 
 
+def test_border_cut_hand_is_centred_on_what_is_in_the_picture_and_unslotted_hands_are_ignored():
+    cut = _hand(RIGHT, (4, 30), spread=10.0)  # about half its keypoints lie left of x = -0.5
+    inside = cut.keypoints2d[:, 0] >= -0.5
+    assert 3 < inside.sum() < 18
+    beyond_slots = _hand(LEFT, (48, 48))
+    t = build_targets(_sample([cut, _hand(LEFT, (30, 12)), beyond_slots]), input_size=64, max_hands=2)
+    want = cut.keypoints2d[inside].mean(0)
+    assert torch.allclose(t["center"][0], torch.from_numpy(want), atol=1e-5)
+    assert t["center"][0, 0].item() > cut.keypoints2d[:, 0].mean() + 2  # not the mean of all 21
+    assert bool(t["visibility"][0].all())  # the fingers beyond the frame still supervise the reprojection
+    # the third hand gets no slot: its cells carry no Gaussian and are ignored, not trained as background
+    assert float(t["hm"][0, 12, 12]) == 0.0 and float(t["hm_weight"][0, 12, 12]) == 0.0
+    assert float(t["hm_weight"][0, 1, 1]) == 1.0
+    # a hand whose visible keypoints are all outside the image: no slot, and not a box centre either
+    gone = _hand(RIGHT, (-20, 30))
+    t = build_targets(_sample([gone]), input_size=64, max_hands=2)
+    assert not bool(t["valid"].any())
+
+
+def test_side_known_is_read_per_hand():
+    s = _sample([_hand(RIGHT, (20, 20)), _hand(LEFT, (40, 40))])
+    s.meta["side_known"] = [False, True]  # as CocoHands writes it
+    assert build_targets(s, input_size=64)["side_known"][:2].tolist() == [False, True]
+    s.meta["side_known"] = False
+    assert build_targets(s, input_size=64)["side_known"][:2].tolist() == [False, False]
+
+
 def test_collate_pads_and_masks():
     samples = [_sample([]), _sample([_hand(RIGHT, (10, 10)), _hand(LEFT, (30, 30), joints=True)]),
                _sample([_hand(LEFT, (5, 5))])]

@@ -4,10 +4,17 @@ Small named functions (after xingyizhou/CenterNet utils/image.py, written anew):
 `gaussian_radius` -> `draw_gaussian` -> `hand_centers` -> `build_targets`.
 
 Centre rule (ours, = the official `--avg_center` used by all its scripts): the mean of a hand's
-visible keypoints; a hand with no visible keypoint but a box uses the box centre; a hand with
-neither has no centre and gets no slot. Radius: CenterNet's rule on the visible-keypoint box
-(or the given box) measured in output cells, floored, at least 0. Hands whose centre lies
-outside the output map get no slot either; at most max_hands slots, in sample order.
+visible keypoints that lie inside the image; a hand with no visible keypoint but a box uses the box
+centre; a hand with neither has no centre and gets no slot. Radius: CenterNet's rule on the box of
+those keypoints (or the given box) measured in output cells, floored, at least 0. At most max_hands
+slots, in sample order.
+
+Why "inside the image": a crop that cuts a hand at the border keeps the labels of its fingers beyond
+the frame (they still supervise the reprojection), but its centre must be where the composites and
+the evaluation's border-cut views put it, the mean of what is in the picture; otherwise one mixture
+teaches two centres for the same cut hand. A labelled hand that gets no slot (all its visible
+keypoints outside the image, or more hands than slots) becomes an ignore region, so its visible
+fingers are not trained as background.
 """
 
 from __future__ import annotations
@@ -89,6 +96,20 @@ def hand_centers(
     return centres.astype(np.float32), ok
 
 
+def _side_known(flag: Any, hand_index: int) -> bool:
+    """meta["side_known"] is one flag for the sample or, as `CocoHands` writes it, one per hand;
+    reading a per-hand list as one truth value would train every unknown hand as a right hand."""
+    if isinstance(flag, (list, tuple, np.ndarray)):
+        return bool(flag[hand_index])
+    return bool(flag)
+
+
+def _inside_image(keypoints2d: np.ndarray, width: int, height: int) -> np.ndarray:
+    """[21] bool: the keypoint lies on the image (pixel-centre convention: -0.5 .. size - 0.5)."""
+    x, y = keypoints2d[:, 0], keypoints2d[:, 1]
+    return (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+
+
 def _hand_box(kp: np.ndarray, vis: np.ndarray, bbox: np.ndarray | None) -> np.ndarray | None:
     if vis.any():
         p = kp[vis]
@@ -123,7 +144,8 @@ def build_targets(
     Output map S_h x S_w = H // stride x W // stride. Returns tensors:
       image [3,H,W] float in [0,1] (RGB, not normalised), hm [1,S_h,S_w], handmap [2,S_h,S_w]
       (each hand's Gaussian in channel `side`), ind [M] long (y*S_w + x), valid [M] bool, side [M],
-      side_known [M] (False for hands of a sample with meta["side_known"] False: no side loss),
+      side_known [M] (False for hands whose meta["side_known"], one flag or one per hand, is False: no
+      side loss),
       center [M,2] px, center_offset [M,2] (sub-cell, in cells), radius [M], keypoints2d [M,21,2] px,
       visibility [M,21], local_keypoints [M,21,2] (keypoints/stride - centre cell, in cells),
       joints3d [M,21,3] + has_joints3d [M], params [M,61] + has_params [M] + has_transl [M],
@@ -132,8 +154,9 @@ def build_targets(
       mask [H,W] float
       (any hand pixel) + instance_mask [H,W] long (slot+1 of kept hands, 0 elsewhere) + has_mask (an
       exact mask; False for meta["mask_approx"] masks drawn from keypoints),
-      hm_weight [1,S_h,S_w] (0 on the cells of `sample.ignore` boxes, except where a labelled hand's
-      Gaussian is, 1 elsewhere). A hand-less image gives zero maps and valid all False.
+      hm_weight [1,S_h,S_w] (0 on the cells of `sample.ignore` boxes and of labelled hands that got no
+      slot, except where a labelled hand's Gaussian is, 1 elsewhere). A hand-less image gives zero
+      maps and valid all False.
     """
     if sample.image is None:
         raise ValueError(f"build_targets: sample {sample.source}:{sample.id} has no image loaded")
@@ -169,19 +192,21 @@ def build_targets(
         "has_focal": torch.zeros(M, dtype=torch.bool),
     }
     instance = np.zeros((H, W), np.int64)
+    unslotted: list[np.ndarray] = []  # boxes of labelled hands that get no slot -> ignore regions
     slot = 0
     for i, h in enumerate(sample.hands):
-        if slot >= M:
-            break
-        bbox = None if h.bbox is None else h.bbox[None]
-        centres, ok = hand_centers(h.keypoints2d[None], h.visibility[None], bbox)
-        if not ok[0]:
+        in_frame = h.visibility & _inside_image(h.keypoints2d, W, H)
+        bbox = None if h.bbox is None or h.visibility.any() else h.bbox[None]  # box: no keypoint at all
+        centres, ok = hand_centers(h.keypoints2d[None], in_frame[None], bbox)
+        cell = np.floor(centres[0] / output_stride)
+        if slot >= M or not ok[0] or not (0 <= cell[0] < Sw and 0 <= cell[1] < Sh):
+            box = _hand_box(h.keypoints2d, h.visibility, h.bbox)
+            if box is not None:
+                unslotted.append(np.asarray(box, np.float32).reshape(4))
             continue
         ct = centres[0] / output_stride
         cx, cy = math.floor(ct[0]), math.floor(ct[1])
-        if not (0 <= cx < Sw and 0 <= cy < Sh):
-            continue
-        box = _hand_box(h.keypoints2d, h.visibility, h.bbox)
+        box = _hand_box(h.keypoints2d, in_frame, h.bbox)
         bw = (box[2] - box[0]) / output_stride
         bh = (box[3] - box[1]) / output_stride
         radius = max(0, int(gaussian_radius(bh, bw, min_overlap)))
@@ -190,7 +215,7 @@ def build_targets(
         t["ind"][slot] = cy * Sw + cx
         t["valid"][slot] = True
         t["side"][slot] = h.side
-        t["side_known"][slot] = bool(sample.meta.get("side_known", True))
+        t["side_known"][slot] = _side_known(sample.meta.get("side_known", True), i)
         t["center"][slot] = torch.from_numpy(centres[0])
         t["center_offset"][slot] = torch.tensor([ct[0] - cx, ct[1] - cy])
         t["radius"][slot] = radius
@@ -212,7 +237,9 @@ def build_targets(
         if sample.mask is not None:
             instance[sample.mask == i + 1] = slot + 1
         slot += 1
-    t["hm_weight"] = torch.from_numpy(ignore_weight(sample.ignore, hm[0], output_stride)[None])
+    ignore = np.concatenate([np.asarray(sample.ignore, np.float32).reshape(-1, 4),
+                             *(b[None] for b in unslotted)])
+    t["hm_weight"] = torch.from_numpy(ignore_weight(ignore, hm[0], output_stride)[None])
     t["hm"] = torch.from_numpy(hm)
     t["handmap"] = torch.from_numpy(handmap)
     t["image"] = torch.from_numpy(sample.image).permute(2, 0, 1).float() / 255.0
