@@ -182,11 +182,12 @@ def test_the_gpu_appearance_config_is_the_geometry_one_with_the_appearance_terms
     assert a["lr_steps"][0] / a["steps"] == pytest.approx(o["lr_steps"][0] / o["steps"], abs=0.01)
 
 
-def test_the_cpu_appearance_config_is_v3_with_the_shipped_appearance_phase():
-    """configs/v3-cpu-appearance.yaml: v3-cpu's network and mixture (refinement on, so v3's weights
+@pytest.mark.parametrize("run", ["v3", "v4"])
+def test_the_cpu_appearance_config_is_its_run_with_the_shipped_appearance_phase(run):
+    """configs/vN-cpu-appearance.yaml: vN-cpu's network and mixture (refinement on, so its weights
     load strictly), the shipped phase B's terms, render size and schedule."""
     cpu, app, old = (yaml.safe_load((REPO / "configs" / f"{k}.yaml").read_text())
-                     for k in ("v3-cpu", "v3-cpu-appearance", "real-cpu-appearance"))  # fmt: skip
+                     for k in (f"{run}-cpu", f"{run}-cpu-appearance", "real-cpu-appearance"))  # fmt: skip
     assert app["model"] == cpu["model"] and app["model"]["refine"] is True
     assert app["data"] == cpu["data"] and app["hand"] == cpu["hand"]
     assert app["render_size"] == old["render_size"] == 128
@@ -194,6 +195,27 @@ def test_the_cpu_appearance_config_is_v3_with_the_shipped_appearance_phase():
     assert {k: app["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")} == {
         k: old["optim"][k] for k in ("steps", "lr_steps", "lr", "batch_size")}
     assert 0 < app["optim"]["ema_decay"] < cpu["optim"]["ema_decay"]  # a shorter average for a short phase
+
+
+def test_v4_is_v3_with_the_close_ups_from_the_first_step():
+    """configs/v4-cpu.yaml changes v3's recipe in its mixture only: v3b's close-ups at 0.15, taken
+    from the real composites; network, schedule, losses and the other kinds are v3's."""
+    v3, v4, v3b = (yaml.safe_load((REPO / "configs" / f"{k}.yaml").read_text())
+                   for k in ("v3-cpu", "v4-cpu", "v3b-closeup"))  # fmt: skip
+    for key in ("model", "optim", "loss_weights", "init", "hand", "amp"):
+        assert v4[key] == v3[key], key
+    def by_source(cfg):  # two entries share a kind (labelled scenes, labelled people photos)
+        return {(m["kind"], tuple(m["roots"])): m for m in cfg["data"]["mixture"]}
+
+    kinds3, kinds4 = by_source(v3), by_source(v4)
+    closeup = next(m for m in v3b["data"]["mixture"] if m["kind"] == "closeup_labelled")
+    assert kinds4.pop(("closeup_labelled", tuple(closeup["roots"]))) == closeup
+    composites = ("composed_labelled", tuple(closeup["roots"]))
+    assert kinds4[composites]["weight"] == kinds3[composites]["weight"] - closeup["weight"]
+    kinds3[composites] = {**kinds3[composites], "weight": kinds4[composites]["weight"]}
+    assert kinds4 == kinds3
+    total = [sum(m["weight"] for m in c["data"]["mixture"]) for c in (v3, v4)]
+    assert total[1] == pytest.approx(total[0])  # the weights are relative: every other kind keeps its share
 
 
 def test_a_synthetic_rebuild_past_its_deadline_stops_and_leaves_no_renderer_running(tmp_path):
