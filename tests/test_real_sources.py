@@ -1,8 +1,11 @@
 """Real photo sources: test-only sets are refused by training, their role survives relabelling, the
 photos are rebuilt byte-exact from a git mirror, and near-duplicate photos are found under flips."""
 
+import gzip
 import hashlib
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +118,52 @@ def test_content_hash_finds_the_same_photo_flipped_or_squashed_and_not_another(t
     assert select_unique.distances(h["other.jpg"], h["a.jpg"][:1]).min() > 60
     assert select_unique.group_key("x_jpg.rf.0a9f.jpg") == "x_jpg" == select_unique.group_key("x_jpg.jpg")
     assert select_unique.thumb_bits(tmp_path / "missing.jpg") is None
+
+
+def test_select_unique_says_which_labelled_photo_a_dropped_photo_resembles(tmp_path, monkeypatch, capsys):
+    """A mirrored, squashed, recompressed copy of a labelled photo is dropped and named; a different
+    photo on the same plain background (its 16x16 bits within --max-bits: only light and layout
+    agree) is kept, as is an unrelated one."""
+    import cv2
+    import select_unique
+
+    yy, xx = np.mgrid[0:90, 0:120]
+    wall = (120 + 0.8 * xx + 0.3 * yy).astype(np.float32)
+
+    def on_the_wall(mask, seed):
+        noise = np.random.default_rng(seed).normal(0, 40, (90, 120)).astype(np.float32)
+        grain = cv2.GaussianBlur(noise, (0, 0), 1)
+        img = wall.copy()
+        img[mask] = 80 + grain[mask]
+        return np.repeat(np.clip(img, 0, 255).astype(np.uint8)[..., None], 3, 2)
+
+    disc = on_the_wall((xx - 40) ** 2 + (yy - 50) ** 2 < 15**2, 1)
+    bar = on_the_wall((abs(xx - 40) < 20) & (abs(yy - 50) < 7), 2)
+    rng = np.random.default_rng(6)
+    unrelated = cv2.GaussianBlur(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8), (15, 15), 5)
+    labelled = tmp_path / "labels" / "old-set"
+    labelled.mkdir(parents=True)
+    (labelled / "meta.json").write_text(json.dumps({"source": {"name": "old-src"}}))
+    (tmp_path / "real" / "old-src").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "real" / "old-src" / "p0.png"), disc)
+    with gzip.open(labelled / "labels.jsonl.gz", "wt") as f:
+        f.write(json.dumps({"path": "p0.png"}) + "\n")
+    new = tmp_path / "new" / "imgs"
+    new.mkdir(parents=True)
+    copy = cv2.resize(disc[:, ::-1], (64, 64))
+    cv2.imwrite(str(new / "again.jpg"), copy, [cv2.IMWRITE_JPEG_QUALITY, 50])
+    cv2.imwrite(str(new / "lookalike.png"), bar)
+    cv2.imwrite(str(new / "unrelated.png"), unrelated)
+    bits = select_unique.distances(select_unique.thumb_bits(new / "lookalike.png"),
+                                   select_unique.thumb_bits(tmp_path / "real" / "old-src" / "p0.png")[:1])
+    assert bits.min() <= 24  # step 1 alone would have dropped it
+    argv = ["select_unique", str(tmp_path / "new"), str(new), "--against", str(labelled),
+            "--image-base", str(tmp_path / "real"), "--out", str(tmp_path / "list.txt"),
+            "--dropped", str(tmp_path / "dropped.tsv")]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert select_unique.main() == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["unique"] == 2 and counts["same_content_as_existing_by_set"] == {"old-set": 1}
+    assert (tmp_path / "list.txt").read_text() == "imgs/lookalike.png\nimgs/unrelated.png\n"
+    path, match, n_bits = (tmp_path / "dropped.tsv").read_text().strip().split("\t")
+    assert (path, match) == ("imgs/again.jpg", "old-set:p0.png") and int(n_bits) <= 8
