@@ -68,3 +68,59 @@ def test_root_depth_loss_known_values_masking_and_the_size_it_implies():
     uv_v = project(rel + root_v, K_v)
     size = lambda uv: (uv.max(0).values - uv.min(0).values).norm()  # noqa: E731
     assert size(uv_v).item() == pytest.approx(size(uv_gt).item(), rel=0.05)
+
+
+def test_rotating_the_3d_label_onto_the_virtual_ray_brings_it_to_its_own_2d_label():
+    """A hand off the image centre, labelled in a camera of focal 300 px, placed in the 512-px virtual
+    camera at the depth that gives it its labelled size: turned onto the virtual ray through its
+    root's 2D label it lands on its 2D labels ~3x closer than when only moved onto that ray."""
+    from smhr.losses.supervised3d import rotate_to_virtual_ray
+
+    g = torch.Generator().manual_seed(0)
+    shape = (torch.rand(21, 3, generator=g) - 0.5) * 0.12
+    root = torch.tensor([0.18, -0.12, 0.6])
+    labelled = shape - shape[9] + root
+    f_label, f_virtual, c = 300.0, 512.0, 128.0
+
+    def pixels(points, f):
+        return points[..., :2] / points[..., 2:] * f + c
+
+    kp = pixels(labelled, f_label)
+    turned = rotate_to_virtual_ray(labelled[None, None], kp[None, None, 9], 256, f_virtual)[0, 0]
+    assert (pixels(turned[9], f_virtual) - kp[9]).abs().max() < 1e-3  # the root is on the virtual ray
+    rel = lambda x: x - x[9]  # noqa: E731
+    assert torch.allclose(rel(turned).norm(dim=-1), rel(labelled).norm(dim=-1), atol=1e-6)  # a rotation
+
+    def miss(points):  # px, at the virtual depth that gives the labelled size (root_depth_loss's target)
+        at_depth = points - points[9] + points[9] * (f_virtual / f_label)
+        return (pixels(at_depth, f_virtual) - kp).norm(dim=-1).median()
+
+    ray = torch.cat([(kp[9] - c) / f_virtual, torch.ones(1)])
+    moved = labelled - root + ray / ray.norm() * root.norm()
+    assert miss(turned) < 0.4 * miss(moved)
+    assert miss(moved) > 2.5  # px: what the unturned label costs this hand
+    valid = torch.ones(1, 1, dtype=torch.bool)
+    assert joints3d_loss(turned[None, None], turned[None, None], valid).item() < 1e-7
+    empty = rotate_to_virtual_ray(torch.zeros(1, 1, 21, 3), torch.zeros(1, 1, 2), 256, f_virtual)
+    assert torch.isfinite(empty).all() and empty.abs().max() == 0  # padded slots stay zero, no NaN
+
+
+def test_the_3d_frame_is_checked_by_the_config_and_the_objective(tmp_path):
+    from smhr.train.config import load_config
+    from smhr.train.objective import Objective
+
+    p = tmp_path / "c.yaml"
+    p.write_text("stage: '3'\njoints3d_frame: sideways\n")
+    with pytest.raises(ValueError, match="joints3d_frame must be one of"):
+        load_config(p)
+    with pytest.raises(ValueError, match="joints3d_frame must be one of"):
+        Objective([], {}, joints3d_frame="sideways")
+    p.write_text("stage: '3'\njoints3d_frame: virtual_ray\n")
+    assert load_config(p).joints3d_frame == "virtual_ray"
+    # checkpoints written before the key existed compared in the label's frame: resuming them is no change
+    from smhr.train.config import config_differences
+
+    old = load_config(None, {"stage": "3"}).to_dict()
+    del old["joints3d_frame"]
+    assert config_differences(old, load_config(None, {"stage": "3"}).to_dict()) == []
+    assert config_differences(old, load_config(p).to_dict()) == ["joints3d_frame: 'label' -> 'virtual_ray'"]

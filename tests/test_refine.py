@@ -210,6 +210,28 @@ def test_objective_measures_reprojection_in_hand_size_units(mano_pair):
         Objective(mano_pair, weights, reprojection_units="percent")
 
 
+def test_objective_compares_3d_joints_on_the_virtual_ray_when_asked(mano_pair):
+    from smhr.losses.supervised3d import joints3d_loss, rotate_to_virtual_ray
+    from smhr.model.camera import VIRTUAL_FOCAL
+
+    rng = np.random.default_rng(4)
+    hands = [_hand(RIGHT, (12, 14), rng), _hand(LEFT, (50, 44), rng)]  # off the centre: the rays differ
+    for h in hands:
+        h.joints3d = (rng.normal(0, 0.03, (21, 3)) + np.array([0.1, -0.05, 0.5])).astype(np.float32)
+    s = Sample(image=rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), K=np.eye(3), hands=hands)
+    batch = collate_targets([build_targets(s, max_hands=3)])
+    net = _net(True).train()
+    weights = {"joints3d": 1.0}
+    with torch.no_grad():
+        _, plain, extras = Objective(mano_pair, weights)(GatheringModel(net), batch)
+        _, turned, _ = Objective(mano_pair, weights, joints3d_frame="virtual_ray")(GatheringModel(net), batch)
+    has3d = batch["valid"] & batch["has_joints3d"]
+    target = rotate_to_virtual_ray(batch["joints3d"], batch["keypoints2d"][..., 9, :], 64, VIRTUAL_FOCAL)
+    want = joints3d_loss(extras["hands"]["joints3d"], target, has3d)
+    assert float(turned["joints3d"]) == pytest.approx(float(want), rel=1e-5)
+    assert float(turned["joints3d"]) != pytest.approx(float(plain["joints3d"]), rel=1e-3)
+
+
 def test_objective_supervises_refined_side_and_first_estimate(mano_pair):
     rng = np.random.default_rng(2)
     samples = [Sample(image=rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), K=np.eye(3),

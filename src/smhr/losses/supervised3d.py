@@ -12,7 +12,9 @@ import torch
 
 from smhr.hands.keypoints import ROOT_INDEX, WRIST_INDEX
 
-__all__ = ["align_to_root", "joints3d_loss", "root_depth_loss"]
+__all__ = ["JOINTS3D_FRAMES", "align_to_root", "joints3d_loss", "root_depth_loss", "rotate_to_virtual_ray"]
+
+JOINTS3D_FRAMES = ("label", "virtual_ray")  # the camera the 3D joint targets are compared in
 
 SCALE_EPS = 1e-6  # m
 
@@ -78,6 +80,37 @@ def root_depth_loss(
     ratio = z_pred.clamp(min=1e-3) * f_gt / (z_gt.clamp(min=1e-3) * virtual_focal)
     per = torch.where(v, ratio.log().abs(), one * 0.0)
     return per.sum() / v.sum().clamp(min=1)
+
+
+def rotate_to_virtual_ray(
+    target_joints: torch.Tensor, root_px: torch.Tensor, input_size: int, virtual_focal: float
+) -> torch.Tensor:
+    """target_joints [...,21,3] (m, in the label's own camera) turned about that camera's centre so
+    their root joint (9) lies on the virtual camera's ray through root_px [...,2] (the root's 2D
+    label, network pixels; principal point at input_size / 2, as `smhr.model.camera`).
+
+    Why: the network places every hand in the virtual camera (f = `virtual_focal`), and the 2D losses
+    compare its projection there with the labels, while the 3D labels live in the camera the hand was
+    rendered or captured with. For a hand off the image centre the two cameras see it along rays
+    several degrees apart (median 9.8 degrees on synth-base composites), so the exact 3D label,
+    placed in the virtual camera, misses its own 2D label (median 1.44 px) and the two kinds of loss
+    ask for different global orientations. The rotation taking the label's root ray onto the virtual
+    ray makes them agree (root-relative joint losses are unchanged by where the root is, not by the
+    turn). Rodrigues between unit vectors a, b: R = I + [v]x + [v]x^2 / (1 + a.b), v = a x b."""
+    root = target_joints[..., ROOT_INDEX, :].float()
+    a = root / root.norm(dim=-1, keepdim=True).clamp(min=SCALE_EPS)
+    c = input_size / 2.0
+    ray = torch.cat([(root_px.float() - c) / virtual_focal, torch.ones_like(root_px[..., :1]).float()], -1)
+    b = ray / ray.norm(dim=-1, keepdim=True)
+    v = torch.cross(a, b, dim=-1)
+    cos = (a * b).sum(-1).clamp(min=-1.0 + 1e-6)
+    zero = torch.zeros_like(v[..., 0])
+    vx = torch.stack([torch.stack([zero, -v[..., 2], v[..., 1]], -1),
+                      torch.stack([v[..., 2], zero, -v[..., 0]], -1),
+                      torch.stack([-v[..., 1], v[..., 0], zero], -1)], -2)  # fmt: skip
+    eye = torch.eye(3, dtype=vx.dtype, device=vx.device).expand_as(vx)
+    R = eye + vx + vx @ vx / (1.0 + cos)[..., None, None]
+    return target_joints.float() @ R.transpose(-1, -2)
 
 
 def _ref(target_joints: torch.Tensor, align: str) -> torch.Tensor | None:

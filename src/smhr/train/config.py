@@ -90,6 +90,8 @@ class TrainConfig:
     training image when `loss_weights.palm_distill` > 0 (192: the detector's own input; docs/training.md).
     reprojection_units: "pixels" (px^2, every run before 2026-12-06) or "hand_size" (each hand's
     reprojection error in units of its labelled length, `smhr.train.objective.Objective`).
+    joints3d_frame: "label" (every run before 2026-12-06) or "virtual_ray" (3D joint targets turned
+    onto the virtual camera's ray through the root's 2D label, `smhr.train.objective.Objective`).
     Every `ckpt_every` steps an atomic checkpoint `last.pt` (+ `step_XXXXXXX.pt` when keep_every
     divides the step) is written; resuming continues bit-exactly on the same device.
     """
@@ -106,6 +108,7 @@ class TrainConfig:
     loss_weights: dict[str, float] = field(default_factory=dict)
     consistency_detach: str = "local"
     reprojection_units: str = "pixels"
+    joints3d_frame: str = "label"
     silhouette_sigma: float = 1.0
     render_size: int | None = None
     palm_distill_size: int = 192
@@ -184,6 +187,11 @@ def _check(cfg: TrainConfig) -> TrainConfig:
     if cfg.reprojection_units not in REPROJECTION_UNITS:
         raise ValueError(f"config: reprojection_units must be one of {REPROJECTION_UNITS}, "
                          f"got {cfg.reprojection_units!r}")
+    from smhr.losses.supervised3d import JOINTS3D_FRAMES
+
+    if cfg.joints3d_frame not in JOINTS3D_FRAMES:
+        raise ValueError(f"config: joints3d_frame must be one of {JOINTS3D_FRAMES}, "
+                         f"got {cfg.joints3d_frame!r}")
     if cfg.amp not in ("auto", "bf16", "fp16", "off"):
         raise ValueError(f"config: amp must be auto, bf16, fp16 or off, got {cfg.amp!r}")
     from smhr.hands.assets import HAND_MODELS

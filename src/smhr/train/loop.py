@@ -128,7 +128,7 @@ class Trainer:
 
         self.objective = Objective(self.hand_models, weights, default_limit_violation(self.hand_models),
                                    cfg.consistency_detach, render_fn, cfg.silhouette_sigma, cfg.render_size,
-                                   palm_teacher, cfg.reprojection_units)
+                                   palm_teacher, cfg.reprojection_units, cfg.joints3d_frame)
         self.train_set = build_training_set(cfg.data, model_cfg.input_size, cfg.seed, model_cfg.keypoints)
         self.val_set = build_validation_set(cfg.data, model_cfg.input_size, model_cfg.keypoints)
         self.step = 0

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from smhr.hands.keypoints import ROOT_INDEX
 from smhr.losses import (
     bone_direction_loss,
     focal_loss,
@@ -30,6 +31,7 @@ from smhr.losses import (
 )
 from smhr.losses.keypoints import REPROJECTION_UNITS
 from smhr.losses.photometric import albedo_from_texture, photometric_loss, sh_from_light, silhouette_loss
+from smhr.losses.supervised3d import JOINTS3D_FRAMES, rotate_to_virtual_ray
 from smhr.model.camera import VIRTUAL_FOCAL
 from smhr.model.decode import hands_from_params, local_keypoints
 from smhr.model.normalize import normalize_images
@@ -60,6 +62,9 @@ class Objective:
     "palm_logits" and the "palm_distill" term is computed on every image, labelled or not.
     reprojection_units: "pixels" (plain px^2) or "hand_size" (each hand's error in units of its
     labelled length, `smhr.losses.keypoints.reprojection_loss`); both estimates of the refinement alike.
+    joints3d_frame: "label" (the 3D joint targets as labelled, every run before 2026-12-06) or
+    "virtual_ray" (turned onto the virtual camera's ray through the root's 2D label, so the 3D and
+    2D terms ask for one orientation: `smhr.losses.supervised3d.rotate_to_virtual_ray`).
     """
 
     def __init__(
@@ -67,7 +72,11 @@ class Objective:
         limit_violation: Callable | None = None, consistency_detach: str = "local",
         render_fn: Callable | None = None, sigma: float = 1.0, render_size: int | None = None,
         palm_teacher: Callable | None = None, reprojection_units: str = "pixels",
+        joints3d_frame: str = "label",
     ) -> None:
+        if joints3d_frame not in JOINTS3D_FRAMES:
+            raise ValueError(f"joints3d_frame must be one of {JOINTS3D_FRAMES}, got {joints3d_frame!r}")
+        self.joints3d_frame = joints3d_frame
         if reprojection_units not in REPROJECTION_UNITS:
             raise ValueError(f"reprojection_units must be one of {REPROJECTION_UNITS}, "
                              f"got {reprojection_units!r}")
@@ -132,11 +141,15 @@ class Objective:
         valid, vis, kp = batch["valid"], batch["visibility"], batch["keypoints2d"]
         has3d = valid & batch["has_joints3d"]
         size = hand_size_px(kp, valid, vis) if self.reprojection_units == "hand_size" else None
+        target3d = batch["joints3d"]
+        if self.joints3d_frame == "virtual_ray":
+            R = batch["image"].shape[-1]
+            target3d = rotate_to_virtual_ray(target3d, kp[..., ROOT_INDEX, :], R, VIRTUAL_FOCAL)
         return {
             "reprojection": reprojection_loss(hands["keypoints2d"], kp, valid, vis, size),
             "bone_direction": bone_direction_loss(hands["keypoints2d"], kp, valid, vis),
             "prior": hand_prior_loss(params, valid, self.limit_violation),
-            "joints3d": joints3d_loss(hands["joints3d"], batch["joints3d"], has3d),
+            "joints3d": joints3d_loss(hands["joints3d"], target3d, has3d),
             "root_depth": root_depth_loss(hands["joints3d"], batch["joints3d"], batch["focal"],
                                           has3d & batch["has_focal"], VIRTUAL_FOCAL),
         }
