@@ -39,22 +39,20 @@ EXTS = {".jpg", ".jpeg", ".png"}
 _POP = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
 
-def _grey(path: Path) -> np.ndarray | None:
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    return None if img is None else img
-
-
 def _flips(t: np.ndarray) -> list[np.ndarray]:
     return [t, t[:, ::-1], t[::-1], t[::-1, ::-1]]
 
 
-def thumb_bits(path: Path, grey: np.ndarray | None = None) -> np.ndarray | None:
-    """[4, 32] uint8: packed 256-bit mean-threshold hashes of the image and its three flips."""
-    img = _grey(path) if grey is None else grey
-    if img is None:
-        return None
-    t = cv2.resize(img, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+def hash_bits(grey: np.ndarray) -> np.ndarray:
+    """[4, 32] uint8: packed 256-bit mean-threshold hashes of a grey image and its three flips."""
+    t = cv2.resize(grey, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
     return np.stack([np.packbits((v > v.mean()).reshape(-1)) for v in _flips(t)])
+
+
+def thumb_bits(path: Path) -> np.ndarray | None:
+    """`hash_bits` of an image file; None when it cannot be read."""
+    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    return None if grey is None else hash_bits(grey)
 
 
 def detail(grey: np.ndarray) -> np.ndarray:
@@ -69,10 +67,10 @@ def detail(grey: np.ndarray) -> np.ndarray:
 
 def fingerprint(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """(hash bits [4, 32], detail [4, 1024]) of an image file; None when it cannot be read."""
-    grey = _grey(path)
+    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if grey is None:
         return None
-    return thumb_bits(path, grey), detail(grey)
+    return hash_bits(grey), detail(grey)
 
 
 def same_photo(bits: np.ndarray, det: np.ndarray, bits_old: np.ndarray, det_old: np.ndarray,
@@ -80,7 +78,7 @@ def same_photo(bits: np.ndarray, det: np.ndarray, bits_old: np.ndarray, det_old:
     """Which of the old unflipped fingerprints (bits [N, 32], detail [N, 1024]) show the same photo
     as the new one (all four flips: bits [4, 32], detail [4, 1024]); returns (same [N] bool, bits to
     each [N])."""
-    to_old = distances(bits, bits_old).min(0) if len(bits_old) else np.zeros(0, np.int32)
+    to_old = distances(bits, bits_old).min(0)  # [N]: the best of the new photo's four flips
     close = to_old <= max_bits
     same = np.zeros(len(bits_old), bool)
     if close.any():
