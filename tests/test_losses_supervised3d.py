@@ -88,8 +88,10 @@ def test_rotating_the_3d_label_onto_the_virtual_ray_brings_it_to_its_own_2d_labe
     kp = pixels(labelled, f_label)
     turned = rotate_to_virtual_ray(labelled[None, None], kp[None, None, 9], 256, f_virtual)[0, 0]
     assert (pixels(turned[9], f_virtual) - kp[9]).abs().max() < 1e-3  # the root is on the virtual ray
-    rel = lambda x: x - x[9]  # noqa: E731
-    assert torch.allclose(rel(turned).norm(dim=-1), rel(labelled).norm(dim=-1), atol=1e-6)  # a rotation
+    def lengths(points):  # each joint's distance from the root: kept by a rotation
+        return (points - points[9]).norm(dim=-1)
+
+    assert torch.allclose(lengths(turned), lengths(labelled), atol=1e-6)
 
     def miss(points):  # px, at the virtual depth that gives the labelled size (root_depth_loss's target)
         at_depth = points - points[9] + points[9] * (f_virtual / f_label)
