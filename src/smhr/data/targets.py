@@ -198,14 +198,13 @@ def build_targets(
         in_frame = h.visibility & _inside_image(h.keypoints2d, W, H)
         bbox = None if h.bbox is None or h.visibility.any() else h.bbox[None]  # box: no keypoint at all
         centres, ok = hand_centers(h.keypoints2d[None], in_frame[None], bbox)
-        cell = np.floor(centres[0] / output_stride)
-        if slot >= M or not ok[0] or not (0 <= cell[0] < Sw and 0 <= cell[1] < Sh):
+        ct = centres[0] / output_stride
+        cx, cy = math.floor(ct[0]), math.floor(ct[1])
+        if slot >= M or not ok[0] or not (0 <= cx < Sw and 0 <= cy < Sh):
             box = _hand_box(h.keypoints2d, h.visibility, h.bbox)
             if box is not None:
                 unslotted.append(np.asarray(box, np.float32).reshape(4))
             continue
-        ct = centres[0] / output_stride
-        cx, cy = math.floor(ct[0]), math.floor(ct[1])
         box = _hand_box(h.keypoints2d, in_frame, h.bbox)
         bw = (box[2] - box[0]) / output_stride
         bh = (box[3] - box[1]) / output_stride
