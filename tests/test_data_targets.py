@@ -119,6 +119,20 @@ def test_side_known_is_read_per_hand():
     assert build_targets(s, input_size=64)["side_known"][:2].tolist() == [False, False]
 
 
+def test_a_hand_of_unknown_side_trains_the_centre_but_neither_side_of_the_handedness_map():
+    s = _sample([_hand(RIGHT, (20, 20)), _hand(LEFT, (44, 44))])
+    s.meta["side_known"] = [False, True]
+    t = build_targets(s, input_size=64)
+    assert float(t["hm"][0, 5, 5]) == 1.0 and float(t["hm_weight"][0, 5, 5]) == 1.0  # found as a hand
+    assert float(t["handmap"][:, 5, 5].max()) == 0.0  # not drawn as a right hand (nor a left one)
+    assert float(t["handmap_weight"][0, 5, 5]) == 0.0  # and its cells teach neither channel "no hand"
+    assert float(t["handmap"][LEFT, 11, 11]) == 1.0 and float(t["handmap_weight"][0, 11, 11]) == 1.0
+    assert float(t["handmap_weight"][0, 0, 15]) == 1.0  # background elsewhere still trains
+    s.meta["side_known"] = True  # the same hands, both sides known: the old targets
+    t = build_targets(s, input_size=64)
+    assert float(t["handmap"][RIGHT, 5, 5]) == 1.0 and bool((t["handmap_weight"] == t["hm_weight"]).all())
+
+
 def test_collate_pads_and_masks():
     samples = [_sample([]), _sample([_hand(RIGHT, (10, 10)), _hand(LEFT, (30, 30), joints=True)]),
                _sample([_hand(LEFT, (5, 5))])]

@@ -260,4 +260,11 @@ def test_objective_supervises_refined_side_and_first_estimate(mano_pair):
     logits, sides = seen["side_logits"][:, :2].flatten(0, 1), batch["side"][:, :2].flatten()
     everything = float(F.cross_entropy(logits, sides))
     assert abs(want - everything) > 1e-4  # (so the mask is what made the difference)
+    # the handedness map: the second image's cells of unknown-side hands teach neither channel
+    from smhr.losses.focal import focal_loss
+
+    ignored = focal_loss(seen["handedness"], batch["handmap"], weight=batch["handmap_weight"])
+    assert float(terms["handedness"]) == pytest.approx(float(ignored), rel=1e-5)
+    assert not torch.equal(batch["handmap_weight"][1], batch["hm_weight"][1])
+    assert torch.equal(batch["handmap_weight"][0], batch["hm_weight"][0])
     assert torch.isfinite(total) and float(terms["side_acc"]) in (0.0, 0.5, 1.0)

@@ -143,7 +143,8 @@ def build_targets(
     input_size: int or (H, W) the image must have (checked; None = take the image's size).
     Output map S_h x S_w = H // stride x W // stride. Returns tensors:
       image [3,H,W] float in [0,1] (RGB, not normalised), hm [1,S_h,S_w], handmap [2,S_h,S_w]
-      (each hand's Gaussian in channel `side`), ind [M] long (y*S_w + x), valid [M] bool, side [M],
+      (each hand's Gaussian in channel `side`; none for a hand of unknown side), ind [M] long
+      (y*S_w + x), valid [M] bool, side [M],
       side_known [M] (False for hands whose meta["side_known"], one flag or one per hand, is False: no
       side loss),
       center [M,2] px, center_offset [M,2] (sub-cell, in cells), radius [M], keypoints2d [M,21,2] px,
@@ -155,7 +156,9 @@ def build_targets(
       (any hand pixel) + instance_mask [H,W] long (slot+1 of kept hands, 0 elsewhere) + has_mask (an
       exact mask; False for meta["mask_approx"] masks drawn from keypoints),
       hm_weight [1,S_h,S_w] (0 on the cells of `sample.ignore` boxes and of labelled hands that got no
-      slot, except where a labelled hand's Gaussian is, 1 elsewhere). A hand-less image gives zero
+      slot, except where a labelled hand's Gaussian is, 1 elsewhere), handmap_weight [1,S_h,S_w]
+      (hm_weight, also 0 on the cells of hands of unknown side except under a known hand's handmap
+      Gaussian: a map trained there would learn "right" for every unknown hand). A hand-less image gives zero
       maps and valid all False.
     """
     if sample.image is None:
@@ -193,6 +196,7 @@ def build_targets(
     }
     instance = np.zeros((H, W), np.int64)
     unslotted: list[np.ndarray] = []  # boxes of labelled hands that get no slot -> ignore regions
+    side_unknown: list[np.ndarray] = []  # boxes of slotted hands of unknown side -> handmap ignore
     slot = 0
     for i, h in enumerate(sample.hands):
         in_frame = h.visibility & _inside_image(h.keypoints2d, W, H)
@@ -210,11 +214,15 @@ def build_targets(
         bh = (box[3] - box[1]) / output_stride
         radius = max(0, int(gaussian_radius(bh, bw, min_overlap)))
         draw_gaussian(hm[0], (cx, cy), radius)
-        draw_gaussian(handmap[h.side], (cx, cy), radius)
+        side_known = _side_known(sample.meta.get("side_known", True), i)
+        if side_known:
+            draw_gaussian(handmap[h.side], (cx, cy), radius)
+        else:  # neither channel's map may learn from it: its side's cells are ignored
+            side_unknown.append(np.asarray(box, np.float32).reshape(4))
         t["ind"][slot] = cy * Sw + cx
         t["valid"][slot] = True
         t["side"][slot] = h.side
-        t["side_known"][slot] = _side_known(sample.meta.get("side_known", True), i)
+        t["side_known"][slot] = side_known
         t["center"][slot] = torch.from_numpy(centres[0])
         t["center_offset"][slot] = torch.tensor([ct[0] - cx, ct[1] - cy])
         t["radius"][slot] = radius
@@ -238,7 +246,11 @@ def build_targets(
         slot += 1
     ignore = np.concatenate([np.asarray(sample.ignore, np.float32).reshape(-1, 4),
                              *(b[None] for b in unslotted)])
-    t["hm_weight"] = torch.from_numpy(ignore_weight(ignore, hm[0], output_stride)[None])
+    hm_weight = ignore_weight(ignore, hm[0], output_stride)
+    t["hm_weight"] = torch.from_numpy(hm_weight[None])
+    side_ignore = np.asarray(side_unknown, np.float32).reshape(-1, 4)
+    handmap_weight = hm_weight * ignore_weight(side_ignore, handmap.max(axis=0), output_stride)
+    t["handmap_weight"] = torch.from_numpy(handmap_weight[None])
     t["hm"] = torch.from_numpy(hm)
     t["handmap"] = torch.from_numpy(handmap)
     t["image"] = torch.from_numpy(sample.image).permute(2, 0, 1).float() / 255.0

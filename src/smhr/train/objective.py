@@ -110,7 +110,8 @@ class Objective:
         geometry = self._geometry(hands, g["params"], batch)
         terms: dict[str, torch.Tensor] = {  # (the order of the sum in `total`, kept as it was)
             "center": focal_loss(out["center"], batch["hm"], weight=batch.get("hm_weight")),
-            "handedness": focal_loss(out["handedness"], batch["handmap"], weight=batch.get("hm_weight")),
+            "handedness": focal_loss(out["handedness"], batch["handmap"],
+                                     weight=batch.get("handmap_weight", batch.get("hm_weight"))),
             **{k: geometry[k] for k in ("reprojection", "bone_direction", "prior")},
             "keypoint_offsets": keypoint_offset_loss(g["kp_offsets"], batch["local_keypoints"], valid, vis),
             "consistency": keypoint_consistency_loss(local, hands["keypoints2d"], valid,
