@@ -109,6 +109,21 @@ def test_3d_millimetres_are_compared_on_the_hands_both_weights_matched():
     assert _verdicts(base, cand)["synthetic: pa_mpvpe_mm"] == "better"
 
 
+def test_the_synthetic_turn_and_depth_count_and_an_older_baseline_without_them_does_not_ship():
+    base, cand = _scores(), _scores(synth=15.0)
+    cand["smhr"]["synthetic_freihand"] |= {"root_relative_mpjpe_mm": 45.0, "rotation_error_deg": 29.5,
+                                           "root_depth_error_mm": 147.0, "depth_ratio": 1.18}
+    v = _verdicts(base, cand)
+    assert v["synthetic: pa_mpjpe_mm"] == "better" and v["synthetic: rotation_error_deg"] == "incomparable"
+    assert not ship_check.report(base, cand, 0.0)[1]  # score the baseline again with today's bench_real
+    base["smhr"]["synthetic_freihand"] |= {"root_relative_mpjpe_mm": 57.6, "rotation_error_deg": 28.0,
+                                           "root_depth_error_mm": 155.5, "depth_ratio": 1.23}
+    v = _verdicts(base, cand)
+    assert v["synthetic: root_relative_mpjpe_mm"] == v["synthetic: root_depth_error_mm"] == "better"
+    assert v["synthetic: rotation_error_deg"] == "worse"  # more degrees
+    assert "synthetic: depth_ratio" not in v  # its better side is 1, not a direction
+
+
 def test_the_3d_fixtures_hands_lost_block_shipping_not_only_its_millimetres():
     base, cand = _scores(), _scores(pa=20.0)
     base["smhr"]["fixtures_3d"]["interhand2.6m"] |= _set(1.0, pck=0.8, side=1.0, hands=6, images=4)

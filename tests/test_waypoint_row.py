@@ -40,6 +40,11 @@ def test_the_row_has_the_tables_columns_in_order_never_trained_on_values_only():
                      "0.66 / 0.57 / 0.83 | 0.70 / 0.00 / 0.11 | 25.2 / 82 | 16.2 |")  # fmt: skip
     assert extras == ("gloves AP 0.73, false hands gloves / scenes 31 / 160, found with the right side "
                       "0.58 of the gloves' hands")  # fmt: skip
+    placed = json.loads(json.dumps(SCORES))  # scored with the synthetic placement numbers
+    placed["smhr"]["synthetic_freihand"] |= {"root_relative_mpjpe_mm": 45.03, "rotation_error_deg": 29.46,
+                                             "root_depth_error_mm": 147.06, "depth_ratio": 1.178}
+    assert waypoint_row.row(placed, "v", "+0")[1].endswith(
+        "; synthetic root-relative MPJPE 45.0 mm, rotation 29.5 deg, root depth 147 mm (depth ratio 1.18)")
 
 
 def test_missing_sets_and_files_are_refused_with_the_command_to_run(tmp_path):

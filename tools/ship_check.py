@@ -18,9 +18,12 @@ labels sides, side; the InterHand2.6M 3D fixture's recall, PCK@0.2 and side the 
 PA-MPJPE and root-depth error, averaged over the hands both weights matched when both results list
 them per hand (a hand only one of them finds counts in its recall, not its millimetres); the
 synthetic evaluation's PA-MPJPE and PA-MPVPE (the vertices: the same whatever keypoint definition
-each weights file uses). Lower is better for the millimetres. `--tolerance` (default 0) lets a rate
-fall by that much and still count as equal: the fixtures hold 2-8 hands, where one hand moves a
-rate by 0.12-0.5, so the note says which numbers sit on so few hands rather than hiding them.
+each weights file uses), and its camera-frame numbers that PA removes (root-relative MPJPE, the whole
+hand's rotation error, root depth error; `smhr.eval.placement`: a baseline scored before they existed
+is incomparable there, so score it again). Lower is better for the millimetres and degrees.
+`--tolerance` (default 0) lets a rate fall by that much and still count as equal: the fixtures hold
+2-8 hands, where one hand moves a rate by 0.12-0.5, so the note says which numbers sit on so few
+hands rather than hiding them.
 `--hands-tolerance K` (default 0) is the same allowance counted in hands: a rate may fall by K / the
 set's labelled hands (one hand of a 4-hand fixture: 0.25; of the 236 gloves: 0.004). Results whose
 blocks differ in images, hands or the AP's score cut-off (`ap_threshold`: a higher cut-off truncates
@@ -44,6 +47,9 @@ FIXTURE_RATES = ("recall", "pck0.2_all", "handedness_acc")
 SAME_SETTINGS = ("mode", "zoom_out", "mirror", "iou", "fit_translation")  # thresholds: each file's own
 SETTING_BEFORE = {"fit_translation": False}  # what a result from before the setting was scored with
 SAME_COUNTS = ("images", "hands", "ap_threshold")  # per block: the same data, and AP over the same scores
+# the synthetic evaluation, lower is better: the shape (PA), then the turn and depth PA removes
+SYNTHETIC = ("pa_mpjpe_mm", "pa_mpvpe_mm", "root_relative_mpjpe_mm", "rotation_error_deg",
+             "root_depth_error_mm")
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ def numbers(base: dict[str, Any], cand: dict[str, Any]) -> Iterator[Number]:
             else:  # results from before the per-hand lists: the means over each one's own matches
                 yield Number(f"3d {fixture}: {key}", _value(b, key), _value(c, key), False, None)
     bsyn, csyn = base["smhr"].get("synthetic_freihand"), cand["smhr"].get("synthetic_freihand")
-    for key in ("pa_mpjpe_mm", "pa_mpvpe_mm") if bsyn or csyn else ():
+    for key in SYNTHETIC if bsyn or csyn else ():
         b_mm, c_mm = _value(bsyn or {}, key), _value(csyn or {}, key)
         if not (math.isnan(b_mm) and math.isnan(c_mm)):
             yield Number(f"synthetic: {key}", b_mm, c_mm, False, None)

@@ -40,7 +40,8 @@ def row(scores: dict[str, Any], label: str, samples: str) -> tuple[str, str]:
     stress = {k: v[NEVER] for k, v in s.get("stress", {}).items() if NEVER in v}
     gt = s.get("gt_fixtures", {})
     ih = s.get("fixtures_3d", {}).get("interhand2.6m", {})
-    synth = s.get("synthetic_freihand", {}).get("pa_mpjpe_mm")
+    syn = s.get("synthetic_freihand", {})
+    synth = syn.get("pa_mpjpe_mm")
 
     def st(name: str, *keys: str) -> str:
         return " / ".join(_f(stress.get(name, {}).get(k)) for k in keys)
@@ -59,6 +60,10 @@ def row(scores: dict[str, Any], label: str, samples: str) -> tuple[str, str]:
     extras = (f"gloves AP {_f(g.get('ap'))}, false hands gloves / scenes {g['false_positives']} / "
               f"{c['false_positives']}, found with the right side {_f(g.get('correct_side_recall'))} "
               f"of the gloves' hands")  # fmt: skip
+    if "rotation_error_deg" in syn:  # the synthetic hands' turn and depth (smhr.eval.placement)
+        extras += (f"; synthetic root-relative MPJPE {syn['root_relative_mpjpe_mm']:.1f} mm, rotation "
+                   f"{syn['rotation_error_deg']:.1f} deg, root depth {syn['root_depth_error_mm']:.0f} mm "
+                   f"(depth ratio {syn['depth_ratio']:.2f})")
     return "| " + " | ".join(cells) + " |", extras
 
 
