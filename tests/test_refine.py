@@ -16,7 +16,7 @@ from smhr.model.refine import sample_at_keypoints
 from smhr.train.checkpoint import CheckpointMismatchError, load_init_weights
 from smhr.train.config import config_differences, load_config
 from smhr.train.data import collate_targets
-from smhr.train.objective import Objective
+from smhr.train.objective import Objective, geometry_sides
 from smhr.train.setup import GatheringModel, fresh_head_prefixes
 
 TINY = dict(backbone="mobilenet_v2", num_vertices=778, hand_model="mano", input_size=64, neck_channels=16,
@@ -267,4 +267,14 @@ def test_objective_supervises_refined_side_and_first_estimate(mano_pair):
     assert float(terms["handedness"]) == pytest.approx(float(ignored), rel=1e-5)
     assert not torch.equal(batch["handmap_weight"][1], batch["hm_weight"][1])
     assert torch.equal(batch["handmap_weight"][0], batch["hm_weight"][0])
+    # the geometry of the hands of unknown side: the network's own (refined) side, the labels elsewhere
+    guess = seen["side_logits"].argmax(-1)
+    unknown = batch["valid"] & ~batch["side_known"]
+    assert torch.equal(geometry_sides(batch, seen), torch.where(unknown, guess, batch["side"]))
+    assert torch.equal(geometry_sides(batch, seen)[0], batch["side"][0])
+    without_refiner = {"handedness": seen["handedness"]}  # then its handedness map at the hand's cell
+    cells = seen["handedness"].flatten(2)[1, :, batch["ind"][1, :2]].argmax(0)
+    assert torch.equal(geometry_sides(batch, without_refiner)[1, :2], cells)
+    every_side_known = dict(batch, side_known=batch["valid"].clone())
+    assert geometry_sides(every_side_known, seen) is batch["side"]  # the labels, untouched
     assert torch.isfinite(total) and float(terms["side_acc"]) in (0.0, 0.5, 1.0)

@@ -2,9 +2,10 @@
 
 The network is evaluated densely for the centre and handedness maps, and its parameter / keypoint
 / appearance heads only at the GT centre cells (`net.gather`), exactly where inference gathers
-them. The GT side picks the parameter set and the hand model (the paper's losses; the official multi-hand
-trainer did the same). Terms whose weight is zero are still computed for logging but add nothing;
-photometric / silhouette terms need the renderer and are computed only when weighted.
+them. The GT side picks the parameter set and the hand model (the paper's losses; the official
+multi-hand trainer did the same); a hand whose side is unknown takes the network's own detached
+guess. Terms whose weight is zero are still computed for logging but add nothing; photometric /
+silhouette terms need the renderer and are computed only when weighted.
 """
 
 from __future__ import annotations
@@ -36,7 +37,24 @@ from smhr.model.camera import VIRTUAL_FOCAL
 from smhr.model.decode import hands_from_params, local_keypoints
 from smhr.model.normalize import normalize_images
 
-__all__ = ["Objective", "keypoint_error_px"]
+__all__ = ["Objective", "geometry_sides", "keypoint_error_px"]
+
+
+@torch.no_grad()
+def geometry_sides(batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """[B,M] the side whose parameter set and hand model each hand's geometry terms use: the label's
+    where it is known, else the network's own guess at the hand's cell (the refined side logits when
+    there are some, else the handedness map), detached. Why: a hand of unknown side fitted as a right
+    hand teaches the right-hand parameters a mirrored hand whenever it is a left one."""
+    side = batch["side"]
+    if "side_known" not in batch or bool((batch["side_known"] | ~batch["valid"]).all()):
+        return side  # every labelled hand's side is known: the labels, exactly
+    if "side_logits" in g:
+        logits = g["side_logits"]
+    else:
+        maps = g["handedness"].flatten(2)  # [B,2,S]
+        logits = maps.gather(2, batch["ind"][:, None].expand(-1, maps.shape[1], -1)).transpose(1, 2)
+    return torch.where(batch["side_known"] | ~batch["valid"], side, logits.argmax(-1))
 
 
 @torch.no_grad()
@@ -104,6 +122,7 @@ class Objective:
         g = out = model(normalize_images(images), ind)
         W = out["center"].shape[-1]
         stride = R // W
+        side = geometry_sides(batch, g)
         hands = hands_from_params(g["params"], ind, side, self.hand_models, R, W, stride)
         vis = batch["visibility"]
         local = local_keypoints(ind, g["kp_offsets"], W, stride)
@@ -124,7 +143,7 @@ class Objective:
             terms["palm_distill"] = palm_distill_loss(out["palm_logits"], self.palm_teacher(images))
         extras: dict[str, Any] = {"hands": hands, "local_keypoints2d": local}
         if "params_first" in g:  # the keypoint-aligned refinement (`smhr.model.refine`)
-            self._refinement(batch, g, terms, extras, R, W, stride)
+            self._refinement(batch, g, side, terms, extras, R, W, stride)
         if self.needs_render:
             self._appearance(batch, g, hands, terms, extras, R)
         total = sum(self.weights.get(k, 0.0) * v for k, v in terms.items() if self.weights.get(k, 0.0))
@@ -155,14 +174,15 @@ class Objective:
                                           has3d & batch["has_focal"], VIRTUAL_FOCAL),
         }
 
-    def _refinement(self, batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor], terms: dict,
-                    extras: dict, R: int, W: int, stride: int) -> None:
+    def _refinement(self, batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor],
+                    geometry_side: torch.Tensor, terms: dict, extras: dict, R: int, W: int,
+                    stride: int) -> None:
         """side_ce on the refined side logits at the hands of known side, and the first estimate's
         geometric terms (deep supervision), each at its own weight, summed as "first_estimate"."""
         ind, valid, side = batch["ind"], batch["valid"], batch["side"]
         known = valid & batch["side_known"] if "side_known" in batch else valid
         terms["side_ce"] = side_cross_entropy(g["side_logits"], side, known)
-        first = hands_from_params(g["params_first"], ind, side, self.hand_models, R, W, stride)
+        first = hands_from_params(g["params_first"], ind, geometry_side, self.hand_models, R, W, stride)
         parts = self._geometry(first, g["params_first"], batch)
         terms["first_estimate"] = sum((self.weights.get(k, 0.0) * v for k, v in parts.items()),
                                       g["params_first"].sum() * 0.0)
