@@ -1,0 +1,60 @@
+"""tools/finish_run.py: the choices it reads off earlier outputs, resuming, and the command order."""
+
+from __future__ import annotations
+
+import sys
+
+import finish_run
+import pytest
+
+
+def test_the_threshold_is_the_sweeps_largest_f1_and_the_lower_one_on_a_tie():
+    rows = [{"threshold": 0.2, "f1": 0.88}, {"threshold": 0.25, "f1": 0.895}, {"threshold": 0.3, "f1": 0.891}]
+    assert finish_run.sweep_threshold({"smhr": {"threshold_sweep": rows}}) == 0.25
+    rows.append({"threshold": 0.35, "f1": 0.895})
+    assert finish_run.sweep_threshold({"smhr": {"threshold_sweep": rows}}) == 0.25
+    with pytest.raises(ValueError, match=r"run bench_real\.py with --sweep"):
+        finish_run.sweep_threshold({"smhr": {}})
+
+
+def test_the_calibrations_choice_goes_into_the_package_command():
+    calib = {"chosen": {"large_hand_threshold": 0.25, "large_side": 0.5}, "min_hand_side": {"chosen": 0.12}}
+    values = finish_run.calibrated_values(calib)
+    assert values == {"large_hand_threshold": 0.25, "large_side": 0.5, "min_hand_side": 0.12}
+    cmd = finish_run.package_command(finish_run.Path("m.pt"), finish_run.Path("v.pt"), 0.3, values, "n")
+    assert cmd[-8:] == ["--large-hand-threshold", "0.25", "--large-side", "0.5", "--note", "n",
+                        "--min-hand-side", "0.12"]
+    calib["min_hand_side"]["chosen"] = None  # no smallest hand chosen: the option is left out
+    assert "--min-hand-side" not in finish_run.package_command(
+        finish_run.Path("m.pt"), finish_run.Path("v.pt"), 0.3, finish_run.calibrated_values(calib), "n")
+
+
+def test_a_step_runs_once_keeps_its_stdout_and_a_failure_leaves_no_output(tmp_path):
+    run = finish_run.Runner(dry=False)
+    out = tmp_path / "a" / "sweep.json"
+    run.step("write", [sys.executable, "-c", "print('{\"x\": 1}')"], out, stdout=True)
+    assert out.read_text().strip() == '{"x": 1}'
+    run.step("again", [sys.executable, "-c", "raise SystemExit(3)"], out, stdout=True)  # done: skipped
+    marker = tmp_path / "train.done"
+    run.step("train", [sys.executable, "-c", "pass"], marker, done=True)
+    assert marker.exists()
+    broken = tmp_path / "broken.json"
+    with pytest.raises(SystemExit, match=r"step broken failed \(exit 3\); fix it and run the same command"):
+        run.step("broken", [sys.executable, "-c", "print(1); raise SystemExit(3)"], broken, stdout=True)
+    assert not broken.exists()  # a half-written output is never taken for a finished one
+    with pytest.raises(SystemExit, match="ended without writing"):
+        run.step("silent", [sys.executable, "-c", "pass"], tmp_path / "v.pt")
+
+
+def test_a_dry_run_prints_the_eight_steps_in_order(tmp_path, capsys):
+    code = finish_run.main(["--run", str(tmp_path / "run"), "--appearance", "configs/v4-cpu-appearance.yaml",
+                            "--out", str(tmp_path / "out"), "--name", "v9", "--gt-root", "G",
+                            "--dry-run"])
+    err = capsys.readouterr().err
+    steps = [line.split("]")[0][1:] for line in err.splitlines() if line.startswith("[")]
+    assert code == 0 and steps == ["appearance", "sweep", "calibration", "package", "export",
+                                   "score baseline", "score candidate", "ship check"]
+    assert "--calibration-sets asl-letters" in err and "v9.onnx" in err
+    with pytest.raises(SystemExit, match=r"no model\.pt there"):
+        finish_run.main(["--run", str(tmp_path / "run"), "--appearance", "a.yaml",
+                         "--out", str(tmp_path / "o"), "--gt-root", "G"])

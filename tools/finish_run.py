@@ -1,0 +1,164 @@
+"""From a finished geometry run to a scored, ship-checked weights candidate, in one resumable command.
+
+Why: the end of a long run is eight commands whose later arguments are read off earlier outputs (the
+threshold off the sweep, the large-hand values off the calibration), spread over sessions whose
+machines may not survive; v3b's finishing script was lost with its machine. This runs them in order,
+keeps every output under --out, and skips a step whose output is already there, so the same command
+continues after an interruption:
+
+    python tools/finish_run.py --run RUNS/v4-cpu --appearance configs/v4-cpu-appearance.yaml \
+        --out RUNS/v4-finish --name v4 --gt-root MMPOSE/tests/data --synth DATA/synth-eval \
+        --note "weights v4: ..."
+    # --dry-run prints the commands instead
+
+Steps (docs/training.md "Weights v4"): the appearance phase from the run's `model.pt`; the threshold
+sweep on the trained-on held-out splits (`--sweep-labels`; the threshold of the largest F1, the lower
+one on a tie); the large-hand values and smallest hand from the calibration-only sets
+(`--calibration`); `smhr package` with those values and `smhr export --onnx`; the waypoint scoring of
+the baseline (default: the bundled weights) and of the candidate, each at its own stored values; and
+`tools/ship_check.py`, whose exit status this command returns (0: ships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+TOOLS = Path(__file__).resolve().parent
+ROOT = TOOLS.parent
+SWEEP_LABELS = ["labels/subhih-hands", "labels/ragadag-hands", "labels/dwivedi-gestures"]
+JUDGED_LABELS = ["labels/hina-gloves", "labels/capston2-scenes"]  # the waypoint command's judged sets
+
+
+def sweep_threshold(scores: dict[str, Any]) -> float:
+    """The threshold of the largest pooled F1 in bench_real's `threshold_sweep` (the lower one on a
+    tie: more recall at the same F1)."""
+    rows = scores.get("smhr", {}).get("threshold_sweep")
+    if not rows:
+        raise ValueError("no threshold_sweep in the sweep's JSON: run bench_real.py with --sweep")
+    best = max(rows, key=lambda r: (round(r["f1"], 9), -r["threshold"]))
+    return float(best["threshold"])
+
+
+def calibrated_values(calibration: dict[str, Any]) -> dict[str, float | None]:
+    """large_hand_threshold, large_side and min_hand_side as `tools/calibrate_large_hands.py` chose them."""
+    chosen = calibration["chosen"]
+    return {"large_hand_threshold": float(chosen["large_hand_threshold"]),
+            "large_side": float(chosen["large_side"]),
+            "min_hand_side": calibration.get("min_hand_side", {}).get("chosen")}
+
+
+def package_command(model: Path, out: Path, threshold: float, values: dict[str, float | None],
+                    note: str) -> list[str]:
+    cmd = [sys.executable, "-m", "smhr.cli", "package", str(model), str(out), "--threshold", f"{threshold:g}",
+           "--large-hand-threshold", f"{values['large_hand_threshold']:g}",
+           "--large-side", f"{values['large_side']:g}", "--note", note]
+    if values["min_hand_side"] is not None:
+        cmd += ["--min-hand-side", f"{values['min_hand_side']:g}"]
+    return cmd
+
+
+def score_command(weights: Path, gt_root: str, synth: str | None) -> list[str]:
+    """The waypoint command (docs/training.md), at the weights' own stored threshold and large-hand
+    values (the waypoints override them; a candidate is judged as it ships)."""
+    cmd = [sys.executable, str(ROOT / "benchmarks/bench_real.py"), "--weights", str(weights),
+           "--mode", "fast", "--labels", *JUDGED_LABELS, "--n-composed", "0", "--gt-root", gt_root,
+           "--ap", "0.05", "--threads", "1"]
+    return cmd + (["--synth", synth] if synth else [])
+
+
+class Runner:
+    """Runs (or, dry, prints) each step whose output is missing. A step's output is a file it writes,
+    its stdout (written under a temporary name, renamed when the step succeeds), or a marker written
+    after it succeeds (`done=True`: for a step whose files appear before it has finished, as a
+    training run's model.pt does at every checkpoint)."""
+
+    def __init__(self, dry: bool) -> None:
+        self.dry = dry
+
+    def step(self, name: str, cmd: Sequence[str], output: Path, stdout: bool = False,
+             done: bool = False) -> None:
+        if output.exists():
+            print(f"[{name}] done: {output}", file=sys.stderr)
+            return
+        print(f"[{name}] {shlex.join(cmd)}" + (f" > {output}" if stdout else ""), file=sys.stderr)
+        if self.dry:
+            return
+        output.parent.mkdir(parents=True, exist_ok=True)
+        part = output.with_name(output.name + ".part")
+        if stdout:
+            with open(part, "w") as sink:
+                code = subprocess.run(cmd, cwd=ROOT, stdout=sink).returncode
+        else:
+            code = subprocess.run(cmd, cwd=ROOT).returncode
+        if code != 0:
+            raise SystemExit(f"error: step {name} failed (exit {code}); fix it and run the same command "
+                             f"again to continue from this step")
+        if stdout:
+            part.rename(output)
+        elif done:
+            output.write_text(shlex.join(cmd) + "\n")
+        elif not output.exists():
+            raise SystemExit(f"error: step {name} ended without writing {output}")
+
+
+def read_json(path: Path, dry: bool, placeholder: Any) -> Any:
+    return placeholder if dry and not path.exists() else json.loads(path.read_text())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="the geometry run's out_dir (its model.pt)")
+    ap.add_argument("--appearance", type=Path, required=True, help="the appearance phase's config")
+    ap.add_argument("--out", type=Path, required=True, help="every output goes here (resumable)")
+    ap.add_argument("--name", default="candidate", help="file stem of the packaged .pt / .onnx")
+    ap.add_argument("--sweep-labels", nargs="+", default=SWEEP_LABELS,
+                    help="trained-on sets whose held-out splits choose the threshold")
+    ap.add_argument("--calibration", nargs="+", default=["labels/asl-letters"],
+                    help="calibration-only sets (never trained on, never judged) for the large-hand values")
+    ap.add_argument("--baseline", type=Path, default=None, help="shipped weights to beat (default: bundled)")
+    ap.add_argument("--gt-root", required=True, help="mmpose's tests/data (the real-GT fixtures)")
+    ap.add_argument("--synth", default=None, help="the synthetic evaluation set (`smhr synth` folder)")
+    ap.add_argument("--note", default="", help="what the weights are, stored in them")
+    ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    args = ap.parse_args(argv)
+    if not (args.run / "model.pt").exists() and not args.dry_run:
+        raise SystemExit(f"error: --run {args.run}: no model.pt there (the geometry run's out_dir)")
+    out, run = args.out, Runner(args.dry_run)
+    py, smhr = sys.executable, [sys.executable, "-m", "smhr.cli"]
+    app = out / "appearance"
+    run.step("appearance", [*smhr, "train", str(args.appearance), "--set", f"init={args.run / 'model.pt'}",
+                            "--set", f"out_dir={app}"], out / "appearance.done", done=True)
+    sweep = out / "sweep.json"
+    run.step("sweep", [py, str(ROOT / "benchmarks/bench_real.py"), "--weights", str(app / "model.pt"),
+                       "--mode", "fast", "--sweep", "--labels", *args.sweep_labels, "--n-composed", "0"],
+             sweep, stdout=True)
+    threshold = sweep_threshold(read_json(sweep, args.dry_run, {"smhr": {"threshold_sweep": [
+        {"threshold": 0.3, "f1": 0.0}]}}))
+    calib = out / "calibration.json"
+    names = [Path(p).name for p in args.calibration]
+    run.step("calibration", [py, str(TOOLS / "calibrate_large_hands.py"), "--weights", str(app / "model.pt"),
+                             "--threshold", f"{threshold:g}", "--labels", *args.calibration,
+                             "--calibration-sets", *names, "--threads", "1"], calib, stdout=True)
+    values = calibrated_values(read_json(calib, args.dry_run, {"chosen": {"large_hand_threshold": 1.0,
+                                                                           "large_side": 1.0}}))
+    weights, onnx = out / f"{args.name}.pt", out / f"{args.name}.onnx"
+    run.step("package", package_command(app / "model.pt", weights, threshold, values, args.note), weights)
+    run.step("export", [*smhr, "export", "--onnx", str(onnx), "--weights", str(weights)], onnx)
+    baseline = args.baseline or ROOT / "src/smhr/assets/weights/smhr_mobilenetv2_anny.pt"
+    base_scores, cand_scores = out / "baseline_scores.json", out / f"{args.name}_scores.json"
+    run.step("score baseline", score_command(baseline, args.gt_root, args.synth), base_scores, stdout=True)
+    run.step("score candidate", score_command(weights, args.gt_root, args.synth), cand_scores, stdout=True)
+    check = [py, str(TOOLS / "ship_check.py"), str(base_scores), str(cand_scores)]
+    print(f"[ship check] {shlex.join(check)}", file=sys.stderr)
+    return 0 if args.dry_run else subprocess.run(check, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
