@@ -18,15 +18,18 @@ def test_the_threshold_is_the_sweeps_largest_f1_and_the_lower_one_on_a_tie():
 
 
 def test_the_calibrations_choice_goes_into_the_package_command():
-    calib = {"chosen": {"large_hand_threshold": 0.25, "large_side": 0.5}, "min_hand_side": {"chosen": 0.12}}
-    values = finish_run.calibrated_values(calib)
+    calib = {"chosen": {"large_hand_threshold": 0.25, "large_side": 0.5}, "min_hand_side": {"chosen": 0.18}}
+    smallest = {"chosen": {"large_hand_threshold": 0.1, "large_side": 0.6}, "min_hand_side": {"chosen": 0.12}}
+    values = finish_run.calibrated_values(calib, smallest)  # each from its own run
     assert values == {"large_hand_threshold": 0.25, "large_side": 0.5, "min_hand_side": 0.12}
     cmd = finish_run.package_command(finish_run.Path("m.pt"), finish_run.Path("v.pt"), 0.3, values, "n")
     assert cmd[-8:] == ["--large-hand-threshold", "0.25", "--large-side", "0.5", "--note", "n",
                         "--min-hand-side", "0.12"]
-    calib["min_hand_side"]["chosen"] = None  # no smallest hand chosen: the option is left out
-    assert "--min-hand-side" not in finish_run.package_command(
-        finish_run.Path("m.pt"), finish_run.Path("v.pt"), 0.3, finish_run.calibrated_values(calib), "n")
+    smallest["min_hand_side"]["chosen"] = None  # no smallest hand chosen: the option is left out
+    for run in (smallest, None):  # ... nor without that run (--smallest-hand-labels with no set)
+        values = finish_run.calibrated_values(calib, run)
+        cmd = finish_run.package_command(finish_run.Path("m.pt"), finish_run.Path("v.pt"), 0.3, values, "n")
+        assert "--min-hand-side" not in cmd
 
 
 def test_a_step_runs_once_keeps_its_stdout_and_a_failure_leaves_no_output(tmp_path):
@@ -46,14 +49,16 @@ def test_a_step_runs_once_keeps_its_stdout_and_a_failure_leaves_no_output(tmp_pa
         run.step("silent", [sys.executable, "-c", "pass"], tmp_path / "v.pt")
 
 
-def test_a_dry_run_prints_the_eight_steps_in_order(tmp_path, capsys):
+def test_a_dry_run_prints_the_nine_steps_in_order(tmp_path, capsys):
     code = finish_run.main(["--run", str(tmp_path / "run"), "--appearance", "configs/v4-cpu-appearance.yaml",
                             "--out", str(tmp_path / "out"), "--name", "v9", "--gt-root", "G",
                             "--dry-run"])
     err = capsys.readouterr().err
     steps = [line.split("]")[0][1:] for line in err.splitlines() if line.startswith("[")]
-    assert code == 0 and steps == ["appearance", "sweep", "calibration", "package", "export",
-                                   "score baseline", "score candidate", "ship check"]
+    assert code == 0 and steps == ["appearance", "sweep", "calibration", "smallest hand", "package",
+                                   "export", "score baseline", "score candidate", "ship check"]
+    smallest_sets = "labels/subhih-hands labels/ragadag-hands labels/dwivedi-gestures labels/hardhat-people"
+    assert f"--labels {smallest_sets} --threads 1" in err  # the smallest hand: trained-on splits with scenes
     assert "--calibration-sets asl-letters" in err and "v9.onnx" in err
     with pytest.raises(SystemExit, match=r"no model\.pt there"):
         finish_run.main(["--run", str(tmp_path / "run"), "--appearance", "a.yaml",
