@@ -1,6 +1,6 @@
 """From a finished geometry run to a scored, ship-checked weights candidate, in one resumable command.
 
-Why: the end of a long run is eight commands whose later arguments are read off earlier outputs (the
+Why: the end of a long run is nine commands whose later arguments are read off earlier outputs (the
 threshold off the sweep, the large-hand values off the calibration), spread over sessions whose
 machines may not survive; v3b's finishing script was lost with its machine. This runs them in order,
 keeps every output under --out, and skips a step whose output is already there, so the same command
@@ -70,6 +70,13 @@ def package_command(model: Path, out: Path, threshold: float, values: dict[str, 
     if values["min_hand_side"] is not None:
         cmd += ["--min-hand-side", f"{values['min_hand_side']:g}"]
     return cmd
+
+
+def calibrate_command(model: Path, threshold: float, labels: Sequence[str],
+                      *extra: str) -> list[str]:
+    """`tools/calibrate_large_hands.py` on `model` at `threshold` over `labels` (plus `extra` options)."""
+    return [sys.executable, str(TOOLS / "calibrate_large_hands.py"), "--weights", str(model),
+            "--threshold", f"{threshold:g}", "--labels", *labels, *extra, "--threads", "1"]
 
 
 def score_command(weights: Path, gt_root: str, synth: str | None) -> list[str]:
@@ -153,15 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"threshold": 0.3, "f1": 0.0}]}}))
     calib = out / "calibration.json"
     names = [Path(p).name for p in args.calibration]
-    run.step("calibration", [py, str(TOOLS / "calibrate_large_hands.py"), "--weights", str(app / "model.pt"),
-                             "--threshold", f"{threshold:g}", "--labels", *args.calibration,
-                             "--calibration-sets", *names, "--threads", "1"], calib, stdout=True)
+    run.step("calibration", calibrate_command(app / "model.pt", threshold, args.calibration,
+                                              "--calibration-sets", *names), calib, stdout=True)
     smallest = None
     if args.smallest_hand_labels:
         small = out / "smallest_hand.json"
-        cmd = [py, str(TOOLS / "calibrate_large_hands.py"), "--weights", str(app / "model.pt"),
-               "--threshold", f"{threshold:g}", "--labels", *args.smallest_hand_labels, "--threads", "1"]
-        run.step("smallest hand", cmd, small, stdout=True)
+        run.step("smallest hand", calibrate_command(app / "model.pt", threshold, args.smallest_hand_labels),
+                 small, stdout=True)
         smallest = read_json(small, args.dry_run, {})
     values = calibrated_values(read_json(calib, args.dry_run, {"chosen": {"large_hand_threshold": 1.0,
                                                                            "large_side": 1.0}}), smallest)
