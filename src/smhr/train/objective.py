@@ -47,14 +47,17 @@ def geometry_sides(batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tens
     there are some, else the handedness map), detached. Why: a hand of unknown side fitted as a right
     hand teaches the right-hand parameters a mirrored hand whenever it is a left one."""
     side = batch["side"]
-    if "side_known" not in batch or bool((batch["side_known"] | ~batch["valid"]).all()):
+    if "side_known" not in batch:
+        return side
+    keep = batch["side_known"] | ~batch["valid"]  # known sides, and the empty slots
+    if bool(keep.all()):
         return side  # every labelled hand's side is known: the labels, exactly
     if "side_logits" in g:
         logits = g["side_logits"]
     else:
         maps = g["handedness"].flatten(2)  # [B,2,S]
         logits = maps.gather(2, batch["ind"][:, None].expand(-1, maps.shape[1], -1)).transpose(1, 2)
-    return torch.where(batch["side_known"] | ~batch["valid"], side, logits.argmax(-1))
+    return torch.where(keep, side, logits.argmax(-1))
 
 
 @torch.no_grad()
