@@ -83,7 +83,8 @@ def false_hands(ds: Any, predict: Any, iou: float) -> tuple[dict[str, Any], list
 
 def tile(image: np.ndarray, hand: dict[str, Any]) -> np.ndarray:
     """A square crop around the hand's box (1.6x its long side each way from the centre), the box
-    in red and keypoints in yellow, TILE px, captioned with score and side."""
+    in red and keypoints in yellow, TILE px, captioned with score, side and place (or the hand's
+    own "caption")."""
     x1, y1, x2, y2 = hand["box"]
     half = max(x2 - x1, y2 - y1) * 1.6 + 8
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
@@ -97,9 +98,11 @@ def tile(image: np.ndarray, hand: dict[str, Any]) -> np.ndarray:
     cv2.rectangle(out, p(x1, y1), p(x2, y2), (255, 0, 0), 2)
     for x, y in hand["keypoints2d"]:
         cv2.circle(out, p(x, y), 1, (255, 230, 0), -1)
-    place = "".join(w[0] for w in hand["on"].split())  # lh / ub / e
-    cv2.putText(out, f"{hand['score']:.2f} {hand['side']} {place}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                (255, 255, 0), 1, cv2.LINE_AA)
+    caption = hand.get("caption")  # another tool's own words (tools/wrong_sides.py)
+    if caption is None:
+        place = "".join(w[0] for w in hand["on"].split())  # lh / ub / e
+        caption = f"{hand['score']:.2f} {hand['side']} {place}"
+    cv2.putText(out, caption, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1, cv2.LINE_AA)
     return out
 
 
