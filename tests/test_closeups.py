@@ -100,3 +100,20 @@ def test_an_unknown_closeup_key_names_the_known_ones():
     cfg = build_data_config({"kind": "closeup_labelled", "roots": ["x"], "closeup": {"fil": 0.5}})
     with pytest.raises(ValueError, match=r"data.closeup key\(s\) \['fil'\] unknown; choose from .*'fill'"):
         cfg.build(128, 0)
+
+
+def test_back_prob_draws_backs_and_palms_in_the_asked_share():
+    back = HandLabel(side=1, keypoints2d=upright_hand(), visibility=np.ones(21, bool))  # thumb left: a back
+    palm = HandLabel(side=0, keypoints2d=upright_hand(200, 60), visibility=np.ones(21, bool))  # same, left
+    photos = Photos([photo([back, palm])])
+
+    def drawn(back_prob: float | None) -> list[str]:
+        cfg = CloseupConfig(length=40, flip_prob=0.5, back_prob=back_prob)
+        views = CloseupViews([photos], 64, cfg, seed=5)
+        return [views.load(i).id[-1] for i in range(40)]
+
+    assert set(drawn(1.0)) == {"0"} and set(drawn(0.0)) == {"1"}
+    assert drawn(None).count("0") not in (0, 40)  # both, as before the option
+    assert 10 <= drawn(0.5).count("0") <= 30
+    with pytest.raises(ValueError, match=r"closeup\.back_prob"):
+        CloseupViews([photos], 64, CloseupConfig(back_prob=1.5))

@@ -142,3 +142,20 @@ def test_side_ids_and_part_codes():
     # part_labels codes: 0 palm, 1 thumb .. 5 little, then nails
     assert kp.FINGER_OF_KEYPOINT[kp.FREIHAND_NAMES.index("ring_tip")] == 4
     assert kp.NAIL_PART == 6 and kp.NAIL_PART not in set(kp.FINGER_OF_KEYPOINT) | set(kp.MANO_FINGER_OF_JOINT)
+
+
+def test_palm_faces_camera_reads_the_face_from_the_side_and_the_palm_triangle_s_turn():
+    from smhr.hands.keypoints import palm_faces_camera
+
+    kp = np.zeros((21, 2))
+    kp[0], kp[5], kp[17] = (50, 100), (40, 60), (70, 60)  # fingers up, index MCP left of little MCP
+    # a right hand with its thumb side on the left, fingers up, is seen from the back; a left one
+    # from the palm
+    assert not palm_faces_camera(kp, 1) and palm_faces_camera(kp, 0)
+    mirrored = kp.copy()
+    mirrored[:, 0] = 99 - kp[:, 0]
+    assert palm_faces_camera(mirrored, 0) == palm_faces_camera(kp, 1)  # mirroring swaps the side too
+    turn = np.array([[0.0, -1.0], [1.0, 0.0]])
+    assert not palm_faces_camera(kp @ turn.T, 1)  # a turn in the image changes nothing
+    both = palm_faces_camera(np.stack([kp, mirrored]), np.array([1, 1]))
+    assert both.tolist() == [False, True]

@@ -55,6 +55,8 @@ def test_rows_bins_and_confusion_of_the_matched_hands_sides():
                                   "0.5-0.6": {"hands": 1, "agree": 1.0}, ">=0.6": {"hands": 1, "agree": 1.0}}
     assert result["by_teacher_confidence"]["<0.5"] == {"hands": 1, "agree": 1.0}  # the None one left out
     assert sum(b["hands"] for b in result["by_teacher_confidence"].values()) == 2
+    # diagonal keypoints: the palm triangle has no turn, read as a right hand's back and a left palm
+    assert result["by_face"] == {"palm": {"hands": 1, "agree": 1.0}, "back": {"hands": 2, "agree": 0.5}}
     assert "caption" not in result["wrong"][0] and "keypoints2d" not in result["wrong"][0]
 
     sheet = wrong_sides.sheet(_Set(), wrong, n=4, cols=2)

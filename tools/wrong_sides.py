@@ -12,7 +12,8 @@ tells a palm view the network misreads from a label error. This runs the benchma
 matching (`RealScores`, one image per group as bench_real) and prints one JSON object per set:
 - the side agreement over the matched hands of known side (bench_real's `handedness_acc`);
 - the confusion: right hands called left, left hands called right;
-- the agreement by score, by mean 2D error over the label's keypoint-box side, and by the
+- the agreement by score, by mean 2D error over the label's keypoint-box side, by the face the
+  label shows the camera (palm or back, `smhr.hands.keypoints.palm_faces_camera`) and by the
   teacher's own confidence, |2 right_prob - 1|, from the set's `labels.jsonl.gz`;
 - each wrong hand.
 It writes the highest-scoring wrong hands as a sheet: a crop around each (box red, keypoints
@@ -41,6 +42,7 @@ from false_hands import bins, sheet  # the same bins and tiles as the false hand
 
 from smhr.eval.matching import is_box_label, keypoint_box
 from smhr.eval.real import RealScores
+from smhr.hands.keypoints import palm_faces_camera
 
 SCORE_EDGES = (0.4, 0.5, 0.6)
 ERROR_EDGES = (0.1, 0.2, 0.4)  # mean 2D error / the label's keypoint-box long side
@@ -69,7 +71,8 @@ def teacher_confidence(record: dict[str, Any] | None, index: int) -> float | Non
 def side_rows(ds: Any, predict: Any, iou: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(bench_real's summary of the set, one row per matched hand of known side: image index, label
     index in the image, predicted box / keypoints / score / side, the label's side, the relative 2D
-    error (None for a box-level label), the teacher's confidence (None where the set has no
+    error (None for a box-level label), the face it shows (None without its palm's three
+    keypoints), the teacher's confidence (None where the set has no
     records), agreement, and the caption `false_hands.sheet` draws)."""
     scores = RealScores(iou)
     records = getattr(ds, "records", None)
@@ -83,7 +86,9 @@ def side_rows(ds: Any, predict: Any, iou: float) -> tuple[dict[str, Any], list[d
             label = sample.hands[j]
             if known is not None and not list(known)[j]:
                 continue
-            error = None
+            error = palm = None
+            if label.visibility[[0, 5, 17]].all():  # the palm's triangle labelled: which face is seen
+                palm = bool(palm_faces_camera(label.keypoints2d, label.side))
             if not is_box_label(label) and dets[k].level != "box":
                 box = keypoint_box(label.keypoints2d, label.visibility)
                 spread = max(float(max(box[2:] - box[:2])), 1.0)
@@ -92,7 +97,7 @@ def side_rows(ds: Any, predict: Any, iou: float) -> tuple[dict[str, Any], list[d
             rows.append({
                 "image": i, "label": j, "box": [round(float(v), 1) for v in dets[k].hand_box()],
                 "keypoints2d": dets[k].keypoints2d.round(1).tolist(), "score": round(dets[k].score, 3),
-                "side": "LR"[dets[k].side], "label_side": "LR"[label.side], "error": error,
+                "side": "LR"[dets[k].side], "label_side": "LR"[label.side], "error": error, "palm": palm,
                 "teacher_confidence": teacher_confidence(records[i] if records else None, j),
                 "agree": dets[k].side == label.side,
             })
@@ -115,6 +120,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "left_called_right": f"{sum(not r['agree'] for r in left)} of {len(left)}",
         "by_score": agreement_by_bin([r["score"] for r in rows], agree, SCORE_EDGES),
         "by_error": agreement_by_bin([r["error"] for r in rows], agree, ERROR_EDGES),
+        "by_face": {face: {"hands": len(a), "agree": round(float(np.mean(a)), 3) if a else None}
+                    for face, a in (("palm", [r["agree"] for r in rows if r["palm"] is True]),
+                                    ("back", [r["agree"] for r in rows if r["palm"] is False]))},
         "by_teacher_confidence": agreement_by_bin([r["teacher_confidence"] for r in rows], agree,
                                                   CONFIDENCE_EDGES),
         "wrong": [{k: v for k, v in r.items() if k not in ("keypoints2d", "caption")} for r in wrong],

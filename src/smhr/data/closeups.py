@@ -25,6 +25,7 @@ from smhr.data.augment import flip_horizontal
 from smhr.data.labelled import silhouettes
 from smhr.data.sample import Sample, SampleDataset
 from smhr.data.stress import MIDDLE_MCP, WRIST, closeup_affine, warp_sample
+from smhr.hands.keypoints import palm_faces_camera
 
 __all__ = ["CloseupConfig", "CloseupViews"]
 
@@ -34,7 +35,11 @@ class CloseupConfig:
     """fill: the hand's extent / the view side, drawn uniformly; wrist_margin: where the bottom
     edge cuts, below the wrist, in hand heights (negative cuts into the palm); shift: sideways
     offset, in view sides; rotation_deg: the view's turn about its centre; flip_prob: mirrored
-    (side swapped); min_hand_px: smallest keypoint box side used; length: views per epoch."""
+    (side swapped); min_hand_px: smallest keypoint box side used; length: views per epoch;
+    back_prob: None draws every hand alike, p draws a hand showing the camera its back with
+    probability p (`smhr.hands.keypoints.palm_faces_camera`; the biggest training source shows 1 %
+    backs, hina-gloves 34 %, and the side is read worse there: docs/evaluation.md "Where v4's
+    wrong sides are"), when the roots hold both kinds."""
 
     fill: tuple[float, float] = (0.6, 1.0)
     wrist_margin: tuple[float, float] = (-0.05, 0.15)
@@ -43,6 +48,7 @@ class CloseupConfig:
     flip_prob: float = 0.5
     min_hand_px: float = 48.0
     length: int = 20000
+    back_prob: float | None = None
 
 
 class CloseupViews(SampleDataset):
@@ -57,6 +63,7 @@ class CloseupViews(SampleDataset):
         self.out_size = int(out_size)
         self.base_seed = self.seed = int(seed)
         self.hands: list[tuple[int, int, int]] = []  # (set, sample, hand)
+        palms: list[bool] = []  # each one's face towards the camera
         for k, ds in enumerate(self.sets):
             for i in range(len(ds)):
                 s = ds.load(i)
@@ -66,9 +73,14 @@ class CloseupViews(SampleDataset):
                     pointed = float(np.linalg.norm(kp[MIDDLE_MCP] - kp[WRIST])) >= 1.0
                     if h.visibility.all() and big and pointed:
                         self.hands.append((k, i, j))
+                        palms.append(bool(palm_faces_camera(kp, h.side)))
         if not self.hands:
             raise ValueError("closeup_labelled: no hand with all 21 keypoints visible and a keypoint box of "
                              f">= {self.cfg.min_hand_px:g} px in the roots; lower closeup.min_hand_px")
+        if self.cfg.back_prob is not None and not 0.0 <= self.cfg.back_prob <= 1.0:
+            raise ValueError(f"closeup.back_prob must be in [0, 1] or null, got {self.cfg.back_prob!r}")
+        self.by_face = ([h for h, p in zip(self.hands, palms, strict=True) if p],
+                        [h for h, p in zip(self.hands, palms, strict=True) if not p])  # (palms, backs)
 
     def __len__(self) -> int:
         return int(self.cfg.length)
@@ -77,9 +89,19 @@ class CloseupViews(SampleDataset):
         """Epoch `epoch`'s draws (new hands, cuts and turns), still a pure function of (seed, epoch, i)."""
         self.seed = self.base_seed * 1_000_003 + int(epoch)
 
+    def _draw_hand(self, rng: np.random.Generator) -> tuple[int, int, int]:
+        """A hand of any face alike, or (back_prob set and both faces present) a back with
+        probability back_prob; the first draw is the same either way, so back_prob None keeps
+        every view of earlier runs."""
+        palms, backs = self.by_face
+        if self.cfg.back_prob is None or not palms or not backs:
+            return self.hands[int(rng.integers(len(self.hands)))]
+        face = backs if rng.random() < self.cfg.back_prob else palms
+        return face[int(rng.integers(len(face)))]
+
     def load(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, index, 11])
-        k, i, j = self.hands[int(rng.integers(len(self.hands)))]
+        k, i, j = self._draw_hand(rng)
         s = self.sets[k].load(i)
         c = self.cfg
         A = closeup_affine(s.hands[j].keypoints2d, self.out_size, rng.uniform(*c.fill),

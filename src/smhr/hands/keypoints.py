@@ -109,3 +109,24 @@ def reorder(x: Array, src: str, dst: str) -> Array:
 def mano21_to_freihand(x: Array) -> Array:
     """MANO-native 16 joints + 5 tips [..., 21, C] -> FreiHAND order."""
     return reorder(x, "mano", "freihand")
+
+
+INDEX_MCP_INDEX, LITTLE_MCP_INDEX = 5, 17
+
+
+def palm_faces_camera(keypoints2d: np.ndarray, side: np.ndarray | int) -> np.ndarray:
+    """Whether each hand shows the camera its palm (True) or its back, from its 2D keypoints
+    [..., 21, 2] (FreiHAND order, image x right, y down) and side [...] (0 left, 1 right).
+
+    Why: with the side known, the turn of the palm's triangle wrist -> index MCP -> little MCP in
+    the image says which face is towards the camera: a right palm seen from the front turns it
+    one way, the back of the same hand (or a left palm) the other. Mirroring swaps both the side and
+    the turn, and a turn in the image plane changes neither, so the answer survives both
+    augmentations. The teacher's world landmarks give the same sign (the z of the same cross
+    product), and this needs no 3D. Side errors hinge on it: the network must read palm from back
+    to name the side (docs/evaluation.md "Where v4's wrong sides are")."""
+    kp = np.asarray(keypoints2d, np.float64)
+    a = kp[..., INDEX_MCP_INDEX, :] - kp[..., WRIST_INDEX, :]
+    b = kp[..., LITTLE_MCP_INDEX, :] - kp[..., WRIST_INDEX, :]
+    turn = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]  # < 0: clockwise on screen
+    return (turn < 0) == (np.asarray(side) == RIGHT)
