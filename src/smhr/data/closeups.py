@@ -91,8 +91,8 @@ class CloseupViews(SampleDataset):
 
     def _draw_hand(self, rng: np.random.Generator) -> tuple[int, int, int]:
         """A hand of any face alike, or (back_prob set and both faces present) a back with
-        probability back_prob; the first draw is the same either way, so back_prob None keeps
-        every view of earlier runs."""
+        probability back_prob. With back_prob None the draw is the one earlier runs made, so
+        their views are unchanged."""
         palms, backs = self.by_face
         if self.cfg.back_prob is None or not palms or not backs:
             return self.hands[int(rng.integers(len(self.hands)))]
