@@ -114,8 +114,10 @@ def sheet(ds: Any, hands: list[dict[str, Any]], n: int, cols: int = 8) -> np.nda
     return np.vstack([np.hstack(tiles[r: r + cols]) for r in range(0, len(tiles), cols)])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def scoring_args(description: str, what: str) -> argparse.Namespace:
+    """The command line this tool and tools/wrong_sides.py share (bench_real's sets and rules, and
+    a sheet of `what`)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--weights", help="model.pt / .onnx (default: the bundled weights)")
     ap.add_argument("--labels", nargs="+", required=True, help="labelled sets (as bench_real)")
     ap.add_argument("--image-base", help="photos of set NAME under IMAGE_BASE/NAME (tools/rebuild_real.py)")
@@ -127,9 +129,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="at most N images per set")
     ap.add_argument("--iou", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sheet", help="PNG of the highest-scoring false hands (one per set: NAME appended)")
-    ap.add_argument("--n", type=int, default=48, help="false hands on each sheet")
-    args = ap.parse_args()
+    ap.add_argument("--sheet", help=f"PNG of the highest-scoring {what} (one per set: NAME appended)")
+    ap.add_argument("--n", type=int, default=48, help=f"{what} on each sheet")
+    return ap.parse_args()
+
+
+def scoring_predictor(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """(bench_real's predictor for these arguments, the JSON header naming the weights and rules)."""
     os.environ.setdefault("SMHR_THREADS", str(args.threads))  # the onnxruntime backend
     torch.set_num_threads(args.threads)  # the torch backend (a model.pt)
     rules: dict[str, Any] = {}  # passed on as bench_real passes them
@@ -138,10 +144,14 @@ def main() -> None:
     if args.min_hand_side is not None:
         rules["min_hand_side"] = args.min_hand_side or None
     rec = smhr_reconstructor(args.weights, None, args.threshold, args.mode, rules)
-    predict = smhr_predictor(rec)
-    out: dict[str, Any] = {"weights": args.weights or "bundled", "threshold": rec.threshold,
-                           "mode": args.mode, "large_hand_threshold": rec.large_hand_threshold,
-                           "min_hand_side": rec.min_hand_side, "sets": {}}
+    return smhr_predictor(rec), {"weights": args.weights or "bundled", "threshold": rec.threshold,
+                                 "mode": args.mode, "large_hand_threshold": rec.large_hand_threshold,
+                                 "min_hand_side": rec.min_hand_side, "sets": {}}
+
+
+def main() -> None:
+    args = scoring_args(__doc__.split("\n\n")[0], "false hands")
+    predict, out = scoring_predictor(args)
     for name, (ds, head) in source_sets(args.labels, args.image_base, set(), args.limit).items():
         summary, hands = false_hands(ds, predict, args.iou)
         out["sets"][name] = {

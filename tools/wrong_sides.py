@@ -23,22 +23,19 @@ docs/evaluation.md "Where v4's wrong sides are" is this tool's first reading.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from bench_real import smhr_predictor, smhr_reconstructor, source_sets  # the benchmark's own
-from false_hands import bins, sheet  # the same bins and tiles as the false hands'
+from bench_real import source_sets  # the benchmark's own
+from false_hands import bins, scoring_args, scoring_predictor, sheet  # the same command line, bins, tiles
 
 from smhr.eval.matching import is_box_label, keypoint_box
 from smhr.eval.real import RealScores
@@ -130,33 +127,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--weights", help="model.pt / .onnx (default: the bundled weights)")
-    ap.add_argument("--labels", nargs="+", required=True, help="labelled sets (as bench_real)")
-    ap.add_argument("--image-base", help="photos of set NAME under IMAGE_BASE/NAME (tools/rebuild_real.py)")
-    ap.add_argument("--threshold", type=float)
-    ap.add_argument("--mode", choices=("fast", "photo"), default="fast")
-    ap.add_argument("--large-hand-threshold", type=float,
-                    help="as bench_real (default: the weights' stored value; 1 = off)")
-    ap.add_argument("--min-hand-side", type=float, help="as bench_real (0 = no limit)")
-    ap.add_argument("--limit", type=int, help="at most N images per set")
-    ap.add_argument("--iou", type=float, default=0.5)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sheet", help="PNG of the highest-scoring wrong sides (one per set: NAME appended)")
-    ap.add_argument("--n", type=int, default=48, help="wrong hands on each sheet")
-    args = ap.parse_args()
-    os.environ.setdefault("SMHR_THREADS", str(args.threads))  # the onnxruntime backend
-    torch.set_num_threads(args.threads)  # the torch backend (a model.pt)
-    rules: dict[str, Any] = {}  # passed on as bench_real passes them
-    if args.large_hand_threshold is not None:
-        rules["large_hand_threshold"] = args.large_hand_threshold
-    if args.min_hand_side is not None:
-        rules["min_hand_side"] = args.min_hand_side or None
-    rec = smhr_reconstructor(args.weights, None, args.threshold, args.mode, rules)
-    predict = smhr_predictor(rec)
-    out: dict[str, Any] = {"weights": args.weights or "bundled", "threshold": rec.threshold,
-                           "mode": args.mode, "large_hand_threshold": rec.large_hand_threshold,
-                           "min_hand_side": rec.min_hand_side, "sets": {}}
+    args = scoring_args(__doc__.split("\n\n")[0], "wrong sides")
+    predict, out = scoring_predictor(args)
     for name, (ds, head) in source_sets(args.labels, args.image_base, set(), args.limit).items():
         summary, rows = side_rows(ds, predict, args.iou)
         result = summarise(rows)
