@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import wrong_sides
-from false_hands import TILE
+from false_hands import TILE, sheet
 
 from smhr.data.sample import HandLabel, Sample
 from smhr.eval.real import Detection
@@ -59,9 +59,9 @@ def test_rows_bins_and_confusion_of_the_matched_hands_sides():
     assert result["by_face"] == {"palm": {"hands": 1, "agree": 1.0}, "back": {"hands": 2, "agree": 0.5}}
     assert "caption" not in result["wrong"][0] and "keypoints2d" not in result["wrong"][0]
 
-    sheet = wrong_sides.sheet(_Set(), wrong, n=4, cols=2)
-    assert sheet.shape == (TILE, 2 * TILE, 3)
-    assert sheet[:, :TILE].max() == 255 and sheet[:, TILE:].max() == 0  # one tile, then padding
+    tiles = sheet(_Set(), wrong, n=4, cols=2)  # the sheet wrong_sides writes
+    assert tiles.shape == (TILE, 2 * TILE, 3)
+    assert tiles[:, :TILE].max() == 255 and tiles[:, TILE:].max() == 0  # one tile, then padding
 
 
 def test_a_hand_of_unknown_side_is_left_out():

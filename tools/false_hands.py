@@ -149,6 +149,15 @@ def scoring_predictor(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
                                  "min_hand_side": rec.min_hand_side, "sets": {}}
 
 
+def write_sheet(args: argparse.Namespace, name: str, ds: Any, hands: list[dict[str, Any]]) -> str:
+    """`sheet` of `hands` written to --sheet (set NAME appended when several sets are scored): its path."""
+    path = Path(args.sheet)
+    if len(args.labels) > 1:
+        path = path.with_name(f"{path.stem}-{name}{path.suffix or '.png'}")
+    cv2.imwrite(str(path), cv2.cvtColor(sheet(ds, hands, args.n), cv2.COLOR_RGB2BGR))
+    return str(path)
+
+
 def main() -> None:
     args = scoring_args(__doc__.split("\n\n")[0], "false hands")
     predict, out = scoring_predictor(args)
@@ -164,11 +173,7 @@ def main() -> None:
             "false": [{k: v for k, v in h.items() if k != "keypoints2d"} for h in hands],
         }
         if args.sheet:
-            path = Path(args.sheet)
-            if len(args.labels) > 1:
-                path = path.with_name(f"{path.stem}-{name}{path.suffix or '.png'}")
-            cv2.imwrite(str(path), cv2.cvtColor(sheet(ds, hands, args.n), cv2.COLOR_RGB2BGR))
-            out["sets"][name]["sheet"] = str(path)
+            out["sets"][name]["sheet"] = write_sheet(args, name, ds, hands)
     print(json.dumps(out))
 
 

@@ -28,14 +28,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from bench_real import source_sets  # the benchmark's own
-from false_hands import bins, scoring_args, scoring_predictor, sheet  # the same command line, bins, tiles
+from false_hands import bins, scoring_args, scoring_predictor, write_sheet  # shared with it
 
 from smhr.eval.matching import is_box_label, keypoint_box
 from smhr.eval.real import RealScores
@@ -69,8 +68,8 @@ def side_rows(ds: Any, predict: Any, iou: float) -> tuple[dict[str, Any], list[d
     """(bench_real's summary of the set, one row per matched hand of known side: image index, label
     index in the image, predicted box / keypoints / score / side, the label's side, the relative 2D
     error (None for a box-level label), the face it shows (None without its palm's three
-    keypoints), the teacher's confidence (None where the set has no
-    records), agreement, and the caption `false_hands.sheet` draws)."""
+    keypoints), the teacher's confidence (None where the set has no records), agreement, and the
+    caption `false_hands.sheet` draws)."""
     scores = RealScores(iou)
     records = getattr(ds, "records", None)
     rows: list[dict[str, Any]] = []
@@ -91,16 +90,16 @@ def side_rows(ds: Any, predict: Any, iou: float) -> tuple[dict[str, Any], list[d
                 spread = max(float(max(box[2:] - box[:2])), 1.0)
                 d = np.linalg.norm(dets[k].keypoints2d - label.keypoints2d, axis=1)[label.visibility]
                 error = round(float(d.mean()) / spread, 3)
+            conf = teacher_confidence(records[i] if records else None, j)
+            side, label_side, score = "LR"[dets[k].side], "LR"[label.side], round(dets[k].score, 3)
             rows.append({
                 "image": i, "label": j, "box": [round(float(v), 1) for v in dets[k].hand_box()],
-                "keypoints2d": dets[k].keypoints2d.round(1).tolist(), "score": round(dets[k].score, 3),
-                "side": "LR"[dets[k].side], "label_side": "LR"[label.side], "error": error, "palm": palm,
-                "teacher_confidence": teacher_confidence(records[i] if records else None, j),
-                "agree": dets[k].side == label.side,
+                "keypoints2d": dets[k].keypoints2d.round(1).tolist(), "score": score, "side": side,
+                "label_side": label_side, "error": error, "palm": palm, "teacher_confidence": conf,
+                "agree": side == label_side,
+                # the sheet's caption: the label, then the prediction
+                "caption": f"T:{label_side} {'-' if conf is None else f'{conf:.2f}'} N:{side} {score:.2f}",
             })
-            conf = rows[-1]["teacher_confidence"]  # the sheet's caption: the label, then the prediction
-            rows[-1]["caption"] = (f"T:{rows[-1]['label_side']} {'-' if conf is None else f'{conf:.2f}'} "
-                                   f"N:{rows[-1]['side']} {rows[-1]['score']:.2f}")
     return scores.summary(), rows
 
 
@@ -135,12 +134,7 @@ def main() -> None:
         out["sets"][name] = {"split": head["split"], "images": summary["images"],
                              "labelled_hands": summary["hands"], "recall": summary["recall"], **result}
         if args.sheet:
-            path = Path(args.sheet)
-            if len(args.labels) > 1:
-                path = path.with_name(f"{path.stem}-{name}{path.suffix or '.png'}")
-            wrong = [r for r in rows if not r["agree"]]
-            cv2.imwrite(str(path), cv2.cvtColor(sheet(ds, wrong, args.n), cv2.COLOR_RGB2BGR))
-            out["sets"][name]["sheet"] = str(path)
+            out["sets"][name]["sheet"] = write_sheet(args, name, ds, [r for r in rows if not r["agree"]])
     print(json.dumps(out))
 
 
