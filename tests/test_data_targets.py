@@ -133,6 +133,21 @@ def test_a_hand_of_unknown_side_trains_the_centre_but_neither_side_of_the_handed
     assert float(t["handmap"][RIGHT, 5, 5]) == 1.0 and bool((t["handmap_weight"] == t["hm_weight"]).all())
 
 
+def test_an_untaught_side_decodes_the_geometry_but_trains_neither_side_loss():
+    s = _sample([_hand(RIGHT, (20, 20)), _hand(LEFT, (44, 44))])
+    taught = build_targets(s, input_size=64)
+    t = build_targets(s, input_size=64, side_taught=False)
+    assert taught["side_taught"][:2].tolist() == [True, True]
+    assert t["side_known"][:2].tolist() == [True, True]  # the labels still pick each hand's model
+    assert t["side_taught"][:2].tolist() == [False, False] and t["side"][:2].tolist() == [RIGHT, LEFT]
+    assert float(t["hm"][0, 5, 5]) == 1.0 and float(t["hm"][0, 11, 11]) == 1.0  # found as hands
+    assert float(t["handmap"].max()) == 0.0  # neither hand drawn in the handedness map,
+    assert float(t["handmap_weight"][0, 5, 5]) == 0.0 and float(t["handmap_weight"][0, 11, 11]) == 0.0
+    assert float(t["handmap_weight"][0, 0, 15]) == 1.0  # while the background still trains it
+    s.meta["side_known"] = [False, True]  # an unknown side is never taught either
+    assert build_targets(s, input_size=64)["side_taught"][:2].tolist() == [False, True]
+
+
 def test_collate_pads_and_masks():
     samples = [_sample([]), _sample([_hand(RIGHT, (10, 10)), _hand(LEFT, (30, 30), joints=True)]),
                _sample([_hand(LEFT, (5, 5))])]

@@ -232,6 +232,29 @@ def test_objective_compares_3d_joints_on_the_virtual_ray_when_asked(mano_pair):
     assert float(turned["joints3d"]) != pytest.approx(float(plain["joints3d"]), rel=1e-3)
 
 
+def test_an_untaught_side_keeps_the_label_for_geometry_and_out_of_side_ce(mano_pair):
+    rng = np.random.default_rng(3)
+    samples = [Sample(image=rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), K=np.eye(3),
+                      hands=[_hand(RIGHT, (20, 30), rng), _hand(LEFT, (45, 40), rng)]) for _ in range(2)]
+    batch = collate_targets([build_targets(samples[0], max_hands=3),
+                             build_targets(samples[1], max_hands=3, side_taught=False)])
+    net = _net(True).train()
+    seen = {}
+
+    def model(images, ind):
+        seen.update(GatheringModel(net)(images, ind))
+        return seen
+
+    with torch.no_grad():
+        _, terms, _ = Objective(mano_pair, {"reprojection": 0.1, "side_ce": 10.0})(model, batch)
+    want = float(F.cross_entropy(seen["side_logits"][0, :2], batch["side"][0, :2]))  # the first image only
+    assert float(terms["side_ce"]) == pytest.approx(want, rel=1e-5)
+    logits, sides = seen["side_logits"][:, :2].flatten(0, 1), batch["side"][:, :2].flatten()
+    everything = float(F.cross_entropy(logits, sides))
+    assert abs(want - everything) > 1e-4
+    assert geometry_sides(batch, seen) is batch["side"]  # both images' geometry: the labelled sides
+
+
 def test_objective_supervises_refined_side_and_first_estimate(mano_pair):
     rng = np.random.default_rng(2)
     samples = [Sample(image=rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), K=np.eye(3),

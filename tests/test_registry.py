@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from smhr.cli import REGISTRIES, app
 from smhr.data.kinds import ComposedConfig, FolderConfig, LabelledConfig, MixtureConfig, build_data_config
 from smhr.data.registry import DATASETS, DatasetSpec, open_dataset, openable, register_dataset
+from smhr.data.sample import HandLabel, Sample
 from smhr.registry import DuplicateNameError, Registry, UnknownNameError
 from smhr.train.config import TrainConfig, config_differences, load_config
 
@@ -165,6 +166,16 @@ def test_each_kind_has_its_own_config_and_rejects_keys_of_other_kinds():
     assert "backgrounds" not in labelled and composed["backgrounds"] == {"roots": ["b"]}
     assert labelled["augment"]["rotation_deg"] == 10.0 and labelled["augment"]["flip_prob"] == 0.5
     assert composed["augment"]["flip_prob"] == 0.0 and labelled["max_hands"] == composed["max_hands"] == 4
+    assert labelled["side_taught"] is True and composed["side_taught"] is True
+    one_part_untaught = build_data_config({"kind": "mixture", "mixture": [
+        {"kind": "labelled", "roots": ["a"]}, {"kind": "composed", "root": "c", "side_taught": False}]})
+    assert [v["side_taught"] for _, v in one_part_untaught.part_values()] == [True, False]
+    untaught = build_data_config({"kind": "composed", "root": "c", "side_taught": False})
+    kp = np.random.default_rng(0).uniform(20, 40, (21, 2)).astype(np.float32)
+    hand = HandLabel(0, kp, np.ones(21, bool))
+    laid_out = Sample(image=np.zeros((64, 64, 3), np.uint8), K=np.eye(3), hands=[hand])
+    t = untaught.training_set([laid_out], 64, seed=0, geometric=False)[0]  # what its TrainingSet builds
+    assert t["valid"][0] and t["side_known"][0] and not t["side_taught"][0]
 
 
 def test_a_checkpoint_config_of_the_flat_layout_resumes_without_differences():

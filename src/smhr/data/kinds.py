@@ -43,6 +43,8 @@ class DataConfig:
     0.3-0.6, 40 deg, no flip, colour 0.5). Validation, scored every `eval_every` steps: val_kind
     "freihand" (a FreiHAND-layout set at val_root, split val_split) or "labelled" (the held-out
     split of the `smhr label` folders val_roots, default this config's roots); val_limit images.
+    side_taught false: the hands' sides still decode their geometry, but no side loss learns them
+    (a mixture part whose pixels do not show the side, e.g. untextured synthetic hands).
     """
 
     kind: str = "freihand"
@@ -55,6 +57,7 @@ class DataConfig:
     val_split: str = "eval"
     val_limit: int | None = 256
     val_roots: list[str] = field(default_factory=list)
+    side_taught: bool = True
 
     def build(self, input_size: int, seed: int, keypoints: str = "joints") -> Any:
         """The training set (a torch `Dataset` of target dicts) this config names; keypoints: the
@@ -65,7 +68,8 @@ class DataConfig:
     def training_set(self, base: Any, input_size: int, seed: int, geometric: bool = True) -> Any:
         from smhr.data.training import TrainingSet
 
-        return TrainingSet(base, input_size, self.augment, self.max_hands, seed, geometric, self.limit)
+        return TrainingSet(base, input_size, self.augment, self.max_hands, seed, geometric, self.limit,
+                           side_taught=self.side_taught)
 
 
 def _require(value: Any, key: str, kind: str, what: str) -> Any:

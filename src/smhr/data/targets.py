@@ -137,6 +137,7 @@ def build_targets(
     output_stride: int = 4,
     max_hands: int = 4,
     min_overlap: float = 0.7,
+    side_taught: bool = True,
 ) -> dict[str, Any]:
     """Targets for one (already augmented) sample whose image is the network input.
 
@@ -146,7 +147,10 @@ def build_targets(
       (each hand's Gaussian in channel `side`; none for a hand of unknown side), ind [M] long
       (y*S_w + x), valid [M] bool, side [M],
       side_known [M] (False for hands whose meta["side_known"], one flag or one per hand, is False: no
-      side loss),
+      side loss, and their geometry is decoded with the network's own side),
+      side_taught [M] (side_known, and all False when side_taught is False: the label's side still
+      decodes the hand's geometry, but neither the handedness map nor the side logits learn it; for
+      sources whose pixels do not show the side, `DataConfig.side_taught`),
       center [M,2] px, center_offset [M,2] (sub-cell, in cells), radius [M], keypoints2d [M,21,2] px,
       visibility [M,21], local_keypoints [M,21,2] (keypoints/stride - centre cell, in cells),
       joints3d [M,21,3] + has_joints3d [M], params [M,61] + has_params [M] + has_transl [M],
@@ -180,6 +184,7 @@ def build_targets(
         "valid": torch.zeros(M, dtype=torch.bool),
         "side": torch.zeros(M, dtype=torch.long),
         "side_known": torch.zeros(M, dtype=torch.bool),
+        "side_taught": torch.zeros(M, dtype=torch.bool),
         "center": torch.zeros(M, 2),
         "center_offset": torch.zeros(M, 2),
         "radius": torch.zeros(M, dtype=torch.long),
@@ -196,7 +201,7 @@ def build_targets(
     }
     instance = np.zeros((H, W), np.int64)
     unslotted: list[np.ndarray] = []  # boxes of labelled hands that get no slot -> ignore regions
-    side_unknown: list[np.ndarray] = []  # boxes of slotted hands of unknown side -> handmap ignore
+    side_unknown: list[np.ndarray] = []  # boxes of slotted hands of unknown / untaught side -> handmap ignore
     slot = 0
     for i, h in enumerate(sample.hands):
         in_frame = h.visibility & _inside_image(h.keypoints2d, W, H)
@@ -215,7 +220,7 @@ def build_targets(
         radius = max(0, int(gaussian_radius(bh, bw, min_overlap)))
         draw_gaussian(hm[0], (cx, cy), radius)
         side_known = _side_known(sample.meta.get("side_known", True), i)
-        if side_known:
+        if side_known and side_taught:
             draw_gaussian(handmap[h.side], (cx, cy), radius)
         else:  # neither channel's map may learn from it: its side's cells are ignored
             side_unknown.append(np.asarray(box, np.float32).reshape(4))
@@ -223,6 +228,7 @@ def build_targets(
         t["valid"][slot] = True
         t["side"][slot] = h.side
         t["side_known"][slot] = side_known
+        t["side_taught"][slot] = side_known and side_taught
         t["center"][slot] = torch.from_numpy(centres[0])
         t["center_offset"][slot] = torch.tensor([ct[0] - cx, ct[1] - cy])
         t["radius"][slot] = radius

@@ -29,11 +29,12 @@ class TrainingSet(Dataset):
 
     `set_epoch(e)` changes every sample's random draw, and is passed on to a base that has one
     (`ComposedHands`); call it before each epoch's DataLoader iterator is created, so worker
-    processes copy the new value."""
+    processes copy the new value. side_taught False: the samples' sides decode their geometry but
+    are not taught (`build_targets`)."""
 
     def __init__(
         self, base: SampleDataset, input_size: int, augment: AugmentConfig, max_hands: int, seed: int,
-        geometric: bool = True, limit: int | None = None,
+        geometric: bool = True, limit: int | None = None, side_taught: bool = True,
     ) -> None:
         self.base = base
         self.input_size = int(input_size)
@@ -41,6 +42,7 @@ class TrainingSet(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.geometric = geometric
+        self.side_taught = bool(side_taught)
         self.length = len(base) if limit is None else min(int(limit), len(base))
         self.aug = dataclasses.replace(augment, out_size=self.input_size)
 
@@ -71,7 +73,7 @@ class TrainingSet(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         s = self.sample(index)
-        t = build_targets(s, self.input_size, max_hands=self.max_hands)
+        t = build_targets(s, self.input_size, max_hands=self.max_hands, side_taught=self.side_taught)
         t["index"] = torch.tensor(index)
         return t
 

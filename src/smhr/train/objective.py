@@ -180,10 +180,12 @@ class Objective:
     def _refinement(self, batch: Mapping[str, torch.Tensor], g: Mapping[str, torch.Tensor],
                     geometry_side: torch.Tensor, terms: dict, extras: dict, R: int, W: int,
                     stride: int) -> None:
-        """side_ce on the refined side logits at the hands of known side, and the first estimate's
-        geometric terms (deep supervision), each at its own weight, summed as "first_estimate"."""
+        """side_ce on the refined side logits at the hands whose side is taught (known, and not from
+        a part with side_taught off), and the first estimate's geometric terms (deep supervision),
+        each at its own weight, summed as "first_estimate"."""
         ind, valid, side = batch["ind"], batch["valid"], batch["side"]
-        known = valid & batch["side_known"] if "side_known" in batch else valid
+        taught = batch.get("side_taught", batch.get("side_known"))
+        known = valid & taught if taught is not None else valid
         terms["side_ce"] = side_cross_entropy(g["side_logits"], side, known)
         first = hands_from_params(g["params_first"], ind, geometry_side, self.hand_models, R, W, stride)
         parts = self._geometry(first, g["params_first"], batch)
