@@ -144,7 +144,7 @@ def build_targets(
     input_size: int or (H, W) the image must have (checked; None = take the image's size).
     Output map S_h x S_w = H // stride x W // stride. Returns tensors:
       image [3,H,W] float in [0,1] (RGB, not normalised), hm [1,S_h,S_w], handmap [2,S_h,S_w]
-      (each hand's Gaussian in channel `side`; none for a hand of unknown side), ind [M] long
+      (each hand's Gaussian in channel `side`; none for a hand of unknown or untaught side), ind [M] long
       (y*S_w + x), valid [M] bool, side [M],
       side_known [M] (False for hands whose meta["side_known"], one flag or one per hand, is False: no
       side loss, and their geometry is decoded with the network's own side),
@@ -161,7 +161,7 @@ def build_targets(
       exact mask; False for meta["mask_approx"] masks drawn from keypoints),
       hm_weight [1,S_h,S_w] (0 on the cells of `sample.ignore` boxes and of labelled hands that got no
       slot, except where a labelled hand's Gaussian is, 1 elsewhere), handmap_weight [1,S_h,S_w]
-      (hm_weight, also 0 on the cells of hands of unknown side except under a known hand's handmap
+      (hm_weight, also 0 on the cells of hands of unknown or untaught side except under a known hand's handmap
       Gaussian: a map trained there would learn "right" for every unknown hand). A hand-less image gives zero
       maps and valid all False.
     """
