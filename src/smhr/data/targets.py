@@ -220,7 +220,8 @@ def build_targets(
         radius = max(0, int(gaussian_radius(bh, bw, min_overlap)))
         draw_gaussian(hm[0], (cx, cy), radius)
         side_known = _side_known(sample.meta.get("side_known", True), i)
-        if side_known and side_taught:
+        taught = side_known and side_taught
+        if taught:
             draw_gaussian(handmap[h.side], (cx, cy), radius)
         else:  # neither channel's map may learn from it: its side's cells are ignored
             side_unknown.append(np.asarray(box, np.float32).reshape(4))
@@ -228,7 +229,7 @@ def build_targets(
         t["valid"][slot] = True
         t["side"][slot] = h.side
         t["side_known"][slot] = side_known
-        t["side_taught"][slot] = side_known and side_taught
+        t["side_taught"][slot] = taught
         t["center"][slot] = torch.from_numpy(centres[0])
         t["center_offset"][slot] = torch.tensor([ct[0] - cx, ct[1] - cy])
         t["radius"][slot] = radius
