@@ -55,7 +55,8 @@ def _config(root: Path, labelled: list[Path]) -> Path:
     (synth / "training" / "rgb" / "00000000.jpg").write_bytes(b"first")
     (synth / "meta.json").write_text(json.dumps({
         "generator": "smhr synth", "count": {"training": 40}, "res": 64, "side": "right", "seed": 5,
-        "hand_model": "anny", "switches": {"arm_prob": 0.5, "glove_prob": 0.0, "low_light_prob": 0.0},
+        "hand_model": "anny", "switches": {"arm_prob": 0.5, "glove_prob": 0.0, "low_light_prob": 0.0,
+                                                       "palm_cue_prob": 0.25},
     }))  # fmt: skip
     cfg = {"data": {"kind": "mixture", "shared": {"backgrounds": {"roots": [str(labelled[0])]}}, "mixture": [
         {"kind": "labelled", "roots": [str(p) for p in labelled]},
@@ -93,7 +94,8 @@ def test_pack_keeps_its_budget_and_shares_and_rewrites_labels_like_the_loader(tm
     assert report["synth_regenerate"] == [{
         "root": str(tmp_path / "synth-x"), "out": str(out / "synth" / "synth-x"), "n": 40, "res": 64,
         "side": "right", "seed": 5, "hand": "anny", "arm_prob": 0.5, "glove_prob": 0.0, "low_light_prob": 0.0,
-        "first_sha256": hashlib.sha256(b"first").hexdigest(), "images_sha256": None}]  # fmt: skip
+        "palm_cue_prob": 0.25, "first_sha256": hashlib.sha256(b"first").hexdigest(),
+        "images_sha256": None}]  # fmt: skip
     # the packed labels read back as the loader's own downscaling of the originals (photos re-encoded)
     packed, original = LabelledSet(out / "labels" / "alpha"), LabelledSet(alpha, max_side=200)
     assert len({r["group"] for r in packed.records}) == len(packed)  # one per near-duplicate group first

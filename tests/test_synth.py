@@ -311,7 +311,8 @@ def test_gloves_change_the_hand_colour_and_have_no_nails():
 
 
 def test_switches_are_reproducible_recorded_and_applied(tmp_path):
-    on = SynthConfig(res=32, device="cpu", arm_prob=0.5, glove_prob=1.0, low_light_prob=1.0)
+    switches = {"arm_prob": 0.5, "glove_prob": 1.0, "low_light_prob": 1.0, "palm_cue_prob": 0.5}
+    on = SynthConfig(res=32, device="cpu", **switches)
     for name in ("a", "b"):
         write_synth(tmp_path / name, 3, 1, cfg=on, seed=2, progress=False)
     write_synth(tmp_path / "off", 3, 1, cfg=SynthConfig(res=32, device="cpu"), seed=2, progress=False)
@@ -320,7 +321,7 @@ def test_switches_are_reproducible_recorded_and_applied(tmp_path):
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
-    assert meta["switches"] == {"arm_prob": 0.5, "glove_prob": 1.0, "low_light_prob": 1.0}
+    assert meta["switches"] == switches
     for name in ("xyz", "K", "verts", "mano"):  # the hands are the same hands
         assert (tmp_path / "a" / f"training_{name}.json").read_bytes() == (
             tmp_path / "off" / f"training_{name}.json"
@@ -337,6 +338,8 @@ def test_switches_are_reproducible_recorded_and_applied(tmp_path):
 def test_switch_values_are_checked():
     with pytest.raises(ValueError, match="--glove-prob"):
         SynthConfig(glove_prob=1.5)
+    with pytest.raises(ValueError, match="--palm-cue-prob"):
+        SynthConfig(palm_cue_prob=-0.1)
 
 
 def test_composer_pastes_the_arm_with_its_hand_and_it_hides_earlier_hands():

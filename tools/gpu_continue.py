@@ -77,7 +77,8 @@ def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | 
         args = {"--n": count, "--n-eval": 0, "--res": spec["res"], "--side": spec["side"],
                 "--seed": spec["seed"], "--hand": spec["hand"], "--device": "cpu",
                 "--arm-prob": spec["arm_prob"], "--glove-prob": spec["glove_prob"],
-                "--low-light-prob": spec["low_light_prob"], "--workers": workers}  # fmt: skip
+                "--low-light-prob": spec["low_light_prob"], "--palm-cue-prob": spec.get("palm_cue_prob", 0.0),
+                "--workers": workers}  # fmt: skip
         cmd = [
             sys.executable,
             "-m",

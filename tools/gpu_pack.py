@@ -169,6 +169,7 @@ def synth_specs(roots: list[str], out: Path) -> list[dict[str, Any]]:
                 "arm_prob": sw.get("arm_prob", 0.0),
                 "glove_prob": sw.get("glove_prob", 0.0),
                 "low_light_prob": sw.get("low_light_prob", 0.0),
+                "palm_cue_prob": sw.get("palm_cue_prob", 0.0),
                 "first_sha256": hashlib.sha256(first.read_bytes()).hexdigest() if first.is_file() else None,
                 "images_sha256": images_digest(Path(root), meta["count"]["training"])
                 if first.is_file()

@@ -108,6 +108,10 @@ def synth_command(
     low_light_prob: Annotated[
         float, typer.Option("--low-light-prob", help="Share of darker, noisier images. 0 = off.")
     ] = 0.0,
+    palm_cue_prob: Annotated[
+        float, typer.Option("--palm-cue-prob", help="Share of bare hands whose palm side is paler, with "
+                            "creases (a palm / back cue the side can be read from). 0 = off.")
+    ] = 0.0,
     workers: Annotated[
         int, typer.Option("--workers", help="Processes rendering chunks of 32 images (one thread each); "
                           "the files are the same as with 1.")
@@ -127,7 +131,7 @@ def synth_command(
         cfg = SynthConfig(res=res, hand=hand, side=side, device=device,
                           mano_dir=str(mano_dir) if mano_dir is not None else None,
                           arm_prob=arm_prob, glove_prob=glove_prob,
-                          low_light_prob=low_light_prob)  # fmt: skip
+                          low_light_prob=low_light_prob, palm_cue_prob=palm_cue_prob)  # fmt: skip
         write_synth(out, n, n_eval, cfg=cfg, seed=seed, progress=True, workers=max(1, workers))
     except (ValueError, FileNotFoundError, HandModelError) as e:
         fail(str(e))

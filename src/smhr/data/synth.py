@@ -10,9 +10,10 @@ skin albedo (a tone between light and dark, low-frequency per-vertex variation, 
 the model's part labels), random SH-9 lighting, a procedural background, then motion blur, sensor
 noise and a random JPEG quality. Rendering is batched on the GPU when there is one (the image is
 supersampled 2x for anti-aliased edges; the mask is the mesh's coverage of the pixel centres).
-Switches (SynthConfig, `smhr synth --arm-prob / --glove-prob / --low-light-prob`): an arm at the
-wrist (it may hide part of the hand: the mask and `*_vis.json` follow the depth test), gloves, low
-light; each draws from its own stream, so at 0 the files are those of a run without the switch.
+Switches (SynthConfig, `smhr synth --arm-prob / --glove-prob / --low-light-prob / --palm-cue-prob`):
+an arm at the wrist (it may hide part of the hand: the mask and `*_vis.json` follow the depth test),
+gloves, low light, a paler and creased palmar side; each draws from its own stream, so at 0 the
+files are those of a run without the switch.
 
 Files (N training, M evaluation records):
     training/rgb/%08d.jpg, training/mask/%08d.jpg (0/255 JPEG, like FreiHAND), training_K.json,
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from smhr.data.synth_post import degrade, low_light_rng
-from smhr.data.synth_render import SynthConfig, SynthRenderer
+from smhr.data.synth_render import SWITCHES, SynthConfig, SynthRenderer
 
 __all__ = ["CHUNK", "SynthConfig", "SynthRenderer", "write_split", "write_synth"]
 
@@ -225,7 +226,7 @@ def write_synth(
         "keypoints": "joints",  # *_xyz: raw keypoints; loaders convert them (smhr.hands.keypoint_definitions)
         "scale": "|xyz[10] - xyz[9]| (middle MCP -> PIP), metres",
         "mask": "training/mask/%08d.jpg: 255 hand, 0 background (threshold at 128)",
-        "switches": {k: getattr(cfg, k) for k in ("arm_prob", "glove_prob", "low_light_prob")},
+        "switches": {k: getattr(cfg, k) for k in SWITCHES},
         "config": asdict(cfg),
     }
     if cfg.side == "both":

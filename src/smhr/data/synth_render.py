@@ -23,6 +23,7 @@ from smhr.data.synth_arm import (
     cap_vertex_ids,
     keypoints_in_view,
 )
+from smhr.data.synth_palm import PalmDraws, apply_palm_cue, palm_geometry
 from smhr.data.synth_scene import (
     arm_albedo,
     glove_albedo,
@@ -33,6 +34,9 @@ from smhr.data.synth_scene import (
     subsample_intrinsics,
 )
 from smhr.hands.keypoints import NAIL_PART, RIGHT, SIDE_NAMES
+
+SWITCHES = ("arm_prob", "glove_prob", "low_light_prob", "palm_cue_prob")
+"""The optional looks of `SynthConfig`, each a share of images (recorded in a set's meta.json)."""
 
 
 @dataclass
@@ -48,8 +52,10 @@ class SynthConfig:
     supersample: render at this factor for anti-aliased edges. device: "auto" | "cpu" | "cuda".
     arm_prob: share of images with an arm attached at the wrist (`smhr.data.synth_arm`; labels
     stay the hand's). glove_prob: share of hands wearing a glove (`synth_scene.glove_albedo`).
-    low_light_prob: share of images darkened with stronger noise (`synth_post.low_light`). At 0
-    (the default) each draws no random number, so the files are those of a run without it.
+    low_light_prob: share of images darkened with stronger noise (`synth_post.low_light`).
+    palm_cue_prob: share of bare hands whose palmar side is paler with creases
+    (`smhr.data.synth_palm`). At 0 (the default) each draws no random number, so the files are
+    those of a run without it.
     """
 
     res: int = 224
@@ -69,9 +75,10 @@ class SynthConfig:
     arm_prob: float = 0.0
     glove_prob: float = 0.0
     low_light_prob: float = 0.0
+    palm_cue_prob: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("arm_prob", "glove_prob", "low_light_prob"):
+        for name in SWITCHES:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} must be a probability in [0, 1], got {getattr(self, name)}")
@@ -117,9 +124,12 @@ class SynthRenderer:
         self.models = {s: HandModel.load(cfg.hand, s, path).to(self.device).eval() for s in sides}
         self.priors = {s: PosePrior.from_model(m.cpu()) for s, m in self.models.items()}
         self.cap_ids: dict[str, torch.Tensor] = {}
+        self.palms = {}
         for s, m in self.models.items():
             rest = m(*(torch.zeros(1, d) for d in (3, m.pose_dim, m.num_betas, 3)))
             self.cap_ids[s] = cap_vertex_ids(rest.vertices[0], rest.joints[0]).to(self.device)
+            self.palms[s] = palm_geometry(rest.vertices[0], m.faces, rest.joints[0], m.part_labels,
+                                          m.tip_vertex_ids)  # fmt: skip
             m.to(self.device)
         self.arm_faces = arm_faces().to(self.device)
 
@@ -205,6 +215,10 @@ class SynthRenderer:
             arm_on = torch.rand(n, generator=g2) < cfg.arm_prob
             glove_on = torch.rand(n, generator=g2) < cfg.glove_prob
             extras = {"gen": g2, "arm_on": arm_on, "glove_on": glove_on, "arm": arm_params(n, g2)}
+        palm_draws = None
+        if cfg.palm_cue_prob > 0:
+            g3 = torch.Generator().manual_seed(_extras_seed(seed, stream=0xA3))
+            palm_draws = PalmDraws.draw(n, cfg.palm_cue_prob, g3)
         for side, side_name in enumerate(SIDE_NAMES):
             idx = torch.nonzero(is_right == (side == RIGHT)).flatten()
             if len(idx) == 0:
@@ -223,6 +237,11 @@ class SynthRenderer:
             verts = posed.vertices + transl[:, None]
             joints = posed.joints + transl[:, None]
             scene, faces, colours = self._dress(side_name, verts, joints, albedo, extras, idx)
+            if palm_draws is not None:  # after _dress: the arm keeps the skin's mean; gloves stay plain
+                bare = torch.ones(k, dtype=torch.bool) if extras is None else ~extras["glove_on"][idx]
+                V, rows = albedo.shape[1], bare.to(colours.device)
+                colours[rows, :V] = apply_palm_cue(colours[rows, :V].cpu(), self.palms[side_name],
+                                                   palm_draws, idx[bare]).to(colours)  # fmt: skip
             light, colours, F_hand = sh[idx].to(dev), colours.to(dev), m.faces.shape[0]
             # labels first: the hand's front-most coverage at the pixel centres (a plain 1x raster)
             _, anything, hand, depth = render_hands(scene, faces, colours, light, K, res, F_hand)
@@ -261,6 +280,7 @@ class SynthRenderer:
         }
 
 
-def _extras_seed(seed: int) -> int:
-    """Seed of the arm / glove generator of a chunk (a stream apart from the hand's)."""
-    return int(np.random.SeedSequence([seed, 0xA2]).generate_state(1, np.uint64)[0] >> 1)
+def _extras_seed(seed: int, stream: int = 0xA2) -> int:
+    """Seed of a chunk's generator for an optional look (a stream apart from the hand's): 0xA2 arm
+    and glove, 0xA3 the palm cue."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, np.uint64)[0] >> 1)
