@@ -23,7 +23,7 @@ from smhr.data.synth_arm import (
     cap_vertex_ids,
     keypoints_in_view,
 )
-from smhr.data.synth_palm import PalmDraws, apply_palm_cue, palm_geometry
+from smhr.data.synth_palm import PalmDraws, PalmGeometry, apply_palm_cue, palm_geometry
 from smhr.data.synth_scene import (
     arm_albedo,
     glove_albedo,
@@ -124,12 +124,13 @@ class SynthRenderer:
         self.models = {s: HandModel.load(cfg.hand, s, path).to(self.device).eval() for s in sides}
         self.priors = {s: PosePrior.from_model(m.cpu()) for s, m in self.models.items()}
         self.cap_ids: dict[str, torch.Tensor] = {}
-        self.palms = {}
+        self.palms: dict[str, PalmGeometry] = {}  # only with the palm cue on
         for s, m in self.models.items():
             rest = m(*(torch.zeros(1, d) for d in (3, m.pose_dim, m.num_betas, 3)))
             self.cap_ids[s] = cap_vertex_ids(rest.vertices[0], rest.joints[0]).to(self.device)
-            self.palms[s] = palm_geometry(rest.vertices[0], m.faces, rest.joints[0], m.part_labels,
-                                          m.tip_vertex_ids)  # fmt: skip
+            if cfg.palm_cue_prob > 0:
+                self.palms[s] = palm_geometry(rest.vertices[0], m.faces, rest.joints[0], m.part_labels,
+                                              m.tip_vertex_ids)  # fmt: skip
             m.to(self.device)
         self.arm_faces = arm_faces().to(self.device)
 
