@@ -226,7 +226,7 @@ def test_a_synthetic_rebuild_past_its_deadline_stops_and_leaves_no_renderer_runn
     from gpu_continue import regenerate_synth
 
     spec = {"out": str(tmp_path / "synth-base"), "n": 100000, "res": 224, "side": "right", "seed": 1,
-            "hand": "anny", "arm_prob": 0.0, "glove_prob": 0.0, "low_light_prob": 0.0}
+            "hand": "anny", "arm_prob": 0.0, "glove_prob": 0.0, "low_light_prob": 0.0, "palm_cue_prob": 0.0}
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     t = time.monotonic()
     with pytest.raises(SystemExit, match=r"synth-base: not done after 1 s .* lower --synth-n or raise"):

@@ -14,11 +14,11 @@ from smhr.data.synth_palm import (
     apply_palm_cue,
     palm_geometry,
     polyline_distance,
-    vertex_normals,
 )
 from smhr.hands.assets import user_files
 from smhr.hands.keypoints import NAIL_PART
 from smhr.hands.model import HandModel
+from smhr.render.shading import vertex_normals
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,8 @@ def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | 
                      deadline_s: float) -> dict:
     """Every synthetic set at once, each rendered by its share of the cores (`smhr synth --workers`,
     one thread per process); checked against the packed sets' image digests."""
+    from smhr.data.synth_render import SWITCHES, switch_flag
+
     workers = max(1, cores // max(1, len(specs)))
     t, procs = time.monotonic(), []
     for spec in specs:
@@ -76,9 +78,7 @@ def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | 
         shutil.rmtree(spec["out"], ignore_errors=True)
         args = {"--n": count, "--n-eval": 0, "--res": spec["res"], "--side": spec["side"],
                 "--seed": spec["seed"], "--hand": spec["hand"], "--device": "cpu",
-                "--arm-prob": spec["arm_prob"], "--glove-prob": spec["glove_prob"],
-                "--low-light-prob": spec["low_light_prob"], "--palm-cue-prob": spec.get("palm_cue_prob", 0.0),
-                "--workers": workers}  # fmt: skip
+                **{switch_flag(name): spec[name] for name in SWITCHES}, "--workers": workers}  # fmt: skip
         cmd = [
             sys.executable,
             "-m",

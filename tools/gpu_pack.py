@@ -142,6 +142,8 @@ def images_digest(root: Path, count: int) -> str | None:
 
 def synth_specs(roots: list[str], out: Path) -> list[dict[str, Any]]:
     """How to regenerate each synthetic root there: `smhr synth` arguments from its meta.json."""
+    from smhr.data.synth_render import SWITCHES
+
     specs = []
     for root in roots:
         meta_path = Path(root) / "meta.json"
@@ -166,10 +168,7 @@ def synth_specs(roots: list[str], out: Path) -> list[dict[str, Any]]:
                 "side": meta["side"],
                 "seed": meta["seed"],
                 "hand": meta["hand_model"],
-                "arm_prob": sw.get("arm_prob", 0.0),
-                "glove_prob": sw.get("glove_prob", 0.0),
-                "low_light_prob": sw.get("low_light_prob", 0.0),
-                "palm_cue_prob": sw.get("palm_cue_prob", 0.0),
+                **{name: sw.get(name, 0.0) for name in SWITCHES},
                 "first_sha256": hashlib.sha256(first.read_bytes()).hexdigest() if first.is_file() else None,
                 "images_sha256": images_digest(Path(root), meta["count"]["training"])
                 if first.is_file()

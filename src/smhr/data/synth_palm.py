@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from smhr.hands.keypoints import NAIL_PART
+from smhr.render.shading import vertex_normals
 
 PALM_TINT = (0.78, 0.60, 0.55)  # albedo the palmar skin moves towards: a light pink palm
 CREASE_SIGMA_M = 0.0035  # crease band half-width (Gaussian sigma), metres
@@ -49,17 +50,6 @@ class PalmGeometry:
     palm_xy_m: torch.Tensor
     palm_polylines_m: torch.Tensor
     on_palm: torch.Tensor
-
-
-def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Area-weighted unit vertex normals [V,3] of a mesh (faces wound as the model's)."""
-    v = vertices.double()
-    f = faces.long()
-    face_n = torch.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]], dim=-1)
-    n = torch.zeros_like(v)
-    for corner in range(3):
-        n.index_add_(0, f[:, corner], face_n)
-    return F.normalize(n, dim=-1).float()
 
 
 def _square_to(d: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
@@ -99,11 +89,12 @@ def palm_geometry(vertices: torch.Tensor, faces: torch.Tensor, joints: torch.Ten
     zero pose, metres."""
     vertices, joints = vertices.float().cpu(), joints.float().cpu()
     part_labels, tip_ids = part_labels.cpu(), tip_ids.cpu()
-    normals = vertex_normals(vertices, faces.cpu())
+    normals = vertex_normals(vertices.double(), faces.cpu().long()).float()
     backs = back_directions(vertices, normals, joints, part_labels, tip_ids)
-    part = part_labels.clamp(max=5)  # nails belong to the back: their own normals say so below
+    part = part_labels.clamp(max=5)  # a nail takes some finger's back: its weight is set to 0 below
     facing = -(normals * backs[part]).sum(-1)  # cosine with the palmar direction
-    palmar = ((facing / 0.5).clamp(0, 1) ** 2 * (3 - 2 * (facing / 0.5).clamp(0, 1)))
+    ramp = (facing / 0.5).clamp(0, 1)
+    palmar = ramp * ramp * (3 - 2 * ramp)  # smoothstep: 0 at a right angle, 1 from cos 0.5 on
     palmar = torch.where(part_labels == NAIL_PART, torch.zeros_like(palmar), palmar)
     finger_crease = torch.full((len(vertices),), float("inf"))
     for finger in range(5):

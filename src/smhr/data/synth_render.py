@@ -39,6 +39,11 @@ SWITCHES = ("arm_prob", "glove_prob", "low_light_prob", "palm_cue_prob")
 """The optional looks of `SynthConfig`, each a share of images (recorded in a set's meta.json)."""
 
 
+def switch_flag(name: str) -> str:
+    """The `smhr synth` option of a SWITCHES name: "arm_prob" -> "--arm-prob"."""
+    return "--" + name.replace("_", "-")
+
+
 @dataclass
 class SynthConfig:
     """What `smhr synth` varies, and how much.
@@ -80,8 +85,8 @@ class SynthConfig:
     def __post_init__(self) -> None:
         for name in SWITCHES:
             if not 0.0 <= getattr(self, name) <= 1.0:
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{flag} must be a probability in [0, 1], got {getattr(self, name)}")
+                value = getattr(self, name)
+                raise ValueError(f"{switch_flag(name)} must be a probability in [0, 1], got {value}")
         if self.side not in ("left", "right", "both"):
             raise ValueError(f"--side must be left, right or both, got {self.side!r}")
         if self.res < 16:
@@ -238,11 +243,10 @@ class SynthRenderer:
             verts = posed.vertices + transl[:, None]
             joints = posed.joints + transl[:, None]
             scene, faces, colours = self._dress(side_name, verts, joints, albedo, extras, idx)
-            if palm_draws is not None:  # after _dress: the arm keeps the skin's mean; gloves stay plain
+            if palm_draws is not None:  # after _dress, on its CPU colours: the arm keeps the skin's mean
                 bare = torch.ones(k, dtype=torch.bool) if extras is None else ~extras["glove_on"][idx]
-                V, rows = albedo.shape[1], bare.to(colours.device)
-                colours[rows, :V] = apply_palm_cue(colours[rows, :V].cpu(), self.palms[side_name],
-                                                   palm_draws, idx[bare]).to(colours)  # fmt: skip
+                V, palm = albedo.shape[1], self.palms[side_name]  # gloved hands stay plain
+                colours[bare, :V] = apply_palm_cue(colours[bare, :V], palm, palm_draws, idx[bare])
             light, colours, F_hand = sh[idx].to(dev), colours.to(dev), m.faces.shape[0]
             # labels first: the hand's front-most coverage at the pixel centres (a plain 1x raster)
             _, anything, hand, depth = render_hands(scene, faces, colours, light, K, res, F_hand)
