@@ -309,6 +309,8 @@ def main() -> None:
                     "Reconstructor's)")
     ap.add_argument("--mirror", choices=("on", "off"), default=None,
                     help="photo mode: the mirrored view's side vote (default: the Reconstructor's)")
+    ap.add_argument("--side-check", choices=("on", "off"), default="on",
+                    help="each hand's side also from the side classifier of its crop (runtime.side_check)")
     ap.add_argument("--fit-translation", choices=("on", "off"), default="on",
                     help="hands moved to where their local keypoints see them (runtime.translation_fit)")
     ap.add_argument("--large-hand-threshold", type=float, default=None,
@@ -350,6 +352,7 @@ def main() -> None:
     if args.min_hand_side is not None:
         views["min_hand_side"] = args.min_hand_side or None
     views["fit_translation"] = args.fit_translation == "on"
+    views["side_check"] = args.side_check == "on"
     rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode, views)
     predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
@@ -358,7 +361,8 @@ def main() -> None:
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
     out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "zoom_out": rec.zoom_out,
-                           "mirror": rec.mirror, "iou": args.iou, "fit_translation": rec.fit_translation,
+                           "mirror": rec.mirror, "side_check": rec.side_checker is not None, "iou": args.iou,
+                           "fit_translation": rec.fit_translation,
                            "large_hand_threshold": rec.large_hand_threshold, "large_side": rec.large_side,
                            "min_hand_side": rec.min_hand_side, "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
@@ -405,7 +409,8 @@ def main() -> None:
         from smhr.eval.placement import placement_errors
         from smhr.eval.predict import predict_freihand
 
-        rec = Reconstructor.from_pretrained(args.weights, "cpu", fit_translation=views["fit_translation"])
+        rec = Reconstructor.from_pretrained(args.weights, "cpu", fit_translation=views["fit_translation"],
+                                            side_check=False)  # (FreiHAND's right hands: side fixed)
         xyz, verts = predict_freihand(rec, args.synth)
         gt_xyz, gt_verts = freihand.load_ground_truth(args.synth, keypoints=rec.hand_models[1].keypoints)
         s = freihand.evaluate(gt_xyz, gt_verts, xyz, verts)["summary"]

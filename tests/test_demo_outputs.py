@@ -208,6 +208,11 @@ def test_schema_2_records_validate_and_say_what_made_them(tiny_weights, tmp_path
     res = runner.invoke(app, ["demo", "b.png", "--out", "none", "--threshold", "1", "--zoom-out", "0.5",
                               "--mirror"])  # bundled, no hand; photo mode's extra views  # fmt: skip
     assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["demo", "b.png", "--out", "unchecked", "--side-check", "off"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(Path("unchecked/b.json").read_text())["provenance"]["side_check"] is False
+    res = runner.invoke(app, ["demo", "b.png", "--out", "bad", "--side-check", "maybe"])
+    assert res.exit_code != 0 and "--side-check must be auto, on or off, got 'maybe'" in res.output
     res = runner.invoke(app, ["demo", "b.png", "--out", "fast", "--mode", "fast", "--zoom-out", "0.5"])
     assert res.exit_code != 0 and "--zoom-out / --mirror add views to photo mode only" in res.output
     assert not Path("fast").exists()  # refused before anything ran or was written
@@ -228,6 +233,7 @@ def test_schema_2_records_validate_and_say_what_made_them(tiny_weights, tmp_path
             assert prov["backend"] == "onnxruntime" and prov["input_size"] == 256
             assert prov["photo_views"] == {"zoom_out": 0.5, "mirror": True}
             assert prov["large_hand_threshold"] == 0.1 and prov["large_side"] == 0.6  # (the library's)
+        assert prov["side_check"] is True  # images under --side-check auto
         assert prov["min_hand_side"] is None  # neither weights file stores a smallest hand
         assert prov["smhr_version"] == smhr.__version__
         assert record["hand_model"] == "anny" and record["pose_joints"][0] == "index_mcp"

@@ -27,13 +27,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from smhr.geometry.hand_crop import CROP_MARGIN
 from smhr.io.onnx_float16 import exact_float16
 from smhr.model.net import SMHRNet
 from smhr.model.peaks import PeakNet
+from smhr.model.side_net import SideClassifier
 from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import FORMAT, OUTPUT_NAMES
+from smhr.runtime.side_check import SIDE_FORMAT
 
-__all__ = ["FORMAT", "OUTPUT_NAMES", "compare_with_torch", "exact_float16", "export_onnx"]
+__all__ = ["FORMAT", "OUTPUT_NAMES", "SIDE_FORMAT", "compare_with_torch", "exact_float16", "export_onnx",
+           "export_side_classifier"]
 
 
 class _Outputs(nn.Module):
@@ -126,3 +130,28 @@ def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2, seed
     tied = np.abs(got["scores"] - ref["scores"]) <= 1e-5
     out["untied_cells"] = float((~same & ~tied).sum())
     return out
+
+
+def export_side_classifier(classifier: SideClassifier, path: str | Path, opset: int = 17) -> Path:
+    """Write the side classifier (`smhr.model.side_net.SideClassifier`, its mirror average inside
+    the graph) to `path`: input "crops" [N,S,S,3] float32 0-255 RGB, output "logits" [N], dynamic N;
+    the crop's size and margin (`smhr.geometry.hand_crop`) stored as metadata beside `SIDE_FORMAT`."""
+    import warnings
+
+    import onnx
+
+    path = Path(path)
+    classifier = classifier.cpu().float().eval()
+    size = classifier.net.size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(classifier, (torch.zeros(2, size, size, 3),), str(path), input_names=["crops"],
+                          output_names=["logits"], dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
+                          opset_version=opset, dynamo=False)
+    model = onnx.load(str(path))
+    meta = {"smhr_format": SIDE_FORMAT, "smhr_crop_size": str(size), "smhr_crop_margin": str(CROP_MARGIN)}
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(model, str(path))
+    return path

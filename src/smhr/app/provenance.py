@@ -53,7 +53,7 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
     """The `provenance` block: smhr version, weights file (as given, or `bundled:NAME`) and its
     sha256, backend, detection threshold, maximum hands, network input size, focal, photo mode's
     extra views (`Reconstructor.zoom_out` / `mirror`), the large-hand threshold and span (null: off),
-    the smallest hand kept (null: no limit)."""
+    the smallest hand kept (null: no limit), and whether a side classifier checks each hand's side."""
     from smhr import __version__
 
     path = weights_file(rec, weights)
@@ -75,15 +75,19 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
         "focal_px": None if focal is None else float(focal),
         "photo_views": {"zoom_out": float(getattr(rec, "zoom_out", 0.0)),
                         "mirror": bool(getattr(rec, "mirror", False))},  # (photo mode's extra views)
+        "side_check": getattr(rec, "side_checker", None) is not None,
     }
 
 
-def with_mode(prov: dict[str, Any], mode: str, tiles: list[list[Any]]) -> dict[str, Any]:
+def with_mode(prov: dict[str, Any], mode: str, tiles: list[list[Any]],
+              side_check: bool | None = None) -> dict[str, Any]:  # fmt: skip
     """`prov` for one input run in `mode` (photo | fast): the mode, its tiles, and the extra views
     only where they ran. Fast mode runs none, so its record says 0 / false whatever the reconstructor
-    was built with (a video under `--mode auto` next to photos with `--zoom-out`)."""
+    was built with (a video under `--mode auto` next to photos with `--zoom-out`). side_check: the
+    call's own choice (False: skipped, as for a video under `--side-check auto`; None: the record's)."""
     views = prov["photo_views"] if mode == "photo" else {"zoom_out": 0.0, "mirror": False}
-    return {**prov, "mode": mode, "tiles": tiles, "photo_views": views}
+    checked = prov.get("side_check", False) and side_check is not False
+    return {**prov, "mode": mode, "tiles": tiles, "photo_views": views, "side_check": checked}
 
 
 def camera_for(image_hw: tuple[int, int], input_size: int, focal: float | None) -> dict[str, Any]:

@@ -27,7 +27,8 @@ In both modes a hand that fills much of a whole view is kept from a lower score,
 ranks them well; None turns it off), and a same-side hand drawn over a better one's pixels is
 dropped as its second peak (`smhr.runtime.second_peaks`). The detection threshold and the
 large-hand rule's values are the weights' own when they store them (`smhr.runtime.calibration`,
-written by `smhr package`).
+written by `smhr package`). `side_check` (on by default for images, off for video) takes each
+hand's side from a classifier of its own crop as well as the network's (`smhr.runtime.side_check`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from smhr.runtime.options import (
     check_views,
 )
 from smhr.runtime.second_peaks import drop_second_peaks
+from smhr.runtime.side_check import SideChecker, revise_handedness
 from smhr.runtime.small_hands import keep_large_enough
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 from smhr.runtime.translation_fit import FIT_TRANSLATION
@@ -83,6 +85,7 @@ class Reconstructor:
     large_side: float = LARGE_SIDE  # ... "filling": keypoint box's long side / the view's long side
     min_hand_side: float | None = None  # shorter hands (keypoint box / input side, per view) dropped
     fit_translation: bool = FIT_TRANSLATION  # place each hand where its local keypoints see it
+    side_checker: SideChecker | None = None  # each hand's side also from its crop (None: the network's)
 
     def __post_init__(self) -> None:
         check_score("threshold", self.threshold)
@@ -101,6 +104,7 @@ class Reconstructor:
         mode: str = "fast", zoom_out: float = ZOOM_OUT, mirror: bool = MIRROR,
         large_hand_threshold: float | str | None = "auto", large_side: float | None = None,
         min_hand_side: float | str | None = "auto", fit_translation: bool = FIT_TRANSLATION,
+        side_check: bool = True,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -127,7 +131,9 @@ class Reconstructor:
         than this share of the network input's side in their view are dropped
         (`smhr.runtime.small_hands`; None: no limit; "auto": the weights' stored value, else None).
         fit_translation: move each hand to the translation that lays its keypoints on the local
-        keypoint head's (`smhr.runtime.translation_fit`; False: the predicted translation as is)."""
+        keypoint head's (`smhr.runtime.translation_fit`; False: the predicted translation as is).
+        side_check: also ask the bundled side classifier of each hand's crop (`smhr.runtime.side_check`;
+        ~0.3 ms a hand on a CPU; False: the network's side alone, as video uses)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
@@ -156,6 +162,7 @@ class Reconstructor:
                               max_hands=max_hands, hand=hand, mano_dir=mano_dir, mode=mode)
         rec.zoom_out, rec.mirror = float(zoom_out), bool(mirror)
         rec.fit_translation = bool(fit_translation)
+        rec.side_checker = SideChecker(threads=threads) if side_check else None
         if large_hand_threshold == "auto":
             large_hand_threshold = pick_value(None, stored.large_hand_threshold, LARGE_THRESHOLD)
         rec.large_hand_threshold = large_hand_threshold
@@ -196,13 +203,13 @@ class Reconstructor:
         return {i: m.faces for i, m in enumerate(self.hand_models)}
 
     def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None,
-                mode: str | None = None, zoom_out: float | None = None,
-                mirror: bool | None = None) -> list[Hand]:  # fmt: skip
+                mode: str | None = None, zoom_out: float | None = None, mirror: bool | None = None,
+                side_check: bool | None = None) -> list[Hand]:  # fmt: skip
         """Hands in one image, best score first. NumPy images are RGB (an OpenCV `imread` result is
-        BGR: pass `img[..., ::-1]`); several images: `predict_batch`. mode, zoom_out, mirror: None =
-        the Reconstructor's own."""
+        BGR: pass `img[..., ::-1]`); several images: `predict_batch`. mode, zoom_out, mirror,
+        side_check: None = the Reconstructor's own."""
         return self.predict_batch([image], focal=focal, K=None if K is None else [K], mode=mode,
-                                  zoom_out=zoom_out, mirror=mirror)[0]  # fmt: skip
+                                  zoom_out=zoom_out, mirror=mirror, side_check=side_check)[0]  # fmt: skip
 
     def tiles(self, image_hw: tuple[int, int], mode: str | None = None) -> list[tuple[int, int, int, int]]:
         """The tiles (x0, y0, x1, y1, photo pixels) photo mode adds for an image of this (H, W)
@@ -214,12 +221,13 @@ class Reconstructor:
     def predict_batch(
         self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None,
         side: int | None = None, mode: str | None = None, zoom_out: float | None = None,
-        mirror: bool | None = None,
+        mirror: bool | None = None, side_check: bool | None = None,
     ) -> list[list[Hand]]:
         """Hands per image for several images in one network run (photo mode: one run per image,
         its views batched). side: None = each hand's side from the network; 0 / 1 = decode every
         hand as left / right (single-side benchmarks; no side vote then). zoom_out, mirror: photo
-        mode's extra views (None = the Reconstructor's own; fast mode has none)."""
+        mode's extra views (None = the Reconstructor's own; fast mode has none). side_check: False
+        skips the side classifier for this call (video), True needs one (None: whether it has one)."""
         if _one_image(images):
             raise TypeError("predict_batch takes a list of images; for one image use predict(image)")
         if not len(images):
@@ -229,12 +237,18 @@ class Reconstructor:
         zoom = self.zoom_out if zoom_out is None else zoom_out
         mirror = self.mirror if mirror is None else mirror
         check_views(zoom, mirror)
+        if side_check and self.side_checker is None:
+            raise ValueError("side_check=True: this Reconstructor has no side classifier; load it with "
+                             "from_pretrained(..., side_check=True)")
+        check = self.side_checker is not None and side is None and side_check is not False
         if check_mode(mode or self.mode) == "photo":
-            return [self._predict_photo(im, i, focal, None if K is None else K[i], side, zoom, mirror)
+            return [self._predict_photo(im, i, focal, None if K is None else K[i], side, zoom, mirror, check)
                     for i, im in enumerate(images)]  # fmt: skip
         rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
         boxed, affines, Ks = network_inputs(rgb, self.input_size, focal=focal, K=K)
         outputs = self._run(boxed, affines, [(0, 0, im.shape[1], im.shape[0]) for im in rgb])
+        if check:
+            outputs = self._check_sides(outputs, rgb, affines)
         R = self.input_size
         found = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold, Ks,
                              side=side, fit_translation=self.fit_translation)
@@ -258,7 +272,8 @@ class Reconstructor:
                                              self.large_side))
 
     def _predict_photo(self, image: Any, index: int, focal: float | None, K: np.ndarray | None,
-                       side: int | None, zoom_out: float, mirror: bool) -> list[Hand]:  # fmt: skip
+                       side: int | None, zoom_out: float, mirror: bool,
+                       check: bool) -> list[Hand]:  # fmt: skip
         """Photo mode for one image: its whole view, tiles and the extra views in one network run,
         each view decoded in the photo's one camera (the mirrored view in the mirrored camera, its
         hands mirrored back), duplicates merged (`smhr.runtime.tiling.merge_views`; with the
@@ -272,6 +287,9 @@ class Reconstructor:
         vote = mirror and side is None
         views, boxed, affines = photo_views(rgb, self.input_size, zoom_out=zoom_out or None, mirror=vote)
         outputs = self._run(boxed, affines, [v.box for v in views])
+        if check:  # a mirrored view's affine maps from the mirrored photo
+            flipped = rgb[:, ::-1] if vote else rgb
+            outputs = self._check_sides(outputs, [flipped if v.mirrored else rgb for v in views], affines)
         R = self.input_size
         Ks = np.stack([mirror_camera(camera, W) if v.mirrored else camera for v in views])
         per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold,
@@ -283,6 +301,13 @@ class Reconstructor:
             return merge_views(per_view, views, (H, W), self.max_hands, side_vote=view_vote)
         hands = merge_views(per_view[:-1], views[:-1], (H, W), self.max_hands, side_vote=view_vote)
         return vote_sides(hands, [mirror_hand(h, W, camera) for h in per_view[-1]])
+
+    def _check_sides(self, outputs: dict[str, np.ndarray], sources: Sequence[np.ndarray],
+                     affines: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+        """The outputs with each candidate hand's side logits revised by the side checker;
+        sources[b]: the image affines[b] maps from."""
+        return revise_handedness(outputs, sources, affines, self._decode_threshold, self.input_size // STRIDE,
+                                 self.side_checker)
 
     def _run(self, boxed: np.ndarray, affines: np.ndarray,
              boxes: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:  # fmt: skip

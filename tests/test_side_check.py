@@ -1,0 +1,270 @@
+"""The side check (`smhr.runtime.side_check`): the canonical crop, the classifier's mirror
+antisymmetry, its ONNX export, how it revises the network's handedness, its training, and the
+bundled classifier on the bundled real photos."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from smhr.geometry.hand_crop import canonical_crop_affine, crop_hands
+from smhr.model.side_net import SideClassifier, SideNet
+from smhr.onnx_export import export_side_classifier
+from smhr.runtime.decode import decode_peaks
+from smhr.runtime.side_check import NET_WEIGHT, SideChecker, bundled_side_classifier, revise_handedness
+
+
+def _hand(rng: np.random.Generator, angle: float) -> np.ndarray:
+    """21 points: wrist at the origin, the middle knuckle 40 px along `angle`, the rest scattered."""
+    kp = rng.uniform(-30, 30, (21, 2))
+    kp[0] = 0
+    kp[9] = 40 * np.array([np.cos(angle), np.sin(angle)])
+    return kp + 200
+
+
+@pytest.mark.parametrize("angle", [0.0, 1.0, 2.5, -2.0])
+def test_canonical_crop_points_the_hand_up_and_holds_every_keypoint(angle):
+    rng = np.random.default_rng(3)
+    kp = _hand(rng, angle)
+    A = canonical_crop_affine(kp, size=64, margin=1.25)
+    out = kp @ A[:, :2].T + A[:, 2]
+    up = out[9] - out[0]
+    assert abs(up[0]) < 1e-9 and up[1] < 0  # wrist straight below the middle knuckle
+    lo, hi = out.min(0), out.max(0)
+    assert np.all(lo >= 0) and np.all(hi <= 64)
+    assert np.isclose((hi - lo).max(), 64 / 1.25)  # the longer side spans size / margin
+    np.testing.assert_allclose((lo + hi) / 2, [32, 32], atol=1e-9)  # centred
+    same = np.full((21, 2), 7.0)  # degenerate: one point
+    assert np.isfinite(canonical_crop_affine(same)).all()
+
+
+def test_crop_hands_samples_the_image_where_the_affine_says():
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[40:50, 100:110] = (255, 0, 0)  # a red square at (105, 45)
+    kp = _hand(np.random.default_rng(0), 0.7) - 200 + np.array([100, 40])
+    crops = crop_hands(image, kp[None], size=64)
+    assert crops.shape == (1, 64, 64, 3) and crops.dtype == np.uint8
+    A = canonical_crop_affine(kp)
+    u, v = A[:, :2] @ [104.5, 44.5] + A[:, 2]
+    if 0 <= u < 64 and 0 <= v < 64:
+        assert crops[0, int(v), int(u), 0] > 200
+    assert crop_hands(image, np.zeros((0, 21, 2))).shape == (0, 64, 64, 3)
+
+
+def _tiny_classifier(seed: int = 0) -> SideClassifier:
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = SideNet(blocks=4, size=32, width=4)
+        for p in net.fc.parameters():
+            torch.nn.init.normal_(p, std=0.5)
+    return SideClassifier(net.eval()).eval()
+
+
+def test_mirrored_crop_gets_the_opposite_logit_exactly():
+    clf = _tiny_classifier()
+    x = torch.randint(0, 256, (3, 32, 32, 3)).float()
+    with torch.no_grad():
+        a, b = clf(x), clf(x.flip(2))  # [N,S,S,3]: dim 2 is the width
+    assert a.abs().max() > 1e-4  # not trivially zero
+    torch.testing.assert_close(a, -b)
+
+
+def test_export_runs_in_onnxruntime_as_in_torch(tmp_path):
+    clf = _tiny_classifier()
+    path = export_side_classifier(clf, tmp_path / "side.onnx")
+    checker = SideChecker(path, threads=1)
+    assert (checker.size, checker.margin) == (32, 1.25)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    kps = np.stack([_hand(rng, a) * 0.3 for a in (0.0, 2.0)])
+    got = checker.logits(image, kps)
+    with torch.no_grad():
+        want = clf(torch.from_numpy(crop_hands(image, kps, 32)).float()).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert checker.logits(image, np.zeros((0, 21, 2))).shape == (0,)
+
+
+def test_checker_refuses_a_file_that_is_no_side_classifier(tmp_path):
+    from smhr.runtime.loading import bundled_weights
+
+    with pytest.raises(ValueError, match=r"anny\.onnx is not an smhr side classifier"):
+        SideChecker(bundled_weights(onnx=True))
+    with pytest.raises(FileNotFoundError, match=r"missing\.onnx not found"):
+        SideChecker(tmp_path / "missing.onnx")
+
+
+class _Fixed:
+    """A checker stub answering fixed logits, recording the keypoints it was asked about."""
+
+    def __init__(self, logits):
+        self.answers, self.asked = list(logits), []
+
+    def logits(self, image, keypoints):
+        self.asked.append(np.asarray(keypoints))
+        return np.array([self.answers.pop(0) for _ in range(len(keypoints))], np.float32)
+
+
+def _spread(slots: int, cells: float) -> np.ndarray:
+    """kp_offsets [1,slots,42]: the wrist at the cell, the other joints spread over `cells` cells."""
+    offsets = np.zeros((1, slots, 21, 2), np.float32)
+    offsets[..., 1:, 0] = np.linspace(0, cells, 20)
+    return offsets.reshape(1, slots, 42)
+
+
+def test_revision_sums_the_networks_log_odds_and_the_crops_at_candidate_slots_only():
+    W = 8  # grid width
+    offsets = _spread(4, 8.0)  # 8 cells = 32 network px = 64 photo px: checked
+    offsets[0, 3] = _spread(1, 5.0)[0, 0]  # 40 photo px: under MIN_CHECKED_PX, the network's side
+    outputs = {
+        "scores": np.array([[0.9, 0.6, 0.1, 0.8]], np.float32),
+        "cells": np.array([[9, 20, 3, 30]]),
+        "kp_offsets": offsets,
+        "handedness": np.array([[[0.0, 2.0], [1.0, 0.0], [0.0, 5.0], [0.0, 1.0]]], np.float32),
+    }
+    affine = np.diag([0.5, 0.5, 1.0])  # original px -> network px: the photo is twice the input
+    checker = _Fixed([-5.0, 0.5])
+    photo = np.zeros((64, 64, 3), np.uint8)
+    out = revise_handedness(outputs, [photo], affine[None], 0.5, W, checker, stride=4)
+    np.testing.assert_allclose(out["handedness"][0, 0], [0.0, NET_WEIGHT * 2.0 - 5.0])  # right -> left
+    np.testing.assert_allclose(out["handedness"][0, 1], [0.0, NET_WEIGHT * -1.0 + 0.5])  # stays left
+    np.testing.assert_allclose(out["handedness"][0, 2], [0.0, 5.0])  # under the threshold: untouched
+    np.testing.assert_allclose(out["handedness"][0, 3], [0.0, 1.0])  # too small to check: untouched
+    assert len(checker.asked) == 1 and len(checker.asked[0]) == 2
+    assert outputs["handedness"][0, 0, 1] == 2.0  # the input is not changed
+    # cell 9 of an 8-wide grid is (1, 1): its keypoints at pixel 4 x 1 in the network, 8 in the photo
+    np.testing.assert_allclose(checker.asked[0][0, 0], [8.0, 8.0])
+
+
+def test_revised_side_decodes_the_other_sides_parameters():
+    from smhr.hands.numpy_model import NumpyHandModel
+
+    models = [NumpyHandModel.load("anny", s) for s in ("left", "right")]
+    params = np.zeros((1, 1, 122), np.float32)
+    params[0, 0, 61 + 3] = 0.8  # the right set bends a finger; the left set is flat
+    outputs = {"scores": np.array([[0.9]], np.float32), "cells": np.array([[10]]),
+               "kp_offsets": _spread(1, 14.0), "params": params,
+               "handedness": np.array([[[0.0, 3.0]]], np.float32)}  # fmt: skip
+    A = np.eye(3)[None]
+    right = decode_peaks(outputs, models, 64, 16, A, 0.5)[0][0]
+    revised = revise_handedness(outputs, [np.zeros((64, 64, 3), np.uint8)], A, 0.5, 16, _Fixed([-8.0]))
+    left = decode_peaks(revised, models, 64, 16, A, 0.5)[0][0]
+    assert (right.side, left.side) == (1, 0)
+    assert right.pose[0] == pytest.approx(0.8) and left.pose[0] == 0.0
+    log_odds = NET_WEIGHT * 3.0 - 8.0  # right over left, after the revision
+    assert left.side == int(log_odds > 0)
+    assert left.handedness[0] == pytest.approx(1 / (1 + np.exp(log_odds)), rel=1e-5)
+
+
+def test_side_classifier_training_learns_a_side_cue(tmp_path):
+    """Crops whose bright blob sits left for right hands: learnable under the mirrored halves."""
+    from smhr.train.side_classifier import SideCrops, SideTrainConfig, side_accuracy, train_side_net
+
+    rng = np.random.default_rng(0)
+    n = 192
+    images = rng.integers(0, 60, (n, 32, 32, 3)).astype(np.uint8)
+    side = rng.integers(0, 2, n)
+    for i in range(n):
+        x0 = 4 if side[i] else 20
+        images[i, 10:22, x0:x0 + 8] = 230
+    crops = SideCrops(images, side.astype(np.float32), side, np.zeros(n, np.int64), ["blobs"])
+    config = SideTrainConfig(epochs=6, batch=32, lr=5e-3, blocks=4, size=32)
+    net = train_side_net(crops, config, log=lambda s: None)
+    assert side_accuracy(SideClassifier(net), crops)["blobs"] >= 0.9
+
+
+def test_collect_crops_takes_keypoint_hands_of_the_split(tmp_path):
+    import cv2
+
+    from smhr.data.labelled import write_labelled_set
+    from smhr.train.side_classifier import collect_crops
+
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(tmp_path / "a.png"), rng.integers(0, 255, (80, 100, 3), dtype=np.uint8))
+    hand = {"side": 1, "right_prob": 0.8, "keypoints2d": (_hand(rng, 1.0) * 0.2).tolist()}
+    box = {"side": 0, "level": "box", "box": [0, 0, 10, 10]}
+    records = [{"path": "a.png", "sha256": "0" * 64, "width": 100, "height": 80, "split": split,
+                "group": split, "hands": [hand, box], "ignore": [], "source_boxes": None}
+               for split in ("train", "test")]  # fmt: skip
+    meta = {"source": {"name": "tiny", "repo": "", "commit": "", "licence": "", "url": ""}, "role": "train",
+            "image_root": str(tmp_path), "teacher": {}, "split": {}, "counts": {}}  # fmt: skip
+    root = write_labelled_set(tmp_path / "tiny", meta, records)
+    crops = collect_crops([root], "train", size=32)
+    assert crops.images.shape == (1, 32, 32, 3) and crops.names == ["tiny"]
+    assert crops.right_prob.tolist() == [pytest.approx(0.8)] and crops.side.tolist() == [1]
+
+
+def test_bundled_classifier_gets_the_bundled_real_hands_and_their_mirror_images():
+    """The four real sample photos (held-out splits) with their teacher labels: the bundled
+    classifier agrees with each hand's side, and calls the mirrored photo's hand the other side."""
+    import importlib.resources
+
+    from smhr.io.images import read_rgb
+
+    samples = importlib.resources.files("smhr") / "assets" / "samples"
+    labels = json.loads((samples / "labels.json").read_text())["images"]
+    checker = SideChecker(bundled_side_classifier(), threads=1)
+    seen = 0
+    for name in ("real_1.jpg", "real_2.jpg", "real_3.jpg", "real_4.jpg"):
+        image = read_rgb(str(samples / name))
+        W = image.shape[1]
+        for hand in labels[name]:
+            kp = np.array(hand["keypoints2d_px"])
+            right = hand["side"] == "right"
+            assert (checker.logits(image, kp[None])[0] > 0) == right, name
+            mirrored = kp * [-1, 1] + [W - 1, 0]
+            flipped = np.ascontiguousarray(image[:, ::-1])
+            assert (checker.logits(flipped, mirrored[None])[0] > 0) != right, name
+            seen += 1
+    assert seen >= 4
+
+
+def test_side_check_choices_per_input_and_per_call(tmp_path):
+    """`--side-check auto` checks images and leaves videos to the network; `predict(side_check=)`
+    overrides per call, and asking a reconstructor without a classifier is one line."""
+    from pathlib import Path
+
+    from smhr.app.inputs import side_check_for
+    from smhr.app.provenance import with_mode
+    from smhr.runtime.reconstructor import Reconstructor
+
+    assert side_check_for("auto", Path("a.jpg")) is None and side_check_for("auto", Path("a.MP4")) is False
+    assert side_check_for("on", Path("a.mp4")) is None and side_check_for("off", Path("a.jpg")) is False
+    prov = {"photo_views": {"zoom_out": 0.0, "mirror": False}, "side_check": True}
+    assert with_mode(prov, "fast", [], False)["side_check"] is False
+    assert with_mode(prov, "fast", [], None)["side_check"] is True
+    plain = Reconstructor.from_pretrained(side_check=False)
+    assert plain.side_checker is None
+    image = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match="side_check=True: this Reconstructor has no side classifier"):
+        plain.predict(image, side_check=True)
+
+
+def test_checked_sides_on_the_bundled_real_photos_match_or_beat_the_networks():
+    """The bundled weights on the four real samples (fast and photo mode): with the check every
+    labelled hand found keeps the teacher's side and one more gains it; `side_check=False` per call is exactly
+    the unchecked reconstructor."""
+    import importlib.resources
+
+    from smhr.io.images import read_rgb
+    from smhr.runtime.reconstructor import Reconstructor
+
+    samples = importlib.resources.files("smhr") / "assets" / "samples"
+    labels = json.loads((samples / "labels.json").read_text())["images"]
+    checked, plain = Reconstructor.from_pretrained(), Reconstructor.from_pretrained(side_check=False)
+    right = {True: 0, False: 0}
+    for name in ("real_1.jpg", "real_2.jpg", "real_3.jpg", "real_4.jpg"):
+        image = read_rgb(str(samples / name))
+        for mode in ("fast", "photo"):
+            off = checked.predict(image, mode=mode, side_check=False)
+            same = plain.predict(image, mode=mode)
+            assert [h.side for h in off] == [h.side for h in same]
+            np.testing.assert_allclose([h.score for h in off], [h.score for h in same])
+            for check, hands in ((True, checked.predict(image, mode=mode)), (False, same)):
+                for truth in labels[name]:
+                    kp = np.array(truth["keypoints2d_px"])
+                    err = [np.linalg.norm(h.keypoints2d - kp, axis=-1).mean() / np.ptp(kp, 0).max()
+                           for h in hands]  # fmt: skip
+                    if err and min(err) < 0.5:
+                        right[check] += hands[int(np.argmin(err))].side == (truth["side"] == "right")
+    assert right[True] >= 12 and right[True] > right[False]  # measured: 12 against 11
