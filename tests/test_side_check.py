@@ -268,3 +268,26 @@ def test_checked_sides_on_the_bundled_real_photos_match_or_beat_the_networks():
                     if err and min(err) < 0.5:
                         right[check] += hands[int(np.argmin(err))].side == (truth["side"] == "right")
     assert right[True] >= 12 and right[True] > right[False]  # measured: 12 against 11
+
+
+def test_photo_modes_mirrored_view_is_checked_on_the_mirrored_photo():
+    """Each view's crops come from the pixels its affine maps from: the photo, or for the mirrored
+    view the photo mirrored left-right."""
+    from smhr.runtime.reconstructor import Reconstructor
+
+    class Recording:
+        def __init__(self):
+            self.sources = []
+
+        def logits(self, image, keypoints):
+            self.sources.append(np.array(image))
+            return np.zeros(len(keypoints), np.float32)
+
+    rec = Reconstructor.from_pretrained(side_check=False, threshold=0.0, min_hand_side=None)
+    rec.side_checker = Recording()
+    image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    rec.predict(image, mode="photo", mirror=True)
+    seen = rec.side_checker.sources
+    assert any(np.array_equal(s, image) for s in seen)
+    assert any(np.array_equal(s, image[:, ::-1]) for s in seen)
+    assert all(np.array_equal(s, image) or np.array_equal(s, image[:, ::-1]) for s in seen)
