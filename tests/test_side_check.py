@@ -45,11 +45,11 @@ def test_crop_hands_samples_the_image_where_the_affine_says():
     kp = _hand(np.random.default_rng(0), 0.7) - 200 + np.array([100, 40])
     crops = crop_hands(image, kp[None], size=64)
     assert crops.shape == (1, 64, 64, 3) and crops.dtype == np.uint8
-    A = canonical_crop_affine(kp)
+    A = canonical_crop_affine(kp, 64)
     u, v = A[:, :2] @ [104.5, 44.5] + A[:, 2]
-    if 0 <= u < 64 and 0 <= v < 64:
-        assert crops[0, int(v), int(u), 0] > 200
-    assert crop_hands(image, np.zeros((0, 21, 2))).shape == (0, 64, 64, 3)
+    assert 0 <= u < 64 and 0 <= v < 64  # the square lies among the keypoints: inside the crop
+    assert crops[0, int(v), int(u), 0] > 200
+    assert crop_hands(image, np.zeros((0, 21, 2)), size=48).shape == (0, 48, 48, 3)
 
 
 def _tiny_classifier(seed: int = 0) -> SideClassifier:

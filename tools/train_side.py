@@ -2,7 +2,7 @@
 
     python tools/train_side.py --train labels/subhih-hands labels/ragadag-hands labels/dwivedi-gestures \
         labels/ardamavi-digits labels/hardhat-people --eval labels/hina-gloves labels/asl-letters \
-        --image-base /work/data/real --out RUNS/side [--epochs 30] [--seed 0] [--size 64]
+        --image-base /work/data/real --out RUNS/side [--epochs 30] [--seed 0] [--size 96]
 
 Trains on the train split of the --train sets (trainable sets only), reports the side agreement
 with the teacher on their test splits and on every hand of the --eval sets (crops from the
@@ -21,6 +21,8 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from smhr.geometry.hand_crop import CROP_SIZE
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", nargs="+", required=True, help="labelled sets to train on (their train split)")
     ap.add_argument("--eval", nargs="*", default=[], help="never-trained-on labelled sets (every hand)")
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--size", type=int, default=64, help="crop side in px (a multiple of 16)")
+    ap.add_argument("--size", type=int, default=CROP_SIZE, help="crop side in px (a multiple of 16)")
     args = ap.parse_args(argv)
 
     import torch

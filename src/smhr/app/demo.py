@@ -295,7 +295,7 @@ def demo_command(
         "stored value, else no limit; 0: no limit.")] = None,
     side_check: Annotated[str, typer.Option(
         "--side-check", help="auto | on | off: also take each hand's side from a classifier of its own "
-        "crop (~0.3 ms a hand). auto: on for images, off for videos.")] = "auto",
+        "crop (~1 ms a hand on a CPU). auto: on for images, off for videos.")] = "auto",
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write) and the network's seconds per image.")] = False,
 ) -> None:

@@ -199,7 +199,7 @@ def process_video(
     with_vertices: every hand's vertices in the JSON, as `smhr demo --vertices`.
     mode: "fast" (one view per frame, the default) or "photo" (tiles per frame,
     `smhr.runtime.tiling`: ~10x slower). side_check: False (default) skips the side classifier on
-    the frames (~0.3 ms a hand: video keeps the fast path's speed), None: the reconstructor's own."""
+    the frames (~0.85 ms a hand: video keeps the fast path's speed), None: the reconstructor's own."""
     import cv2
     from tqdm import tqdm
 

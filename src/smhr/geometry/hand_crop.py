@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = ["CROP_MARGIN", "CROP_SIZE", "canonical_crop_affine", "crop_hands"]
 
-CROP_SIZE = 64  # px; the side classifier's input
+CROP_SIZE = 96  # px; the bundled side classifier's input (its ONNX file records its own)
 CROP_MARGIN = 1.25  # crop side / the longer side of the turned keypoint box
 WRIST, MIDDLE_MCP = 0, 9
 

@@ -4,8 +4,8 @@ Why a second network: the detector decides the side from features at the hand's 
 joints on a 256-px view of the whole photo, and on photos from sources it never saw it gets about
 one hand in five wrong (0.82 on the gloves, docs/evaluation.md), a share that did not move in 550k
 samples of training. The teacher, MediaPipe, decides the side from a crop of the hand alone. This
-net does the same on a 64-px canonical crop: the first 14 blocks of MobileNetV2 (ImageNet start,
-stride 16: a 4x4 map), a 1x1 conv to 16 channels and one linear layer over the 4x4x16 map (the
+net does the same on a 96-px canonical crop: the first 14 blocks of MobileNetV2 (ImageNet start,
+stride 16: a 6x6 map), a 1x1 conv to 16 channels and one linear layer over the 6x6x16 map (the
 map is flattened, not pooled: which side of the crop the thumb is on is part of the answer).
 
 `SideClassifier` is what is exported and run: the logit (right vs left) is the mean of the crop's
@@ -19,6 +19,8 @@ import torch
 import torchvision
 from torch import nn
 
+from smhr.geometry.hand_crop import CROP_SIZE
+
 __all__ = ["SideClassifier", "SideNet"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -28,7 +30,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class SideNet(nn.Module):
     """forward(crops [N,3,S,S] float RGB in [0, 1]) -> [N] logit of "right hand" (one view)."""
 
-    def __init__(self, blocks: int = 14, size: int = 64, width: int = 16) -> None:
+    def __init__(self, blocks: int = 14, size: int = CROP_SIZE, width: int = 16) -> None:
         super().__init__()
         self.size = size
         self.features = torchvision.models.mobilenet_v2(weights=None).features[:blocks]

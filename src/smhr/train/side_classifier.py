@@ -1,7 +1,7 @@
 """Training of the side classifier (`smhr.model.side_net`) on the labelled sets' canonical hand crops.
 
 Why its own small loop and not `smhr train`: the classifier sees one hand at a time, so its data
-are crops cut once (`collect_crops`, a few thousand 64-px arrays held in memory) rather than whole
+are crops cut once (`collect_crops`, a few thousand 96-px arrays held in memory) rather than whole
 augmented scenes, and an epoch takes seconds on a CPU. Labels are the teacher's soft side,
 `right_prob`; every batch mirrors half its crops and swaps their side (1 - right_prob), so both
 sides are seen in every pose even where a source holds mostly right hands (ardamavi-digits).
