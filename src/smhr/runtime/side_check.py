@@ -26,6 +26,7 @@ import numpy as np
 
 from smhr.geometry.hand_crop import crop_hands
 from smhr.runtime.contract import STRIDE
+from smhr.runtime.network import DEFAULT_THREADS
 
 __all__ = ["MIN_CHECKED_PX", "NET_WEIGHT", "SIDE_FORMAT", "SideChecker", "bundled_side_classifier",
            "revise_handedness"]
@@ -53,7 +54,7 @@ class SideChecker:
             raise FileNotFoundError(f"side classifier {self.path} not found: reinstall smhr, or pass "
                                     "side_check=False")
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or os.environ.get("SMHR_THREADS") or 2)
+        opts.intra_op_num_threads = int(threads or os.environ.get("SMHR_THREADS") or DEFAULT_THREADS)
         self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("smhr_format") != SIDE_FORMAT:
