@@ -291,3 +291,40 @@ def test_photo_modes_mirrored_view_is_checked_on_the_mirrored_photo():
     assert any(np.array_equal(s, image) for s in seen)
     assert any(np.array_equal(s, image[:, ::-1]) for s in seen)
     assert all(np.array_equal(s, image) or np.array_equal(s, image[:, ::-1]) for s in seen)
+
+
+def test_train_side_tool_trains_scores_and_exports_a_checker_file(tmp_path, monkeypatch):
+    """`tools/train_side.py` end to end on a tiny labelled set (no ImageNet file: a random start):
+    side.pt, scores.json and a side.onnx that `SideChecker` loads; a test-only set is refused."""
+    import cv2
+    import train_side
+
+    import smhr.model.weights as weights
+    from smhr.data.labelled import ReservedSourceError, write_labelled_set
+
+    monkeypatch.setattr(weights, "find_mobilenet_v2_imagenet", lambda: None)
+    rng = np.random.default_rng(0)
+
+    def labelled(name: str, role: str) -> str:
+        records = []
+        for i in range(4):
+            cv2.imwrite(str(tmp_path / f"{name}{i}.png"), rng.integers(0, 255, (80, 100, 3), dtype=np.uint8))
+            kp = (_hand(rng, 1.0) * 0.2).tolist()
+            hand = {"side": i % 2, "right_prob": float(i % 2), "keypoints2d": kp}
+            records.append({"path": f"{name}{i}.png", "sha256": "0" * 64, "width": 100, "height": 80,
+                            "split": "test" if i == 3 else "train", "group": str(i), "hands": [hand],
+                            "ignore": [], "source_boxes": None})  # fmt: skip
+        meta = {"source": {"name": name, "repo": "", "commit": "", "licence": "", "url": ""}, "role": role,
+                "image_root": str(tmp_path), "teacher": {}, "split": {}, "counts": {}}  # fmt: skip
+        return str(write_labelled_set(tmp_path / name, meta, records))
+
+    seen, unseen = labelled("seen", "train"), labelled("unseen", "test")
+    out = tmp_path / "side"
+    args = ["--train", seen, "--eval", unseen, "--out", str(out), "--epochs", "1", "--size", "32"]
+    assert train_side.main(args) == 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores["held_out"]) == {"seen"} and set(scores["never_trained_on"]) == {"unseen"}
+    assert SideChecker(out / "side.onnx").size == 32
+    assert torch.load(out / "side.pt", weights_only=False)["train_sets"] == ["seen"]
+    with pytest.raises(ReservedSourceError, match="test only"):
+        train_side.main(["--train", unseen, "--out", str(tmp_path / "no")])
