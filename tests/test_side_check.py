@@ -328,3 +328,25 @@ def test_train_side_tool_trains_scores_and_exports_a_checker_file(tmp_path, monk
     assert torch.load(out / "side.pt", weights_only=False)["train_sets"] == ["seen"]
     with pytest.raises(ReservedSourceError, match="test only"):
         train_side.main(["--train", unseen, "--out", str(tmp_path / "no")])
+
+
+def test_imagenet_start_loads_the_whole_file_strictly(tmp_path):
+    """The first blocks hold exactly the file's weights and BatchNorm statistics (the shape probe
+    moves none of them); a file of another network is refused in one line, not loaded in part."""
+    import torchvision
+
+    from smhr.model.backbones import BackboneWeightsError
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        source = torchvision.models.mobilenet_v2(weights=None)
+        for m in source.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                torch.nn.init.uniform_(m.running_mean)
+    torch.save(source.state_dict(), tmp_path / "mobilenet.pth")
+    net = SideNet(blocks=4, size=32, imagenet=tmp_path / "mobilenet.pth")
+    state = source.state_dict()
+    assert all(torch.equal(v, state["features." + k]) for k, v in net.features.state_dict().items())
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "resnet.pth")
+    with pytest.raises(BackboneWeightsError, match="not a mobilenet_v2 checkpoint"):
+        SideNet(blocks=4, size=32, imagenet=tmp_path / "resnet.pth")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,11 +97,17 @@ def export_onnx(
         "smhr_max_hands": str(max_hands),
     }
     meta.update((calibration or Calibration()).to_onnx())
+    _add_metadata(model, meta)
+    onnx.save(exact_float16(model), str(path))
+    return path
+
+
+def _add_metadata(model: Any, meta: dict[str, str]) -> None:
+    """Append `meta` to an ONNX ModelProto's metadata_props (what onnxruntime's
+    `custom_metadata_map` reads back)."""
     for k, v in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
-    onnx.save(exact_float16(model), str(path))
-    return path
 
 
 def compare_with_torch(net: SMHRNet, onnx_path: str | Path, batch: int = 2, seed: int = 0,
@@ -149,9 +156,7 @@ def export_side_classifier(classifier: SideClassifier, path: str | Path, opset: 
                           output_names=["logits"], dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
                           opset_version=opset, dynamo=False)
     model = onnx.load(str(path))
-    meta = {"smhr_format": SIDE_FORMAT, "smhr_crop_size": str(size), "smhr_crop_margin": str(CROP_MARGIN)}
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = k, v
+    _add_metadata(model, {"smhr_format": SIDE_FORMAT, "smhr_crop_size": str(size),
+                          "smhr_crop_margin": str(CROP_MARGIN)})
     onnx.save(model, str(path))
     return path

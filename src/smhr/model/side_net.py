@@ -15,38 +15,41 @@ hand is a left hand), whatever the training reached.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torchvision
 from torch import nn
 
 from smhr.geometry.hand_crop import CROP_SIZE
+from smhr.model.backbones import load_torchvision_state
+from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["SideClassifier", "SideNet"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 class SideNet(nn.Module):
-    """forward(crops [N,3,S,S] float RGB in [0, 1]) -> [N] logit of "right hand" (one view)."""
+    """forward(crops [N,3,S,S] float RGB in [0, 1]) -> [N] logit of "right hand" (one view).
 
-    def __init__(self, blocks: int = 14, size: int = CROP_SIZE, width: int = 16) -> None:
+    imagenet: torchvision's ImageNet MobileNetV2 file (`find_mobilenet_v2_imagenet`), loaded whole
+    and strictly (`load_torchvision_state`: a wrong file is refused in one line) before the first
+    `blocks` blocks are kept; None: a random start."""
+
+    def __init__(self, blocks: int = 14, size: int = CROP_SIZE, width: int = 16,
+                 imagenet: str | Path | None = None) -> None:  # fmt: skip
         super().__init__()
         self.size = size
-        self.features = torchvision.models.mobilenet_v2(weights=None).features[:blocks]
-        with torch.no_grad():
-            c, h, w = self.features(torch.zeros(1, 3, size, size)).shape[1:]
+        mobilenet = torchvision.models.mobilenet_v2(weights=None)
+        if imagenet is not None:
+            load_torchvision_state(mobilenet, imagenet, "mobilenet_v2")
+        self.features = mobilenet.features[:blocks]
+        with torch.no_grad():  # the map's shape, in eval mode: a probe must not move BatchNorm statistics
+            c, h, w = self.features.eval()(torch.zeros(1, 3, size, size)).shape[1:]
+        self.features.train()
         self.reduce = nn.Sequential(nn.Conv2d(c, width, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         self.fc = nn.Sequential(nn.Dropout(0.2), nn.Linear(width * h * w, 1))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def load_imagenet(self, path: str) -> None:
-        """Start the MobileNetV2 blocks from torchvision's ImageNet file (`find_mobilenet_v2_imagenet`)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        own = {k: v for k, v in state.items() if k.startswith("features.")
-               and int(k.split(".")[1]) < len(self.features)}  # fmt: skip
-        self.load_state_dict(own, strict=False)
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         f = self.reduce(self.features((crops - self.mean) / self.std))

@@ -23,7 +23,18 @@ from smhr.records import Hand
 from smhr.runtime import translation_fit
 from smhr.runtime.contract import STRIDE
 
-__all__ = ["decode_peaks"]
+__all__ = ["decode_peaks", "peak_keypoints"]
+
+
+def peak_keypoints(outputs: dict[str, np.ndarray], b_idx: np.ndarray, s_idx: np.ndarray, grid_width: int,
+                   stride: int = STRIDE) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(cell (x, y) [n,2], the local keypoint head's 21 points [n,21,2] in network pixels) of the
+    slots (b_idx, s_idx): a keypoint at cell coordinate u lies at pixel u * stride (the targets'
+    convention), the offsets relative to the cell's integer corner."""
+    cells = outputs["cells"][b_idx, s_idx].astype(np.int64)
+    xy = np.stack([cells % grid_width, cells // grid_width], -1).astype(np.float64)
+    local = (xy[:, None, :] + outputs["kp_offsets"][b_idx, s_idx].reshape(len(xy), 21, 2)) * stride
+    return xy, local
 
 
 def decode_peaks(
@@ -56,8 +67,7 @@ def decode_peaks(
     result: list[list[Hand]] = [[] for _ in range(B)]
     if not len(b_idx):
         return result
-    cells = outputs["cells"][b_idx, s_idx].astype(np.int64)
-    xy = np.stack([cells % grid_width, cells // grid_width], -1).astype(np.float64)
+    xy, local = peak_keypoints(outputs, b_idx, s_idx, grid_width, stride)
     centre = (xy + 0.5) * stride
     forced = None if side is None else np.full(len(b_idx), int(side))
     logits = outputs["handedness"][b_idx, s_idx].astype(np.float64)
@@ -80,7 +90,6 @@ def decode_peaks(
         sel = np.flatnonzero(side == s)
         if len(sel):
             verts[sel], joints[sel] = hand_models[s](go[sel], pose[sel], betas[sel], transl[sel])
-    local = (xy[:, None, :] + outputs["kp_offsets"][b_idx, s_idx].reshape(n, 21, 2)) * stride
     A = np.asarray(affines, np.float64).reshape(B, 3, 3)
     A_inv = np.linalg.inv(A)
     if K is not None:  # same pixel ray, depth scaled by f_real / f_virtual: a shift of the whole hand

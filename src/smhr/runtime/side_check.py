@@ -26,6 +26,7 @@ import numpy as np
 
 from smhr.geometry.hand_crop import crop_hands
 from smhr.runtime.contract import STRIDE
+from smhr.runtime.decode import peak_keypoints
 from smhr.runtime.network import DEFAULT_THREADS
 
 __all__ = ["MIN_CHECKED_PX", "NET_WEIGHT", "SIDE_FORMAT", "SideChecker", "bundled_side_classifier",
@@ -87,9 +88,7 @@ def revise_handedness(outputs: dict[str, np.ndarray], sources: Sequence[np.ndarr
     A_inv = np.linalg.inv(np.asarray(affines, np.float64).reshape(-1, 3, 3))
     for b in np.flatnonzero(keep.any(1)):
         slots = np.flatnonzero(keep[b])
-        cells = outputs["cells"][b, slots].astype(np.int64)
-        xy = np.stack([cells % grid_width, cells // grid_width], -1).astype(np.float64)
-        local = (xy[:, None] + outputs["kp_offsets"][b, slots].reshape(-1, 21, 2)) * stride
+        _, local = peak_keypoints(outputs, np.full(len(slots), b), slots, grid_width, stride)
         in_image = local @ A_inv[b, :2, :2].T + A_inv[b, :2, 2]
         large = np.ptp(in_image, axis=1).max(-1) >= MIN_CHECKED_PX
         slots, in_image = slots[large], in_image[large]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from smhr.data.labelled import LabelledSet, is_box_level
+from smhr.data.labelled import LabelledSet, is_box_level, read_meta
 from smhr.geometry.hand_crop import CROP_SIZE, crop_hands
 from smhr.model.side_net import SideClassifier, SideNet
 
@@ -56,7 +56,7 @@ def collect_crops(roots: Sequence[str | Path], split: str, image_base: str | Pat
     meta, or image_base / source name)."""
     images, probs, sides, sources, names = [], [], [], [], []
     for k, root in enumerate(roots):
-        name = LabelledSet(root, split).name
+        name = read_meta(root)["source"]["name"]  # (the image root below depends on it)
         ds = LabelledSet(root, split, image_root=Path(image_base) / name if image_base else None)
         names.append(ds.name)
         for i, rec in enumerate(ds.records):
@@ -102,9 +102,7 @@ def train_side_net(crops: SideCrops, config: SideTrainConfig, imagenet: str | Pa
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    net = SideNet(config.blocks, config.size)
-    if imagenet is not None:
-        net.load_imagenet(str(imagenet))
+    net = SideNet(config.blocks, config.size, imagenet=imagenet)
     images = torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous()
     target = torch.from_numpy(crops.right_prob)
     steps_per_epoch = math.ceil(len(images) / config.batch)
