@@ -2,7 +2,7 @@
 
     python benchmarks/bench_cpu.py [--weights W] [--mediapipe-python PATH/bin/python] [--rounds 3]
         [--labels labels/subhih-hands labels/dwivedi-gestures labels/ragadag-hands] [--train]
-        [--side-check off]
+        [--side-check off] [--hand-check off]
         [--compare-src OTHER_TREE/src]
 
 What it measures (docs/network.md keeps the latest numbers):
@@ -42,10 +42,13 @@ SMHR_WORKER = r"""
 import json, sys, time
 import cv2
 from smhr.app.api import Reconstructor
-try:  # --side-check (a --compare-src tree from before the side classifier has no such option)
-    rec = Reconstructor.from_pretrained(sys.argv[1] or None, max_hands=10, side_check=sys.argv[2] == "on")
-except TypeError:
-    rec = Reconstructor.from_pretrained(sys.argv[1] or None, max_hands=10)
+checks = {"side_check": sys.argv[2] == "on", "hand_check": sys.argv[3] == "on"}
+while True:  # a --compare-src tree from before a classifier lacks its option: drop the newest
+    try:
+        rec = Reconstructor.from_pretrained(sys.argv[1] or None, max_hands=10, **checks)
+        break
+    except TypeError:
+        checks.popitem()
 for line in sys.stdin:
     path = line.strip()
     img = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
@@ -176,6 +179,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--side-check", choices=("on", "off"), default="off",
                     help="smhr's side classifier (off: what `smhr demo` runs on videos, the default)")
+    ap.add_argument("--hand-check", choices=("on", "off"), default="off",
+                    help="smhr's hand classifier (off: what `smhr demo` runs on videos, the default)")
     ap.add_argument("--train", action="store_true", help="also run bench_train.py on the two configs")
     ap.add_argument(
         "--compare-src",
@@ -188,11 +193,12 @@ def main() -> None:
     images = make_images(args.labels, tmp)
     out: dict[str, Any] = {"images": {str(n): len(p) for n, p in images.items()}, "size": "640x480"}
     py = sys.executable
-    workers = {"smhr": Worker(py, SMHR_WORKER, [args.weights, args.side_check])}
-    out["side_check"] = args.side_check
+    checks = [args.side_check, args.hand_check]
+    workers = {"smhr": Worker(py, SMHR_WORKER, [args.weights, *checks])}
+    out["side_check"], out["hand_check"] = checks
     if args.compare_src:
         env = {**os.environ, "PYTHONPATH": str(Path(args.compare_src).resolve())}
-        workers["smhr_compare"] = Worker(py, SMHR_WORKER, [args.weights, args.side_check], env)
+        workers["smhr_compare"] = Worker(py, SMHR_WORKER, [args.weights, *checks], env)
     mp_python = args.mediapipe_python
     if mp_python and Path(mp_python).exists():
         workers["mediapipe"] = Worker(mp_python, MEDIAPIPE_WORKER, [])

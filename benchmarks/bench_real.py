@@ -311,6 +311,9 @@ def main() -> None:
                     help="photo mode: the mirrored view's side vote (default: the Reconstructor's)")
     ap.add_argument("--side-check", choices=("on", "off"), default="on",
                     help="each hand's side also from the side classifier of its crop (runtime.side_check)")
+    ap.add_argument("--hand-check", choices=("on", "off"), default="on",
+                    help="each candidate's score also from the hand classifier of its crop "
+                    "(runtime.hand_check)")
     ap.add_argument("--fit-translation", choices=("on", "off"), default="on",
                     help="hands moved to where their local keypoints see them (runtime.translation_fit)")
     ap.add_argument("--large-hand-threshold", type=float, default=None,
@@ -353,6 +356,7 @@ def main() -> None:
         views["min_hand_side"] = args.min_hand_side or None
     views["fit_translation"] = args.fit_translation == "on"
     views["side_check"] = args.side_check == "on"
+    views["hand_check"] = args.hand_check == "on"
     rec = smhr_reconstructor(args.weights, args.input_size, args.threshold, args.mode, views)
     predictors = {"smhr": smhr_predictor(rec)}
     if args.teacher:
@@ -361,7 +365,8 @@ def main() -> None:
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config; pass --trained-on NAMES")
     out: dict[str, Any] = {"weights": args.weights or "bundled", "mode": args.mode, "zoom_out": rec.zoom_out,
-                           "mirror": rec.mirror, "side_check": rec.side_checker is not None, "iou": args.iou,
+                           "mirror": rec.mirror, "side_check": rec.side_checker is not None,
+                           "hand_check": rec.hand_checker is not None, "iou": args.iou,
                            "fit_translation": rec.fit_translation,
                            "large_hand_threshold": rec.large_hand_threshold, "large_side": rec.large_side,
                            "min_hand_side": rec.min_hand_side, "trained_on": sorted(trained)}

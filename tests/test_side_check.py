@@ -11,8 +11,9 @@ import torch
 from smhr.geometry.hand_crop import canonical_crop_affine, crop_hands
 from smhr.model.side_net import SideClassifier, SideNet
 from smhr.onnx_export import export_side_classifier
+from smhr.runtime.crop_checks import check_candidates
 from smhr.runtime.decode import decode_peaks
-from smhr.runtime.side_check import NET_WEIGHT, SideChecker, bundled_side_classifier, revise_handedness
+from smhr.runtime.side_check import NET_WEIGHT, SideChecker, bundled_side_classifier
 
 
 def _hand(rng: np.random.Generator, angle: float) -> np.ndarray:
@@ -95,14 +96,30 @@ def test_checker_refuses_a_file_that_is_no_side_classifier(tmp_path):
 
 
 class _Fixed:
-    """A checker stub answering fixed logits, recording the keypoints it was asked about."""
+    """A checker stub answering fixed logits, counting the crops it was asked about."""
+
+    size, margin = 16, 1.25
 
     def __init__(self, logits):
         self.answers, self.asked = list(logits), []
 
-    def logits(self, image, keypoints):
-        self.asked.append(np.asarray(keypoints))
-        return np.array([self.answers.pop(0) for _ in range(len(keypoints))], np.float32)
+    def crop_logits(self, crops):
+        self.asked.append(len(crops))
+        return np.array([self.answers.pop(0) for _ in range(len(crops))], np.float32)
+
+
+def _recording_crops(monkeypatch) -> list:
+    """Make the crop checks' `crop_hands` record (image, keypoints) of every call."""
+    import smhr.runtime.crop_checks as crop_checks
+
+    calls = []
+
+    def record(image, keypoints, size, margin):
+        calls.append((np.array(image), np.asarray(keypoints)))
+        return crop_hands(image, keypoints, size, margin)
+
+    monkeypatch.setattr(crop_checks, "crop_hands", record)
+    return calls
 
 
 def _spread(slots: int, cells: float) -> np.ndarray:
@@ -112,7 +129,7 @@ def _spread(slots: int, cells: float) -> np.ndarray:
     return offsets.reshape(1, slots, 42)
 
 
-def test_revision_sums_the_networks_log_odds_and_the_crops_at_candidate_slots_only():
+def test_revision_sums_the_networks_log_odds_and_the_crops_at_candidate_slots_only(monkeypatch):
     W = 8  # grid width
     offsets = _spread(4, 8.0)  # 8 cells = 32 network px = 64 photo px: checked
     offsets[0, 3] = _spread(1, 5.0)[0, 0]  # 40 photo px: under MIN_CHECKED_PX, the network's side
@@ -125,15 +142,18 @@ def test_revision_sums_the_networks_log_odds_and_the_crops_at_candidate_slots_on
     affine = np.diag([0.5, 0.5, 1.0])  # original px -> network px: the photo is twice the input
     checker = _Fixed([-5.0, 0.5])
     photo = np.zeros((64, 64, 3), np.uint8)
-    out = revise_handedness(outputs, [photo], affine[None], 0.5, W, checker, stride=4)
+    calls = _recording_crops(monkeypatch)
+    out = check_candidates(outputs, [photo], affine[None], 0.5, W, side=checker, stride=4)
     np.testing.assert_allclose(out["handedness"][0, 0], [0.0, NET_WEIGHT * 2.0 - 5.0])  # right -> left
     np.testing.assert_allclose(out["handedness"][0, 1], [0.0, NET_WEIGHT * -1.0 + 0.5])  # stays left
     np.testing.assert_allclose(out["handedness"][0, 2], [0.0, 5.0])  # under the threshold: untouched
     np.testing.assert_allclose(out["handedness"][0, 3], [0.0, 1.0])  # too small to check: untouched
-    assert len(checker.asked) == 1 and len(checker.asked[0]) == 2
+    assert checker.asked == [2]
     assert outputs["handedness"][0, 0, 1] == 2.0  # the input is not changed
+    np.testing.assert_array_equal(out["scores"], outputs["scores"])  # no hand checker: scores kept
     # cell 9 of an 8-wide grid is (1, 1): its keypoints at pixel 4 x 1 in the network, 8 in the photo
-    np.testing.assert_allclose(checker.asked[0][0, 0], [8.0, 8.0])
+    assert len(calls) == 1 and calls[0][1].shape == (2, 21, 2)  # the checked ones, cut once
+    np.testing.assert_allclose(calls[0][1][0, 0], [8.0, 8.0])
 
 
 def test_revised_side_decodes_the_other_sides_parameters():
@@ -147,7 +167,7 @@ def test_revised_side_decodes_the_other_sides_parameters():
                "handedness": np.array([[[0.0, 3.0]]], np.float32)}  # fmt: skip
     A = np.eye(3)[None]
     right = decode_peaks(outputs, models, 64, 16, A, 0.5)[0][0]
-    revised = revise_handedness(outputs, [np.zeros((64, 64, 3), np.uint8)], A, 0.5, 16, _Fixed([-8.0]))
+    revised = check_candidates(outputs, [np.zeros((64, 64, 3), np.uint8)], A, 0.5, 16, side=_Fixed([-8.0]))
     left = decode_peaks(revised, models, 64, 16, A, 0.5)[0][0]
     assert (right.side, left.side) == (1, 0)
     assert right.pose[0] == pytest.approx(0.8) and left.pose[0] == 0.0
@@ -224,12 +244,12 @@ def test_side_check_choices_per_input_and_per_call(tmp_path):
     overrides per call, and asking a reconstructor without a classifier is one line."""
     from pathlib import Path
 
-    from smhr.app.inputs import side_check_for
+    from smhr.app.inputs import check_for
     from smhr.app.provenance import with_mode
     from smhr.runtime.reconstructor import Reconstructor
 
-    assert side_check_for("auto", Path("a.jpg")) is None and side_check_for("auto", Path("a.MP4")) is False
-    assert side_check_for("on", Path("a.mp4")) is None and side_check_for("off", Path("a.jpg")) is False
+    assert check_for("auto", Path("a.jpg")) is None and check_for("auto", Path("a.MP4")) is False
+    assert check_for("on", Path("a.mp4")) is None and check_for("off", Path("a.jpg")) is False
     prov = {"photo_views": {"zoom_out": 0.0, "mirror": False}, "side_check": True}
     assert with_mode(prov, "fast", [], False)["side_check"] is False
     assert with_mode(prov, "fast", [], None)["side_check"] is True
@@ -251,7 +271,8 @@ def test_checked_sides_on_the_bundled_real_photos_match_or_beat_the_networks():
 
     samples = importlib.resources.files("smhr") / "assets" / "samples"
     labels = json.loads((samples / "labels.json").read_text())["images"]
-    checked, plain = Reconstructor.from_pretrained(), Reconstructor.from_pretrained(side_check=False)
+    checked = Reconstructor.from_pretrained(hand_check=False)
+    plain = Reconstructor.from_pretrained(side_check=False, hand_check=False)
     right = {True: 0, False: 0}
     for name in ("real_1.jpg", "real_2.jpg", "real_3.jpg", "real_4.jpg"):
         image = read_rgb(str(samples / name))
@@ -270,24 +291,17 @@ def test_checked_sides_on_the_bundled_real_photos_match_or_beat_the_networks():
     assert right[True] >= 12 and right[True] > right[False]  # measured: 12 against 11
 
 
-def test_photo_modes_mirrored_view_is_checked_on_the_mirrored_photo():
+def test_photo_modes_mirrored_view_is_checked_on_the_mirrored_photo(monkeypatch):
     """Each view's crops come from the pixels its affine maps from: the photo, or for the mirrored
     view the photo mirrored left-right."""
     from smhr.runtime.reconstructor import Reconstructor
 
-    class Recording:
-        def __init__(self):
-            self.sources = []
-
-        def logits(self, image, keypoints):
-            self.sources.append(np.array(image))
-            return np.zeros(len(keypoints), np.float32)
-
-    rec = Reconstructor.from_pretrained(side_check=False, threshold=0.0, min_hand_side=None)
-    rec.side_checker = Recording()
+    rec = Reconstructor.from_pretrained(side_check=False, hand_check=False, threshold=0.0, min_hand_side=None)
+    rec.side_checker = _Fixed([0.0] * 1000)
+    calls = _recording_crops(monkeypatch)
     image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     rec.predict(image, mode="photo", mirror=True)
-    seen = rec.side_checker.sources
+    seen = [source for source, _ in calls]
     assert any(np.array_equal(s, image) for s in seen)
     assert any(np.array_equal(s, image[:, ::-1]) for s in seen)
     assert all(np.array_equal(s, image) or np.array_equal(s, image[:, ::-1]) for s in seen)

@@ -32,13 +32,13 @@ from smhr.geometry.hand_crop import CROP_MARGIN
 from smhr.io.onnx_float16 import exact_float16
 from smhr.model.net import SMHRNet
 from smhr.model.peaks import PeakNet
-from smhr.model.side_net import SideClassifier
+from smhr.model.side_net import HandClassifier, SideClassifier
 from smhr.runtime.calibration import Calibration
 from smhr.runtime.contract import FORMAT, OUTPUT_NAMES
-from smhr.runtime.side_check import SIDE_FORMAT
+from smhr.runtime.crop_classifier import HAND_FORMAT, SIDE_FORMAT
 
-__all__ = ["FORMAT", "OUTPUT_NAMES", "SIDE_FORMAT", "compare_with_torch", "exact_float16", "export_onnx",
-           "export_side_classifier"]
+__all__ = ["FORMAT", "HAND_FORMAT", "OUTPUT_NAMES", "SIDE_FORMAT", "compare_with_torch", "exact_float16",
+           "export_hand_classifier", "export_onnx", "export_side_classifier"]
 
 
 class _Outputs(nn.Module):
@@ -143,6 +143,17 @@ def export_side_classifier(classifier: SideClassifier, path: str | Path, opset: 
     """Write the side classifier (`smhr.model.side_net.SideClassifier`, its mirror average inside
     the graph) to `path`: input "crops" [N,S,S,3] float32 0-255 RGB, output "logits" [N], dynamic N;
     the crop's size and margin (`smhr.geometry.hand_crop`) stored as metadata beside `SIDE_FORMAT`."""
+    return _export_crop_classifier(classifier, path, SIDE_FORMAT, opset)
+
+
+def export_hand_classifier(classifier: HandClassifier, path: str | Path, opset: int = 17) -> Path:
+    """Write the hand check's classifier (`smhr.model.side_net.HandClassifier`) to `path`, laid out as
+    `export_side_classifier`'s file with `HAND_FORMAT` metadata."""
+    return _export_crop_classifier(classifier, path, HAND_FORMAT, opset)
+
+
+def _export_crop_classifier(classifier: SideClassifier | HandClassifier, path: str | Path, kind: str,
+                            opset: int) -> Path:  # fmt: skip
     import warnings
 
     import onnx
@@ -156,7 +167,7 @@ def export_side_classifier(classifier: SideClassifier, path: str | Path, opset: 
                           output_names=["logits"], dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
                           opset_version=opset, dynamo=False)
     model = onnx.load(str(path))
-    _add_metadata(model, {"smhr_format": SIDE_FORMAT, "smhr_crop_size": str(size),
+    _add_metadata(model, {"smhr_format": kind, "smhr_crop_size": str(size),
                           "smhr_crop_margin": str(CROP_MARGIN)})
     onnx.save(model, str(path))
     return path

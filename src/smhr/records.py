@@ -40,7 +40,8 @@ def pick_threshold(given: float | None, stored: float | None) -> float:
 class Hand:
     """One detected hand. Arrays are float32 numpy; pixels are ORIGINAL-image pixels.
 
-    side 0 left / 1 right; score = sigmoid centre-heatmap peak; center [2] px (centre of the peak
+    side 0 left / 1 right; score = sigmoid centre-heatmap peak (with the hand check, its log-odds
+    moved by the crop classifier's: `smhr.runtime.hand_check`); center [2] px (centre of the peak
     cell); global_orient [3], pose [45] axis-angle (flat mean), betas [10]; transl [3] m; vertices
     [V,3] m and joints3d [21,3] m (FreiHAND order) in the camera `K` [3,3]; keypoints2d [21,2] px =
     projection of joints3d; local_keypoints2d [21,2] px from the local keypoint-offset head;

@@ -11,8 +11,9 @@ leaves half an output. With no INPUTS, the bundled sample images run (our own sy
 free to redistribute). `--mode auto` (the default) runs images in photo mode (whole view plus tiles:
 small hands of whole-body photos are found, `smhr.runtime.tiling`; `--zoom-out`, `--mirror`: its
 extra views) and videos in fast mode (one view per frame); each image's JSON records the mode.
-`--side-check auto` (the default) also takes each image hand's side from a classifier of its crop
-(`smhr.runtime.side_check`), and leaves video frames to the network's side (speed).
+`--side-check auto` and `--hand-check auto` (the defaults) also take each image hand's side, and
+each candidate's score, from classifiers of its crop (`smhr.runtime.side_check`,
+`smhr.runtime.hand_check`), and leave video frames to the network's answers (speed).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from smhr.app.inputs import VIDEO_EXTENSIONS, bundled_samples, expand_inputs, mode_for, side_check_for
+from smhr.app.inputs import VIDEO_EXTENSIONS, bundled_samples, check_for, expand_inputs, mode_for
 from smhr.errors import BadInput
 from smhr.records import DEFAULT_THRESHOLD
 from smhr.runtime.large_hands import LARGE_THRESHOLD
@@ -166,12 +167,12 @@ def _source(path: Path, bundled: bool) -> str:
 def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, with_vertices: bool = False,
              meshes: bool = True, progress: bool = True, weights: Path | None = None, bundled: bool = False,
              viewer: bool = True, textured: bool = True, mode: str = "auto",
-             side_check: str = "auto") -> DemoReport:  # fmt: skip
+             side_check: str = "auto", hand_check: str = "auto") -> DemoReport:  # fmt: skip
     """Process every file (images; videos through `smhr.app.video`), collecting failures: each is one
     line on stderr (`echo_error`) and the batch goes on. The bar is drawn on terminals only. Ends by
     writing the browser viewer (`OUT/index.html`) of the images done. mode: auto | photo | fast
-    (`mode_for`). side_check: auto | on | off, for videos (auto: off, the fast path's speed; images
-    use the reconstructor's side classifier whenever it has one)."""
+    (`mode_for`). side_check, hand_check: auto | on | off, for videos (auto: off, the fast path's
+    speed; images use the reconstructor's classifiers whenever it has them)."""
     from tqdm import tqdm
 
     from smhr.app.outputs import output_stems, shown_path
@@ -193,7 +194,8 @@ def run_demo(rec, files: list[Path], out: Path, *, focal: float | None = None, w
                                               source=_source(path, bundled), provenance=prov,
                                               mode=mode_for(mode, path), rigged=meshes,
                                               with_vertices=with_vertices,
-                                              side_check=side_check_for(side_check, path))  # fmt: skip
+                                              side_check=check_for(side_check, path),
+                                              hand_check=check_for(hand_check, path))  # fmt: skip
             else:
                 source = _source(path, bundled)
                 hands = process_image(rec, path, out, focal=focal, with_vertices=with_vertices, meshes=meshes,
@@ -296,6 +298,9 @@ def demo_command(
     side_check: Annotated[str, typer.Option(
         "--side-check", help="auto | on | off: also take each hand's side from a classifier of its own "
         "crop (~1 ms a hand on a CPU). auto: on for images, off for videos.")] = "auto",
+    hand_check: Annotated[str, typer.Option(
+        "--hand-check", help="auto | on | off: also score each candidate by a classifier of its own crop "
+        "asking whether it is a hand (~1 ms a candidate). auto: on for images, off for videos.")] = "auto",
     timing: Annotated[bool, typer.Option("--timing", help="Print seconds per stage (read, network, overlay, "
                                          "meshes, write) and the network's seconds per image.")] = False,
 ) -> None:
@@ -308,8 +313,9 @@ def demo_command(
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
     if mode not in ("auto", "photo", "fast"):
         fail(f"--mode must be auto, photo or fast, got {mode!r}")
-    if side_check not in ("auto", "on", "off"):
-        fail(f"--side-check must be auto, on or off, got {side_check!r}")
+    for name, choice in (("--side-check", side_check), ("--hand-check", hand_check)):
+        if choice not in ("auto", "on", "off"):
+            fail(f"{name} must be auto, on or off, got {choice!r}")
     if mode == "fast" and (zoom_out > 0 or mirror):
         fail("--zoom-out / --mirror add views to photo mode only: drop them, or use --mode photo "
              "(or auto, photo for images)")
@@ -328,6 +334,7 @@ def demo_command(
         rec = Reconstructor.from_pretrained(weights, device, threshold=threshold, max_hands=max_hands,
                                             input_size=input_size, backend=backend, zoom_out=zoom_out,
                                             mirror=mirror, side_check=side_check != "off",
+                                            hand_check=hand_check != "off",
                                             large_hand_threshold="auto" if large_hand_threshold is None
                                             else large_hand_threshold,
                                             min_hand_side="auto" if min_hand_side is None
@@ -343,7 +350,7 @@ def demo_command(
     with native_stderr_filtered(), _terminate_as_exit():
         report = run_demo(rec, files, out, focal=focal, with_vertices=vertices, meshes=meshes,
                           weights=weights, bundled=not inputs, textured=textured, mode=mode,
-                          side_check=side_check)
+                          side_check=side_check, hand_check=hand_check)
     failed = len(report.failures) + len(problems)
     typer.echo(f"{report.processed} of {len(files) + len(problems)} input(s) done, {report.hands} hand(s) "
                f"-> {out}  ({report.seconds:.1f} s; {failed} failed)")  # fmt: skip

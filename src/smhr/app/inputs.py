@@ -14,7 +14,7 @@ from pathlib import Path
 
 from smhr.io.images import IMAGE_EXTENSIONS
 
-__all__ = ["VIDEO_EXTENSIONS", "bundled_samples", "expand_inputs", "mode_for", "side_check_for"]
+__all__ = ["VIDEO_EXTENSIONS", "bundled_samples", "check_for", "expand_inputs", "mode_for"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
@@ -24,11 +24,11 @@ def mode_for(mode: str, path: Path) -> str:
     return mode if mode != "auto" else "fast" if path.suffix.lower() in VIDEO_EXTENSIONS else "photo"
 
 
-def side_check_for(side_check: str, path: Path) -> bool | None:
-    """The side check of one input (`Reconstructor.predict(side_check=)`): `--side-check auto` skips
-    it for videos (the fast path's speed) and keeps the reconstructor's for images; on: None (the
-    reconstructor's, loaded with the classifier); off: False."""
-    if side_check == "off" or (side_check == "auto" and path.suffix.lower() in VIDEO_EXTENSIONS):
+def check_for(choice: str, path: Path) -> bool | None:
+    """A crop check of one input (`Reconstructor.predict(side_check=, hand_check=)`) from its option
+    (`--side-check` / `--hand-check`): auto skips it for videos (the fast path's speed) and keeps the
+    reconstructor's for images; on: None (the reconstructor's, loaded with the classifier); off: False."""
+    if choice == "off" or (choice == "auto" and path.suffix.lower() in VIDEO_EXTENSIONS):
         return False
     return None
 

@@ -76,18 +76,21 @@ def provenance(rec: Any, weights: str | Path | None, focal: float | None = None)
         "photo_views": {"zoom_out": float(getattr(rec, "zoom_out", 0.0)),
                         "mirror": bool(getattr(rec, "mirror", False))},  # (photo mode's extra views)
         "side_check": getattr(rec, "side_checker", None) is not None,
+        "hand_check": getattr(rec, "hand_checker", None) is not None,
     }
 
 
 def with_mode(prov: dict[str, Any], mode: str, tiles: list[list[Any]],
-              side_check: bool | None = None) -> dict[str, Any]:  # fmt: skip
+              side_check: bool | None = None, hand_check: bool | None = None) -> dict[str, Any]:  # fmt: skip
     """`prov` for one input run in `mode` (photo | fast): the mode, its tiles, and the extra views
     only where they ran. Fast mode runs none, so its record says 0 / false whatever the reconstructor
     was built with (a video under `--mode auto` next to photos with `--zoom-out`). side_check: the
-    call's own choice (False: skipped, as for a video under `--side-check auto`; None: the record's)."""
+    call's own choice (False: skipped, as for a video under `--side-check auto`; None: the record's);
+    hand_check: the same for the hand check."""
     views = prov["photo_views"] if mode == "photo" else {"zoom_out": 0.0, "mirror": False}
-    checked = prov.get("side_check", False) and side_check is not False
-    return {**prov, "mode": mode, "tiles": tiles, "photo_views": views, "side_check": checked}
+    checks = {"side_check": prov.get("side_check", False) and side_check is not False,
+              "hand_check": prov.get("hand_check", False) and hand_check is not False}
+    return {**prov, "mode": mode, "tiles": tiles, "photo_views": views, **checks}
 
 
 def camera_for(image_hw: tuple[int, int], input_size: int, focal: float | None) -> dict[str, Any]:

@@ -190,6 +190,7 @@ def process_video(
     mode: str = "fast",
     with_vertices: bool = False,
     side_check: bool | None = False,
+    hand_check: bool | None = False,
 ) -> int:
     """Reconstruct every frame of a video file; write the annotated MP4, the per-frame JSON and (rigged)
     one animated GLB per track, all or nothing. Returns the total number of hands over all frames.
@@ -199,7 +200,8 @@ def process_video(
     with_vertices: every hand's vertices in the JSON, as `smhr demo --vertices`.
     mode: "fast" (one view per frame, the default) or "photo" (tiles per frame,
     `smhr.runtime.tiling`: ~10x slower). side_check: False (default) skips the side classifier on
-    the frames (~0.85 ms a hand: video keeps the fast path's speed), None: the reconstructor's own."""
+    the frames (~0.85 ms a hand: video keeps the fast path's speed), None: the reconstructor's own;
+    hand_check: the same for the hand classifier."""
     import cv2
     from tqdm import tqdm
 
@@ -243,7 +245,8 @@ def process_video(
             t = frame_time(cap, index, fps, t)
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             try:
-                found = rec.predict(rgb, focal=focal, mode=mode, side_check=side_check)
+                found = rec.predict(rgb, focal=focal, mode=mode, side_check=side_check,
+                                    hand_check=hand_check)
             except BadInput as e:  # the predictor calls every frame "image 0": name the file and frame
                 raise BadInput(f"{path}: frame {index}: {str(e).removeprefix('image 0: ')}") from None
             tracked = tracker.update(found, index, t, (H, W))
@@ -279,7 +282,7 @@ def process_video(
             "annotated_video_fps": rate,
             "image_size": {"height": H, "width": W},
             "provenance": with_mode(provenance or make_provenance(rec, None, focal), mode,
-                                    [list(b) for b in rec.tiles((H, W), mode)], side_check),
+                                    [list(b) for b in rec.tiles((H, W), mode)], side_check, hand_check),
             "hand_model": rec.hand_model,
             "keypoint_order": "freihand",
             "keypoint_names": list(FREIHAND_NAMES),

@@ -11,6 +11,10 @@ map is flattened, not pooled: which side of the crop the thumb is on is part of 
 `SideClassifier` is what is exported and run: the logit (right vs left) is the mean of the crop's
 and minus its mirror image's, so mirroring a hand negates its answer exactly (a mirrored right
 hand is a left hand), whatever the training reached.
+
+The same net, trained on the detector's own candidates (`smhr.train.hand_classifier`), answers
+"is this a hand at all?" for the hand check (`smhr.runtime.hand_check`); `HandClassifier` exports
+it with the mean of the crop's and its mirror image's logits, since a mirrored hand is still one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from smhr.geometry.hand_crop import CROP_SIZE
 from smhr.model.backbones import load_torchvision_state
 from smhr.model.normalize import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["SideClassifier", "SideNet"]
+__all__ = ["HandClassifier", "SideClassifier", "SideNet"]
 
 
 class SideNet(nn.Module):
@@ -67,3 +71,16 @@ class SideClassifier(nn.Module):
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         x = crops.permute(0, 3, 1, 2) / 255.0
         return 0.5 * (self.net(x) - self.net(x.flip(-1)))
+
+
+class HandClassifier(nn.Module):
+    """forward(crops [N,S,S,3] uint8-valued float32 RGB) -> [N] logit of "a hand", symmetric under
+    mirroring (the exported hand-check graph)."""
+
+    def __init__(self, net: SideNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        x = crops.permute(0, 3, 1, 2) / 255.0
+        return 0.5 * (self.net(x) + self.net(x.flip(-1)))

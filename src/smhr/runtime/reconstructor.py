@@ -28,7 +28,9 @@ ranks them well; None turns it off), and a same-side hand drawn over a better on
 dropped as its second peak (`smhr.runtime.second_peaks`). The detection threshold and the
 large-hand rule's values are the weights' own when they store them (`smhr.runtime.calibration`,
 written by `smhr package`). `side_check` (on by default for images, off for video) takes each
-hand's side from a classifier of its own crop as well as the network's (`smhr.runtime.side_check`).
+hand's side from a classifier of its own crop as well as the network's (`smhr.runtime.side_check`);
+`hand_check` (the same defaults) moves each candidate's score by a classifier of the same crop
+asking whether it is a hand at all (`smhr.runtime.hand_check`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ from smhr.hands.numpy_model import NumpyHandModel
 from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold, pick_value
 from smhr.runtime.contract import STRIDE, PeakBackend
+from smhr.runtime.crop_checks import check_candidates
 from smhr.runtime.decode import decode_peaks
+from smhr.runtime.hand_check import HandChecker, check_hands
 from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD, admit_large, decode_threshold
 from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
 from smhr.runtime.options import (
@@ -61,7 +65,7 @@ from smhr.runtime.options import (
     check_views,
 )
 from smhr.runtime.second_peaks import drop_second_peaks
-from smhr.runtime.side_check import SideChecker, revise_handedness
+from smhr.runtime.side_check import SideChecker
 from smhr.runtime.small_hands import keep_large_enough
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 from smhr.runtime.translation_fit import FIT_TRANSLATION
@@ -86,6 +90,7 @@ class Reconstructor:
     min_hand_side: float | None = None  # shorter hands (keypoint box / input side, per view) dropped
     fit_translation: bool = FIT_TRANSLATION  # place each hand where its local keypoints see it
     side_checker: SideChecker | None = None  # each hand's side also from its crop (None: the network's)
+    hand_checker: HandChecker | None = None  # each candidate's score also from its crop (None: the network's)
 
     def __post_init__(self) -> None:
         check_score("threshold", self.threshold)
@@ -104,7 +109,7 @@ class Reconstructor:
         mode: str = "fast", zoom_out: float = ZOOM_OUT, mirror: bool = MIRROR,
         large_hand_threshold: float | str | None = "auto", large_side: float | None = None,
         min_hand_side: float | str | None = "auto", fit_translation: bool = FIT_TRANSLATION,
-        side_check: bool = True,
+        side_check: bool = True, hand_check: bool = True,
     ) -> Reconstructor:
         """Load `weights` (a `smhr train` model.pt, or an `smhr export --onnx` file; default: the
         bundled weights).
@@ -134,7 +139,9 @@ class Reconstructor:
         keypoint head's (`smhr.runtime.translation_fit`; False: the predicted translation as is).
         side_check: also ask the bundled side classifier of each hand's crop (`smhr.runtime.side_check`;
         ~1.3 ms for one hand, ~7.7 ms for nine on 2 CPU cores; False: the network's side alone,
-        as `smhr demo` uses for video frames)."""
+        as `smhr demo` uses for video frames). hand_check: also ask the bundled hand classifier of
+        each candidate's crop whether it is a hand (`smhr.runtime.hand_check`; one more classifier
+        run per candidate; False: the network's score alone, as for video frames)."""
         from smhr.runtime import loading
         from smhr.runtime.options import check_options
 
@@ -164,6 +171,7 @@ class Reconstructor:
         rec.zoom_out, rec.mirror = float(zoom_out), bool(mirror)
         rec.fit_translation = bool(fit_translation)
         rec.side_checker = SideChecker(threads=threads) if side_check else None
+        rec.hand_checker = HandChecker(threads=threads) if hand_check else None
         if large_hand_threshold == "auto":
             large_hand_threshold = pick_value(None, stored.large_hand_threshold, LARGE_THRESHOLD)
         rec.large_hand_threshold = large_hand_threshold
@@ -205,12 +213,13 @@ class Reconstructor:
 
     def predict(self, image: Any, *, focal: float | None = None, K: np.ndarray | None = None,
                 mode: str | None = None, zoom_out: float | None = None, mirror: bool | None = None,
-                side_check: bool | None = None) -> list[Hand]:  # fmt: skip
+                side_check: bool | None = None, hand_check: bool | None = None) -> list[Hand]:  # fmt: skip
         """Hands in one image, best score first. NumPy images are RGB (an OpenCV `imread` result is
         BGR: pass `img[..., ::-1]`); several images: `predict_batch`. mode, zoom_out, mirror,
-        side_check: None = the Reconstructor's own."""
+        side_check, hand_check: None = the Reconstructor's own."""
         return self.predict_batch([image], focal=focal, K=None if K is None else [K], mode=mode,
-                                  zoom_out=zoom_out, mirror=mirror, side_check=side_check)[0]  # fmt: skip
+                                  zoom_out=zoom_out, mirror=mirror, side_check=side_check,
+                                  hand_check=hand_check)[0]  # fmt: skip
 
     def tiles(self, image_hw: tuple[int, int], mode: str | None = None) -> list[tuple[int, int, int, int]]:
         """The tiles (x0, y0, x1, y1, photo pixels) photo mode adds for an image of this (H, W)
@@ -222,13 +231,14 @@ class Reconstructor:
     def predict_batch(
         self, images: Sequence[Any], *, focal: float | None = None, K: Sequence[np.ndarray] | None = None,
         side: int | None = None, mode: str | None = None, zoom_out: float | None = None,
-        mirror: bool | None = None, side_check: bool | None = None,
+        mirror: bool | None = None, side_check: bool | None = None, hand_check: bool | None = None,
     ) -> list[list[Hand]]:
         """Hands per image for several images in one network run (photo mode: one run per image,
         its views batched). side: None = each hand's side from the network; 0 / 1 = decode every
         hand as left / right (single-side benchmarks; no side vote then). zoom_out, mirror: photo
         mode's extra views (None = the Reconstructor's own; fast mode has none). side_check: False
-        skips the side classifier for this call (video), True needs one (None: whether it has one)."""
+        skips the side classifier for this call (video), True needs one (None: whether it has one);
+        hand_check: the same for the hand classifier."""
         if _one_image(images):
             raise TypeError("predict_batch takes a list of images; for one image use predict(image)")
         if not len(images):
@@ -241,18 +251,24 @@ class Reconstructor:
         if side_check and self.side_checker is None:
             raise ValueError("side_check=True: this Reconstructor has no side classifier; load it with "
                              "from_pretrained(..., side_check=True)")
-        check = self.side_checker is not None and side is None and side_check is not False
+        if hand_check and self.hand_checker is None:
+            raise ValueError("hand_check=True: this Reconstructor has no hand classifier; load it with "
+                             "from_pretrained(..., hand_check=True)")
+        check = (self.side_checker if side is None and side_check is not False else None,
+                 self.hand_checker if hand_check is not False else None)
         if check_mode(mode or self.mode) == "photo":
             return [self._predict_photo(im, i, focal, None if K is None else K[i], side, zoom, mirror, check)
                     for i, im in enumerate(images)]  # fmt: skip
         rgb = [to_rgb_uint8(im, f"image {i}") for i, im in enumerate(images)]
         boxed, affines, Ks = network_inputs(rgb, self.input_size, focal=focal, K=K)
         outputs = self._run(boxed, affines, [(0, 0, im.shape[1], im.shape[0]) for im in rgb])
-        if check:
-            outputs = self._check_sides(outputs, rgb, affines)
+        outputs = self._check_sides(outputs, rgb, affines, check[0])
         R = self.input_size
         found = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold, Ks,
                              side=side, fit_translation=self.fit_translation)
+        if check[1] is not None:
+            found = [check_hands(hs, im, check[1], self.threshold, self._large_px(max(im.shape[:2])))
+                     for hs, im in zip(found, rgb, strict=True)]  # fmt: skip
         scales = np.asarray(affines)[:, 0, 0] / R  # input sides per image pixel
         return [self._admit(hands, (0, 0, im.shape[1], im.shape[0]), scale)
                 for hands, im, scale in zip(found, rgb, scales, strict=True)]  # fmt: skip
@@ -274,7 +290,7 @@ class Reconstructor:
 
     def _predict_photo(self, image: Any, index: int, focal: float | None, K: np.ndarray | None,
                        side: int | None, zoom_out: float, mirror: bool,
-                       check: bool) -> list[Hand]:  # fmt: skip
+                       check: tuple[SideChecker | None, HandChecker | None]) -> list[Hand]:  # fmt: skip
         """Photo mode for one image: its whole view, tiles and the extra views in one network run,
         each view decoded in the photo's one camera (the mirrored view in the mirrored camera, its
         hands mirrored back), duplicates merged (`smhr.runtime.tiling.merge_views`; with the
@@ -288,15 +304,20 @@ class Reconstructor:
         vote = mirror and side is None
         views, boxed, affines = photo_views(rgb, self.input_size, zoom_out=zoom_out or None, mirror=vote)
         outputs = self._run(boxed, affines, [v.box for v in views])
-        if check:  # a mirrored view's affine maps from the mirrored photo
-            flipped = rgb[:, ::-1] if vote else rgb
-            outputs = self._check_sides(outputs, [flipped if v.mirrored else rgb for v in views], affines)
+        flipped = rgb[:, ::-1] if vote else rgb  # a mirrored view's affine maps from the mirrored photo
+        sources = [flipped if v.mirrored else rgb for v in views]
+        outputs = self._check_sides(outputs, sources, affines, check[0])
         R = self.input_size
         Ks = np.stack([mirror_camera(camera, W) if v.mirrored else camera for v in views])
         per_view = decode_peaks(outputs, self.hand_models, R, R // STRIDE, affines, self._decode_threshold,
                                 Ks, side=side, fit_translation=self.fit_translation)
-        per_view = [self._admit(hs, v.box if (v.whole or v.mirrored) and v.zoom == 1.0 else None, v.scale)
-                    for hs, v in zip(per_view, views, strict=True)]
+        whole = [(v.whole or v.mirrored) and v.zoom == 1.0 for v in views]
+        if check[1] is not None:
+            large = [self._large_px(max(H, W)) if w else np.inf for w in whole]
+            per_view = [check_hands(hs, im, check[1], self.threshold, px)
+                        for hs, im, px in zip(per_view, sources, large, strict=True)]  # fmt: skip
+        per_view = [self._admit(hs, v.box if w else None, v.scale)
+                    for hs, v, w in zip(per_view, views, whole, strict=True)]
         view_vote = side is None and zoom_out > 0  # (tiles alone: no vote, docs/evaluation.md)
         if not vote:
             return merge_views(per_view, views, (H, W), self.max_hands, side_vote=view_vote)
@@ -304,11 +325,16 @@ class Reconstructor:
         return vote_sides(hands, [mirror_hand(h, W, camera) for h in per_view[-1]])
 
     def _check_sides(self, outputs: dict[str, np.ndarray], sources: Sequence[np.ndarray],
-                     affines: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
-        """The outputs with each candidate hand's side logits revised by the side checker;
-        sources[b]: the image affines[b] maps from."""
-        return revise_handedness(outputs, sources, affines, self._decode_threshold, self.input_size // STRIDE,
-                                 self.side_checker)
+                     affines: np.ndarray, side: SideChecker | None) -> dict[str, np.ndarray]:  # fmt: skip
+        """The outputs with each candidate's side logits revised by the side checker of this call
+        (`smhr.runtime.crop_checks`; None: not asked); sources[b]: the image affines[b] maps from."""
+        return check_candidates(outputs, sources, affines, self._decode_threshold, self.input_size // STRIDE,
+                                side)
+
+    def _large_px(self, view_side: float) -> float:
+        """The keypoint-box side (px) from which the large-hand rule reads a hand of a whole view of
+        this long side as large (inf when the rule is off): the hand check never lowers those."""
+        return self.large_side * view_side if self.large_hand_threshold is not None else np.inf
 
     def _run(self, boxed: np.ndarray, affines: np.ndarray,
              boxes: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:  # fmt: skip

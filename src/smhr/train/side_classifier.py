@@ -24,7 +24,7 @@ from smhr.data.labelled import LabelledSet, is_box_level, read_meta
 from smhr.geometry.hand_crop import CROP_SIZE, crop_hands
 from smhr.model.side_net import SideClassifier, SideNet
 
-__all__ = ["SideCrops", "SideTrainConfig", "collect_crops", "side_accuracy", "train_side_net"]
+__all__ = ["SideCrops", "SideTrainConfig", "collect_crops", "fit_crop_net", "side_accuracy", "train_side_net"]
 
 
 @dataclass
@@ -99,26 +99,41 @@ def train_side_net(crops: SideCrops, config: SideTrainConfig, imagenet: str | Pa
     (if given) is logged every 5 epochs and at the end."""
     if not len(crops.images):
         raise ValueError("no labelled hands to train the side classifier on: check the --train sets")
+    return fit_crop_net(crops.images, crops.right_prob, config, imagenet, mirrored=lambda t: 1 - t, log=log,
+                        evaluate=None if evaluate is None else lambda net: evaluate(SideClassifier(net)))
+
+
+def fit_crop_net(images: np.ndarray, targets: np.ndarray, config: SideTrainConfig,
+                 imagenet: str | Path | None = None,
+                 mirrored: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 log: Callable[[str], None] = print,
+                 evaluate: Callable[[SideNet], dict[str, float]] | None = None) -> SideNet:  # fmt: skip
+    """A SideNet trained with binary cross-entropy on crops uint8 [N,S,S,3] and targets [N] in [0, 1]
+    (`_augment`; every batch mirrors half its crops, their targets mapped by `mirrored`, e.g.
+    1 - t for a side; None: unchanged); `evaluate(net)` (if given) is logged every 5 epochs and at
+    the end. Shared by the side classifier and the hand check's (`smhr.train.hand_classifier`)."""
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     net = SideNet(config.blocks, config.size, imagenet=imagenet)
-    images = torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous()
-    target = torch.from_numpy(crops.right_prob)
-    steps_per_epoch = math.ceil(len(images) / config.batch)
+    images_t = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    target = torch.from_numpy(np.asarray(targets, np.float32))
+    steps_per_epoch = math.ceil(len(images_t) / config.batch)
     opt = torch.optim.AdamW(net.parameters(), config.lr / 2, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, config.lr, total_steps=config.epochs * steps_per_epoch,
                                                 pct_start=0.15)
     start = time.time()
     for epoch in range(config.epochs):
         net.train()
-        order = rng.permutation(len(images))
+        order = rng.permutation(len(images_t))
         total = 0.0
         for i in range(0, len(order), config.batch):
             j = torch.from_numpy(order[i:i + config.batch])
-            x, t = _augment(images[j].float() / 255, gen), target[j].clone()
+            x, t = _augment(images_t[j].float() / 255, gen), target[j].clone()
             flip = torch.rand(len(j), generator=gen) < 0.5
-            x[flip], t[flip] = x[flip].flip(-1), 1 - t[flip]
+            x[flip] = x[flip].flip(-1)
+            if mirrored is not None:
+                t[flip] = mirrored(t[flip])
             loss = F.binary_cross_entropy_with_logits(net(x), t)
             opt.zero_grad()
             loss.backward()
@@ -127,15 +142,15 @@ def train_side_net(crops: SideCrops, config: SideTrainConfig, imagenet: str | Pa
             total += loss.item() * len(j)
         if evaluate is not None and (epoch % 5 == 4 or epoch == config.epochs - 1):
             net.eval()
-            agreement = evaluate(SideClassifier(net))
-            log(f"epoch {epoch + 1}: loss {total / len(images):.4f}, side agreement {agreement} "
-                f"({time.time() - start:.0f} s)")
+            scores = evaluate(net)
+            seconds = time.time() - start
+            log(f"epoch {epoch + 1}: loss {total / len(images_t):.4f}, {scores} ({seconds:.0f} s)")
     return net.eval()
 
 
 @torch.no_grad()
 def side_logits(classifier: SideClassifier, images: np.ndarray, batch: int = 512) -> np.ndarray:
-    """[N] right-vs-left logits of crops uint8 [N,S,S,3]."""
+    """[N] logits of crops uint8 [N,S,S,3] by a crop classifier (right vs left for the side one)."""
     classifier.eval()
     out = [classifier(torch.from_numpy(images[i:i + batch]).float()) for i in range(0, len(images), batch)]
     return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
