@@ -92,11 +92,12 @@ def lifted_alone(network: np.ndarray, revised: np.ndarray, boxes: np.ndarray, th
 
 
 def check_hands(hands: Sequence[Hand], image: np.ndarray, checker: CropClassifier, threshold: float,
-                large_px: float = np.inf) -> list[Hand]:  # fmt: skip
+                large_px: float = np.inf, lift: bool = True) -> list[Hand]:  # fmt: skip
     """One view's decoded hands with their scores revised by the hand check, best first: crops of
     `image` (the pixels the view was made from) at each hand's local keypoints; a hand whose
     keypoint box spans >= large_px keeps at least its score; lifted hands must stand alone
-    (`lifted_alone`, at `threshold`, the score hands are kept from)."""
+    (`lifted_alone`, at `threshold`, the score hands are kept from); lift False: scores are only
+    ever lowered (photo mode's tiles and extra views)."""
     if not hands:
         return []
     local = np.stack([np.asarray(h.local_keypoints2d) for h in hands])
@@ -105,6 +106,8 @@ def check_hands(hands: Sequence[Hand], image: np.ndarray, checker: CropClassifie
     kp = np.stack([np.asarray(h.keypoints2d, np.float64) for h in hands])
     large = np.ptp(kp, axis=1).max(-1) >= large_px
     revised = np.where(large, np.maximum(revised, network), revised)
+    if not lift:
+        revised = np.minimum(revised, network)
     boxes = np.concatenate([kp.min(1), kp.max(1)], -1)
     scores = lifted_alone(network, revised, boxes, threshold, (network >= threshold) | large)
     out = [replace(h, score=float(s)) for h, s in zip(hands, scores, strict=True)]

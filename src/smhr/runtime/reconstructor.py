@@ -313,9 +313,9 @@ class Reconstructor:
                                 Ks, side=side, fit_translation=self.fit_translation)
         whole = [(v.whole or v.mirrored) and v.zoom == 1.0 for v in views]
         if check[1] is not None:
-            large = [self._large_px(max(H, W)) if w else np.inf for w in whole]
-            per_view = [check_hands(hs, im, check[1], self.threshold, px)
-                        for hs, im, px in zip(per_view, sources, large, strict=True)]  # fmt: skip
+            large_px = self._large_px(max(H, W))  # (whole views only: tiles and extra views only lower)
+            per_view = [check_hands(hs, im, check[1], self.threshold, large_px if w else np.inf, lift=w)
+                        for hs, im, w in zip(per_view, sources, whole, strict=True)]  # fmt: skip
         per_view = [self._admit(hs, v.box if w else None, v.scale)
                     for hs, v, w in zip(per_view, views, whole, strict=True)]
         view_vote = side is None and zoom_out > 0  # (tiles alone: no vote, docs/evaluation.md)
