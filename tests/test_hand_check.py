@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from smhr.geometry.hand_crop import crop_hands
-from smhr.model.side_net import HandClassifier, SideNet
+from smhr.model.side_net import HandClassifier
 from smhr.onnx_export import export_hand_classifier
 from smhr.records import Hand
 from smhr.runtime.hand_check import (
@@ -25,12 +25,10 @@ from smhr.runtime.side_check import SideChecker, bundled_side_classifier
 
 
 def _tiny_classifier(seed: int = 0) -> HandClassifier:
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        net = SideNet(blocks=4, size=32, width=4)
-        for p in net.fc.parameters():
-            torch.nn.init.normal_(p, std=0.5)
-    return HandClassifier(net.eval()).eval()
+    """test_side_check's tiny net, exported the hand check's way."""
+    from test_side_check import _tiny_classifier as tiny_side
+
+    return HandClassifier(tiny_side(seed).net).eval()
 
 
 def test_mirrored_crop_gets_the_same_logit_exactly():
