@@ -240,6 +240,10 @@ def test_candidates_are_labelled_by_the_teachers_hands(tmp_path):
     assert crops.names == ["seen"] and crops.images.shape == (4, 32, 32, 3)
     assert crops.is_hand.tolist() == [1, 0] * 2  # per photo: the hit and the far false hand
     np.testing.assert_allclose(crops.score, [0.9, 0.4] * 2)
+    samples = list(split_samples(root, "train")[1])
+    labels = [s.hands[0].keypoints2d.copy() for s in samples]
+    pieces = collect_candidates(_Proposer(labels), [(name, samples)], size=32, piece=0.25)
+    assert pieces.is_hand.tolist() == [1, 0, 0] * 2  # the piece (0.16 of the hand's box) now a negative
     for views in ("frame_filling", "closeup_no_arm"):
         named, made = split_samples(root, "train", views=views, count=5)
         assert named == f"seen ({views.replace('_', ' ')})"
@@ -258,9 +262,10 @@ def test_train_hand_check_tool_trains_scores_and_exports_a_checker_file(tmp_path
     monkeypatch.setattr(weights, "find_mobilenet_v2_imagenet", lambda: None)
     real = hand_classifier.collect_candidates
 
-    def proposed(rec, named, size):
+    def proposed(rec, named, size, piece):
         named = [(name, list(samples)) for name, samples in named]
-        return real(_Proposer([s.hands[0].keypoints2d.copy() for _, ss in named for s in ss]), named, size)
+        labels = [s.hands[0].keypoints2d.copy() for _, ss in named for s in ss]
+        return real(_Proposer(labels), named, size, piece=piece)
 
     monkeypatch.setattr(hand_classifier, "collect_candidates", proposed)
     seen, unseen = _labelled_set(tmp_path, "seen", "train"), _labelled_set(tmp_path, "unseen", "test")

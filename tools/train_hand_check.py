@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
                     "(smhr.data.stress)")
     ap.add_argument("--synth", nargs="*", default=[],
                     help="`smhr synth` folders whose train split is trained on")
+    ap.add_argument("--pieces", type=float, default=0.0,
+                    help="false positives over a labelled hand under this share of its box's area are "
+                    "negatives (0: left out, as for the bundled classifier)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=CROP_SIZE, help="crop side in px (a multiple of 16)")
     args = ap.parse_args(argv)
@@ -85,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         if count:
             named += [split_samples(r, split, args.image_base, views, count)
                       for views in VIEWS for r in roots]  # fmt: skip
-        return collect_candidates(rec, named, args.size)
+        return collect_candidates(rec, named, args.size, piece=args.pieces)
 
     train = collect(args.train, "train", args.stress)
     if args.synth:
-        rendered = collect_candidates(rec, [synth_samples(d) for d in args.synth], args.size)
+        rendered = collect_candidates(rec, [synth_samples(d) for d in args.synth], args.size,
+                                      piece=args.pieces)
         train = HandCrops.join([train, rendered])
     held_out = collect(args.train, "test", args.stress // 4)
     never = collect(args.eval, "all", 0) if args.eval else None

@@ -12,11 +12,12 @@ ignore region (a hand the teacher missed), and a false positive over a labelled 
 on a close-up, or a real hand placed too small: the first try, which took those as negatives,
 learned that close-ups are no hands and lost 0.16 of the frame-filling recall). Pieces of hands
 therefore read as hands to it: `smhr.runtime.hand_check.lifted_alone` keeps them from becoming
-hands. `split_samples(views=)`
-gives frame-filling views or upright close-ups without the arm of the split's single-hand photos
-(`smhr.data.stress`), where the detector's low-scored close-ups are real hands; `synth_samples`
-adds `smhr synth` renders (the detector trains on them too, and the bundled sample images are such
-renders). Test-only sets are refused for training (`require_trainable`).
+hands. `piece` > 0 (not the bundled classifier's training) makes such a false positive a negative
+when its keypoint box's area is under `piece` x the labelled hand's box's: a piece of the hand.
+`split_samples(views=)` gives frame-filling views or upright close-ups without the arm of the
+split's single-hand photos (`smhr.data.stress`), where the detector's low-scored close-ups are real
+hands; `synth_samples` adds `smhr synth` renders (the detector trains on them too, and the bundled
+sample images are such renders). Test-only sets are refused for training (`require_trainable`).
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def synth_samples(root: str | Path, split: str = "train") -> tuple[str, Iterable
 
 
 def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sample]]],
-                       size: int = CROP_SIZE, iou: float = 0.5) -> HandCrops:  # fmt: skip
+                       size: int = CROP_SIZE, iou: float = 0.5,
+                       piece: float = 0.0) -> HandCrops:  # fmt: skip
     """Crops (at each hand's local keypoints) and labels of the hands `rec` (a Reconstructor whose
     threshold is the one the check works from, without the hand check) finds in each set's samples."""
     images, labels, scores, sources, names = [], [], [], [], []
@@ -119,7 +121,9 @@ def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sam
             label[[i for i, _ in match.pairs]] = 1
             labelled = np.array([label_box(h) for h in sample.hands]).reshape(-1, 4)
             for i in match.false_positives:
-                if not inside_any(keypoint_box(found[i].keypoints2d)[None], labelled, TOUCH)[0]:
+                box = keypoint_box(found[i].keypoints2d)
+                touched = labelled[_touching(box, labelled)]
+                if not len(touched) or (_area(box) < piece * _area(touched)).all():
                     label[i] = 0
             use = np.flatnonzero(label >= 0)
             if not len(use):
@@ -134,6 +138,15 @@ def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sam
         return HandCrops(np.zeros((0, size, size, 3), np.uint8), empty, np.zeros(0, np.float32), empty, names)
     return HandCrops(np.concatenate(images), np.concatenate(labels).astype(np.int64),
                      np.concatenate(scores).astype(np.float32), np.concatenate(sources), names)
+
+
+def _area(box: np.ndarray) -> np.ndarray:
+    return np.clip(box[..., 2] - box[..., 0], 0, None) * np.clip(box[..., 3] - box[..., 1], 0, None)
+
+
+def _touching(box: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    """[L] bool: the labelled boxes that hold >= TOUCH of the box's own area."""
+    return np.array([inside_any(box[None], h[None], TOUCH)[0] for h in labelled], bool).reshape(-1)
 
 
 def auc(logits: np.ndarray, is_hand: np.ndarray) -> float:
