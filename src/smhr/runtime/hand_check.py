@@ -5,9 +5,9 @@ hina-gloves, fast mode: recall 0.83 of its hands at score 0.1 against 0.76 at 0.
 false ones that the threshold cannot go down (precision 0.52 at 0.1); on the 1,654 whole-scene
 photos of capston2-scenes most false hands are faces, arms and fabric. A classifier of the
 candidate's canonical crop (`smhr.model.side_net`, trained on the detector's own candidates on the
-trained-on sets' train splits, `tools/train_hand_check.py`) tells these apart from hands far better
-than the detector's score alone on sources it never saw. It runs on each view's decoded hands (every hand from
-the decode threshold up), before they are admitted (`check_hands`): the crop is cut at the hand's
+trained-on sets' train splits, `tools/train_hand_check.py`) adds what the detector's score misses
+on sources it never saw. It runs on each view's decoded hands (every hand from the decode
+threshold up), before they are admitted (`check_hands`): the crop is cut at the hand's
 local keypoints (the keypoint head's, where the classifier's training crops were cut), the score's
 log-odds gain HAND_WEIGHT x the classifier's logit (`revised_scores`), and the threshold, the
 large-hand rule and every later step then work on that score. HAND_WEIGHT was chosen at the
@@ -19,6 +19,10 @@ one (the large-hand rule's overlap limits), goes back to the network's score. Wh
 hand (the second peak on its fingers) looks like a hand in its own crop; lifted, such pieces
 became extra hands on the bundled renders, and a piece lifted above its hand would drop the hand
 as its second peak (`smhr.runtime.second_peaks`).
+
+Only a whole view lifts (`check_hands(lift=)`): photo mode's tiles and extra views only lower
+scores, since low-scored pieces of hands cut by a tile border, lifted, became 44 more false hands
+on the gloves (photo mode precision 0.821 -> 0.695).
 
 A candidate that fills much of a whole view (the large-hand rule's size, `smhr.runtime.large_hands`)
 is never lowered, and it anchors the lifted rule like a hand kept by its score: the network scores
