@@ -11,9 +11,8 @@ import torch
 from smhr.geometry.hand_crop import canonical_crop_affine, crop_hands
 from smhr.model.side_net import SideClassifier, SideNet
 from smhr.onnx_export import export_side_classifier
-from smhr.runtime.crop_checks import check_candidates
 from smhr.runtime.decode import decode_peaks
-from smhr.runtime.side_check import NET_WEIGHT, SideChecker, bundled_side_classifier
+from smhr.runtime.side_check import NET_WEIGHT, SideChecker, bundled_side_classifier, revise_handedness
 
 
 def _hand(rng: np.random.Generator, angle: float) -> np.ndarray:
@@ -96,30 +95,14 @@ def test_checker_refuses_a_file_that_is_no_side_classifier(tmp_path):
 
 
 class _Fixed:
-    """A checker stub answering fixed logits, counting the crops it was asked about."""
-
-    size, margin = 16, 1.25
+    """A checker stub answering fixed logits, recording the (image, keypoints) it was asked about."""
 
     def __init__(self, logits):
         self.answers, self.asked = list(logits), []
 
-    def crop_logits(self, crops):
-        self.asked.append(len(crops))
-        return np.array([self.answers.pop(0) for _ in range(len(crops))], np.float32)
-
-
-def _recording_crops(monkeypatch) -> list:
-    """Make the crop checks' `crop_hands` record (image, keypoints) of every call."""
-    import smhr.runtime.crop_checks as crop_checks
-
-    calls = []
-
-    def record(image, keypoints, size, margin):
-        calls.append((np.array(image), np.asarray(keypoints)))
-        return crop_hands(image, keypoints, size, margin)
-
-    monkeypatch.setattr(crop_checks, "crop_hands", record)
-    return calls
+    def logits(self, image, keypoints):
+        self.asked.append((np.array(image), np.asarray(keypoints)))
+        return np.array([self.answers.pop(0) for _ in range(len(keypoints))], np.float32)
 
 
 def _spread(slots: int, cells: float) -> np.ndarray:
@@ -129,7 +112,7 @@ def _spread(slots: int, cells: float) -> np.ndarray:
     return offsets.reshape(1, slots, 42)
 
 
-def test_revision_sums_the_networks_log_odds_and_the_crops_at_candidate_slots_only(monkeypatch):
+def test_revision_sums_the_networks_log_odds_and_the_crops_at_candidate_slots_only():
     W = 8  # grid width
     offsets = _spread(4, 8.0)  # 8 cells = 32 network px = 64 photo px: checked
     offsets[0, 3] = _spread(1, 5.0)[0, 0]  # 40 photo px: under MIN_CHECKED_PX, the network's side
@@ -142,18 +125,16 @@ def test_revision_sums_the_networks_log_odds_and_the_crops_at_candidate_slots_on
     affine = np.diag([0.5, 0.5, 1.0])  # original px -> network px: the photo is twice the input
     checker = _Fixed([-5.0, 0.5])
     photo = np.zeros((64, 64, 3), np.uint8)
-    calls = _recording_crops(monkeypatch)
-    out = check_candidates(outputs, [photo], affine[None], 0.5, W, side=checker, stride=4)
+    out = revise_handedness(outputs, [photo], affine[None], 0.5, W, checker, stride=4)
     np.testing.assert_allclose(out["handedness"][0, 0], [0.0, NET_WEIGHT * 2.0 - 5.0])  # right -> left
     np.testing.assert_allclose(out["handedness"][0, 1], [0.0, NET_WEIGHT * -1.0 + 0.5])  # stays left
     np.testing.assert_allclose(out["handedness"][0, 2], [0.0, 5.0])  # under the threshold: untouched
     np.testing.assert_allclose(out["handedness"][0, 3], [0.0, 1.0])  # too small to check: untouched
-    assert checker.asked == [2]
     assert outputs["handedness"][0, 0, 1] == 2.0  # the input is not changed
     np.testing.assert_array_equal(out["scores"], outputs["scores"])  # no hand checker: scores kept
     # cell 9 of an 8-wide grid is (1, 1): its keypoints at pixel 4 x 1 in the network, 8 in the photo
-    assert len(calls) == 1 and calls[0][1].shape == (2, 21, 2)  # the checked ones, cut once
-    np.testing.assert_allclose(calls[0][1][0, 0], [8.0, 8.0])
+    assert len(checker.asked) == 1 and checker.asked[0][1].shape == (2, 21, 2)  # the checked ones, once
+    np.testing.assert_allclose(checker.asked[0][1][0, 0], [8.0, 8.0])
 
 
 def test_revised_side_decodes_the_other_sides_parameters():
@@ -167,7 +148,7 @@ def test_revised_side_decodes_the_other_sides_parameters():
                "handedness": np.array([[[0.0, 3.0]]], np.float32)}  # fmt: skip
     A = np.eye(3)[None]
     right = decode_peaks(outputs, models, 64, 16, A, 0.5)[0][0]
-    revised = check_candidates(outputs, [np.zeros((64, 64, 3), np.uint8)], A, 0.5, 16, side=_Fixed([-8.0]))
+    revised = revise_handedness(outputs, [np.zeros((64, 64, 3), np.uint8)], A, 0.5, 16, _Fixed([-8.0]))
     left = decode_peaks(revised, models, 64, 16, A, 0.5)[0][0]
     assert (right.side, left.side) == (1, 0)
     assert right.pose[0] == pytest.approx(0.8) and left.pose[0] == 0.0
@@ -291,17 +272,16 @@ def test_checked_sides_on_the_bundled_real_photos_match_or_beat_the_networks():
     assert right[True] >= 12 and right[True] > right[False]  # measured: 12 against 11
 
 
-def test_photo_modes_mirrored_view_is_checked_on_the_mirrored_photo(monkeypatch):
+def test_photo_modes_mirrored_view_is_checked_on_the_mirrored_photo():
     """Each view's crops come from the pixels its affine maps from: the photo, or for the mirrored
     view the photo mirrored left-right."""
     from smhr.runtime.reconstructor import Reconstructor
 
     rec = Reconstructor.from_pretrained(side_check=False, hand_check=False, threshold=0.0, min_hand_side=None)
     rec.side_checker = _Fixed([0.0] * 1000)
-    calls = _recording_crops(monkeypatch)
     image = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     rec.predict(image, mode="photo", mirror=True)
-    seen = [source for source, _ in calls]
+    seen = [source for source, _ in rec.side_checker.asked]
     assert any(np.array_equal(s, image) for s in seen)
     assert any(np.array_equal(s, image[:, ::-1]) for s in seen)
     assert all(np.array_equal(s, image) or np.array_equal(s, image[:, ::-1]) for s in seen)

@@ -3,8 +3,7 @@
 Why one loader: both checks run a small exported net (`smhr.model.side_net`) on the crops of the
 detector's candidates (`smhr.geometry.hand_crop`), bundled beside the main weights, and both must
 refuse a file of the wrong kind in one line (the format is stored as `smhr_format` metadata, with
-the crop's size and margin). `check_candidates` (`smhr.runtime.crop_checks`) cuts each candidate's
-crop once when both checks share a framing.
+the crop's size and margin).
 """
 
 from __future__ import annotations
@@ -62,10 +61,5 @@ class CropClassifier:
         kps = np.asarray(keypoints, np.float64).reshape(-1, 21, 2)
         if not len(kps):
             return np.zeros(0, np.float32)
-        return self.crop_logits(crop_hands(image, kps, self.size, self.margin))
-
-    def crop_logits(self, crops: np.ndarray) -> np.ndarray:
-        """[n] float32 logits of crops [n,S,S,3] (uint8 or float 0-255 RGB, this classifier's framing)."""
-        if not len(crops):
-            return np.zeros(0, np.float32)
-        return self.session.run(None, {"crops": np.asarray(crops, np.float32)})[0].astype(np.float32)
+        crops = crop_hands(image, kps, self.size, self.margin).astype(np.float32)
+        return self.session.run(None, {"crops": crops})[0].astype(np.float32)

@@ -49,7 +49,6 @@ from smhr.hands.numpy_model import NumpyHandModel
 from smhr.io.images import to_rgb_uint8
 from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold, pick_value
 from smhr.runtime.contract import STRIDE, PeakBackend
-from smhr.runtime.crop_checks import check_candidates
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.hand_check import HandChecker, check_hands
 from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD, admit_large, decode_threshold
@@ -65,7 +64,7 @@ from smhr.runtime.options import (
     check_views,
 )
 from smhr.runtime.second_peaks import drop_second_peaks
-from smhr.runtime.side_check import SideChecker
+from smhr.runtime.side_check import SideChecker, revise_handedness
 from smhr.runtime.small_hands import keep_large_enough
 from smhr.runtime.tiling import MODES, merge_views, photo_views, tile_boxes
 from smhr.runtime.translation_fit import FIT_TRANSLATION
@@ -327,9 +326,11 @@ class Reconstructor:
     def _check_sides(self, outputs: dict[str, np.ndarray], sources: Sequence[np.ndarray],
                      affines: np.ndarray, side: SideChecker | None) -> dict[str, np.ndarray]:  # fmt: skip
         """The outputs with each candidate's side logits revised by the side checker of this call
-        (`smhr.runtime.crop_checks`; None: not asked); sources[b]: the image affines[b] maps from."""
-        return check_candidates(outputs, sources, affines, self._decode_threshold, self.input_size // STRIDE,
-                                side)
+        (`smhr.runtime.side_check`; None: not asked); sources[b]: the image affines[b] maps from."""
+        if side is None:
+            return outputs
+        return revise_handedness(outputs, sources, affines, self._decode_threshold, self.input_size // STRIDE,
+                                 side)
 
     def _large_px(self, view_side: float) -> float:
         """The keypoint-box side (px) from which the large-hand rule reads a hand of a whole view of
