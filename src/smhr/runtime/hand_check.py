@@ -44,7 +44,7 @@ import numpy as np
 from smhr.records import Hand
 from smhr.runtime.crop_classifier import HAND_FORMAT, CropClassifier, bundled_crop_classifier
 from smhr.runtime.large_hands import OVERLAP_CONTAINED, OVERLAP_IOU
-from smhr.runtime.tiling import same_place
+from smhr.runtime.tiling import keypoint_boxes, same_place
 
 __all__ = ["HAND_FORMAT", "HAND_WEIGHT", "HandChecker", "bundled_hand_classifier", "check_hands",
            "lifted_alone", "revised_scores"]
@@ -64,11 +64,11 @@ class HandChecker(CropClassifier):
     kind, what, option = HAND_FORMAT, "hand", "hand_check"
 
 
-def revised_scores(scores: np.ndarray, crop_logit: np.ndarray) -> np.ndarray:
-    """Scores in (0, 1) of checked slots -> sigmoid(log-odds(score) + HAND_WEIGHT x the classifier's
-    logit)."""
+def revised_scores(scores: np.ndarray, crop_logit: np.ndarray, weight: float = HAND_WEIGHT) -> np.ndarray:
+    """Scores in (0, 1) of checked slots -> sigmoid(log-odds(score) + weight x the classifier's
+    logit); weight: HAND_WEIGHT at run time, others when it is chosen (`tools/train_hand_check.py`)."""
     p = np.clip(np.asarray(scores, np.float64), _EPS, 1 - _EPS)
-    z = np.log(p / (1 - p)) + HAND_WEIGHT * np.asarray(crop_logit, np.float64)
+    z = np.log(p / (1 - p)) + weight * np.asarray(crop_logit, np.float64)
     return (1 / (1 + np.exp(-z))).astype(np.float32)
 
 
@@ -107,12 +107,11 @@ def check_hands(hands: Sequence[Hand], image: np.ndarray, checker: CropClassifie
     local = np.stack([np.asarray(h.local_keypoints2d) for h in hands])
     network = np.array([h.score for h in hands], np.float32)
     revised = revised_scores(network, checker.logits(image, local))
-    kp = np.stack([np.asarray(h.keypoints2d, np.float64) for h in hands])
-    large = np.ptp(kp, axis=1).max(-1) >= large_px
+    boxes = keypoint_boxes(hands)
+    large = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= large_px
     revised = np.where(large, np.maximum(revised, network), revised)
     if not lift:
         revised = np.minimum(revised, network)
-    boxes = np.concatenate([kp.min(1), kp.max(1)], -1)
     scores = lifted_alone(network, revised, boxes, threshold, (network >= threshold) | large)
     out = [replace(h, score=float(s)) for h, s in zip(hands, scores, strict=True)]
     return sorted(out, key=lambda h: -h.score)

@@ -34,6 +34,7 @@ from smhr.data.sample import Sample
 from smhr.eval.matching import inside_any, keypoint_box, label_box
 from smhr.eval.real import Detection, RealScores
 from smhr.geometry.hand_crop import CROP_SIZE, crop_hands
+from smhr.runtime.hand_check import revised_scores
 
 __all__ = ["TOUCH", "VIEWS", "HandCrops", "auc", "collect_candidates", "kept_counts",
            "split_samples", "synth_samples"]
@@ -164,8 +165,7 @@ def kept_counts(crops: HandCrops, logits: np.ndarray, weight: float,
                 threshold: float) -> dict[str, list[int]]:  # fmt: skip
     """{source: [hands kept, false hands kept]} at `threshold` when each candidate's score's log-odds
     gain weight x its logit (`smhr.runtime.hand_check.revised_scores` at that weight)."""
-    p = np.clip(crops.score.astype(np.float64), 1e-6, 1 - 1e-6)
-    keep = np.log(p / (1 - p)) + weight * logits >= np.log(threshold / (1 - threshold))
+    keep = revised_scores(crops.score, logits, weight) >= threshold
     return {name: [int((keep & (crops.is_hand == 1) & (crops.source == k)).sum()),
                    int((keep & (crops.is_hand == 0) & (crops.source == k)).sum())]
             for k, name in enumerate(crops.names)}
