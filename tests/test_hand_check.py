@@ -239,6 +239,7 @@ def test_candidates_are_labelled_by_the_teachers_hands(tmp_path):
                                size=32)  # fmt: skip
     assert crops.names == ["seen"] and crops.images.shape == (4, 32, 32, 3)
     assert crops.is_hand.tolist() == [1, 0] * 2  # per photo: the hit and the far false hand
+    assert crops.side.tolist() == [1, -1] * 2  # the hit gets its label's side, the false hand none
     np.testing.assert_allclose(crops.score, [0.9, 0.4] * 2)
     samples = list(split_samples(root, "train")[1])
     labels = [s.hands[0].keypoints2d.copy() for s in samples]

@@ -3,6 +3,7 @@ antisymmetry, its ONNX export, how it revises the network's handedness, its trai
 bundled classifier on the bundled real photos."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -195,6 +196,24 @@ def test_collect_crops_takes_keypoint_hands_of_the_split(tmp_path):
     assert crops.right_prob.tolist() == [pytest.approx(0.8)] and crops.side.tolist() == [1]
 
 
+def test_detector_crops_keep_the_hands_of_known_side_and_join_after_the_teachers():
+    from smhr.train.side_classifier import SideCrops
+
+    candidates = SimpleNamespace(images=np.arange(4)[:, None, None, None] * np.ones((4, 8, 8, 3), np.uint8),
+                                 is_hand=np.array([1, 0, 1, 1]), side=np.array([1, -1, 0, -1]),
+                                 source=np.array([0, 0, 1, 1]), names=["a", "b"])  # fmt: skip
+    found = SideCrops.from_candidates(candidates)
+    assert found.images[:, 0, 0, 0].tolist() == [0, 2]  # no false hand, no hand of unknown side
+    assert found.side.tolist() == [1, 0] and found.right_prob.tolist() == [1.0, 0.0]
+    assert found.names == ["a (detector)", "b (detector)"] and found.source.tolist() == [0, 1]
+    teacher = SideCrops(np.full((1, 8, 8, 3), 9, np.uint8), np.array([0.8], np.float32), np.array([1]),
+                        np.array([0]), ["a"])  # fmt: skip
+    both = SideCrops.join([teacher, found])
+    assert both.images[:, 0, 0, 0].tolist() == [9, 0, 2] and both.source.tolist() == [0, 1, 2]
+    assert both.names == ["a", "a (detector)", "b (detector)"]
+    assert both.right_prob.tolist() == [pytest.approx(0.8), 1.0, 0.0]
+
+
 def test_bundled_classifier_gets_the_bundled_real_hands_and_their_mirror_images():
     """The four real sample photos (held-out splits) with their teacher labels: the bundled
     classifier agrees with each hand's side, and calls the mirrored photo's hand the other side."""
@@ -303,8 +322,9 @@ def test_train_side_tool_trains_scores_and_exports_a_checker_file(tmp_path, monk
         records = []
         for i in range(4):
             cv2.imwrite(str(tmp_path / f"{name}{i}.png"), rng.integers(0, 255, (80, 100, 3), dtype=np.uint8))
-            kp = (_hand(rng, 1.0) * 0.2).tolist()
-            hand = {"side": i % 2, "right_prob": float(i % 2), "keypoints2d": kp}
+            kp = _hand(rng, 1.0) * 0.2
+            hand = {"side": i % 2, "right_prob": float(i % 2), "keypoints2d": kp.tolist(),
+                    "box": [*kp.min(0).tolist(), *kp.max(0).tolist()]}
             records.append({"path": f"{name}{i}.png", "sha256": "0" * 64, "width": 100, "height": 80,
                             "split": "test" if i == 3 else "train", "group": str(i), "hands": [hand],
                             "ignore": [], "source_boxes": None})  # fmt: skip
@@ -322,6 +342,36 @@ def test_train_side_tool_trains_scores_and_exports_a_checker_file(tmp_path, monk
     assert torch.load(out / "side.pt", weights_only=False)["train_sets"] == ["seen"]
     with pytest.raises(ReservedSourceError, match="test only"):
         train_side.main(["--train", unseen, "--out", str(tmp_path / "no")])
+
+    # --detector-views: crops where a (stub) detector puts the labelled hand join the teacher's
+    import smhr.train.hand_classifier as hand_classifier
+
+    class Found:  # on each photo in turn: its labelled hand, 0.5 px off, and a false hand
+        def __init__(self, labels):
+            self.labels = labels
+
+        def predict(self, image, hand_check=None):
+            kp = self.labels.pop(0) + 0.5
+            return [SimpleNamespace(keypoints2d=k, local_keypoints2d=k, side=1, score=s)
+                    for k, s in ((kp, 0.9), (kp * 0.1, 0.4))]  # fmt: skip
+
+    seen_sets = []
+    real = hand_classifier.collect_candidates
+
+    def proposed(rec, named, size, piece):
+        named = [(name, list(samples)) for name, samples in named]
+        seen_sets.append([name for name, _ in named])
+        return real(Found([s.hands[0].keypoints2d.copy() for _, ss in named for s in ss]), named, size,
+                    piece=piece)
+
+    monkeypatch.setattr(hand_classifier, "candidate_detector", lambda weights: (None, 0.3))
+    monkeypatch.setattr(hand_classifier, "collect_candidates", proposed)
+    out = tmp_path / "side-detector"
+    assert train_side.main([*args[:5], str(out), *args[6:], "--detector-views", "0"]) == 0
+    assert seen_sets == [["seen"], ["seen"]]  # train split, then test split; no stress views at 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores["held_out"]) == {"seen", "seen (detector)"}
+    assert torch.load(out / "side.pt", weights_only=False)["train_sets"] == ["seen", "seen (detector)"]
 
 
 def test_imagenet_start_loads_the_whole_file_strictly(tmp_path):

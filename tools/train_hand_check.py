@@ -59,15 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     from smhr.model.side_net import HandClassifier
     from smhr.model.weights import find_mobilenet_v2_imagenet
     from smhr.onnx_export import export_hand_classifier
-    from smhr.runtime.large_hands import decode_threshold
-    from smhr.runtime.reconstructor import Reconstructor
     from smhr.train.hand_classifier import (
-        VIEWS,
         HandCrops,
         auc,
+        candidate_detector,
         collect_candidates,
+        collect_split_candidates,
         kept_counts,
-        split_samples,
         synth_samples,
     )
     from smhr.train.side_classifier import SideTrainConfig, fit_crop_net, side_logits
@@ -78,17 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: --size {args.size}: use a multiple of 16, at least 32")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rec = Reconstructor.from_pretrained(args.weights, device="cpu", hand_check=False)
-    threshold = rec.threshold
-    rec.threshold = decode_threshold(rec.threshold, rec.large_hand_threshold)
-    rec.large_hand_threshold = None
+    rec, threshold = candidate_detector(args.weights)
 
     def collect(roots: list[str], split: str, count: int) -> HandCrops:
-        named = [split_samples(r, split, args.image_base) for r in roots]
-        if count:
-            named += [split_samples(r, split, args.image_base, views, count)
-                      for views in VIEWS for r in roots]  # fmt: skip
-        return collect_candidates(rec, named, args.size, piece=args.pieces)
+        return collect_split_candidates(rec, roots, split, count, args.image_base, args.size, args.pieces)
 
     train = collect(args.train, "train", args.stress)
     if args.synth:

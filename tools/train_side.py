@@ -2,13 +2,22 @@
 
     python tools/train_side.py --train labels/subhih-hands labels/ragadag-hands labels/dwivedi-gestures \
         labels/ardamavi-digits labels/hardhat-people --eval labels/hina-gloves labels/asl-letters \
-        --image-base /work/data/real --out RUNS/side [--epochs 30] [--seed 0] [--size 96]
+        --image-base /work/data/real --out RUNS/side [--epochs 30] [--seed 0] [--size 96] \
+        [--detector-views 150 [--weights W]]
 
 Trains on the train split of the --train sets (trainable sets only), reports the side agreement
 with the teacher on their test splits and on every hand of the --eval sets (crops from the
 teacher's keypoints), and writes OUT/side.pt (config, state, scores), OUT/side.onnx (the graph
 `smhr.runtime.side_check` runs; bundle it as src/smhr/assets/weights/smhr_side.onnx) and
 OUT/scores.json.
+
+With --detector-views N it also trains on crops cut where the detector (--weights, default the
+bundled ones) puts each hand it matches to a label, at the keypoint head's points, as the side check
+cuts them at run time (`smhr.train.hand_classifier.collect_split_candidates`): over the train split
+and N frame-filling views and N close-ups without the arm of each --train set, the label's side the
+target. Why: the keypoint head draws a large hand smaller than it is, so at run time a close-up's
+crop shows part of the hand, a framing the teacher's keypoints never give; the held-out scores then
+also hold rows "(detector)" for the test splits and N / 4 views of each kind.
 """
 
 from __future__ import annotations
@@ -31,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=CROP_SIZE, help="crop side in px (a multiple of 16)")
+    ap.add_argument("--detector-views", type=int, default=None, metavar="N",
+                    help="also crops where the detector puts the hands of the train split and of N views "
+                    "of each stress kind per --train set (0: the split only; default: teacher crops only)")
+    ap.add_argument("--weights", default=None, help="the detector for --detector-views (default: bundled)")
     args = ap.parse_args(argv)
 
     import torch
@@ -39,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     from smhr.model.side_net import SideClassifier
     from smhr.model.weights import find_mobilenet_v2_imagenet
     from smhr.onnx_export import export_side_classifier
-    from smhr.train.side_classifier import SideTrainConfig, collect_crops, side_accuracy, train_side_net
+    from smhr.train.side_classifier import (
+        SideCrops,
+        SideTrainConfig,
+        collect_crops,
+        side_accuracy,
+        train_side_net,
+    )
 
     for root in args.train:
         require_trainable(root)
@@ -50,6 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     train = collect_crops(args.train, "train", args.image_base, args.size)
     held_out = collect_crops(args.train, "test", args.image_base, args.size)
     never = collect_crops(args.eval, "all", args.image_base, args.size) if args.eval else None
+    if args.detector_views is not None:
+        from smhr.train.hand_classifier import candidate_detector, collect_split_candidates
+
+        rec, _ = candidate_detector(args.weights)
+        n = args.detector_views
+        found = [collect_split_candidates(rec, args.train, split, views, args.image_base, args.size)
+                 for split, views in (("train", n), ("test", n // 4))]
+        found = [SideCrops.from_candidates(c) for c in found]
+        train, held_out = SideCrops.join([train, found[0]]), SideCrops.join([held_out, found[1]])
     print(f"crops: {len(train.images)} train, {len(held_out.images)} held out, "
           f"{0 if never is None else len(never.images)} never trained on", flush=True)
 

@@ -36,8 +36,8 @@ from smhr.eval.real import Detection, RealScores
 from smhr.geometry.hand_crop import CROP_SIZE, crop_hands
 from smhr.runtime.hand_check import revised_scores
 
-__all__ = ["TOUCH", "VIEWS", "HandCrops", "auc", "collect_candidates", "kept_counts",
-           "split_samples", "synth_samples"]
+__all__ = ["TOUCH", "VIEWS", "HandCrops", "auc", "candidate_detector", "collect_candidates",
+           "collect_split_candidates", "kept_counts", "split_samples", "synth_samples"]
 
 TOUCH = 0.25  # a false positive with this share of its keypoint box on a hand's box is left out
 VIEWS = ("frame_filling", "closeup_no_arm")
@@ -46,27 +46,31 @@ VIEWS = ("frame_filling", "closeup_no_arm")
 @dataclass
 class HandCrops:
     """Canonical crops of the detector's candidates: images uint8 [N,S,S,3], is_hand [N] (0 / 1),
-    score [N] (the detector's), source [N] (index into `names`)."""
+    score [N] (the detector's), source [N] (index into `names`), side [N] (the matched label's side,
+    0 left / 1 right; -1 for a candidate that is no hand or a hand whose side the set does not know:
+    the side classifier's crops where the detector puts the hand, `smhr.train.side_classifier`)."""
 
     images: np.ndarray
     is_hand: np.ndarray
     score: np.ndarray
     source: np.ndarray
     names: list[str]
+    side: np.ndarray
 
     @staticmethod
     def join(parts: Sequence[HandCrops]) -> HandCrops:
         """One HandCrops of several (sources renumbered, names joined)."""
         names: list[str] = []
-        images, labels, scores, sources = [], [], [], []
+        images, labels, scores, sources, sides = [], [], [], [], []
         for p in parts:
             images.append(p.images)
             labels.append(p.is_hand)
             scores.append(p.score)
             sources.append(p.source + len(names))
+            sides.append(p.side)
             names += p.names
         return HandCrops(np.concatenate(images), np.concatenate(labels), np.concatenate(scores),
-                         np.concatenate(sources), names)
+                         np.concatenate(sources), names, np.concatenate(sides))
 
 
 def split_samples(root: str | Path, split: str, image_base: str | Path | None = None,
@@ -104,12 +108,36 @@ def synth_samples(root: str | Path, split: str = "train") -> tuple[str, Iterable
     return f"{Path(root).name} (synthetic)", (ds[i] for i in range(len(ds)))
 
 
+def candidate_detector(weights: str | Path | None = None) -> tuple[Any, float]:
+    """(a Reconstructor of `weights` that keeps every candidate from the decode threshold the crop
+    checks work from, without the hand check or the large-hand rule; the weights' own threshold)."""
+    from smhr.runtime.large_hands import decode_threshold
+    from smhr.runtime.reconstructor import Reconstructor
+
+    rec = Reconstructor.from_pretrained(weights, device="cpu", hand_check=False)
+    threshold = rec.threshold
+    rec.threshold = decode_threshold(rec.threshold, rec.large_hand_threshold)
+    rec.large_hand_threshold = None
+    return rec, threshold
+
+
+def collect_split_candidates(rec: Any, roots: Sequence[str | Path], split: str, views: int,
+                             image_base: str | Path | None = None, size: int = CROP_SIZE,
+                             piece: float = 0.0) -> HandCrops:  # fmt: skip
+    """`collect_candidates` over `split` of each labelled set and, if `views` > 0, that many views of
+    each kind in VIEWS of its single-hand photos."""
+    named = [split_samples(r, split, image_base) for r in roots]
+    if views:
+        named += [split_samples(r, split, image_base, kind, views) for kind in VIEWS for r in roots]
+    return collect_candidates(rec, named, size, piece=piece)
+
+
 def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sample]]],
                        size: int = CROP_SIZE, iou: float = 0.5,
                        piece: float = 0.0) -> HandCrops:  # fmt: skip
     """Crops (at each hand's local keypoints) and labels of the hands `rec` (a Reconstructor whose
     threshold is the one the check works from, without the hand check) finds in each set's samples."""
-    images, labels, scores, sources, names = [], [], [], [], []
+    images, labels, scores, sources, sides, names = [], [], [], [], [], []
     for k, (name, samples) in enumerate(named_samples):
         names.append(name)
         for sample in samples:
@@ -117,9 +145,12 @@ def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sam
             if not hands:
                 continue
             found = [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands]
-            match = RealScores(iou_threshold=iou).add(sample, found, sample.meta.get("side_known"))
-            label = np.full(len(hands), -1)
+            known = _known_sides(sample)
+            match = RealScores(iou_threshold=iou).add(sample, found, known)
+            label, side = np.full(len(hands), -1), np.full(len(hands), -1)
             label[[i for i, _ in match.pairs]] = 1
+            for i, j in match.pairs:
+                side[i] = sample.hands[j].side if known[j] else -1
             labelled = np.array([label_box(h) for h in sample.hands]).reshape(-1, 4)
             for i in match.false_positives:
                 box = keypoint_box(found[i].keypoints2d)
@@ -134,11 +165,23 @@ def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sam
             labels.append(label[use])
             scores.append([hands[i].score for i in use])
             sources.append(np.full(len(use), k))
+            sides.append(side[use])
     if not images:
         empty = np.zeros(0, np.int64)
-        return HandCrops(np.zeros((0, size, size, 3), np.uint8), empty, np.zeros(0, np.float32), empty, names)
+        return HandCrops(np.zeros((0, size, size, 3), np.uint8), empty, np.zeros(0, np.float32), empty, names,
+                         empty)
     return HandCrops(np.concatenate(images), np.concatenate(labels).astype(np.int64),
-                     np.concatenate(scores).astype(np.float32), np.concatenate(sources), names)
+                     np.concatenate(scores).astype(np.float32), np.concatenate(sources), names,
+                     np.concatenate(sides).astype(np.int64))
+
+
+def _known_sides(sample: Sample) -> list[bool]:
+    """Per labelled hand, whether its side is known: meta["side_known"] is absent (all known), one
+    flag for the sample, or one per hand (`smhr.data.coco_hands`)."""
+    flag = sample.meta.get("side_known", True)
+    if isinstance(flag, (list, tuple, np.ndarray)):
+        return [bool(f) for f in flag]
+    return [bool(flag)] * len(sample.hands)
 
 
 def _area(box: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +38,27 @@ class SideCrops:
     side: np.ndarray
     source: np.ndarray
     names: list[str]
+
+    @staticmethod
+    def from_candidates(candidates: Any, suffix: str = " (detector)") -> SideCrops:
+        """The hands of known side among a detector's candidates (`smhr.train.hand_classifier.HandCrops`,
+        cut at the keypoint head's points as the side check cuts them at run time), the label's side
+        as their target; set names get `suffix`."""
+        use = np.flatnonzero((candidates.is_hand == 1) & (candidates.side >= 0))
+        side = candidates.side[use].astype(np.int64)
+        return SideCrops(candidates.images[use], side.astype(np.float32), side, candidates.source[use],
+                         [n + suffix for n in candidates.names])
+
+    @staticmethod
+    def join(parts: Sequence[SideCrops]) -> SideCrops:
+        """One SideCrops of several (sources renumbered, names joined)."""
+        names: list[str] = []
+        sources = []
+        for p in parts:
+            sources.append(p.source + len(names))
+            names += p.names
+        joined = [np.concatenate([getattr(p, f) for p in parts]) for f in ("images", "right_prob", "side")]
+        return SideCrops(*joined, np.concatenate(sources), names)
 
 
 @dataclass
