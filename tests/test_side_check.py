@@ -86,6 +86,38 @@ def test_export_runs_in_onnxruntime_as_in_torch(tmp_path):
     assert checker.logits(image, np.zeros((0, 21, 2))).shape == (0,)
 
 
+def test_averaged_classifiers_answer_the_mean_logit_in_one_file(tmp_path):
+    """`smhr.onnx_average` (how the bundled side classifier is made): the merged graph's logit is the
+    members' mean, mirrored crops still get exactly the opposite one, the file loads as a side
+    checker, and classifiers of another kind or crop are refused in one line."""
+    import average_classifiers
+
+    from smhr.model.side_net import HandClassifier
+    from smhr.onnx_average import average_crop_classifiers
+    from smhr.onnx_export import export_hand_classifier
+
+    members = [_tiny_classifier(k) for k in range(3)]
+    paths = [export_side_classifier(m, tmp_path / f"m{k}.onnx") for k, m in enumerate(members)]
+    mean = average_crop_classifiers(paths, tmp_path / "mean.onnx")
+    checker = SideChecker(mean, threads=1)
+    x = torch.randint(0, 256, (4, 32, 32, 3)).float()
+    with torch.no_grad():
+        want = torch.stack([m(x) for m in members]).mean(0).numpy()
+    got = checker.session.run(None, {"crops": x.numpy()})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    mirrored = checker.session.run(None, {"crops": x.flip(2).numpy()})[0]
+    np.testing.assert_allclose(mirrored, -got, atol=1e-4)
+    assert checker.session.get_modelmeta().custom_metadata_map["smhr_members"] == "m0.onnx, m1.onnx, m2.onnx"
+    hand = export_hand_classifier(HandClassifier(members[0].net), tmp_path / "hand.onnx")
+    with pytest.raises(ValueError, match=r"hand\.onnx: format or crop .* differs"):
+        average_crop_classifiers([paths[0], hand], tmp_path / "no.onnx")
+    with pytest.raises(ValueError, match="at least 2"):
+        average_crop_classifiers(paths[:1], tmp_path / "no.onnx")
+    with pytest.raises(SystemExit, match=r"error: .*hand\.onnx: format or crop"):
+        average_classifiers.main([str(paths[0]), str(hand), "--out", str(tmp_path / "no.onnx")])
+    assert average_classifiers.main([str(p) for p in paths[:2]] + ["--out", str(tmp_path / "two.onnx")]) == 0
+
+
 def test_checker_refuses_a_file_that_is_no_side_classifier(tmp_path):
     from smhr.runtime.loading import bundled_weights
 
