@@ -3,7 +3,9 @@
 Why: the detector's side comes from features of a 256-px view of the whole photo and, on photos
 from sources it never saw, is wrong for about one hand in five; a classifier of the hand's crop
 (`smhr.model.side_net`, the way the teacher decides) agrees with the teacher on 0.91 of the
-never-trained-on gloves (crops at the teacher's keypoints; docs/evaluation.md "The side check").
+never-trained-on gloves (crops at the teacher's keypoints; docs/evaluation.md "The side check"); the
+bundled file is the mean of two such classifiers, one also trained on the detector's own crops
+(`smhr.onnx_average`; docs/network.md "The bundled classifier since 2026-12-07").
 It runs between the network and the decode (`revise_handedness`): the crop is cut from the
 photo at the slot's local keypoints (the keypoint head's, already computed at every peak), and the
 slot's handedness logits become [0, NET_WEIGHT x the network's log-odds + the classifier's logit]
