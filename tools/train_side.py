@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
 
         rec, _ = candidate_detector(args.weights)
         n = args.detector_views
-        found = [collect_split_candidates(rec, args.train, split, views, args.image_base, args.size)
-                 for split, views in (("train", n), ("test", n // 4))]
-        found = [SideCrops.from_candidates(c) for c in found]
+        found = [SideCrops.from_candidates(collect_split_candidates(rec, args.train, split, views,
+                                                                    args.image_base, args.size))
+                 for split, views in (("train", n), ("test", n // 4))]  # fmt: skip
         train, held_out = SideCrops.join([train, found[0]]), SideCrops.join([held_out, found[1]])
     print(f"crops: {len(train.images)} train, {len(held_out.images)} held out, "
           f"{0 if never is None else len(never.images)} never trained on", flush=True)

@@ -96,7 +96,7 @@ def hand_centers(
     return centres.astype(np.float32), ok
 
 
-def _side_known(flag: Any, hand_index: int) -> bool:
+def hand_side_known(flag: Any, hand_index: int) -> bool:
     """meta["side_known"] is one flag for the sample or, as `CocoHands` writes it, one per hand;
     reading a per-hand list as one truth value would train every unknown hand as a right hand."""
     if isinstance(flag, (list, tuple, np.ndarray)):
@@ -219,7 +219,7 @@ def build_targets(
         bh = (box[3] - box[1]) / output_stride
         radius = max(0, int(gaussian_radius(bh, bw, min_overlap)))
         draw_gaussian(hm[0], (cx, cy), radius)
-        side_known = _side_known(sample.meta.get("side_known", True), i)
+        side_known = hand_side_known(sample.meta.get("side_known", True), i)
         taught = side_known and side_taught
         if taught:
             draw_gaussian(handmap[h.side], (cx, cy), radius)

@@ -31,13 +31,14 @@ import numpy as np
 
 from smhr.data.labelled import LabelledSet, read_meta
 from smhr.data.sample import Sample
+from smhr.data.targets import hand_side_known
 from smhr.eval.matching import inside_any, keypoint_box, label_box
 from smhr.eval.real import Detection, RealScores
 from smhr.geometry.hand_crop import CROP_SIZE, crop_hands
 from smhr.runtime.hand_check import revised_scores
 
 __all__ = ["TOUCH", "VIEWS", "HandCrops", "auc", "candidate_detector", "collect_candidates",
-           "collect_split_candidates", "kept_counts", "split_samples", "synth_samples"]
+           "collect_split_candidates", "join_crops", "kept_counts", "split_samples", "synth_samples"]
 
 TOUCH = 0.25  # a false positive with this share of its keypoint box on a hand's box is left out
 VIEWS = ("frame_filling", "closeup_no_arm")
@@ -59,18 +60,25 @@ class HandCrops:
 
     @staticmethod
     def join(parts: Sequence[HandCrops]) -> HandCrops:
-        """One HandCrops of several (sources renumbered, names joined)."""
-        names: list[str] = []
-        images, labels, scores, sources, sides = [], [], [], [], []
-        for p in parts:
-            images.append(p.images)
-            labels.append(p.is_hand)
-            scores.append(p.score)
-            sources.append(p.source + len(names))
-            sides.append(p.side)
-            names += p.names
-        return HandCrops(np.concatenate(images), np.concatenate(labels), np.concatenate(scores),
-                         np.concatenate(sources), names, np.concatenate(sides))
+        """One HandCrops of several (`join_crops`)."""
+        return join_crops(parts)
+
+
+def join_crops(parts: Sequence[Any]) -> Any:
+    """One set of crops of several of one dataclass (HandCrops here, `smhr.train.side_classifier.
+    SideCrops`): its array fields concatenated, `names` joined and `source` renumbered to match."""
+    import dataclasses
+
+    offsets = np.cumsum([0] + [len(p.names) for p in parts[:-1]])
+    fields = {}
+    for f in dataclasses.fields(parts[0]):
+        if f.name == "names":
+            fields["names"] = [n for p in parts for n in p.names]
+        elif f.name == "source":
+            fields["source"] = np.concatenate([p.source + o for p, o in zip(parts, offsets, strict=True)])
+        else:
+            fields[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
+    return type(parts[0])(**fields)
 
 
 def split_samples(root: str | Path, split: str, image_base: str | Path | None = None,
@@ -145,7 +153,8 @@ def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sam
             if not hands:
                 continue
             found = [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands]
-            known = _known_sides(sample)
+            flag = sample.meta.get("side_known", True)
+            known = [hand_side_known(flag, j) for j in range(len(sample.hands))]
             match = RealScores(iou_threshold=iou).add(sample, found, known)
             label, side = np.full(len(hands), -1), np.full(len(hands), -1)
             label[[i for i, _ in match.pairs]] = 1
@@ -173,15 +182,6 @@ def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sam
     return HandCrops(np.concatenate(images), np.concatenate(labels).astype(np.int64),
                      np.concatenate(scores).astype(np.float32), np.concatenate(sources), names,
                      np.concatenate(sides).astype(np.int64))
-
-
-def _known_sides(sample: Sample) -> list[bool]:
-    """Per labelled hand, whether its side is known: meta["side_known"] is absent (all known), one
-    flag for the sample, or one per hand (`smhr.data.coco_hands`)."""
-    flag = sample.meta.get("side_known", True)
-    if isinstance(flag, (list, tuple, np.ndarray)):
-        return [bool(f) for f in flag]
-    return [bool(flag)] * len(sample.hands)
 
 
 def _area(box: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 from smhr.data.labelled import LabelledSet, is_box_level, read_meta
 from smhr.geometry.hand_crop import CROP_SIZE, crop_hands
 from smhr.model.side_net import SideClassifier, SideNet
+from smhr.train.hand_classifier import HandCrops, join_crops
 
 __all__ = ["SideCrops", "SideTrainConfig", "collect_crops", "fit_crop_net", "side_accuracy", "train_side_net"]
 
@@ -40,10 +40,10 @@ class SideCrops:
     names: list[str]
 
     @staticmethod
-    def from_candidates(candidates: Any, suffix: str = " (detector)") -> SideCrops:
-        """The hands of known side among a detector's candidates (`smhr.train.hand_classifier.HandCrops`,
-        cut at the keypoint head's points as the side check cuts them at run time), the label's side
-        as their target; set names get `suffix`."""
+    def from_candidates(candidates: HandCrops, suffix: str = " (detector)") -> SideCrops:
+        """The hands of known side among a detector's candidates (cut at the keypoint head's points as
+        the side check cuts them at run time), the label's side as their target; set names get
+        `suffix`."""
         use = np.flatnonzero((candidates.is_hand == 1) & (candidates.side >= 0))
         side = candidates.side[use].astype(np.int64)
         return SideCrops(candidates.images[use], side.astype(np.float32), side, candidates.source[use],
@@ -51,14 +51,8 @@ class SideCrops:
 
     @staticmethod
     def join(parts: Sequence[SideCrops]) -> SideCrops:
-        """One SideCrops of several (sources renumbered, names joined)."""
-        names: list[str] = []
-        sources = []
-        for p in parts:
-            sources.append(p.source + len(names))
-            names += p.names
-        joined = [np.concatenate([getattr(p, f) for p in parts]) for f in ("images", "right_prob", "side")]
-        return SideCrops(*joined, np.concatenate(sources), names)
+        """One SideCrops of several (`smhr.train.hand_classifier.join_crops`)."""
+        return join_crops(parts)
 
 
 @dataclass
