@@ -17,6 +17,17 @@ def test_the_threshold_is_the_sweeps_largest_f1_and_the_lower_one_on_a_tie():
         finish_run.sweep_threshold({"smhr": {}})
 
 
+def test_with_a_calibration_sweep_the_threshold_is_where_the_weaker_f1_is_best():
+    trained = [{"threshold": t, "f1": f} for t, f in ((0.2, 0.80), (0.3, 0.82), (0.4, 0.84), (0.5, 0.85))]
+    calib = [{"threshold": t, "f1": f} for t, f in ((0.2, 0.70), (0.3, 0.74), (0.4, 0.72), (0.5, 0.60))]
+    both = {"smhr": {"threshold_sweep": trained, "threshold_sweep_calibration": calib}}
+    assert finish_run.sweep_threshold({"smhr": {"threshold_sweep": trained}}) == 0.5  # trained-on alone
+    assert finish_run.sweep_threshold(both) == 0.3  # min F1 0.74 at 0.3, against 0.72 at 0.4
+    with pytest.raises(ValueError, match="thresholds differ"):
+        finish_run.sweep_threshold({"smhr": {"threshold_sweep": trained,
+                                             "threshold_sweep_calibration": calib[:2]}})
+
+
 def test_the_calibrations_choice_goes_into_the_package_command():
     calib = {"chosen": {"large_hand_threshold": 0.25, "large_side": 0.5}, "min_hand_side": {"chosen": 0.18}}
     smallest = {"chosen": {"large_hand_threshold": 0.1, "large_side": 0.6}, "min_hand_side": {"chosen": 0.12}}
@@ -58,8 +69,11 @@ def test_a_dry_run_prints_the_nine_steps_in_order(tmp_path, capsys):
     assert code == 0 and steps == ["appearance", "sweep", "calibration", "smallest hand", "package",
                                    "export", "score baseline", "score candidate", "ship check"]
     smallest_sets = "labels/subhih-hands labels/ragadag-hands labels/dwivedi-gestures labels/hardhat-people"
-    assert f"--labels {smallest_sets} --threads 1" in err  # the smallest hand: trained-on splits with scenes
+    # the smallest hand: trained-on splits with scenes, without the large-hand grid
+    assert f"--labels {smallest_sets} --smallest-only --threads 1" in err
     assert "--calibration-sets asl-letters" in err and "v9.onnx" in err
+    sweep = next(line for line in err.splitlines() if line.startswith("[sweep]"))
+    assert "labels/asl-letters --sweep-calibration asl-letters" in sweep  # the threshold sees them too
     with pytest.raises(SystemExit, match=r"no model\.pt there"):
         finish_run.main(["--run", str(tmp_path / "run"), "--appearance", "a.yaml",
                          "--out", str(tmp_path / "o"), "--gt-root", "G"])

@@ -143,3 +143,26 @@ def test_calibration_sets_are_used_whole_and_must_be_never_trained_on(tmp_path):
         calibration_sources([seen, unseen], {"seen"}, ["seen"])
     with pytest.raises(SystemExit, match="--calibration-sets other: not among --labels"):
         calibration_sources([seen, unseen], {"seen"}, ["other"])
+
+
+def test_each_calibration_point_is_a_run_at_its_own_values():
+    """`calibrate_large_hands.run_at`: the Reconstructor runs with the point's threshold, large-hand
+    threshold and side (what inference at those values decodes and checks), then gets its own back."""
+    from types import SimpleNamespace
+
+    from calibrate_large_hands import run_at
+
+    class Recorder:
+        threshold, large_hand_threshold, large_side = 0.3, 0.1, 0.6
+
+        def __init__(self) -> None:
+            self.seen: list[tuple] = []
+
+        def predict(self, image):
+            self.seen.append((self.threshold, self.large_hand_threshold, self.large_side))
+            return []
+
+    rec, samples = Recorder(), [SimpleNamespace(image=np.zeros((8, 8, 3), np.uint8))] * 2
+    runs = run_at(rec, samples, 0.25, 0.15, 0.4)
+    assert rec.seen == [(0.25, 0.15, 0.4)] * 2 and [hands for _, hands in runs] == [[], []]
+    assert (rec.threshold, rec.large_hand_threshold, rec.large_side) == (0.3, 0.1, 0.6)

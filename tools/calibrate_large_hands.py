@@ -4,10 +4,14 @@ their stress views and composites only; prints one JSON object.
 
     python tools/calibrate_large_hands.py [--weights model.pt] --labels labels/* [--threads 1]
 
-One fast-mode network run per image at score 0.05 (the rule off); then, for every (large-hand
-threshold, LARGE_SIDE) of the grid, `admit_large` picks the hands of that run exactly as inference
-would, and the sources (teacher labels, box matching) and the stress views (frame-filling, bordered,
-close-ups without the arm; keypoint matching) are scored as benchmarks/bench_real.py scores them.
+For every (large-hand threshold, LARGE_SIDE) of the grid and for the rule off, one fast-mode run
+of the Reconstructor at those values and the threshold, and the sources (teacher labels, box
+matching) and the stress views (frame-filling, bordered, close-ups without the arm; keypoint
+matching) are scored as benchmarks/bench_real.py scores them. Why a run per point, not one run at
+a low score cut afterwards: the peaks are decoded from the lower of the two thresholds and the hand
+check revises scores knowing the threshold and which hands are large, so a cut run keeps hands that
+inference at those values never reports (the same fault made bench_real's threshold sweep choose
+0.6 for v2b, docs/training.md "Weights v2b"). ~29 runs: minutes on the calibration-only set.
 Chosen: the largest stress-view F1 among the grid points whose sources' precision is at most
 MAX_PRECISION_LOSS below the rule-off value and whose handedness accuracy (sources and stress views,
 each) is at most MAX_SIDE_LOSS below it (ties: the larger F1 sum); the rule off when no point
@@ -18,11 +22,12 @@ the rule adds on scenes; and the hands it adds score low, where the side is weak
 frame-filling hands but named the side of 0.73 of them, against 0.77 for v2 (docs/evaluation.md
 "Large hands").
 
-The smallest hand: the same run's detections at the threshold on the sources and on `--n-composed`
-composites of their held-out hand crops (bench_real's `composed_set`), binned by keypoint-box side /
-input side (fast mode: / the image's long side) in steps of SIZE_STEP; scanning up from the
-smallest bin, min_hand_side is the lower edge of the first bin holding detections of which at least
-half are true (matched) hands: below it, what the network reports at that size is mostly false.
+The smallest hand: the detections of a run at the threshold (the rule off) on the sources and on
+`--n-composed` composites of their held-out hand crops (bench_real's `composed_set`), binned by
+keypoint-box side / input side (fast mode: / the image's long side) in steps of SIZE_STEP;
+scanning up from the smallest bin, min_hand_side is the lower edge of the first bin holding
+detections of which at least half are true (matched) hands: below it, what the network reports at
+that size is mostly false.
 None (no limit) when that is the first bin with detections.
 Sets the weights never trained on are not loaded at all, unless named by `--calibration-sets`:
 then those sets alone are used, every image of them, and they must be sets the weights never
@@ -57,10 +62,8 @@ from bench_real import (  # the benchmark's own set builders and predictor
 from smhr.data.labelled import read_meta
 from smhr.eval.real import Detection, RealScores
 from smhr.records import pick_threshold
-from smhr.runtime import large_hands
 
-LOW = 0.05
-THRESHOLDS = (0.1, 0.15, 0.2, 0.25)  # (not LOW itself: the run's own floor)
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25)  # those under the detection threshold are tried
 SIDES = (0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)
 MAX_PRECISION_LOSS = 0.01
 MAX_SIDE_LOSS = 0.01  # handedness accuracy the rule may cost, sources and stress views each
@@ -72,15 +75,23 @@ def f1(recall: float, precision: float) -> float:
     return 2 * recall * precision / max(recall + precision, 1e-9)
 
 
-def pooled(runs: list[tuple[Any, list[Any]]], match: str, threshold: float, large: float | None,
-           side: float) -> tuple[float, float, float]:  # fmt: skip
-    """(recall, precision, handedness accuracy of the matched hands) over runs of (sample, hands at
-    LOW) with the rule at these values."""
+def run_at(rec: Any, samples: list[Any], threshold: float, large: float | None,
+           side: float) -> list[tuple[Any, list[Any]]]:  # fmt: skip
+    """[(sample, hands)]: `rec` run on every sample with these values, as inference runs (its own
+    values restored after)."""
+    saved = rec.threshold, rec.large_hand_threshold, rec.large_side
+    try:
+        rec.threshold, rec.large_hand_threshold, rec.large_side = threshold, large, side
+        return [(s, rec.predict(s.image)) for s in samples]
+    finally:
+        rec.threshold, rec.large_hand_threshold, rec.large_side = saved
+
+
+def pooled(runs: list[tuple[Any, list[Any]]], match: str) -> tuple[float, float, float]:
+    """(recall, precision, handedness accuracy of the matched hands) over runs of (sample, hands)."""
     scores = RealScores(match=match)
     for sample, hands in runs:
-        H, W = sample.image.shape[:2]
-        kept = large_hands.admit_large(hands, threshold, large, (0, 0, W, H), side)
-        scores.add(sample, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in kept])
+        scores.add(sample, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
     r = scores.summary()
     return r["recall"], r["precision"], r["handedness_acc"]
 
@@ -88,7 +99,7 @@ def pooled(runs: list[tuple[Any, list[Any]]], match: str, threshold: float, larg
 def size_bins(runs: list[tuple[Any, list[Any]]], threshold: float) -> list[dict[str, Any]]:
     """Per SIZE_STEP bin of keypoint-box side / the image's long side (= / input side in fast
     mode): the detections >= threshold that are true (matched) and false hands (ignored ones left
-    out), pooled over runs of (sample, hands at LOW)."""
+    out), pooled over runs of (sample, hands)."""
     counts: dict[int, list[int]] = {}
     for sample, hands in runs:
         dets = [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands if h.score >= threshold]
@@ -153,49 +164,57 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=None, help="default: the weights' calibrated one")
     ap.add_argument("--n-stress", type=int, default=300)
     ap.add_argument("--n-composed", type=int, default=200, help="composites for the smallest hand")
+    ap.add_argument("--smallest-only", action="store_true",
+                    help="only the smallest hand (no large-hand grid: one run instead of ~29)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     trained = trained_sources(args.weights)
     if trained is None:
         sys.exit(f"--weights {args.weights}: records no training config (an .onnx): pass the model.pt")
-    rec = smhr_reconstructor(args.weights, None, LOW, "fast", {"large_hand_threshold": None})
+    rec = smhr_reconstructor(args.weights, None, None, "fast", {"large_hand_threshold": None})
     threshold = pick_threshold(args.threshold, rec.network.calibration.score_threshold)  # (the weights' own)
     sources = calibration_sources(args.labels, trained, args.calibration_sets)
     stress = stress_sets(sources, args.n_stress)
-    src_runs = [(ds[i], rec.predict(ds[i].image)) for ds, _ in sources.values() for i in range(len(ds))]
-    stress_runs = [(s, rec.predict(s.image)) for by in stress.values()
-                   for samples in by.values() for s in samples]  # fmt: skip
+    src = [ds[i] for ds, _ in sources.values() for i in range(len(ds))]
+    views = [s for by in stress.values() for samples in by.values() for s in samples]
 
-    def point(large: float | None, side: float) -> dict[str, Any]:
+    def point(large: float | None, side: float, src_runs: list[Any] | None = None) -> dict[str, Any]:
         """The sources' (box matching) and stress views' (keypoint matching) numbers at these values."""
-        a = pooled(src_runs, "box", threshold, large, side)
-        b = pooled(stress_runs, "keypoints", threshold, large, side)
+        a = pooled(src_runs or run_at(rec, src, threshold, large, side), "box")
+        b = pooled(run_at(rec, views, threshold, large, side), "keypoints")
         return {"large_hand_threshold": 1.0 if large is None else large, "large_side": side,
                 "sources_recall": a[0], "sources_precision": a[1], "sources_side": a[2],
                 "stress_recall": b[0], "stress_precision": b[1], "stress_side": b[2],
                 "f1_sum": f1(*a[:2]) + f1(*b[:2])}  # fmt: skip
 
-    grid = [point(large, side) for large in THRESHOLDS for side in SIDES]
-    off = point(None, 1.0)  # (stored as threshold 1: under no score threshold, so the rule is off)
-    best_sum = max(grid, key=lambda g: g["f1_sum"])
-    best = choose(grid, off)
+    src_off = run_at(rec, src, threshold, None, 1.0)  # the rule off: also the smallest hand's run
+    off = best = best_sum = None
+    grid: list[dict[str, Any]] = []
+    if not args.smallest_only:
+        off = point(None, 1.0, src_off)  # (stored as threshold 1: under no score threshold: the rule off)
+        grid = [point(large, side) for large in THRESHOLDS if large < threshold
+                for side in SIDES]  # (a large threshold >= the threshold is the rule off)
+        best_sum = max(grid, key=lambda g: g["f1_sum"], default=off)
+        best = choose(grid, off)
     composed = composed_set([ds for ds, _ in sources.values()], args.n_composed)
-    bins = size_bins(src_runs + [(s, rec.predict(s.image)) for s in composed], threshold)
+    bins = size_bins(src_off + run_at(rec, composed, threshold, None, 1.0), threshold)
     smallest = smallest_hand(bins)
     print(json.dumps({"weights": args.weights or "bundled", "threshold": threshold,
                       "sets": sorted(sources), "calibration_sets": args.calibration_sets,
-                      "images": len(src_runs), "stress_views": len(stress_runs),
+                      "images": len(src), "stress_views": len(views),
                       "off": off,
                       "chosen": best, "best_f1_sum": best_sum, "grid": grid,
                       "min_hand_side": {"chosen": smallest, "composites": len(composed), "bins": bins}},
                      indent=1, default=float))
+    if best is None or off is None:
+        print(f"smallest hand: {smallest} (--min-hand-side; None: no limit)", file=sys.stderr)
+        return
     print(f"chosen: large_hand_threshold {best['large_hand_threshold']}, large side {best['large_side']} "
           f"(F1 sum {best['f1_sum']:.3f} vs {off['f1_sum']:.3f} off); store them with the weights: "
           f"smhr package {args.weights or 'MODEL.pt'} OUT.pt --threshold {threshold:g} "
           f"--large-hand-threshold {best['large_hand_threshold']:g} --large-side {best['large_side']:g}"
           + ("" if smallest is None else f" --min-hand-side {smallest:g}"), file=sys.stderr)
-
 
 if __name__ == "__main__":
     np.seterr(all="ignore")

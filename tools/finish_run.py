@@ -12,8 +12,9 @@ continues after an interruption:
     # --dry-run prints the commands instead
 
 Steps (docs/training.md "Weights v4"): the appearance phase from the run's `model.pt`; the threshold
-sweep on the trained-on held-out splits (`--sweep-labels`; the threshold of the largest F1, the lower
-one on a tie); the large-hand values from the calibration-only sets (`--calibration`), and the
+sweep on the trained-on held-out splits (`--sweep-labels`) and on the calibration-only sets
+(`--calibration`), each threshold a run of its own (the threshold where the smaller of the two F1s
+is largest, the lower one on a tie); the large-hand values from the calibration-only sets, and the
 smallest hand from the trained-on held-out splits of sets with small hands (`--smallest-hand-labels`:
 the calibration-only close-ups set it too high); `smhr package` with those values and `smhr export
 --onnx`; the waypoint scoring of the baseline (default: the bundled weights) and of the candidate,
@@ -41,11 +42,17 @@ JUDGED_LABELS = ["labels/hina-gloves", "labels/capston2-scenes"]  # the waypoint
 
 def sweep_threshold(scores: dict[str, Any]) -> float:
     """The threshold of the largest pooled F1 in bench_real's `threshold_sweep` (the lower one on a
-    tie: more recall at the same F1)."""
+    tie: more recall at the same F1). With a `threshold_sweep_calibration` too (calibration-only
+    sets), the largest of the two F1s' smaller one: a fine-tune's scores rise on the hands it
+    trained on, so their F1 alone can choose a threshold that drops never-seen hands."""
     rows = scores.get("smhr", {}).get("threshold_sweep")
     if not rows:
         raise ValueError("no threshold_sweep in the sweep's JSON: run bench_real.py with --sweep")
-    best = max(rows, key=lambda r: (round(r["f1"], 9), -r["threshold"]))
+    calib = {r["threshold"]: r["f1"] for r in scores["smhr"].get("threshold_sweep_calibration") or []}
+    if calib and set(calib) != {r["threshold"] for r in rows}:
+        raise ValueError("the two sweeps' thresholds differ: run them in one bench_real.py call")
+    best = max(rows, key=lambda r: (round(min(r["f1"], calib.get(r["threshold"], r["f1"])), 9),
+                                    -r["threshold"]))
     return float(best["threshold"])
 
 
@@ -153,20 +160,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.step("appearance", [*smhr, "train", str(args.appearance), "--set", f"init={args.run / 'model.pt'}",
                             "--set", f"out_dir={app}"], out / "appearance.done", done=True)
     sweep = out / "sweep.json"
+    names = [Path(p).name for p in args.calibration]
     run.step("sweep", [py, str(ROOT / "benchmarks/bench_real.py"), "--weights", str(app / "model.pt"),
-                       "--mode", "fast", "--sweep", "--labels", *args.sweep_labels, "--n-composed", "0"],
+                       "--mode", "fast", "--sweep", "--labels", *args.sweep_labels, *args.calibration,
+                       "--sweep-calibration", *names, "--n-composed", "0", "--n-stress", "0"],
              sweep, stdout=True)
     threshold = sweep_threshold(read_json(sweep, args.dry_run, {"smhr": {"threshold_sweep": [
         {"threshold": 0.3, "f1": 0.0}]}}))
     calib = out / "calibration.json"
-    names = [Path(p).name for p in args.calibration]
     run.step("calibration", calibrate_command(app / "model.pt", threshold, args.calibration,
                                               "--calibration-sets", *names), calib, stdout=True)
     smallest = None
     if args.smallest_hand_labels:
         small = out / "smallest_hand.json"
-        run.step("smallest hand", calibrate_command(app / "model.pt", threshold, args.smallest_hand_labels),
-                 small, stdout=True)
+        run.step("smallest hand", calibrate_command(app / "model.pt", threshold, args.smallest_hand_labels,
+                                                    "--smallest-only"), small, stdout=True)
         smallest = read_json(small, args.dry_run, {})
     values = calibrated_values(read_json(calib, args.dry_run, {"chosen": {"large_hand_threshold": 1.0,
                                                                            "large_side": 1.0}}), smallest)
