@@ -175,7 +175,7 @@ def main() -> None:
     rec = smhr_reconstructor(args.weights, None, None, "fast", {"large_hand_threshold": None})
     threshold = pick_threshold(args.threshold, rec.network.calibration.score_threshold)  # (the weights' own)
     sources = calibration_sources(args.labels, trained, args.calibration_sets)
-    stress = stress_sets(sources, args.n_stress)
+    stress = {} if args.smallest_only else stress_sets(sources, args.n_stress)
     src = [ds[i] for ds, _ in sources.values() for i in range(len(ds))]
     views = [s for by in stress.values() for samples in by.values() for s in samples]
 
