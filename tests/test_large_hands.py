@@ -166,3 +166,23 @@ def test_each_calibration_point_is_a_run_at_its_own_values():
     runs = run_at(rec, samples, 0.25, 0.15, 0.4)
     assert rec.seen == [(0.25, 0.15, 0.4)] * 2 and [hands for _, hands in runs] == [[], []]
     assert (rec.threshold, rec.large_hand_threshold, rec.large_side) == (0.3, 0.1, 0.6)
+
+
+def test_with_scene_sets_the_calibration_takes_the_best_right_side_f1_that_scenes_allow():
+    """`--scene-sets`: the point (the rule off included) of the largest right-side F1 sum among
+    those adding at most MAX_SCENE_FALSE false hands per scene photo over the rule off; shares that
+    fall as a rule finds harder hands no longer veto it."""
+    from calibrate_large_hands import MAX_SCENE_FALSE, choose
+
+    def point(large, side, found, scene_false, precision=0.75):
+        return {"large_hand_threshold": large, "large_side": side, "sources_right_side": found,
+                "sources_precision": precision, "stress_right_side": found, "stress_precision": 0.95,
+                "scenes_false_per_photo": scene_false}  # fmt: skip
+
+    off = point(1.0, 1.0, 0.45, 0.10, precision=0.78)
+    stored = point(0.1, 0.6, 0.70, 0.10 + MAX_SCENE_FALSE / 2)  # finds more: its shares fall, it wins
+    wide = point(0.15, 0.35, 0.77, 0.10 + 3 * MAX_SCENE_FALSE)  # more still, but false hands on scenes
+    assert choose([stored, wide], off) is stored
+    assert choose([wide], off) is off  # nothing the scenes allow: the rule stays off
+    twin = point(0.15, 0.6, 0.70, 0.10)  # the same F1 as `stored`: the narrower rule (higher threshold)
+    assert choose([stored, twin], off) is twin

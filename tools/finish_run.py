@@ -14,7 +14,8 @@ continues after an interruption:
 Steps (docs/training.md "Weights v4"): the appearance phase from the run's `model.pt`; the threshold
 sweep on the trained-on held-out splits (`--sweep-labels`) and on the calibration-only sets
 (`--calibration`), each threshold a run of its own (the threshold where the smaller of the two F1s
-is largest, the lower one on a tie); the large-hand values from the calibration-only sets, and the
+is largest, the lower one on a tie); the large-hand values from the calibration-only sets, with the
+false hands it adds counted on the calibration-only scenes (`--scene-sets`), and the
 smallest hand from the trained-on held-out splits of sets with small hands (`--smallest-hand-labels`:
 the calibration-only close-ups set it too high); `smhr package` with those values and `smhr export
 --onnx`; the waypoint scoring of the baseline (default: the bundled weights) and of the candidate,
@@ -37,6 +38,7 @@ TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 SWEEP_LABELS = ["labels/subhih-hands", "labels/ragadag-hands", "labels/dwivedi-gestures"]
 SMALLEST_LABELS = [*SWEEP_LABELS, "labels/hardhat-people"]  # held-out splits with small hands and scenes
+SCENE_LABELS = ["labels/vest-scenes", "labels/cctv-scenes"]  # calibration-only whole scenes
 JUDGED_LABELS = ["labels/hina-gloves", "labels/capston2-scenes"]  # the waypoint command's judged sets
 
 
@@ -144,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="trained-on sets whose held-out splits choose the threshold")
     ap.add_argument("--calibration", nargs="+", default=["labels/asl-letters"],
                     help="calibration-only sets (never trained on, never judged) for the large-hand values")
+    ap.add_argument("--scene-sets", nargs="*", default=SCENE_LABELS,
+                    help="calibration-only sets of whole scenes: the false hands the large-hand rule may "
+                    "add are counted on them (none: the calibration's share rule)")
     ap.add_argument("--smallest-hand-labels", nargs="*", default=SMALLEST_LABELS,
                     help="trained-on sets whose held-out splits choose min_hand_side (none: no limit)")
     ap.add_argument("--baseline", type=Path, default=None, help="shipped weights to beat (default: bundled)")
@@ -168,8 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     threshold = sweep_threshold(read_json(sweep, args.dry_run, {"smhr": {"threshold_sweep": [
         {"threshold": 0.3, "f1": 0.0}]}}))
     calib = out / "calibration.json"
-    run.step("calibration", calibrate_command(app / "model.pt", threshold, args.calibration,
-                                              "--calibration-sets", *names), calib, stdout=True)
+    scenes = [Path(p).name for p in args.scene_sets]
+    with_scenes = ["--scene-sets", *scenes] if scenes else []
+    labels = [*args.calibration, *args.scene_sets]
+    run.step("calibration", calibrate_command(app / "model.pt", threshold, labels,
+                                              "--calibration-sets", *names, *with_scenes), calib, stdout=True)
     smallest = None
     if args.smallest_hand_labels:
         small = out / "smallest_hand.json"
