@@ -343,6 +343,9 @@ def main() -> None:
     ap.add_argument("--large-hand-threshold", type=float, default=None,
                     help="keep hands filling a whole view from this lower score (default: the weights' "
                     "stored value, else the library's; 1 = off)")
+    ap.add_argument("--large-side", type=float, default=None,
+                    help="the share of the view a hand must span for the large-hand threshold (default: "
+                    "the weights' stored value, else the library's)")
     ap.add_argument("--min-hand-side", type=float, default=None,
                     help="drop hands shorter than this share of the network input in their view "
                     "(default: the weights' stored value, else no limit; 0 = no limit)")
@@ -380,6 +383,8 @@ def main() -> None:
         views["mirror"] = args.mirror == "on"
     if args.large_hand_threshold is not None:
         views["large_hand_threshold"] = args.large_hand_threshold
+    if args.large_side is not None:
+        views["large_side"] = args.large_side
     if args.min_hand_side is not None:
         views["min_hand_side"] = args.min_hand_side or None
     views["fit_translation"] = args.fit_translation == "on"
