@@ -77,3 +77,26 @@ def test_a_dry_run_prints_the_nine_steps_in_order(tmp_path, capsys):
     with pytest.raises(SystemExit, match=r"no model\.pt there"):
         finish_run.main(["--run", str(tmp_path / "run"), "--appearance", "a.yaml",
                          "--out", str(tmp_path / "o"), "--gt-root", "G"])
+
+
+def test_the_baselines_large_hand_rule_can_be_the_candidates(tmp_path, capsys):
+    """`--large-hand-rule baseline`: no calibration step; the package step stores the baseline's
+    stored values, or the library's defaults where it stores none."""
+    import torch
+
+    from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD
+
+    bare, stored = tmp_path / "bare.pt", tmp_path / "stored.pt"
+    torch.save({"meta": {"score_threshold": 0.3}}, bare)
+    torch.save({"meta": {"score_threshold": 0.3, "large_hand_threshold": 0.2, "large_side": 0.7}}, stored)
+    defaults = {"large_hand_threshold": LARGE_THRESHOLD, "large_side": LARGE_SIDE}
+    assert finish_run.baseline_rule(bare) == defaults
+    assert finish_run.baseline_rule(stored) == {"large_hand_threshold": 0.2, "large_side": 0.7}
+    code = finish_run.main(["--run", str(tmp_path / "run"), "--appearance", "a.yaml",
+                            "--out", str(tmp_path / "o"), "--gt-root", "G", "--baseline", str(stored),
+                            "--large-hand-rule", "baseline", "--dry-run"])
+    err = capsys.readouterr().err
+    steps = [line.split("]")[0][1:] for line in err.splitlines() if line.startswith("[")]
+    assert code == 0 and "calibration" in steps and "--calibration-sets" not in err  # only the report line
+    package = next(line for line in err.splitlines() if line.startswith("[package]"))
+    assert "--large-hand-threshold 0.2 --large-side 0.7" in package

@@ -15,7 +15,9 @@ Steps (docs/training.md "Weights v4"): the appearance phase from the run's `mode
 sweep on the trained-on held-out splits (`--sweep-labels`) and on the calibration-only sets
 (`--calibration`), each threshold a run of its own (the threshold where the smaller of the two F1s
 is largest, the lower one on a tie); the large-hand values from the calibration-only sets, with the
-false hands it adds counted on the calibration-only scenes (`--scene-sets`), and the
+false hands it adds counted on the calibration-only scenes (`--scene-sets`; or, with
+`--large-hand-rule baseline`, the baseline's own rule, so the ship check compares weights at one
+rule), and the
 smallest hand from the trained-on held-out splits of sets with small hands (`--smallest-hand-labels`:
 the calibration-only close-ups set it too high); `smhr package` with those values and `smhr export
 --onnx`; the waypoint scoring of the baseline (default: the bundled weights) and of the candidate,
@@ -69,6 +71,20 @@ def calibrated_values(calibration: dict[str, Any],
     return {"large_hand_threshold": float(chosen["large_hand_threshold"]),
             "large_side": float(chosen["large_side"]),
             "min_hand_side": None if smallest is None else smallest.get("min_hand_side", {}).get("chosen")}
+
+
+def baseline_rule(baseline: Path) -> dict[str, float]:
+    """The large-hand rule `baseline` runs with: its stored values, else the library's defaults."""
+    import torch
+
+    from smhr.runtime.calibration import Calibration
+    from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD
+
+    meta = torch.load(baseline, map_location="cpu", weights_only=False).get("meta", {})
+    stored = Calibration.from_meta(meta, str(baseline))
+    large = LARGE_THRESHOLD if stored.large_hand_threshold is None else stored.large_hand_threshold
+    return {"large_hand_threshold": 1.0 if large is None else float(large),
+            "large_side": float(LARGE_SIDE if stored.large_side is None else stored.large_side)}
 
 
 def package_command(model: Path, out: Path, threshold: float, values: dict[str, float | None],
@@ -149,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--scene-sets", nargs="*", default=SCENE_LABELS,
                     help="calibration-only sets of whole scenes: the false hands the large-hand rule may "
                     "add are counted on them (none: the calibration's share rule)")
+    ap.add_argument("--large-hand-rule", choices=("calibrated", "baseline"), default="calibrated",
+                    help="the candidate's large-hand threshold and side: calibrated on --calibration and "
+                    "--scene-sets, or the baseline's (the ship check then compares the two weights at one "
+                    "rule, which trades scenes' false hands against frame-filling ones either way)")
     ap.add_argument("--smallest-hand-labels", nargs="*", default=SMALLEST_LABELS,
                     help="trained-on sets whose held-out splits choose min_hand_side (none: no limit)")
     ap.add_argument("--baseline", type=Path, default=None, help="shipped weights to beat (default: bundled)")
@@ -176,20 +196,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenes = [Path(p).name for p in args.scene_sets]
     with_scenes = ["--scene-sets", *scenes] if scenes else []
     labels = [*args.calibration, *args.scene_sets]
-    run.step("calibration", calibrate_command(app / "model.pt", threshold, labels,
-                                              "--calibration-sets", *names, *with_scenes), calib, stdout=True)
+    baseline = args.baseline or ROOT / "src/smhr/assets/weights/smhr_mobilenetv2_anny.pt"
+    if args.large_hand_rule == "calibrated":
+        run.step("calibration", calibrate_command(app / "model.pt", threshold, labels, "--calibration-sets",
+                                                  *names, *with_scenes), calib, stdout=True)
     smallest = None
     if args.smallest_hand_labels:
         small = out / "smallest_hand.json"
         run.step("smallest hand", calibrate_command(app / "model.pt", threshold, args.smallest_hand_labels,
                                                     "--smallest-only"), small, stdout=True)
         smallest = read_json(small, args.dry_run, {})
-    values = calibrated_values(read_json(calib, args.dry_run, {"chosen": {"large_hand_threshold": 1.0,
-                                                                           "large_side": 1.0}}), smallest)
+    if args.large_hand_rule == "calibrated":
+        values = calibrated_values(read_json(calib, args.dry_run, {"chosen": {"large_hand_threshold": 1.0,
+                                                                               "large_side": 1.0}}), smallest)
+    else:  # the baseline's rule: the ship check then compares the weights at one rule
+        values = calibrated_values({"chosen": baseline_rule(baseline)}, smallest)
+        print(f"[calibration] the baseline's large-hand rule: {values}", file=sys.stderr)
     weights, onnx = out / f"{args.name}.pt", out / f"{args.name}.onnx"
     run.step("package", package_command(app / "model.pt", weights, threshold, values, args.note), weights)
     run.step("export", [*smhr, "export", "--onnx", str(onnx), "--weights", str(weights)], onnx)
-    baseline = args.baseline or ROOT / "src/smhr/assets/weights/smhr_mobilenetv2_anny.pt"
     base_scores, cand_scores = out / "baseline_scores.json", out / f"{args.name}_scores.json"
     run.step("score baseline", score_command(baseline, args.gt_root, args.synth), base_scores, stdout=True)
     run.step("score candidate", score_command(weights, args.gt_root, args.synth), cand_scores, stdout=True)
