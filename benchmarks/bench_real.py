@@ -373,8 +373,8 @@ def main() -> None:
                     "of the sets whose role is train)")
     ap.add_argument("--sweep-calibration", nargs="+", default=None, metavar="NAME",
                     help="with --sweep: a second sweep, `threshold_sweep_calibration`, over these "
-                    "calibration-only sets (in --labels, never trained on; every image): a fine-tune's "
-                    "scores rise on hands it trained on, so the trained-on sweep alone chooses too high")
+                    "calibration-only sets (in --labels, never trained on; every image): held-out splits "
+                    "of trained-on sources score higher than photos from elsewhere")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
