@@ -100,7 +100,8 @@ def sweep(samples_sets: Sequence[Any], rec: Any, iou: float,
     one low-threshold run cut at each threshold: the network's peaks are decoded from the threshold,
     and the hand check then lifts or lowers their scores, so a cut of a run decoded from 0.05 keeps
     lifted hands that a run at the threshold never decodes (v2b's sweep claimed recall 0.82 at 0.6
-    where runs at 0.6 found 0.01-0.08 of the same hands)."""
+    where runs at 0.6 found 0.01-0.08 of the same hands). The other values are `rec`'s own (the
+    weights' stored large-hand rule and smallest hand, else the library's)."""
     images = [ds[i] for ds in samples_sets for i in range(len(ds))]
     stored, out = rec.threshold, []
     try:
@@ -112,6 +113,7 @@ def sweep(samples_sets: Sequence[Any], rec: Any, iou: float,
                 s.add(sample, predict(sample.image))
             r = s.summary()
             f1 = 2 * r["recall"] * r["precision"] / max(r["recall"] + r["precision"], 1e-9)
+            f1 = 0.0 if np.isnan(f1) else f1  # (no detection: precision NaN)
             out.append({"threshold": t, "recall": r["recall"], "precision": r["precision"], "f1": f1,
                         "duplicates": r["duplicates"], "pck0.2_all": r["pck0.2_all"]})
     finally:
@@ -373,8 +375,8 @@ def main() -> None:
                     "of the sets whose role is train)")
     ap.add_argument("--sweep-calibration", nargs="+", default=None, metavar="NAME",
                     help="with --sweep: a second sweep, `threshold_sweep_calibration`, over these "
-                    "calibration-only sets (in --labels, never trained on; every image): held-out splits "
-                    "of trained-on sources score higher than photos from elsewhere")
+                    "calibration-only sets (in --labels, never trained on; their scored split): "
+                    "held-out splits of trained-on sources score higher than photos from elsewhere")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -404,6 +406,9 @@ def main() -> None:
                            "large_hand_threshold": rec.large_hand_threshold, "large_side": rec.large_side,
                            "min_hand_side": rec.min_hand_side, "trained_on": sorted(trained)}
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
+    if args.sweep_calibration and not args.sweep:
+        sys.exit("--sweep-calibration: only with --sweep")
+    calib = calibration_sets(sources, args.sweep_calibration) if args.sweep_calibration else []
     held = [ds for ds, head in sources.values() if head["status"] == TRAINED]
     crops = [source_sets([c], args.image_base, trained)[Path(c).name][0] for c in args.crops]
     composed = composed_set([*held, *crops], args.n_composed) if held and args.n_composed else []
@@ -439,8 +444,7 @@ def main() -> None:
                              "split chooses the threshold), e.g. labels/subhih-hands")
         grid = [round(0.05 * k, 2) for k in range(2, 13)]
         out["smhr"]["threshold_sweep"] = sweep(tuned, rec, args.iou, grid)
-        if args.sweep_calibration:
-            calib = calibration_sets(sources, args.sweep_calibration)
+        if calib:
             out["smhr"]["threshold_sweep_calibration"] = sweep(calib, rec, args.iou, grid)
     if args.synth:
         from smhr.app.api import Reconstructor

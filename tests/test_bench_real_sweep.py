@@ -34,3 +34,4 @@ def test_every_threshold_is_scored_from_a_run_at_that_threshold():
     rows = bench_real.sweep([[sample, sample]], rec, 0.5, [0.2, 0.3, 0.5])
     assert [(r["threshold"], r["recall"]) for r in rows] == [(0.2, 1.0), (0.3, 1.0), (0.5, 0.0)]
     assert rec.runs == [0.2, 0.2, 0.3, 0.3, 0.5, 0.5] and rec.threshold == 0.05  # restored after
+    assert rows[-1]["f1"] == 0.0  # nothing found: F1 0, not NaN (a NaN would never lose a max or a min)

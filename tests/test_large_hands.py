@@ -186,3 +186,16 @@ def test_with_scene_sets_the_calibration_takes_the_best_right_side_f1_that_scene
     assert choose([wide], off) is off  # nothing the scenes allow: the rule stays off
     twin = point(0.15, 0.6, 0.70, 0.10)  # the same F1 as `stored`: the narrower rule (higher threshold)
     assert choose([stored, twin], off) is twin
+
+
+def test_a_rule_stored_as_off_lets_the_hand_check_lower_every_hand():
+    """Weights calibrated to "rule off" store a large-hand threshold of 1 (at or above the threshold):
+    then no hand is read as large, so the hand check may lower any of them, as with None."""
+    from types import SimpleNamespace
+
+    def large_px(large):
+        return Reconstructor._large_px(SimpleNamespace(threshold=0.3, large_hand_threshold=large,
+                                                       large_side=0.6), 100.0)
+
+    assert large_px(None) == large_px(1.0) == large_px(0.3) == np.inf
+    assert large_px(0.1) == pytest.approx(60.0)

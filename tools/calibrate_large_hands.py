@@ -1,6 +1,7 @@
 """Choose the large-hand threshold and size (`smhr.runtime.large_hands`) and the smallest hand
-(`smhr.runtime.small_hands`) for a weights file, on the held-out splits of the sets it trained on,
-their stress views and composites only; prints one JSON object.
+(`smhr.runtime.small_hands`) for a weights file, on the held-out splits of the sets it trained on
+(or on calibration-only sets, `--calibration-sets`, and scenes, `--scene-sets`), their stress
+views and composites; prints one JSON object.
 
     python tools/calibrate_large_hands.py [--weights model.pt] --labels labels/* [--threads 1]
 
@@ -101,7 +102,7 @@ def run_at(rec: Any, samples: list[Any], threshold: float, large: float | None,
 
 def pooled(runs: list[tuple[Any, list[Any]]], match: str) -> dict[str, float]:
     """Recall, precision, handedness accuracy of the matched hands, hands found with the label's
-    side (over hands of known side) and false hands per photo, over runs of (sample, hands)."""
+    side (over the labelled hands) and false hands per photo, over runs of (sample, hands)."""
     scores = RealScores(match=match)
     for sample, hands in runs:
         scores.add(sample, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
@@ -192,7 +193,8 @@ def scene_sets(labels: list[str], trained: set[str], names: list[str] | None) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None, help="model.pt / .onnx (default: the bundled weights)")
-    ap.add_argument("--labels", nargs="+", required=True, help="labelled sets; only trained-on ones are used")
+    ap.add_argument("--labels", nargs="+", required=True,
+                    help="labelled sets: trained-on ones, unless named by --calibration-sets/--scene-sets")
     ap.add_argument("--calibration-sets", nargs="+", default=None, metavar="NAME",
                     help="calibrate on these never-trained-on sets of --labels (every image) instead "
                     "of the trained-on held-out splits")
@@ -203,7 +205,8 @@ def main() -> None:
     ap.add_argument("--n-stress", type=int, default=300)
     ap.add_argument("--n-composed", type=int, default=200, help="composites for the smallest hand")
     ap.add_argument("--smallest-only", action="store_true",
-                    help="only the smallest hand (no large-hand grid: one run instead of ~29)")
+                    help="only the smallest hand (no large-hand grid: two runs, sources and composites, "
+                    "not ~60)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -232,17 +235,17 @@ def main() -> None:
             out["scenes_false_per_photo"] = scene["false_per_photo"]
         return out
 
-    src_off = run_at(rec, src, threshold, None, 1.0)  # the rule off: also the smallest hand's run
+    src_off = run_at(rec, src, threshold, 1.0, 1.0)  # the rule off as stored: also the smallest hand's run
     off = best = best_sum = None
     grid: list[dict[str, Any]] = []
     if not args.smallest_only:
-        off = point(None, 1.0, src_off)  # (stored as threshold 1: under no score threshold: the rule off)
+        off = point(1.0, 1.0, src_off)  # (stored as threshold 1: under no score threshold: the rule off)
         grid = [point(large, side) for large in THRESHOLDS if large < threshold
                 for side in SIDES]  # (a large threshold >= the threshold is the rule off)
         best_sum = max(grid, key=lambda g: g["f1_sum"], default=off)
         best = choose(grid, off)
     composed = composed_set([ds for ds, _ in sources.values()], args.n_composed)
-    bins = size_bins(src_off + run_at(rec, composed, threshold, None, 1.0), threshold)
+    bins = size_bins(src_off + run_at(rec, composed, threshold, 1.0, 1.0), threshold)
     smallest = smallest_hand(bins)
     print(json.dumps({"weights": args.weights or "bundled", "threshold": threshold,
                       "sets": sorted(sources), "calibration_sets": args.calibration_sets,

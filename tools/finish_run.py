@@ -191,8 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "--mode", "fast", "--sweep", "--labels", *args.sweep_labels, *args.calibration,
                        "--sweep-calibration", *names, "--n-composed", "0", "--n-stress", "0"],
              sweep, stdout=True)
-    threshold = sweep_threshold(read_json(sweep, args.dry_run, {"smhr": {"threshold_sweep": [
-        {"threshold": 0.3, "f1": 0.0}]}}))
+    swept = read_json(sweep, args.dry_run, {"smhr": {"threshold_sweep": [{"threshold": 0.3, "f1": 0.0}]}})
+    if names and not args.dry_run and "threshold_sweep_calibration" not in swept.get("smhr", {}):
+        print(f"[sweep] warning: {sweep} has no calibration sweep (made by an older bench_real.py?): the "
+              "threshold comes from the trained-on splits alone; delete it to sweep again", file=sys.stderr)
+    threshold = sweep_threshold(swept)
     calib = out / "calibration.json"
     scenes = [Path(p).name for p in args.scene_sets]
     with_scenes = ["--scene-sets", *scenes] if scenes else []

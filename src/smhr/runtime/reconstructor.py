@@ -51,7 +51,13 @@ from smhr.records import DEFAULT_THRESHOLD, Hand, pick_threshold, pick_value
 from smhr.runtime.contract import STRIDE, PeakBackend
 from smhr.runtime.decode import decode_peaks
 from smhr.runtime.hand_check import HandChecker, check_hands
-from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD, admit_large, decode_threshold
+from smhr.runtime.large_hands import (
+    LARGE_SIDE,
+    LARGE_THRESHOLD,
+    acting_threshold,
+    admit_large,
+    decode_threshold,
+)
 from smhr.runtime.mirror import mirror_camera, mirror_hand, vote_sides
 from smhr.runtime.options import (
     MIRROR,
@@ -334,8 +340,11 @@ class Reconstructor:
 
     def _large_px(self, view_side: float) -> float:
         """The keypoint-box side (px) from which the large-hand rule reads a hand of a whole view of
-        this long side as large (inf when the rule is off): the hand check never lowers those."""
-        return self.large_side * view_side if self.large_hand_threshold is not None else np.inf
+        this long side as large (inf when the rule is off: None, or a value at or above the threshold,
+        as weights calibrated to "off" store it): the hand check never lowers those."""
+        if acting_threshold(self.threshold, self.large_hand_threshold) is None:
+            return np.inf
+        return self.large_side * view_side
 
     def _run(self, boxed: np.ndarray, affines: np.ndarray,
              boxes: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:  # fmt: skip
