@@ -34,7 +34,8 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,47 +94,62 @@ def score(samples: Sequence[Sample] | Any, predict: Predictor, iou: float,
     return {**r, "ms_per_image": round(1e3 * float(np.median(seconds)), 1) if seconds else None}
 
 
+@contextmanager
+def values_of(rec: Any, **values: Any) -> Iterator[Any]:
+    """`rec` (a Reconstructor) with these attributes (threshold, large_hand_threshold, ...) set for
+    the block, its own restored after: a run at those values is what inference at them does."""
+    saved = {k: getattr(rec, k) for k in values}
+    try:
+        for k, v in values.items():
+            setattr(rec, k, v)
+        yield rec
+    finally:
+        for k, v in saved.items():
+            setattr(rec, k, v)
+
+
 def sweep(samples_sets: Sequence[Any], rec: Any, iou: float,
           thresholds: Sequence[float]) -> list[dict[str, float]]:
     """Pooled recall / precision / F1 / duplicates at each score threshold, from one run of the
-    Reconstructor `rec` per threshold (its `threshold` set to each in turn, restored after). Why not
-    one low-threshold run cut at each threshold: the network's peaks are decoded from the threshold,
-    and the hand check then lifts or lowers their scores, so a cut of a run decoded from 0.05 keeps
-    lifted hands that a run at the threshold never decodes (v2b's sweep claimed recall 0.82 at 0.6
-    where runs at 0.6 found 0.01-0.08 of the same hands). The other values are `rec`'s own (the
-    weights' stored large-hand rule and smallest hand, else the library's)."""
+    Reconstructor `rec` per threshold (`values_of`). Why not one low-threshold run cut at each
+    threshold: the network's peaks are decoded from the threshold, and the hand check then lifts or
+    lowers their scores, so a cut of a run decoded from 0.05 keeps lifted hands that a run at the
+    threshold never decodes (v2b's sweep claimed recall 0.82 at 0.6 where runs at 0.6 found
+    0.01-0.08 of the same hands). The other values are `rec`'s own (the weights' stored large-hand
+    rule and smallest hand, else the library's)."""
     images = [ds[i] for ds in samples_sets for i in range(len(ds))]
-    stored, out = rec.threshold, []
-    try:
-        for t in thresholds:
-            rec.threshold = t
-            predict = smhr_predictor(rec)
-            s = RealScores(iou_threshold=iou)
+    predict, out = smhr_predictor(rec), []
+    for t in thresholds:
+        s = RealScores(iou_threshold=iou)
+        with values_of(rec, threshold=t):
             for sample in images:
                 s.add(sample, predict(sample.image))
-            r = s.summary()
-            f1 = 2 * r["recall"] * r["precision"] / max(r["recall"] + r["precision"], 1e-9)
-            f1 = 0.0 if np.isnan(f1) else f1  # (no detection: precision NaN)
-            out.append({"threshold": t, "recall": r["recall"], "precision": r["precision"], "f1": f1,
-                        "duplicates": r["duplicates"], "pck0.2_all": r["pck0.2_all"]})
-    finally:
-        rec.threshold = stored
+        r = s.summary()
+        f1 = 2 * r["recall"] * r["precision"] / max(r["recall"] + r["precision"], 1e-9)
+        f1 = 0.0 if np.isnan(f1) else f1  # (no detection: precision NaN)
+        out.append({"threshold": t, "recall": r["recall"], "precision": r["precision"], "f1": f1,
+                    "duplicates": r["duplicates"], "pck0.2_all": r["pck0.2_all"]})
     return out
 
 
-def calibration_sets(sources: dict[str, Any], names: Sequence[str]) -> list[Any]:
-    """The scored sets named by --sweep-calibration; exits in one line on a name not among --labels or
-    on a set these weights trained on (its held-out split is already in the trained-on sweep)."""
-    out = []
+def check_never_trained(names: Sequence[str], available: Iterable[str], trained: set[str],
+                        option: str) -> None:  # fmt: skip
+    """Exits in one line on a name of `option` that is not among --labels (`available`) or that names
+    a set these weights trained on: calibration-only sets must be sets they never saw."""
+    available = sorted(available)
     for name in names:
-        if name not in sources:
-            sys.exit(f"--sweep-calibration {name}: not among --labels ({', '.join(sorted(sources))}); "
-                     f"add labels/{name}")
-        ds, head = sources[name]
-        if head["status"] == TRAINED:
-            sys.exit(f"--sweep-calibration {name}: these weights trained on it; name sets they never saw")
-        out.append(ds)
-    return out
+        if name not in available:
+            sys.exit(f"{option} {name}: not among --labels ({', '.join(available)}); "
+                     "add its labels folder to --labels")
+        if name in trained:
+            sys.exit(f"{option} {name}: these weights trained on it; name sets they never saw")
+
+
+def calibration_sets(sources: dict[str, Any], names: Sequence[str], trained: set[str]) -> list[Any]:
+    """The scored sets named by --sweep-calibration (`check_never_trained`: their held-out split
+    would be in the trained-on sweep already)."""
+    check_never_trained(names, sources, trained, "--sweep-calibration")
+    return [sources[name][0] for name in names]
 
 
 def trained_sources(weights: str | None) -> set[str] | None:
@@ -408,7 +424,7 @@ def main() -> None:
     sources = source_sets(args.labels, args.image_base, trained, args.limit)
     if args.sweep_calibration and not args.sweep:
         sys.exit("--sweep-calibration: only with --sweep")
-    calib = calibration_sets(sources, args.sweep_calibration) if args.sweep_calibration else []
+    calib = calibration_sets(sources, args.sweep_calibration, trained) if args.sweep_calibration else []
     held = [ds for ds, head in sources.values() if head["status"] == TRAINED]
     crops = [source_sets([c], args.image_base, trained)[Path(c).name][0] for c in args.crops]
     composed = composed_set([*held, *crops], args.n_composed) if held and args.n_composed else []

@@ -64,11 +64,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from bench_real import (  # the benchmark's own set builders and predictor
     TRAINED,
+    check_never_trained,
     composed_set,
     smhr_reconstructor,
     source_sets,
     stress_sets,
     trained_sources,
+    values_of,
 )
 
 from smhr.data.labelled import read_meta
@@ -91,13 +93,9 @@ def f1(recall: float, precision: float) -> float:
 def run_at(rec: Any, samples: list[Any], threshold: float, large: float | None,
            side: float) -> list[tuple[Any, list[Any]]]:  # fmt: skip
     """[(sample, hands)]: `rec` run on every sample with these values, as inference runs (its own
-    values restored after)."""
-    saved = rec.threshold, rec.large_hand_threshold, rec.large_side
-    try:
-        rec.threshold, rec.large_hand_threshold, rec.large_side = threshold, large, side
+    values restored after: bench_real's `values_of`)."""
+    with values_of(rec, threshold=threshold, large_hand_threshold=large, large_side=side):
         return [(s, rec.predict(s.image)) for s in samples]
-    finally:
-        rec.threshold, rec.large_hand_threshold, rec.large_side = saved
 
 
 def pooled(runs: list[tuple[Any, list[Any]]], match: str) -> dict[str, float]:
@@ -174,12 +172,7 @@ def calibration_sources(labels: list[str], trained: set[str], names: list[str] |
             sys.exit(f"none of --labels {' '.join(labels)} is a set these weights trained on")
         return sources
     by_name = {read_meta(root)["source"]["name"]: root for root in labels}
-    for name in names:
-        if name not in by_name:
-            sys.exit(f"{option} {name}: not among --labels ({', '.join(sorted(by_name))}); "
-                     "add its labels folder to --labels")
-        if name in trained:
-            sys.exit(f"{option} {name}: these weights trained on it; name sets they never saw")
+    check_never_trained(names, by_name, trained, option)
     return source_sets([by_name[n] for n in names], None, trained, whole=True)
 
 
