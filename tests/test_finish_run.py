@@ -100,3 +100,24 @@ def test_the_baselines_large_hand_rule_can_be_the_candidates(tmp_path, capsys):
     assert code == 0 and "calibration" in steps and "--calibration-sets" not in err  # only the report line
     package = next(line for line in err.splitlines() if line.startswith("[package]"))
     assert "--large-hand-threshold 0.2 --large-side 0.7" in package
+
+
+def test_an_onnx_baselines_rule_comes_from_its_metadata(tmp_path):
+    """An .onnx baseline (what the light install ships) is read from its metadata map, not loaded as a
+    model.pt (a traceback before); a missing baseline is a one-line error naming --baseline."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from smhr.runtime.calibration import Calibration
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph)
+    props = Calibration(score_threshold=0.3, large_hand_threshold=0.15, large_side=0.65).to_onnx()
+    onnx.helper.set_model_props(model, props)
+    path = tmp_path / "base.onnx"
+    onnx.save(model, str(path))
+    assert finish_run.baseline_rule(path) == {"large_hand_threshold": 0.15, "large_side": 0.65}
+    with pytest.raises(SystemExit, match=r"--baseline .*missing\.pt: no such file"):
+        finish_run.baseline_rule(tmp_path / "missing.pt")

@@ -75,14 +75,23 @@ def calibrated_values(calibration: dict[str, Any],
 
 
 def baseline_rule(baseline: Path) -> dict[str, float]:
-    """The large-hand rule `baseline` runs with: its stored values, else the library's defaults."""
-    import torch
-
+    """The large-hand rule `baseline` runs with: its stored values, else the library's defaults. A
+    model.pt keeps them in its "meta", an ONNX export in its metadata map (both can be shipped)."""
     from smhr.runtime.calibration import Calibration
     from smhr.runtime.large_hands import LARGE_SIDE, LARGE_THRESHOLD
 
-    meta = torch.load(baseline, map_location="cpu", weights_only=False).get("meta", {})
-    stored = Calibration.from_meta(meta, str(baseline))
+    if not baseline.is_file():
+        raise SystemExit(f"error: --baseline {baseline}: no such file (a model.pt or an .onnx export)")
+    if baseline.suffix == ".onnx":
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(str(baseline), load_external_data=False).metadata_props}
+        stored = Calibration.from_onnx(props, str(baseline))
+    else:
+        import torch
+
+        meta = torch.load(baseline, map_location="cpu", weights_only=False).get("meta", {})
+        stored = Calibration.from_meta(meta, str(baseline))
     large = LARGE_THRESHOLD if stored.large_hand_threshold is None else stored.large_hand_threshold
     return {"large_hand_threshold": float(large),
             "large_side": float(LARGE_SIDE if stored.large_side is None else stored.large_side)}
@@ -214,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         values = calibrated_values(read_json(calib, args.dry_run, {"chosen": {"large_hand_threshold": 1.0,
                                                                                "large_side": 1.0}}), smallest)
     else:  # the baseline's rule: the ship check then compares the weights at one rule
-        values = calibrated_values({"chosen": baseline_rule(baseline)}, smallest)
+        rule = ({"large_hand_threshold": 1.0, "large_side": 1.0} if args.dry_run and not baseline.is_file()
+                else baseline_rule(baseline))
+        values = calibrated_values({"chosen": rule}, smallest)
         print(f"[calibration] the baseline's large-hand rule: {values}", file=sys.stderr)
     weights, onnx = out / f"{args.name}.pt", out / f"{args.name}.onnx"
     run.step("package", package_command(app / "model.pt", weights, threshold, values, args.note), weights)
