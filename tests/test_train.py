@@ -432,3 +432,24 @@ def test_a_single_root_config_counts_as_trained_on():
     mixture = {"mixture": [{"kind": "labelled", "roots": ["labels/a"]},
                            {"kind": "freihand", "root": "data/b"}]}
     assert trained_sources(mixture) == {"a", "b"}
+
+
+def test_frozen_modules_keep_their_weights_and_statistics_while_the_rest_trains(tiny_set, tmp_path):
+    """optim.freeze: the backbone and neck stay bit-identical (weights and BatchNorm statistics) over
+    an appearance-phase fit, while the heads move; an unknown module name is a one-line error."""
+    s1 = Trainer(_cfg(tiny_set, tmp_path / "f1", optim={"steps": 2}), resume=False)
+    s1.fit()
+    cfg = _cfg(tiny_set, tmp_path / "f2", stage="2", init=str(tmp_path / "f1" / "model.pt"),
+               optim={"steps": 2, "freeze": ["backbone", "neck"]}, model={"appearance": True})
+    trainer = Trainer(cfg, resume=False)
+    state = trainer.net.state_dict()
+    frozen = {k: v.clone() for k, v in state.items() if k.startswith(("backbone.", "neck."))}
+    heads = {k: v.clone() for k, v in trainer.net.light.state_dict().items()}
+    assert any("running_mean" in k for k in frozen)  # BatchNorm statistics are among what must stay
+    assert len(trainer.trained) < len(list(trainer.net.parameters()))
+    trainer.fit()
+    after = trainer.net.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in frozen.items())
+    assert any(not torch.equal(v, trainer.net.light.state_dict()[k]) for k, v in heads.items())
+    with pytest.raises(ValueError, match=r"optim.freeze: 'bakbone' is not a module .*choose from .*backbone"):
+        Trainer(_cfg(tiny_set, tmp_path / "f3", optim={"steps": 1, "freeze": ["bakbone"]}), resume=False)

@@ -58,7 +58,11 @@ class OptimConfig:
     diverged one should not burn the rest of it). max_minutes: stop cleanly (checkpoint saved, the
     same command continues) after this much wall clock in one call, e.g. a lent GPU's time slot.
     ema_decay: keep an exponential moving average of the weights (`smhr.train.ema`, ramped decay);
-    model.pt and the step_*.pt snapshots then hold the average, last.pt both; 0 = off."""
+    model.pt and the step_*.pt snapshots then hold the average, last.pt both; 0 = off.
+    freeze: the network's top-level modules (e.g. backbone, neck) kept exactly as they start: no
+    gradient step and their BatchNorm statistics not updated. Why: v4s's appearance phase, all of
+    the network trained, cost the close-ups' side share 0.843 -> 0.818 (docs/training.md "Weights
+    v4s"); its terms are meant for texture and light."""
 
     lr: float = 1e-4
     weight_decay: float = 0.0
@@ -70,6 +74,7 @@ class OptimConfig:
     nonfinite_patience: int = 5
     max_minutes: float | None = None
     ema_decay: float = 0.0
+    freeze: list[str] = field(default_factory=list)
 
 
 @dataclass

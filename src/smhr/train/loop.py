@@ -46,6 +46,7 @@ from smhr.train.setup import (
     backbone_weights,
     distributed,
     fresh_head_prefixes,
+    frozen_modules,
     load_hand_models,
     load_palm_head,
     palm_distillation,
@@ -108,7 +109,9 @@ class Trainer:
             self.fresh_heads = load_init_weights(self.net, cfg.init, new_heads=fresh_head_prefixes(model_cfg))
         self.palm_head, palm_teacher = palm_distillation(cfg, self.net, self.device)  # (None, None): off
         self.model: nn.Module = GatheringModel(self.net, self.palm_head)
-        self.trained = list(self.model.parameters())  # the network's, then the palm head's if any
+        self.frozen = frozen_modules(self.net, cfg.optim.freeze)
+        # the network's, then the palm head's if any; a frozen module's take no step
+        self.trained = [p for p in self.model.parameters() if p.requires_grad]
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
@@ -283,6 +286,8 @@ class Trainer:
         autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else nullcontext())
         self.net.train()
+        for module in self.frozen:  # their BatchNorm statistics stay the ones they started with
+            module.eval()
         statistics = [b.detach().clone() for b in self.net.buffers()]  # restored if the step is skipped
         with autocast:
             total, terms, extras = self.objective(self.model, batch)

@@ -103,6 +103,20 @@ def fresh_head_prefixes(model_cfg: SMHRConfig) -> tuple[str, ...]:
     return (*prefixes, "refine.") if model_cfg.refine else prefixes
 
 
+def frozen_modules(net: SMHRNet, names: list[str]) -> list[nn.Module]:
+    """`optim.freeze`: the named top-level modules of `net`, their parameters set to take no gradient
+    (the trainer also keeps them in eval mode, so their BatchNorm statistics stay as loaded).
+    ValueError naming the module and the choices for a name `net` does not have."""
+    children = dict(net.named_children())
+    unknown = [n for n in names if n not in children]
+    if unknown:
+        raise ValueError(f"optim.freeze: {', '.join(map(repr, unknown))} is not a module of this network; "
+                         f"choose from {', '.join(sorted(children))}")
+    for name in names:
+        children[name].requires_grad_(False)
+    return [children[n] for n in names]
+
+
 def palm_distillation(cfg: TrainConfig, net: SMHRNet,
                       device: torch.device) -> tuple[nn.Module | None, nn.Module | None]:
     """(student head, frozen teacher) of the palm distillation (`smhr.model.palm_distill`) on
