@@ -110,8 +110,7 @@ class Trainer:
         self.palm_head, palm_teacher = palm_distillation(cfg, self.net, self.device)  # (None, None): off
         self.model: nn.Module = GatheringModel(self.net, self.palm_head)
         self.frozen = frozen_modules(self.net, cfg.optim.freeze)
-        # the network's, then the palm head's if any; a frozen module's take no step
-        self.trained = [p for p in self.model.parameters() if p.requires_grad]
+        self.trained = [p for p in self.model.parameters() if p.requires_grad]  # the net's, palm head's
         if self.world > 1:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
