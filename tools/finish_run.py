@@ -42,6 +42,7 @@ SWEEP_LABELS = ["labels/subhih-hands", "labels/ragadag-hands", "labels/dwivedi-g
 SMALLEST_LABELS = [*SWEEP_LABELS, "labels/hardhat-people"]  # held-out splits with small hands and scenes
 SCENE_LABELS = ["labels/vest-scenes", "labels/cctv-scenes"]  # calibration-only whole scenes
 JUDGED_LABELS = ["labels/hina-gloves", "labels/capston2-scenes"]  # the waypoint command's judged sets
+RULE_OFF = {"large_hand_threshold": 1.0, "large_side": 1.0}  # the dry run's stand-in for a rule not read
 
 
 def sweep_threshold(scores: dict[str, Any]) -> float:
@@ -220,11 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                     "--smallest-only"), small, stdout=True)
         smallest = read_json(small, args.dry_run, {})
     if args.large_hand_rule == "calibrated":
-        values = calibrated_values(read_json(calib, args.dry_run, {"chosen": {"large_hand_threshold": 1.0,
-                                                                               "large_side": 1.0}}), smallest)
+        values = calibrated_values(read_json(calib, args.dry_run, {"chosen": RULE_OFF}), smallest)
     else:  # the baseline's rule: the ship check then compares the weights at one rule
-        rule = ({"large_hand_threshold": 1.0, "large_side": 1.0} if args.dry_run and not baseline.is_file()
-                else baseline_rule(baseline))
+        rule = RULE_OFF if args.dry_run and not baseline.is_file() else baseline_rule(baseline)
         values = calibrated_values({"chosen": rule}, smallest)
         print(f"[calibration] the baseline's large-hand rule: {values}", file=sys.stderr)
     weights, onnx = out / f"{args.name}.pt", out / f"{args.name}.onnx"
