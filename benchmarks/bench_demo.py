@@ -52,7 +52,7 @@ def main() -> None:
         hands = rec.predict(image)
         group = "real" if path.name.startswith("real") else "synthetic"
         groups[group].add(labelled_sample(image.shape, labels[path.name]),
-                          [Detection(h.keypoints2d, h.side, h.score) for h in hands])
+                          [Detection.from_hand(h) for h in hands])
     lat = []
     for p in samples[:2]:
         rec.predict(p)  # warm-up

@@ -106,7 +106,7 @@ def main() -> None:
             sc = RealScores()
             for v in views(samples, R, hand_px, seed=int(hand_px)):
                 hands = rec.predict(v.image)
-                sc.add(v, [Detection(h.keypoints2d, h.side, h.score) for h in hands])
+                sc.add(v, [Detection.from_hand(h) for h in hands])
                 ratios.append(size_bias(v, hands))
             r = sc.summary()
             row[name] = {k: r[k] for k in ("hands", "recall", "precision", "pck0.2_all")}

@@ -60,7 +60,7 @@ def smhr_reconstructor(weights: str | None, input_size: int | None, threshold: f
 
 def smhr_predictor(rec: Any) -> Predictor:
     def predict(image: np.ndarray) -> list[Detection]:
-        return [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in rec.predict(image)]
+        return [Detection.from_hand(h) for h in rec.predict(image)]
 
     return predict
 
@@ -261,7 +261,7 @@ def fixture_3d(root: str, rec: Any) -> dict[str, Any]:
     for i in range(len(ds)):
         s = ds[i]
         hands = rec.predict(s.image, K=s.K)
-        matches = real.add(s, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
+        matches = real.add(s, [Detection.from_hand(h) for h in hands])
         for k, j in sorted(matches.pairs, key=lambda p: p[1]):  # the 2D scores' own one-to-one pairs
             g = s.hands[j]
             if g.joints3d is None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import false_hands
 import numpy as np
+import pytest
 
 from smhr.data.sample import HandLabel, Sample
 from smhr.eval.real import Detection, RealScores
+from smhr.records import Hand
 
 
 def _kp(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
@@ -45,3 +47,16 @@ def test_add_returns_the_match_and_the_tool_names_each_false_hand_and_where_it_l
     assert sheet.shape == (false_hands.TILE, 8 * false_hands.TILE, 3)
     assert sheet[:, : 2 * false_hands.TILE].max() == 255  # boxes drawn on the two highest-scoring
     assert sheet[:, 2 * false_hands.TILE :].max() == 0  # blank padding after them
+
+
+def test_from_hand_scores_a_networks_hand_like_the_detection_built_by_hand():
+    kp = _kp(21, 21, 61, 61).astype(np.float32)
+    z = np.zeros(3, np.float32)
+    hand = Hand(np.int64(1), np.float32(0.9), kp.mean(0), z, np.zeros(45), np.zeros(10), z, np.zeros((4, 3)),
+                np.zeros((21, 3)), kp, kp, np.eye(3))  # fmt: skip
+    det = Detection.from_hand(hand)
+    assert type(det.side) is int and type(det.score) is float  # numpy scalars would not go into JSON
+    assert det.side == 1 and abs(det.score - 0.9) < 1e-6 and det.level == "keypoints" and det.box is None
+    ours, built = RealScores(), RealScores()
+    assert ours.add(_sample(), [det]).pairs == built.add(_sample(), [DETECTIONS[0]]).pairs == [(0, 0)]
+    assert ours.summary() == pytest.approx(built.summary(), rel=1e-6, nan_ok=True)  # float32 keypoints

@@ -103,7 +103,7 @@ def pooled(runs: list[tuple[Any, list[Any]]], match: str) -> dict[str, float]:
     side (over the labelled hands) and false hands per photo, over runs of (sample, hands)."""
     scores = RealScores(match=match)
     for sample, hands in runs:
-        scores.add(sample, [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands])
+        scores.add(sample, [Detection.from_hand(h) for h in hands])
     r = scores.summary()
     return {"recall": r["recall"], "precision": r["precision"], "side": r["handedness_acc"],
             "right_side": r["correct_side_recall"],
@@ -116,7 +116,7 @@ def size_bins(runs: list[tuple[Any, list[Any]]], threshold: float) -> list[dict[
     out), pooled over runs of (sample, hands)."""
     counts: dict[int, list[int]] = {}
     for sample, hands in runs:
-        dets = [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands if h.score >= threshold]
+        dets = [Detection.from_hand(h) for h in hands if h.score >= threshold]
         res = RealScores().add(sample, dets)
         true = {i for i, _ in res.pairs}
         long_side = float(max(sample.image.shape[:2]))

@@ -35,6 +35,7 @@ from smhr.eval.matching import (
     match_by_similarity,
 )
 from smhr.eval.metrics import average_precision
+from smhr.records import Hand
 
 __all__ = ["Detection", "RealScores", "pck"]
 
@@ -50,6 +51,12 @@ class Detection:
     score: float
     level: str = "keypoints"
     box: np.ndarray | None = None
+
+    @classmethod
+    def from_hand(cls, hand: Hand) -> Detection:
+        """The network's `Hand` as the scorer sees it (keypoints, side, score), so every benchmark
+        and the trainer's validation score the network's hands the same way."""
+        return cls(np.asarray(hand.keypoints2d), int(hand.side), float(hand.score))
 
     def hand_box(self) -> np.ndarray:
         """[4] x1, y1, x2, y2 px: `box` when given, else around the keypoints."""

@@ -152,7 +152,7 @@ def collect_candidates(rec: Any, named_samples: Sequence[tuple[str, Iterable[Sam
             hands = rec.predict(sample.image, hand_check=False)
             if not hands:
                 continue
-            found = [Detection(h.keypoints2d, int(h.side), float(h.score)) for h in hands]
+            found = [Detection.from_hand(h) for h in hands]
             flag = sample.meta.get("side_known", True)
             known = [hand_side_known(flag, j) for j in range(len(sample.hands))]
             match = RealScores(iou_threshold=iou).add(sample, found, known)

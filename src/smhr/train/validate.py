@@ -78,7 +78,7 @@ def validate(
         known = all(k is not None for k in Ks)
         preds = rec.predict_batch([s.image for s in samples], K=Ks if known else None)
         for s, hands in zip(samples, preds, strict=True):
-            kept = [Detection(h.keypoints2d, h.side, h.score) for h in hands if h.score >= DEFAULT_THRESHOLD]
+            kept = [Detection.from_hand(h) for h in hands if h.score >= DEFAULT_THRESHOLD]
             real.add(s, kept)
             per_source.setdefault(s.source, RealScores()).add(s, kept)
             score_image(tally, hands, s)
