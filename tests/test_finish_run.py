@@ -69,8 +69,9 @@ def test_a_dry_run_prints_the_nine_steps_in_order(tmp_path, capsys):
     assert code == 0 and steps == ["appearance", "sweep", "calibration", "smallest hand", "package",
                                    "export", "score baseline", "score candidate", "ship check"]
     smallest_sets = "labels/subhih-hands labels/ragadag-hands labels/dwivedi-gestures labels/hardhat-people"
-    # the smallest hand: trained-on splits with scenes, without the large-hand grid
-    assert f"--labels {smallest_sets} --smallest-only --threads 1" in err
+    # the smallest hand: trained-on splits with scenes, without the large-hand grid, checked on the scenes
+    scenes = "labels/vest-scenes labels/cctv-scenes --smallest-only --scene-sets vest-scenes cctv-scenes"
+    assert f"--labels {smallest_sets} {scenes} --threads 1" in err
     assert "--calibration-sets asl-letters --scene-sets vest-scenes cctv-scenes" in err and "v9.onnx" in err
     sweep = next(line for line in err.splitlines() if line.startswith("[sweep]"))
     assert "labels/asl-letters --sweep-calibration asl-letters" in sweep  # the threshold sees them too

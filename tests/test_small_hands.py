@@ -50,3 +50,26 @@ def test_the_calibration_takes_the_first_size_whose_detections_are_mostly_true_h
     assert smallest_hand(bins((1, 1), (0, 3), (9, 1))) is None  # the smallest detections: half true
     assert smallest_hand(bins((0, 2), (0, 1))) is None  # no size is mostly true: no evidence for a limit
     assert smallest_hand([]) is None
+
+
+def test_the_scenes_keep_the_held_out_limit_only_where_it_does_not_lower_their_f1():
+    from calibrate_large_hands import checked_on_scenes
+
+    from smhr.data.sample import HandLabel, Sample
+
+    net = PeaksNet([(0.9, 32, 32, 0.08 * R), (0.5, 160, 160, 0.3 * R)])
+    rec = Reconstructor(net, [FlatHand(), FlatHand()], threshold=0.3, max_hands=4, mirror=False)
+    image = np.full((R, R, 3), 90, np.uint8)
+    big, small = sorted(rec.predict(image), key=lambda h: h.score)
+
+    def scene(hand):
+        label = HandLabel(side=int(hand.side), keypoints2d=hand.keypoints2d, visibility=np.ones(21, bool))
+        return Sample(image=image, hands=[label], K=np.eye(3, dtype=np.float32))
+
+    kept, found = checked_on_scenes(rec, [scene(small)], 0.3, 0.12)  # the small detection is the true one
+    assert kept is None and found["without"]["recall"] == 1.0 and found["with"]["recall"] == 0.0
+    kept, found = checked_on_scenes(rec, [scene(big)], 0.3, 0.12)  # the small detection is false
+    assert kept == 0.12 and (found["without"]["precision"], found["with"]["precision"]) == (0.5, 1.0)
+    assert checked_on_scenes(rec, [], 0.3, 0.12) == (0.12, {})  # no scenes: the held-out choice
+    assert checked_on_scenes(rec, [scene(big)], 0.3, None) == (None, {})
+    assert rec.min_hand_side is None and rec.threshold == 0.3  # the reconstructor's own values restored
