@@ -8,8 +8,8 @@ whole small people: `tools/false_hands.py`, docs/evaluation.md "Small false hand
 view, in the view's own input pixels, so photo mode's tiles, which see a small hand larger, still
 report it. The value belongs to the weights (`Calibration.min_hand_side`, chosen on the held-out
 splits of the sets they trained on and kept only if calibration-only scenes lose no F1 by it:
-`tools/calibrate_large_hands.py`); weights that store none have
-no limit (the bundled v2 weights report almost nothing that small).
+`tools/calibrate_large_hands.py`); weights that store none have no limit (the bundled v2 weights
+report almost nothing that small).
 """
 
 from __future__ import annotations
