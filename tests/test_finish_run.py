@@ -80,6 +80,22 @@ def test_a_dry_run_prints_the_nine_steps_in_order(tmp_path, capsys):
                          "--out", str(tmp_path / "o"), "--gt-root", "G"])
 
 
+def test_without_an_appearance_phase_the_given_model_is_the_candidate(tmp_path, capsys):
+    """A blend (tools/blend_weights.py) is finished as it is: no training step, and every later step
+    reads the model.pt file named by --run."""
+    blend = tmp_path / "blend.pt"
+    blend.write_bytes(b"x")
+    assert finish_run.main(["--run", str(blend), "--out", str(tmp_path / "o"), "--gt-root", "G",
+                            "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert f"[appearance] none: the candidate is {blend}" in err and " train " not in err
+    for step in ("[sweep]", "[smallest hand]", "[package]"):
+        line = next(x for x in err.splitlines() if x.startswith(step))
+        assert f"{blend} " in line and "appearance/model.pt" not in line
+    with pytest.raises(SystemExit, match=r"--run .*gone\.pt: no model\.pt there"):
+        finish_run.main(["--run", str(tmp_path / "gone.pt"), "--out", str(tmp_path / "o"), "--gt-root", "G"])
+
+
 def test_the_baselines_large_hand_rule_can_be_the_candidates(tmp_path, capsys):
     """`--large-hand-rule baseline`: no calibration step; the package step stores the baseline's
     stored values, or the library's defaults where it stores none."""

@@ -11,7 +11,9 @@ continues after an interruption:
         --note "weights v4: ..."
     # --dry-run prints the commands instead
 
-Steps (docs/training.md "Weights v4"): the appearance phase from the run's `model.pt`; the threshold
+Steps (docs/training.md "Weights v4"): the appearance phase from the run's `model.pt` (without
+`--appearance`, none: `--run` may then name a finished model.pt, such as a blend from
+`tools/blend_weights.py`); the threshold
 sweep on the trained-on held-out splits (`--sweep-labels`) and on the calibration-only sets
 (`--calibration`), each threshold a run of its own (the threshold where the smaller of the two F1s
 is largest, the lower one on a tie); the large-hand values from the calibration-only sets, with the
@@ -166,8 +168,11 @@ def read_json(path: Path, dry: bool, placeholder: Any) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", type=Path, required=True, help="the geometry run's out_dir (its model.pt)")
-    ap.add_argument("--appearance", type=Path, required=True, help="the appearance phase's config")
+    ap.add_argument("--run", type=Path, required=True,
+                    help="the geometry run's out_dir (its model.pt), or a model.pt file (a blend)")
+    ap.add_argument("--appearance", type=Path, default=None,
+                    help="the appearance phase's config (none: the run's model.pt is the candidate as it "
+                    "is, e.g. a blend of weights whose appearance heads are trained)")
     ap.add_argument("--out", type=Path, required=True, help="every output goes here (resumable)")
     ap.add_argument("--name", default="candidate", help="file stem of the packaged .pt / .onnx")
     ap.add_argument("--sweep-labels", nargs="+", default=SWEEP_LABELS,
@@ -190,16 +195,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="what the weights are, stored in them")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = ap.parse_args(argv)
-    if not (args.run / "model.pt").exists() and not args.dry_run:
-        raise SystemExit(f"error: --run {args.run}: no model.pt there (the geometry run's out_dir)")
+    start = args.run if args.run.suffix == ".pt" else args.run / "model.pt"
+    if not start.is_file() and not args.dry_run:
+        raise SystemExit(f"error: --run {args.run}: no model.pt there (the geometry run's out_dir, or a "
+                         "model.pt file)")
     out, run = args.out, Runner(args.dry_run)
     py, smhr = sys.executable, [sys.executable, "-m", "smhr.cli"]
-    app = out / "appearance"
-    run.step("appearance", [*smhr, "train", str(args.appearance), "--set", f"init={args.run / 'model.pt'}",
-                            "--set", f"out_dir={app}"], out / "appearance.done", done=True)
+    if args.appearance is None:
+        model = start
+        print(f"[appearance] none: the candidate is {start}", file=sys.stderr)
+    else:
+        model = out / "appearance" / "model.pt"
+        run.step("appearance", [*smhr, "train", str(args.appearance), "--set", f"init={start}",
+                                "--set", f"out_dir={model.parent}"], out / "appearance.done", done=True)
     sweep = out / "sweep.json"
     names = [Path(p).name for p in args.calibration]
-    run.step("sweep", [py, str(ROOT / "benchmarks/bench_real.py"), "--weights", str(app / "model.pt"),
+    run.step("sweep", [py, str(ROOT / "benchmarks/bench_real.py"), "--weights", str(model),
                        "--mode", "fast", "--sweep", "--labels", *args.sweep_labels, *args.calibration,
                        "--sweep-calibration", *names, "--n-composed", "0", "--n-stress", "0"],
              sweep, stdout=True)
@@ -214,12 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = [*args.calibration, *args.scene_sets]
     baseline = args.baseline or ROOT / "src/smhr/assets/weights/smhr_mobilenetv2_anny.pt"
     if args.large_hand_rule == "calibrated":
-        run.step("calibration", calibrate_command(app / "model.pt", threshold, labels, "--calibration-sets",
+        run.step("calibration", calibrate_command(model, threshold, labels, "--calibration-sets",
                                                   *names, *with_scenes), calib, stdout=True)
     smallest = None
     if args.smallest_hand_labels:
         small = out / "smallest_hand.json"
-        run.step("smallest hand", calibrate_command(app / "model.pt", threshold,
+        run.step("smallest hand", calibrate_command(model, threshold,
                                                     [*args.smallest_hand_labels, *args.scene_sets],
                                                     "--smallest-only", *with_scenes), small, stdout=True)
         smallest = read_json(small, args.dry_run, {})
@@ -230,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         values = calibrated_values({"chosen": rule}, smallest)
         print(f"[calibration] the baseline's large-hand rule: {values}", file=sys.stderr)
     weights, onnx = out / f"{args.name}.pt", out / f"{args.name}.onnx"
-    run.step("package", package_command(app / "model.pt", weights, threshold, values, args.note), weights)
+    run.step("package", package_command(model, weights, threshold, values, args.note), weights)
     run.step("export", [*smhr, "export", "--onnx", str(onnx), "--weights", str(weights)], onnx)
     base_scores, cand_scores = out / "baseline_scores.json", out / f"{args.name}_scores.json"
     run.step("score baseline", score_command(baseline, args.gt_root, args.synth), base_scores, stdout=True)
