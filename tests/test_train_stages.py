@@ -10,7 +10,7 @@ import yaml
 import smhr.train.config as config_module
 from smhr.data.augment import AugmentConfig
 from smhr.data.registry import data_config_class
-from smhr.train.config import LOSS_TERMS, STAGES, TrainConfig, load_config, stage_preset
+from smhr.train.config import LOSS_TERMS, STAGES, TrainConfig, load_config, read_config_file, stage_preset
 
 # The weight table every former preset started from (`_weights()`: DEFAULT_WEIGHTS, all other terms 0).
 BASE = {"center": 100.0, "handedness": 100.0, "reprojection": 0.1, "bone_direction": 100.0, "prior": 1000.0,
@@ -86,6 +86,42 @@ def test_a_file_overrides_its_stage_preset_and_nothing_else(tmp_path):
     cfg = load_config(p)
     assert cfg.loss_weights == {**FORMER["full"]["loss_weights"], "root_depth": 50.0}
     assert cfg.data.max_hands == 2 and cfg.data.kind == "freihand" and cfg.model["input_size"] == 224
+
+
+def test_a_file_changes_the_values_of_its_base_file(tmp_path):
+    """`base:` (relative to the file) resolves recursively: mappings merge key by key, lists are
+    replaced whole, the file's own values win; a missing base or a loop is a one-line error."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.yaml").write_text("stage: '3'\nseed: 5\ndata: {max_hands: 3}\n"
+                                     "optim: {lr: 1.0e-3, steps: 100, lr_steps: [50, 80]}\n")
+    (tmp_path / "sub" / "b.yaml").write_text("base: ../a.yaml\noptim: {steps: 10, lr_steps: [8]}\n")
+    (tmp_path / "c.yaml").write_text("base: sub/b.yaml\nseed: 7\n")
+    cfg = load_config(tmp_path / "c.yaml", overrides={"optim": {"lr": 2e-3}})
+    assert cfg.stage == "3" and cfg.seed == 7 and cfg.data.max_hands == 3
+    assert (cfg.optim.lr, cfg.optim.steps, list(cfg.optim.lr_steps)) == (2e-3, 10, [8])
+    assert "base" not in read_config_file(tmp_path / "c.yaml")  # never a key of the resolved config
+    (tmp_path / "d.yaml").write_text("base: gone.yaml\n")
+    with pytest.raises(FileNotFoundError, match=r"gone\.yaml not found \(the base of .*d\.yaml\)"):
+        load_config(tmp_path / "d.yaml")
+    (tmp_path / "e.yaml").write_text("base: f.yaml\n")
+    (tmp_path / "f.yaml").write_text("base: e.yaml\n")
+    with pytest.raises(ValueError, match="its bases name it again"):
+        load_config(tmp_path / "e.yaml")
+    (tmp_path / "g.yaml").write_text("base: [a.yaml]\n")
+    with pytest.raises(ValueError, match="base must be a config file's path"):
+        load_config(tmp_path / "g.yaml")
+
+
+def test_a_config_written_as_changes_to_another_is_that_other_with_the_changes():
+    """configs/v4s-cpu-appearance-heads.yaml is v4-cpu-appearance.yaml via the frozen variant: the same
+    run in every value but where it writes and which modules it freezes."""
+    root = Path(__file__).parents[1] / "configs"
+    heads = load_config(root / "v4s-cpu-appearance-heads.yaml").to_dict()
+    parent = load_config(root / "v4-cpu-appearance.yaml").to_dict()
+    changed = {k for k in set(heads) | set(parent) if heads.get(k) != parent.get(k)}
+    assert changed == {"out_dir", "init", "optim"}
+    assert {k for k in heads["optim"] if heads["optim"][k] != parent["optim"].get(k)} == {"freeze"}
+    assert "texture" not in heads["optim"]["freeze"] and "backbone" in heads["optim"]["freeze"]
 
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from smhr.train.config import read_config_file
+
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "configs" / "ablation-base.yaml"
 INIT_BASE = ROOT / "configs" / "init-trial.yaml"
@@ -76,7 +78,7 @@ def base_config(variant: str) -> Path:
 
 
 def trial_config(variant: str, seed: int | None, steps: int | None) -> dict[str, Any]:
-    config = copy.deepcopy(yaml.safe_load(base_config(variant).read_text()))
+    config = copy.deepcopy(read_config_file(base_config(variant)))
     for key, value in VARIANTS[variant].items():
         edit(config, key, value)
     if seed is not None:
@@ -99,7 +101,7 @@ def run_trial(variant: str, runs: Path, seed: int | None, steps: int | None, thr
               threads: int = 2) -> Path:
     """Train (or resume) one trial and score it; the run folder names the seed unless it is the
     base config's own."""
-    default_seed = yaml.safe_load(base_config(variant).read_text())["seed"]
+    default_seed = read_config_file(base_config(variant))["seed"]
     out = runs / (f"abl-{variant}" if seed in (None, default_seed) else f"abl-{variant}-s{seed}")
     out.mkdir(parents=True, exist_ok=True)
     if (out / "bench.json").exists():

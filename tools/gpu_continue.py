@@ -33,8 +33,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 T0 = time.monotonic()
 FILE_LIMIT = 16 * 2**20  # the largest file $OUT hands back
 
@@ -124,12 +122,20 @@ def regenerate_synth(specs: list[dict[str, Any]], env: dict[str, str], n: int | 
     return report
 
 
+def config_values(path: Path) -> dict[str, Any]:
+    """A training config file's values with its `base:` files' (`smhr.train.config.read_config_file`;
+    imported here, once smhr is on the path)."""
+    from smhr.train.config import read_config_file
+
+    return read_config_file(path)
+
+
 def plan(
     pack: dict[str, Any], config: dict[str, Any], batch: int, target: int | None = None
 ) -> dict[str, Any]:
     """Steps and decays of the continuation in its own batch: the CPU run's sample target (or
     `target`) and decay points (its steps x batch) minus the samples the packed weights have seen."""
-    cpu = yaml.safe_load(Path(pack["config"]).read_text())["optim"]
+    cpu = config_values(Path(pack["config"]))["optim"]
     done = int(pack["weights"]["samples"])
     target = cpu["steps"] * cpu["batch_size"] if target is None else target
     marks = [m * cpu["batch_size"] for m in cpu.get("lr_steps", [])]
@@ -251,7 +257,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--grace", type=float, default=40.0, help="seconds past a budget before the hard stop")
     args = ap.parse_args(argv)
     pack = json.loads((args.pack / "pack.json").read_text())
-    config = yaml.safe_load(args.config.read_text())
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -262,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ),
     }
     sys.path[:0] = [x for x in env["PYTHONPATH"].split(os.pathsep) if x]  # smhr for this process too
+    config = config_values(args.config)
     cores = os.cpu_count() or 1
     say(
         f"start: {cores} cores, pack {pack['out']} ({pack['pack_bytes'] / 1e6:.1f} MB), weights at "
@@ -335,7 +341,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     appearance = args.run.with_name(args.run.name + "-appearance")
     if steps_run >= p["steps"] and args.appearance_minutes > 0 and left > 0.25:
         shutil.rmtree(appearance, ignore_errors=True)
-        app = yaml.safe_load(args.appearance_config.read_text())["optim"]
+        app = config_values(args.appearance_config)["optim"]
         app_lr = app["lr"] * (math.sqrt(batch / app["batch_size"]) if args.batch else 1.0)
         sets3 = ["--set", f"init={model}", "--set", f"optim.batch_size={batch}", "--set",
                  f"optim.lr={app_lr:.4g}", *extra]  # fmt: skip

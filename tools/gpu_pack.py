@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_pack_real import pack_real
@@ -239,7 +238,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     if not args.weights.is_file():
         fail(f"--weights {args.weights}: no such file")
-    config = yaml.safe_load(args.config.read_text())
+    from smhr.train.config import read_config_file
+
+    config = read_config_file(args.config)
     labelled, synth = config_roots(config)
     from smhr.data.labelled import ReservedSourceError, read_meta, role_of
 

@@ -42,6 +42,7 @@ __all__ = [
     "flatten_config",
     "load_config",
     "parse_overrides",
+    "read_config_file",
     "stage_preset",
 ]
 
@@ -270,21 +271,41 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+BASE_KEY = "base"
+"""A config file's key naming another config file (relative to its own folder) whose values it changes."""
+
+
+def read_config_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The values of the YAML config at `path`, on top of its `base:` file's (recursively): mappings
+    merge key by key, anything else (lists such as `data.mixture`) is replaced whole. Why: a run that
+    changes a few values of another (a continuation, a trial, a frozen appearance phase) is then those
+    few lines, not a copy that drifts from its parent."""
+    p = Path(path)
+    if not p.is_file():
+        via = f" (the base of {_chain[-1]})" if _chain else ""
+        raise FileNotFoundError(f"config file {p} not found{via} (see configs/stage1.yaml for an example)")
+    if p.resolve() in _chain:
+        loop = " -> ".join(map(str, (*_chain, p)))
+        raise ValueError(f"config file {p}: its bases name it again ({loop}); remove the loop")
+    try:
+        values = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config file {p} is not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {p} must hold a mapping of keys, got {type(values).__name__}")
+    base = values.pop(BASE_KEY, None)
+    if base is None:
+        return values
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"config file {p}: {BASE_KEY} must be a config file's path, got {base!r}")
+    return _merge(read_config_file(p.parent / base, (*_chain, p.resolve())), values)
+
+
 def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None, stage: str | None = None
 ) -> TrainConfig:
     """Resolve preset(stage from the file / `stage`) <- YAML file <- overrides into a TrainConfig."""
-    user: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"config file {p} not found (see configs/stage1.yaml for an example)")
-        try:
-            user = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"config file {p} is not valid YAML: {exc}") from exc
-        if not isinstance(user, dict):
-            raise ValueError(f"config file {p} must hold a mapping of keys, got {type(user).__name__}")
+    user = {} if path is None else read_config_file(path)
     user = _merge(user, overrides or {})
     key = str(user.get("stage", stage if stage is not None else "1"))
     resolved = _merge(stage_preset(key), user)
