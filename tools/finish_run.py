@@ -13,19 +13,18 @@ continues after an interruption:
 
 Steps (docs/training.md "Weights v4"): the appearance phase from the run's `model.pt` (without
 `--appearance`, none: `--run` may then name a finished model.pt, such as a blend from
-`tools/blend_weights.py`); the threshold
-sweep on the trained-on held-out splits (`--sweep-labels`) and on the calibration-only sets
-(`--calibration`), each threshold a run of its own (the threshold where the smaller of the two F1s
-is largest, the lower one on a tie); the large-hand values from the calibration-only sets, with the
-false hands it adds counted on the calibration-only scenes (`--scene-sets`; or, with
-`--large-hand-rule baseline`, the baseline's own rule, so the ship check compares weights at one
-rule), and the smallest hand from the trained-on held-out splits of sets with small hands
-(`--smallest-hand-labels`: the calibration-only close-ups set it too high), kept only if the
-calibration-only scenes' F1 is no lower with it (the splits hold almost no small true hands; v4s's
-limit halved the scenes' recall); `smhr package` with those values and `smhr export --onnx`; the
-waypoint scoring of the baseline (default: the bundled weights) and of the candidate, each at its
-own stored values; and `tools/ship_check.py`, whose exit status this command returns
-(0: ships).
+`tools/blend_weights.py`); the threshold sweep on the trained-on held-out splits (`--sweep-labels`)
+and on the calibration-only sets (`--calibration`), each threshold a run of its own (the threshold
+where the smaller of the two F1s is largest, the lower one on a tie); the large-hand values from the
+calibration-only sets, with the false hands it adds counted on the calibration-only scenes
+(`--scene-sets`; or, with `--large-hand-rule baseline`, the baseline's own rule, so the ship check
+compares weights at one rule), and the smallest hand from the trained-on held-out splits of sets
+with small hands (`--smallest-hand-labels`: the calibration-only close-ups set it too high), kept
+only if the calibration-only scenes' F1 is no lower with it (the splits hold almost no small true
+hands; v4s's limit halved the scenes' recall); `smhr package` with those values and `smhr export
+--onnx`; the waypoint scoring of the baseline (default: the bundled weights) and of the candidate,
+each at its own stored values; and `tools/ship_check.py`, whose exit status this command returns (0:
+ships).
 """
 
 from __future__ import annotations
