@@ -138,3 +138,29 @@ def test_an_onnx_baselines_rule_comes_from_its_metadata(tmp_path):
     assert finish_run.baseline_rule(path) == {"large_hand_threshold": 0.15, "large_side": 0.65}
     with pytest.raises(SystemExit, match=r"--baseline .*missing\.pt: no such file"):
         finish_run.baseline_rule(tmp_path / "missing.pt")
+
+
+def test_the_baselines_scores_from_an_earlier_finish_are_reused_only_if_they_are_its(tmp_path, capsys):
+    import json
+
+    from smhr.runtime.loading import bundled_weights
+
+    judged = {"hina-gloves": {}, "capston2-scenes": {}}
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"weights": "bundled", "smhr": {"sources": judged}}))
+    to = tmp_path / "out" / "baseline_scores.json"
+    finish_run.reuse_baseline_scores(good, bundled_weights(), to)
+    assert json.loads(to.read_text())["weights"] == "bundled"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"weights": str(tmp_path / "v9.pt"), "smhr": {"sources": judged}}))
+    with pytest.raises(SystemExit, match=r"scores of .*v9\.pt, not of the baseline"):
+        finish_run.reuse_baseline_scores(other, bundled_weights(), to)
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"weights": "bundled", "smhr": {"sources": {"hina-gloves": {}}}}))
+    with pytest.raises(SystemExit, match="no scores on labels/capston2-scenes"):
+        finish_run.reuse_baseline_scores(partial, bundled_weights(), to)
+    with pytest.raises(SystemExit, match=r"not a bench_real\.py result"):
+        finish_run.reuse_baseline_scores(tmp_path / "missing.json", bundled_weights(), to)
+    code = finish_run.main(["--run", str(tmp_path / "r"), "--out", str(tmp_path / "o"), "--gt-root", "G",
+                            "--baseline-scores", str(good), "--dry-run"])
+    assert code == 0 and f"[score baseline] from {good}" in capsys.readouterr().err

@@ -22,9 +22,9 @@ compares weights at one rule), and the smallest hand from the trained-on held-ou
 with small hands (`--smallest-hand-labels`: the calibration-only close-ups set it too high), kept
 only if the calibration-only scenes' F1 is no lower with it (the splits hold almost no small true
 hands; v4s's limit halved the scenes' recall); `smhr package` with those values and `smhr export
---onnx`; the waypoint scoring of the baseline (default: the bundled weights) and of the candidate,
-each at its own stored values; and `tools/ship_check.py`, whose exit status this command returns (0:
-ships).
+--onnx`; the waypoint scoring of the baseline (default: the bundled weights; `--baseline-scores`
+reuses its scores from an earlier finish) and of the candidate, each at its own stored values; and
+`tools/ship_check.py`, whose exit status this command returns (0: ships).
 """
 
 from __future__ import annotations
@@ -126,6 +126,29 @@ def score_command(weights: Path, gt_root: str, synth: str | None) -> list[str]:
     return cmd + (["--synth", synth] if synth else [])
 
 
+def reuse_baseline_scores(scores: Path, baseline: Path, to: Path) -> None:
+    """Copy `scores` to `to` after checking that they are the waypoint scores of `baseline` (bench_real
+    records the bundled weights as "bundled") on the judged sets; a one-line SystemExit otherwise."""
+    from smhr.runtime.loading import bundled_weights
+
+    try:
+        data = json.loads(scores.read_text())
+        scored, sources = data["weights"], data["smhr"]["sources"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"error: --baseline-scores {scores}: not a bench_real.py result ({exc})") from None
+    scored_path = bundled_weights() if scored == "bundled" else Path(scored)
+    if scored_path.resolve() != baseline.resolve():
+        raise SystemExit(f"error: --baseline-scores {scores}: scores of {scored}, not of the baseline "
+                         f"{baseline}; give that baseline's scores or leave the option out")
+    missing = [p for p in JUDGED_LABELS if Path(p).name not in sources]
+    if missing:
+        raise SystemExit(f"error: --baseline-scores {scores}: no scores on {', '.join(missing)}; score the "
+                         "baseline with the waypoint command or leave the option out")
+    to.parent.mkdir(parents=True, exist_ok=True)
+    to.write_text(scores.read_text())
+    print(f"[score baseline] from {scores}", file=sys.stderr)
+
+
 class Runner:
     """Runs (or, dry, prints) each step whose output is missing. A step's output is a file it writes,
     its stdout (written under a temporary name, renamed when the step succeeds), or a marker written
@@ -189,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--smallest-hand-labels", nargs="*", default=SMALLEST_LABELS,
                     help="trained-on sets whose held-out splits choose min_hand_side (none: no limit)")
     ap.add_argument("--baseline", type=Path, default=None, help="shipped weights to beat (default: bundled)")
+    ap.add_argument("--baseline-scores", type=Path, default=None,
+                    help="the baseline's scores from an earlier finish (its baseline_scores.json: the same "
+                    "waypoint command on the same weights), used instead of scoring the baseline again")
     ap.add_argument("--gt-root", required=True, help="mmpose's tests/data (the real-GT fixtures)")
     ap.add_argument("--synth", default=None, help="the synthetic evaluation set (`smhr synth` folder)")
     ap.add_argument("--note", default="", help="what the weights are, stored in them")
@@ -243,7 +269,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.step("package", package_command(model, weights, threshold, values, args.note), weights)
     run.step("export", [*smhr, "export", "--onnx", str(onnx), "--weights", str(weights)], onnx)
     base_scores, cand_scores = out / "baseline_scores.json", out / f"{args.name}_scores.json"
-    run.step("score baseline", score_command(baseline, args.gt_root, args.synth), base_scores, stdout=True)
+    if args.baseline_scores is not None and not base_scores.exists():
+        if args.dry_run:
+            print(f"[score baseline] from {args.baseline_scores}", file=sys.stderr)
+        else:
+            reuse_baseline_scores(args.baseline_scores, baseline, base_scores)
+    else:
+        run.step("score baseline", score_command(baseline, args.gt_root, args.synth), base_scores,
+                 stdout=True)
     run.step("score candidate", score_command(weights, args.gt_root, args.synth), cand_scores, stdout=True)
     check = [py, str(TOOLS / "ship_check.py"), str(base_scores), str(cand_scores)]
     print(f"[ship check] {shlex.join(check)}", file=sys.stderr)
