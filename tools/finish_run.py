@@ -248,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenes = [Path(p).name for p in args.scene_sets]
     with_scenes = ["--scene-sets", *scenes] if scenes else []
     labels = [*args.calibration, *args.scene_sets]
-    baseline = args.baseline or ROOT / "src/smhr/assets/weights/smhr_mobilenetv2_anny.pt"
+    from smhr.runtime.loading import bundled_weights
+
+    baseline = args.baseline or bundled_weights()  # what bench_real records as "bundled"
     if args.large_hand_rule == "calibrated":
         run.step("calibration", calibrate_command(model, threshold, labels, "--calibration-sets",
                                                   *names, *with_scenes), calib, stdout=True)
