@@ -43,10 +43,9 @@ def decision_command(weights: Path, threads: int) -> list[str]:
 
 def counts(base: dict, cand: dict) -> dict[str, int]:
     """better / equal / worse / incomparable counts of `cand` against `base` (tools/ship_check.py)."""
-    from ship_check import verdicts
+    from ship_check import verdict_counts, verdicts
 
-    rows = verdicts(base, cand, 0.0)
-    return {v: sum(1 for _, x in rows if x == v) for v in ("better", "equal", "worse", "incomparable")}
+    return verdict_counts(verdicts(base, cand, 0.0))
 
 
 def choose(table: dict[float, dict[str, int]]) -> float:

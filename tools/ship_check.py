@@ -147,6 +147,11 @@ def verdicts(base: dict[str, Any], cand: dict[str, Any], tolerance: float,
     return [(n, n.verdict(tolerance, hands_tolerance)) for n in numbers(base, cand)]
 
 
+def verdict_counts(rows: list[tuple[Number, str]]) -> dict[str, int]:
+    """How many numbers of `rows` are better, equal, worse and incomparable."""
+    return {v: sum(1 for _, x in rows if x == v) for v in ("better", "equal", "worse", "incomparable")}
+
+
 def report(base: dict[str, Any], cand: dict[str, Any], tolerance: float,
            hands_tolerance: int = 0) -> tuple[list[str], bool]:  # fmt: skip
     """(printed lines, ships): ships only when no number is worse or incomparable."""
@@ -162,7 +167,7 @@ def format_report(rows: list[tuple[Number, str]], tolerance: float,
         few = f" ({n.hands} hands)" if n.hands is not None and n.hands < 20 and v != "n/a" else ""
         few += f" (the {n.matched} hands both matched)" if n.matched else ""
         lines.append(f"{n.name:52s} {n.baseline:9.3f} {n.candidate:9.3f} {diff:+8.3f}  {v}{few}")
-    counts = {v: sum(1 for _, x in rows if x == v) for v in ("better", "equal", "worse", "incomparable")}
+    counts = verdict_counts(rows)
     ships = counts["worse"] == 0 and counts["incomparable"] == 0
     blockers = [n.name for n, v in rows if v in ("worse", "incomparable")]
     lines.append(f"{counts['better']} better, {counts['equal']} equal, {counts['worse']} worse, "
